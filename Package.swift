@@ -1,0 +1,86 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers, one-way: HistModel <- HistConfig, HistProc <- HistCore ; HistModel <- HistStore <- HistReports.
+// HistCore and HistStore never import each other: the histd executable wires the engine's
+// event stream into the store's writer. histctl links only the store and the reports.
+let package = Package(
+    name: "histd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "histd", targets: ["histd"]),
+        .executable(name: "histctl", targets: ["histctl"]),
+        .executable(name: "histbench", targets: ["histbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+    ],
+    targets: [
+        // Syscalls Swift cannot call directly: variadic prctl/syscall, W* macros, vfork+exec spawn.
+        .target(name: "CShim"),
+        // Shared value types; no dependencies.
+        .target(name: "HistModel"),
+        // TOML -> Config with file:line:key errors.
+        .target(name: "HistConfig", dependencies: [
+            "HistModel",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        // /proc reader (root path injectable), scans, cgroups.
+        .target(name: "HistProc", dependencies: [
+            "HistModel", "CShim",
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        // Pure lifecycle state machine, spawner, reaper, event loop, pools.
+        .target(name: "HistCore", dependencies: [
+            "HistModel", "HistProc", "CShim",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        // Generator that turns migrations/*.sql and queries/*.sql into Swift string literals.
+        .executableTarget(name: "EmbedSQLGen"),
+        .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["EmbedSQLGen"]),
+        // Schema, migrator, single writer, retention.
+        .target(name: "HistStore", dependencies: [
+            "HistModel",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], plugins: ["EmbedSQL"]),
+        // Read-only report runner and output formatting for histctl.
+        .target(name: "HistReports", dependencies: [
+            "HistModel", "HistStore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .executableTarget(name: "histd", dependencies: [
+            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "histctl", dependencies: [
+            "HistModel", "HistConfig", "HistStore", "HistReports",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "histbench", dependencies: [
+            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+
+        .testTarget(name: "HistModelTests", dependencies: ["HistModel"]),
+        .testTarget(name: "HistConfigTests", dependencies: ["HistConfig", "HistModel"]),
+        .testTarget(name: "HistProcTests", dependencies: ["HistProc", "HistModel", "CShim"]),
+        .testTarget(name: "HistCoreTests", dependencies: ["HistCore", "HistModel", "HistProc", "CShim"]),
+        .testTarget(name: "HistStoreTests", dependencies: [
+            "HistStore", "HistModel", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "HistReportsTests", dependencies: [
+            "HistReports", "HistStore", "HistModel", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // End-to-end: runs the built histd/histctl binaries against real processes and databases.
+        .testTarget(name: "EndToEndTests", dependencies: [
+            "histd", "histctl", "HistModel", "HistStore", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+    ]
+)

@@ -1,0 +1,30 @@
+import Foundation
+import PackagePlugin
+
+/// Embeds `migrations/*.sql` and `queries/*.sql` into the target as Swift string literals.
+/// Why: `Bundle.module` resources crash an installed binary once `.build` is gone (see PLATFORM.md),
+/// and histd/histctl must work after `swift build -c release` and a copy to /usr/local/bin.
+@main
+struct EmbedSQL: BuildToolPlugin {
+    func createBuildCommands(context: PluginContext, target: Target) async throws -> [Command] {
+        let root = context.package.directoryURL
+        let dirs = ["migrations", "queries"].map { root.appending(path: $0) }
+        var inputs: [URL] = []
+        for dir in dirs {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+            for name in names.sorted() where name.hasSuffix(".sql") {
+                inputs.append(dir.appending(path: name))
+            }
+        }
+        let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedSQL.swift")
+        return [
+            .buildCommand(
+                displayName: "Embedding \(inputs.count) SQL files into \(target.name)",
+                executable: try context.tool(named: "EmbedSQLGen").url,
+                arguments: [output.path] + dirs.map(\.path),
+                inputFiles: inputs + dirs,
+                outputFiles: [output]
+            )
+        ]
+    }
+}

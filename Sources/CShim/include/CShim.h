@@ -1,0 +1,71 @@
+// C helpers for syscalls and macros that Swift cannot reach directly on Linux:
+// variadic prctl/syscall, the W* status macros, pidfd, epoll/signalfd/timerfd/eventfd
+// wrappers, and a spawn that can join cgroups between fork and exec.
+#ifndef HISTD_CSHIM_H
+#define HISTD_CSHIM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <signal.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1). Returns 0 or -1 with errno.
+int histd_set_child_subreaper(void);
+/// prctl(PR_SET_PDEATHSIG, sig). Returns 0 or -1 with errno.
+int histd_set_pdeathsig(int sig);
+
+/// pidfd_open(2). Returns an fd or -1 with errno.
+int histd_pidfd_open(pid_t pid);
+/// pidfd_send_signal(2) with no siginfo. Returns 0 or -1 with errno.
+int histd_pidfd_send_signal(int pidfd, int sig);
+
+/// The W* macros from <sys/wait.h>, as functions.
+int histd_wifexited(int status);
+int histd_wexitstatus(int status);
+int histd_wifsignaled(int status);
+int histd_wtermsig(int status);
+int histd_wcoredump(int status);
+
+/// Blocks `count` signals in the calling thread (pthread_sigmask SIG_BLOCK). Returns 0 or errno.
+int histd_block_signals(const int *signals, int count);
+/// Creates a non-blocking, close-on-exec signalfd for `count` signals. Returns fd or -1.
+int histd_signalfd(const int *signals, int count);
+/// Reads one signalfd_siginfo; returns the signal number, 0 if none pending, -1 on error.
+int histd_signalfd_read(int fd);
+
+/// Options for histd_spawn. All fds are in the parent; -1 means "inherit /dev/null".
+typedef struct histd_spawn_opts {
+    const char *path;            ///< executable (argv[0] resolved by caller, or searched in PATH when no '/')
+    char *const *argv;           ///< NULL-terminated
+    char *const *envp;           ///< NULL-terminated
+    const char *cwd;             ///< NULL = inherit
+    int stdin_fd;                ///< -1 = /dev/null
+    int stdout_fd;               ///< -1 = /dev/null
+    int stderr_fd;               ///< -1 = /dev/null
+    int new_session;             ///< 1 = setsid() (own session and process group)
+    const char *const *cgroup_procs; ///< NULL-terminated list of cgroup.procs files to join before exec, or NULL
+    int pdeathsig;               ///< 0 = none; else prctl(PR_SET_PDEATHSIG) in the child
+} histd_spawn_opts;
+
+/// Starts a child with vfork+execve. Between the two the child: resets every signal's disposition
+/// to default and its mask to empty (threads of Swift's pools block most signals, and a child would
+/// inherit that), calls setsid, joins the cgroups (so memory is charged from the first page), sets
+/// up stdio, chdir, and execs. Returns the pid (> 0), or -1 with *child_errno set to the errno of
+/// the step that failed and *failed_step to a static string naming it ("execve", "chdir", ...).
+pid_t histd_spawn(const histd_spawn_opts *opts, int *child_errno, const char **failed_step);
+
+/// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or 0.
+/// Convenience for callers that only need identity; HistProc parses the full file.
+uint64_t histd_proc_start_ticks(pid_t pid);
+
+/// sysconf(_SC_CLK_TCK) and sysconf(_SC_PAGESIZE).
+long histd_clock_ticks_per_second(void);
+long histd_page_size(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,182 @@
+#define _GNU_SOURCE
+#include "CShim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+int histd_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+int histd_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+
+int histd_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int histd_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int histd_wifexited(int status) { return WIFEXITED(status); }
+int histd_wexitstatus(int status) { return WEXITSTATUS(status); }
+int histd_wifsignaled(int status) { return WIFSIGNALED(status); }
+int histd_wtermsig(int status) { return WTERMSIG(status); }
+int histd_wcoredump(int status) {
+#ifdef WCOREDUMP
+    return WCOREDUMP(status);
+#else
+    return 0;
+#endif
+}
+
+static void fill_set(sigset_t *set, const int *signals, int count) {
+    sigemptyset(set);
+    for (int i = 0; i < count; i++) sigaddset(set, signals[i]);
+}
+
+int histd_block_signals(const int *signals, int count) {
+    sigset_t set;
+    fill_set(&set, signals, count);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int histd_signalfd(const int *signals, int count) {
+    sigset_t set;
+    fill_set(&set, signals, count);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int histd_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n == (ssize_t)sizeof info) return (int)info.ssi_signo;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return -1;
+}
+
+/* The child of vfork shares our memory until execve, so it only makes raw syscalls and writes its
+   failure into these out-parameters (the parent is suspended until exec or _exit). */
+static void child_fail(int *child_errno, const char **failed_step, const char *step) {
+    *child_errno = errno;
+    *failed_step = step;
+    _exit(127);
+}
+
+static int write_all(int fd, const char *buf, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) { if (errno == EINTR) continue; return -1; }
+        buf += n; len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int move_fd(int from, int to) {
+    if (from == to) {
+        int flags = fcntl(from, F_GETFD);
+        return flags < 0 ? -1 : fcntl(from, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    return dup2(from, to) < 0 ? -1 : 0;
+}
+
+pid_t histd_spawn(const histd_spawn_opts *o, int *child_errno, const char **failed_step) {
+    *child_errno = 0;
+    *failed_step = NULL;
+    // Block everything in the parent around vfork so no handler can run in the child while it
+    // shares our memory; the child resets dispositions and unblocks before exec.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+
+    // Pre-compute the digits of "self" in the child is impossible before fork; the child writes
+    // "0" to cgroup.procs, which the kernel reads as "the writing process".
+    pid_t pid = vfork();
+    if (pid == 0) {
+        for (int sig = 1; sig < NSIG; sig++) {
+            if (sig == SIGKILL || sig == SIGSTOP) continue;
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = SIG_DFL;
+            sigaction(sig, &sa, NULL);  // errors for invalid RT numbers are harmless
+        }
+        if (o->pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, o->pdeathsig, 0, 0, 0) != 0)
+            child_fail(child_errno, failed_step, "prctl(PR_SET_PDEATHSIG)");
+        if (o->new_session && setsid() < 0) child_fail(child_errno, failed_step, "setsid");
+        if (o->cgroup_procs) {
+            for (const char *const *p = o->cgroup_procs; *p; p++) {
+                int fd = open(*p, O_WRONLY | O_CLOEXEC);
+                if (fd < 0) child_fail(child_errno, failed_step, "open(cgroup.procs)");
+                if (write_all(fd, "0", 1) != 0) child_fail(child_errno, failed_step, "write(cgroup.procs)");
+                close(fd);
+            }
+        }
+        int devnull = -1;
+        if (o->stdin_fd < 0 || o->stdout_fd < 0 || o->stderr_fd < 0) {
+            devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (devnull < 0) child_fail(child_errno, failed_step, "open(/dev/null)");
+        }
+        // Move fds above 2 first, so that dup2 into 0..2 never clobbers a source we still need.
+        int in = o->stdin_fd < 0 ? devnull : o->stdin_fd;
+        int out = o->stdout_fd < 0 ? devnull : o->stdout_fd;
+        int err = o->stderr_fd < 0 ? devnull : o->stderr_fd;
+        if (in <= 2 && in != 0) { in = fcntl(in, F_DUPFD_CLOEXEC, 3); }
+        if (out <= 2 && out != 1) { out = fcntl(out, F_DUPFD_CLOEXEC, 3); }
+        if (err <= 2 && err != 2) { err = fcntl(err, F_DUPFD_CLOEXEC, 3); }
+        if (in < 0 || out < 0 || err < 0) child_fail(child_errno, failed_step, "fcntl(F_DUPFD)");
+        if (move_fd(in, 0) || move_fd(out, 1) || move_fd(err, 2)) child_fail(child_errno, failed_step, "dup2");
+        if (o->cwd && chdir(o->cwd) != 0) child_fail(child_errno, failed_step, "chdir");
+        sigset_t empty;
+        sigemptyset(&empty);
+        sigprocmask(SIG_SETMASK, &empty, NULL);
+        if (strchr(o->path, '/')) execve(o->path, o->argv, o->envp);
+        else execvpe(o->path, o->argv, o->envp);
+        child_fail(child_errno, failed_step, "execve");
+    }
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        *child_errno = saved;
+        *failed_step = "vfork";
+        return -1;
+    }
+    if (*failed_step != NULL) {
+        // The child failed before exec and has _exit(127)ed; reap it here so it never reaches
+        // the supervisor's reaper as an unknown exit.
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        return -1;
+    }
+    return pid;
+}
+
+uint64_t histd_proc_start_ticks(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p) return 0;
+    p++;  // now at " S ppid ..." : field 3 onward; start time is field 22
+    int field = 2;
+    while (*p && field < 22) { if (*p == ' ') field++; p++; }
+    // p is at the beginning of field 22 (1-based)
+    return strtoull(p, NULL, 10);
+}
+
+long histd_clock_ticks_per_second(void) { return sysconf(_SC_CLK_TCK); }
+long histd_page_size(void) { return sysconf(_SC_PAGESIZE); }

@@ -1,0 +1,56 @@
+/// The `[supervisor]` table, validated. Paths are absolute.
+public struct SupervisorSpec: Hashable, Sendable, Codable {
+    /// History database path (`db`), nil = default resolution (see `DatabaseLocation`).
+    public var db: String?
+    /// Folder for NAME.out / NAME.err.
+    public var logDir: String
+    public var shutdownTimeout: Duration
+    /// nil = sampling off.
+    public var snapshotInterval: Duration?
+    /// nil = zombie/orphan scans off.
+    public var scanInterval: Duration?
+    /// Events, instances and scans older than this are pruned.
+    public var retention: Duration
+    /// Snapshots older than this are pruned (they dominate size).
+    public var snapshotRetention: Duration
+    /// Glob patterns (matched against process name and cmdline) that are never reported as orphans.
+    public var orphanIgnore: [String]
+    /// What `histd run` does with live processes left by an earlier histd that died: stop them (default) or leave them.
+    public var stopLeftovers: Bool
+
+    public init(db: String? = nil, logDir: String = "logs", shutdownTimeout: Duration = .seconds(30),
+                snapshotInterval: Duration? = .seconds(1), scanInterval: Duration? = .seconds(10),
+                retention: Duration = .seconds(30 * 86400), snapshotRetention: Duration = .seconds(7 * 86400),
+                orphanIgnore: [String] = [], stopLeftovers: Bool = true) {
+        self.db = db
+        self.logDir = logDir
+        self.shutdownTimeout = shutdownTimeout
+        self.snapshotInterval = snapshotInterval
+        self.scanInterval = scanInterval
+        self.retention = retention
+        self.snapshotRetention = snapshotRetention
+        self.orphanIgnore = orphanIgnore
+        self.stopLeftovers = stopLeftovers
+    }
+}
+
+/// A whole validated config file.
+public struct HistConfig: Hashable, Sendable, Codable {
+    /// Absolute path of the file it came from.
+    public var path: String
+    /// Hex SHA-256 (or another stable hash) of the file's bytes, recorded with each supervisor run.
+    public var contentHash: String
+    public var supervisor: SupervisorSpec
+    /// In file order.
+    public var programs: [ProgramSpec]
+    /// In file order.
+    public var pools: [PoolSpec]
+
+    public init(path: String, contentHash: String, supervisor: SupervisorSpec, programs: [ProgramSpec], pools: [PoolSpec]) {
+        self.path = path
+        self.contentHash = contentHash
+        self.supervisor = supervisor
+        self.programs = programs
+        self.pools = pools
+    }
+}
