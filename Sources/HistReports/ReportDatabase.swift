@@ -1,0 +1,166 @@
+import Foundation
+import GRDB
+import HistModel
+import HistStore
+
+/// A history database opened for reading only: SQLITE_OPEN_READONLY plus `PRAGMA query_only = ON`.
+/// Opening never creates or modifies a file; every way a path can be wrong gives a `ReportError`
+/// that names the path and the problem.
+public final class ReportDatabase: Sendable {
+    public let path: String
+    let queue: DatabaseQueue
+
+    /// Opens `path` after checking that it is a non-empty, complete SQLite file with histd's tables.
+    public init(path: String) throws(ReportError) {
+        self.path = path
+        try Self.checkFile(path)
+        var config = Configuration()
+        config.readonly = true
+        config.label = "histctl"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA query_only = ON")
+        }
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+        } catch {
+            throw Self.openError(path, error)
+        }
+        let tables: Set<String>
+        do {
+            tables = try queue.read { db in
+                Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+            }
+        } catch {
+            throw Self.openError(path, error)
+        }
+        let needed = ["runs", "programs", "instances", "events", "sweeps", "snapshots", "scans"]
+        let missing = needed.filter { !tables.contains($0) }
+        if !missing.isEmpty {
+            throw ReportError(.notHistd, "\(path) is an SQLite database but not a histd history: it has no \(missing.joined(separator: ", ")) table\(missing.count == 1 ? "" : "s")")
+        }
+    }
+
+    /// Cheap checks before SQLite sees the file: exists, regular, non-empty, SQLite header, not truncated.
+    static func checkFile(_ path: String) throws(ReportError) {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            let e = errno
+            if e == ENOENT { throw ReportError(.missingDatabase, "no history database at \(path) (histctl never creates one; is histd recording there? use --db PATH or $HISTD_DB)") }
+            throw ReportError(.cannotOpen, "cannot read \(path): \(String(cString: strerror(e)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw ReportError(.notAFile, "\(path) is \((st.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "not a regular file"), not a history database")
+        }
+        guard st.st_size > 0 else { throw ReportError(.emptyFile, "\(path) is empty (0 bytes), not a history database") }
+        guard let fh = FileHandle(forReadingAtPath: path) else {
+            throw ReportError(.cannotOpen, "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { try? fh.close() }
+        let header = [UInt8]((try? fh.read(upToCount: 100)) ?? Data())
+        guard header.count >= 16, Array(header[0..<16]) == Array("SQLite format 3\0".utf8) else {
+            throw ReportError(.notSQLite, "\(path) is not an SQLite database (it does not start with the SQLite header)")
+        }
+        guard header.count == 100 else { throw ReportError(.truncated, "\(path) is truncated: its SQLite header is incomplete") }
+        func be32(_ o: Int) -> UInt32 { header[o..<(o + 4)].reduce(0) { $0 << 8 | UInt32($1) } }
+        let rawPage = Int(header[16]) << 8 | Int(header[17])
+        let pageSize = rawPage == 1 ? 65536 : rawPage
+        // The in-header page count is valid when the "version-valid-for" number equals the change counter.
+        let pages = Int64(be32(28))
+        if pageSize >= 512, be32(92) == be32(24), pages > 0, Int64(st.st_size) < pages * Int64(pageSize) {
+            throw ReportError(.truncated, "\(path) is truncated: \(st.st_size) bytes, but its header says \(pages) pages of \(pageSize) bytes")
+        }
+        if pageSize >= 512, Int64(st.st_size) % Int64(pageSize) != 0 {
+            throw ReportError(.truncated, "\(path) is truncated or damaged: its size \(st.st_size) is not a multiple of its page size \(pageSize)")
+        }
+    }
+
+    static func openError(_ path: String, _ error: any Error) -> ReportError {
+        if let e = error as? DatabaseError {
+            switch e.resultCode {
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+                return ReportError(.corrupt, "\(path) is damaged: \(e.message ?? "\(e.resultCode)")")
+            case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM:
+                let dir = (path as NSString).deletingLastPathComponent
+                if FileManager.default.fileExists(atPath: path + "-wal") || !FileManager.default.fileExists(atPath: path + "-shm") {
+                    return ReportError(.cannotOpen, """
+                        cannot open \(path) read-only: \(e.message ?? "\(e.resultCode)"). A database in WAL mode needs \
+                        \(path)-shm to exist or its folder \(dir.isEmpty ? "." : dir) to be writable; run histctl as a user \
+                        who can write that folder (e.g. the user histd runs as)
+                        """)
+                }
+                return ReportError(.cannotOpen, "cannot open \(path) read-only: \(e.message ?? "\(e.resultCode)")")
+            default:
+                return ReportError(.cannotOpen, "cannot read \(path): \(e.message ?? "\(e.resultCode)")")
+            }
+        }
+        return ReportError(.cannotOpen, "cannot read \(path): \(error)")
+    }
+
+    /// Runs the embedded query `queries/NAME.sql` with named arguments and reads the declared columns.
+    public func run(query name: String, arguments: [String: (any DatabaseValueConvertible)?], columns: [ReportColumn]) throws(ReportError) -> ReportResult {
+        guard let sql = BundledSQL.query(name) else { throw ReportError(.missingQuery, "query \(name).sql is not built into histctl") }
+        return try run(sql: sql, arguments: arguments, columns: columns, label: name)
+    }
+
+    /// Runs `sql` with named arguments. `columns` nil = take the statement's columns, values as SQLite returns them.
+    public func run(sql: String, arguments: [String: (any DatabaseValueConvertible)?] = [:], columns: [ReportColumn]?, label: String) throws(ReportError) -> ReportResult {
+        do {
+            return try queue.read { db in
+                let statement = try db.makeStatement(sql: sql)
+                // Extra named values are ignored by GRDB, so one argument set can serve several queries.
+                if !arguments.isEmpty { statement.arguments = StatementArguments(arguments) }
+                let cols = columns ?? statement.columnNames.map { ReportColumn($0) }
+                var rows: [[ReportValue]] = []
+                let cursor = try Row.fetchCursor(statement)
+                while let row = try cursor.next() {
+                    rows.append(cols.indices.map { i in Self.read(row[i] as DatabaseValue, as: i < cols.count ? cols[i].kind : .auto) })
+                }
+                return ReportResult(columns: cols, rows: rows)
+            }
+        } catch let e as DatabaseError {
+            if e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB {
+                throw ReportError(.corrupt, "\(path) is damaged: \(e.message ?? "\(e.resultCode)")")
+            }
+            if e.resultCode == .SQLITE_READONLY {
+                throw ReportError(.readOnlyRefused, "histctl sql is read-only: \(e.message ?? "writes are refused")")
+            }
+            throw ReportError(.queryFailed, "\(label): \(e.message ?? "\(e)")")
+        } catch {
+            throw ReportError(.queryFailed, "\(label): \(error)")
+        }
+    }
+
+    /// Runs a closure with the read-only connection (for EXPLAIN and schema listings).
+    public func read<T>(_ body: (Database) throws -> T) throws(ReportError) -> T {
+        do {
+            return try queue.read(body)
+        } catch let e as DatabaseError {
+            throw ReportError(.queryFailed, e.message ?? "\(e)")
+        } catch {
+            throw ReportError(.queryFailed, "\(error)")
+        }
+    }
+
+    static func read(_ v: DatabaseValue, as kind: ColumnKind) -> ReportValue {
+        switch v.storage {
+        case .null: return .null
+        case .int64(let n):
+            switch kind {
+            case .time: return .time(Timestamp(milliseconds: n))
+            case .bool: return .bool(n != 0)
+            case .signal: return .text(SignalName.name(Int32(truncatingIfNeeded: n)))
+            case .auto, .signalList: return .integer(n)
+            }
+        case .double(let d):
+            if kind == .time { return .time(Timestamp(milliseconds: Int64(d))) }
+            return .real(d)
+        case .string(let s):
+            if kind == .signalList {
+                return .text(s.split(separator: ",").map { Int32($0).map(SignalName.name) ?? String($0) }.joined(separator: ","))
+            }
+            return .text(s)
+        case .blob(let data):
+            return .text("x'" + data.map { String(format: "%02x", $0) }.joined() + "'")
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import HistReports
+
+extension Histctl {
+    struct Orphans: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Which long-lived orphan processes were seen, and are they still alive?",
+            discussion: """
+            From histd's system-wide scans. Age is measured at the last sighting; alive means the latest scan saw it.
+            Columns: pid, name, cmdline, user, started, age_s, first_seen, last_seen, alive, program (when it came from a
+            supervised program).
+
+            Example (cron): histctl orphans --older-than 6h --format csv --fail-if-found
+            """)
+
+        @OptionGroup var options: CommonOptions
+
+        @Option(help: ArgumentHelp("Only processes at least this old at their last sighting.", valueName: "duration"))
+        var olderThan: String = "1h"
+
+        mutating func validate() throws {
+            _ = try duration(olderThan, option: "--older-than")
+        }
+
+        func run() throws {
+            try Failure.report {
+                let db = try options.open()
+                try options.emit(try Reports.orphans(db, options.scope(), olderThan: duration(olderThan, option: "--older-than")))
+            }
+        }
+    }
+}
