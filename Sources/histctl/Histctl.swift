@@ -7,15 +7,15 @@ struct Histctl: ParsableCommand {
         commandName: "histctl",
         abstract: "Query histd's history: crashes, crash loops, zombies, orphans, limit breaches, status, time travel, postmortems, SQL.",
         discussion: """
-        histctl opens the history database read-only and never creates or changes it; histd need not be running.
-        The database is --db PATH, else $HISTD_DB, else the `db` of --config FILE, else the default path
+        histctl opens the history database read-only and never creates or changes it; histd need not be running. \
+        The database is --db PATH, else $HISTD_DB, else the `db` of --config FILE, else the default path \
         (/var/lib/histd/history.db as root, else $XDG_STATE_HOME/histd/history.db or ~/.local/state/histd/history.db).
 
-        Times: --since/--until take a duration ago (30s, 15m, 1h, 1d, 2w) or a time (2026-11-21T10:00:00Z,
-        2026-11-21T10:00:00+01:00, "2026-11-21 10:00" in local time, 2026-11-21 for local midnight).
+        Times: --since/--until take a duration ago (30s, 15m, 1h, 1d, 2w) or a time (2026-11-21T10:00:00Z, \
+        2026-11-21T10:00:00+01:00, "2026-11-21 10:00" in local time, 2026-11-21 for local midnight). \
         Tables show local time ($TZ) with the UTC offset; JSON and CSV use UTC ISO-8601 with milliseconds.
 
-        Exit codes: 0 ok (an empty report too); 1 runtime or database error (missing, unreadable, not a histd
+        Exit codes: 0 ok (an empty report too); 1 runtime or database error (missing, unreadable, not a histd \
         database); 2 bad config file; 3 the report found something and --fail-if-found was given; 64 usage error.
 
         Shell completion: histctl --generate-completion-script bash|zsh|fish

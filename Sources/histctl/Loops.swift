@@ -6,7 +6,7 @@ extension Histctl {
         static let configuration = CommandConfiguration(
             abstract: "Which programs are (or were) in a crash loop: at least N crashes inside one sliding window?",
             discussion: """
-            Crashes include limit kills; a pool's workers count together. Columns: program, crashes, first, last,
+            Crashes include limit kills; a pool's workers count together. Columns: program, crashes, first, last, \
             longest_uptime_s, max_restart_delay_s, gave_up, state (last known).
 
             Example: histctl loops --since 7d --min-crashes 5 --window 5m

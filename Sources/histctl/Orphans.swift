@@ -6,8 +6,8 @@ extension Histctl {
         static let configuration = CommandConfiguration(
             abstract: "Which long-lived orphan processes were seen, and are they still alive?",
             discussion: """
-            From histd's system-wide scans. Age is measured at the last sighting; alive means the latest scan saw it.
-            Columns: pid, name, cmdline, user, started, age_s, first_seen, last_seen, alive, program (when it came from a
+            From histd's system-wide scans. Age is measured at the last sighting; alive means the latest scan saw it. \
+            Columns: pid, name, cmdline, user, started, age_s, first_seen, last_seen, alive, program (when it came from a \
             supervised program).
 
             Example (cron): histctl orphans --older-than 6h --format csv --fail-if-found

@@ -7,9 +7,9 @@ extension Histctl {
             commandName: "sql",
             abstract: "Ask the history anything: run one read-only SQL statement, or print the documented schema.",
             discussion: """
-            The connection is read-only (SQLITE_OPEN_READONLY and PRAGMA query_only); any write is refused. Times are
-            INTEGER ms since the epoch UTC. The statement may use :since, :until, :now (ms) and :programs (a JSON array
-            of the --program names), bound from the common options. --schema prints every CREATE statement; the comments
+            The connection is read-only (SQLITE_OPEN_READONLY and PRAGMA query_only); any write is refused. Times are \
+            INTEGER ms since the epoch UTC. The statement may use :since, :until, :now (ms) and :programs (a JSON array \
+            of the --program names), bound from the common options. --schema prints every CREATE statement; the comments \
             inside them are the column documentation.
 
             Example: histctl sql "SELECT p.name, COUNT(*) FROM events e JOIN programs p ON p.id = e.program_id WHERE e.kind = 3 AND e.ts >= :since GROUP BY 1"

@@ -8,8 +8,8 @@ extension Histctl {
         static let configuration = CommandConfiguration(
             abstract: "What were the supervised processes doing at a past moment: CPU, memory, threads, fds?",
             discussion: """
-            Time travel: uses the sampling sweep nearest to --at. CPU% comes from the tick delta to the previous sample of
-            the same instance (100% = one core). Below the processes, the system scan nearest to --at (counts by state,
+            Time travel: uses the sampling sweep nearest to --at. CPU% comes from the tick delta to the previous sample of \
+            the same instance (100% = one core). Below the processes, the system scan nearest to --at (counts by state, \
             total RSS). JSON: {"processes": [...], "scan": {...} or null}; CSV: the processes only.
 
             Example: histctl top --at "2026-11-21 03:14" --sort rss --limit 10

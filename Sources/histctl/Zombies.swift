@@ -6,8 +6,8 @@ extension Histctl {
         static let configuration = CommandConfiguration(
             abstract: "Which processes left zombie children unreaped, for how long, and how many at once?",
             discussion: """
-            From histd's system-wide scans; longest first. Each parent process is one row (a reused pid is another row).
-            Columns: parent_pid, parent_name, parent_cmdline, max_zombies, first_seen, last_seen, duration_s.
+            From histd's system-wide scans; longest first. Each parent process is one row (a reused pid is another row). \
+            Columns: parent_pid, parent_name, parent_cmdline, max_zombies, first_seen, last_seen, duration_s. \
             --program does not apply.
 
             Example: histctl zombies --since 6h

@@ -1,0 +1,290 @@
+import Foundation
+import GRDB
+import HistModel
+import HistStore
+
+/// Generates a synthetic history database: supervisor runs, programs and pools that start, crash,
+/// get limit-killed and restart, with snapshots, scans, zombie parents, orphans and recording gaps.
+/// Deterministic for a given `Size` and `end`. Tests use a small size; the benchmark uses `.full`
+/// (30 days x 200 programs, about 10 M events).
+public enum HistoryFixture {
+    /// How much history to generate.
+    public struct Size: Hashable, Sendable {
+        public var programs: Int
+        /// Every `poolEvery`-th program is a pool with `poolWorkers` workers (0 = no pools).
+        public var poolEvery: Int
+        public var poolWorkers: Int
+        public var days: Double
+        /// Start/end cycles per program (per pool worker) per day; each cycle writes about 3 events.
+        public var cyclesPerDay: Int
+        public var snapshotEvery: Duration
+        /// Snapshots cover only the last this-many days (histd prunes snapshots sooner than events).
+        public var snapshotDays: Double
+        public var scanEvery: Duration
+        public var seed: UInt64
+        /// Use WAL journal mode, like histd's own database.
+        public var wal: Bool
+
+        public init(programs: Int = 200, poolEvery: Int = 20, poolWorkers: Int = 3, days: Double = 30, cyclesPerDay: Int = 540,
+                    snapshotEvery: Duration = .seconds(10), snapshotDays: Double = 7, scanEvery: Duration = .seconds(60),
+                    seed: UInt64 = 1, wal: Bool = true) {
+            self.programs = programs
+            self.poolEvery = poolEvery
+            self.poolWorkers = poolWorkers
+            self.days = days
+            self.cyclesPerDay = cyclesPerDay
+            self.snapshotEvery = snapshotEvery
+            self.snapshotDays = snapshotDays
+            self.scanEvery = scanEvery
+            self.seed = seed
+            self.wal = wal
+        }
+
+        /// The benchmark size: 30 days x 200 programs, about 10 M events, snapshots every 10 s for 7 days.
+        public static let full = Size()
+        /// A few seconds to generate in a debug build.
+        public static let small = Size(programs: 12, poolEvery: 6, poolWorkers: 2, days: 3, cyclesPerDay: 40,
+                                       snapshotEvery: .seconds(60), snapshotDays: 1, scanEvery: .seconds(300), wal: false)
+    }
+
+    /// What was written.
+    public struct Summary: Hashable, Sendable {
+        public var events = 0
+        public var instances = 0
+        public var sweeps = 0
+        public var snapshots = 0
+        public var scans = 0
+        public var start: Timestamp = .init(milliseconds: 0)
+        public var end: Timestamp = .init(milliseconds: 0)
+    }
+
+    /// Creates the schema by running the embedded migrations in order.
+    /// (The store's migrator will replace this once it lands; the SQL is the same.)
+    public static func createSchema(_ db: Database) throws {
+        for migration in BundledSQL.migrations {
+            try db.execute(sql: migration.sql)
+        }
+    }
+
+    /// Writes a new database at `path` (which must not exist) whose history ends at `end`.
+    @discardableResult
+    public static func generate(at path: String, size: Size = .small, end: Timestamp = .now()) throws -> Summary {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw ReportError(.queryFailed, "HistoryFixture: \(path) already exists")
+        }
+        let queue = try DatabaseQueue(path: path)
+        if size.wal { _ = try queue.writeWithoutTransaction { try String.fetchOne($0, sql: "PRAGMA journal_mode = WAL") } }
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = OFF")
+            try db.inTransaction {
+                try createSchema(db)
+                return .commit
+            }
+        }
+        var summary = Summary()
+        try queue.writeWithoutTransaction { db in
+            try db.inTransaction {
+                var gen = Generator(db: db, size: size, end: end)
+                try gen.run()
+                summary = gen.summary
+                return .commit
+            }
+        }
+        return summary
+    }
+
+    /// A small deterministic random source (SplitMix64).
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+        mutating func int(_ range: ClosedRange<Int64>) -> Int64 { range.lowerBound + Int64(next() % UInt64(range.upperBound - range.lowerBound + 1)) }
+    }
+
+    struct Generator {
+        let db: Database
+        let size: Size
+        let end: Int64
+        var random: Random
+        var summary = Summary()
+        /// Per stream (program or pool worker): (instance id, start ms, end ms) in time order.
+        var streams: [(programId: Int64, instances: [(id: Int64, start: Int64, end: Int64)])] = []
+
+        init(db: Database, size: Size, end: Timestamp) {
+            self.db = db
+            self.size = size
+            self.end = end.milliseconds
+            self.random = Random(state: size.seed)
+        }
+
+        mutating func run() throws {
+            let dayMs: Int64 = 86_400_000
+            let start = end - Int64(size.days * Double(dayMs))
+            summary.start = Timestamp(milliseconds: start)
+            summary.end = Timestamp(milliseconds: end)
+
+            // Runs: one per week; the one before last died (unclean); the last is still open.
+            let runCount = max(1, Int((size.days / 7).rounded(.up)))
+            var runs: [(id: Int64, start: Int64, end: Int64)] = []
+            for r in 0..<runCount {
+                let rs = start + Int64(r) * (end - start) / Int64(runCount)
+                let re = r == runCount - 1 ? end : start + Int64(r + 1) * (end - start) / Int64(runCount) - 1000
+                let unclean = runCount > 1 && r == runCount - 2
+                try db.execute(sql: """
+                    INSERT INTO runs (id, host, pid, version, config_path, config_hash, boot_id, started_at, stopped_at, stop_reason)
+                    VALUES (?, 'fixture-host', ?, '0.1.0', '/etc/histd.toml', 'cafe', 'boot', ?, ?, ?)
+                    """, arguments: [r + 1, 1000 + r, rs, r == runCount - 1 ? nil : (unclean ? rs + (re - rs) / 2 : re),
+                                     r == runCount - 1 ? nil : (unclean ? "unclean" : "clean")])
+                try event(ts: rs, kind: 13, run: Int64(r + 1))
+                if r < runCount - 1 && !unclean { try event(ts: re, kind: 14, run: Int64(r + 1)) }
+                runs.append((Int64(r + 1), rs, re))
+            }
+            func runID(at ts: Int64) -> Int64 { runs.last(where: { $0.start <= ts })?.id ?? 1 }
+
+            let insertInstance = try db.cachedStatement(sql: """
+                INSERT INTO instances (id, run_id, program_id, worker_index, pid, start_ticks, started_at, ended_at,
+                                       exit_code, signal, core_dumped, class, uptime_ms, stderr_tail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            var instanceID: Int64 = 0
+            let cycleMs = dayMs / Int64(max(1, size.cyclesPerDay))
+            for p in 0..<size.programs {
+                let isPool = size.poolEvery > 0 && size.poolWorkers > 0 && p % size.poolEvery == size.poolEvery - 1
+                let name = String(format: isPool ? "pool-%03d" : "prog-%03d", p)
+                let programId = Int64(p + 1)
+                try db.execute(sql: "INSERT INTO programs (id, name, kind) VALUES (?, ?, ?)", arguments: [programId, name, isPool ? "pool" : "program"])
+                // A third of the programs crash a lot; the rest mostly run.
+                let crashy = p % 3 == 0
+                for worker in 0..<(isPool ? size.poolWorkers : 1) {
+                    var t = start + random.int(0...cycleMs)
+                    var list: [(id: Int64, start: Int64, end: Int64)] = []
+                    while t < end {
+                        instanceID += 1
+                        let uptime = max(50, Int64(Double(cycleMs) * (crashy ? 0.3 + random.unit() * 0.6 : 0.8 + random.unit() * 0.4)))
+                        let stop = t + uptime
+                        let open = stop >= end
+                        let roll = random.unit()
+                        let cls = open ? nil : (roll < (crashy ? 0.8 : 0.2) ? "crash" : (roll < (crashy ? 0.85 : 0.25) ? "limit" : "clean"))
+                        let signal: Int64? = cls == "crash" && roll < 0.3 ? 11 : (cls == "limit" ? 9 : nil)
+                        let code: Int64? = cls == nil || signal != nil ? nil : (cls == "crash" ? 1 + Int64(p % 3) : 0)
+                        let pid = 1000 + random.int(0...30000)
+                        let run = runID(at: t)
+                        try insertInstance.execute(arguments: [
+                            instanceID, run, programId, isPool ? worker : nil, pid, t / 10, t, open ? nil : stop,
+                            code, signal, signal == 11 ? 1 : 0, cls, open ? nil : uptime,
+                            cls == "crash" ? "panic: \(name) failed\nexit" : nil,
+                        ])
+                        summary.instances += 1
+                        try event(ts: t, kind: 1, run: run, program: programId, instance: instanceID)
+                        if let cls {
+                            if cls == "limit" {
+                                try event(ts: stop - 5, kind: 8, run: run, program: programId, instance: instanceID,
+                                          value: 600 << 20, detail: #"{"limit":"max_memory_mb","threshold":536870912,"action":"stop"}"#)
+                            }
+                            try event(ts: stop, kind: cls == "crash" ? 3 : 2, run: run, program: programId, instance: instanceID, value: uptime)
+                            let delay = min(60_000, Int64(100) << Int64(list.count % 10))
+                            try event(ts: stop, kind: 4, run: run, program: programId, value: delay,
+                                      detail: isPool ? #"{"attempt":1,"worker_index":\#(worker)}"# : #"{"attempt":1}"#)
+                            t = stop + delay
+                        } else {
+                            t = end
+                        }
+                        list.append((instanceID, list.last.map { _ in t } ?? t, stop))
+                        list[list.count - 1].start = stop - uptime
+                    }
+                    streams.append((programId, list))
+                }
+            }
+
+            // Two recording gaps, in the middle of the history.
+            for g in 1...2 {
+                let at = start + Int64(g) * (end - start) / 3
+                try event(ts: at, kind: 15, run: runID(at: at), value: 42 * Int64(g),
+                          detail: #"{"from":\#(at - 30_000),"until":\#(at - 1000)}"#)
+            }
+
+            try snapshots(from: max(start, end - Int64(size.snapshotDays * Double(dayMs))))
+            try scans(from: start)
+        }
+
+        mutating func event(ts: Int64, kind: Int, run: Int64? = nil, program: Int64? = nil, instance: Int64? = nil,
+                            value: Int64? = nil, detail: String? = nil) throws {
+            let stmt = try db.cachedStatement(sql: """
+                INSERT INTO events (ts, kind, run_id, program_id, instance_id, value, detail) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            try stmt.execute(arguments: [ts, kind, run, program, instance, value, detail])
+            summary.events += 1
+        }
+
+        mutating func snapshots(from: Int64) throws {
+            let every = size.snapshotEvery.milliseconds
+            guard every > 0 else { return }
+            let sweep = try db.cachedStatement(sql: "INSERT INTO sweeps (id, ts) VALUES (?, ?)")
+            let snap = try db.cachedStatement(sql: """
+                INSERT INTO snapshots (sweep_id, instance_id, state, utime, stime, rss_kb, vsz_kb, threads, fds, procs)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            var cursor = Array(repeating: 0, count: streams.count)
+            var ts = from
+            var sweepID: Int64 = 0
+            while ts < end {
+                sweepID += 1
+                try sweep.execute(arguments: [sweepID, ts])
+                summary.sweeps += 1
+                for (s, stream) in streams.enumerated() {
+                    var c = cursor[s]
+                    while c < stream.instances.count, stream.instances[c].end <= ts { c += 1 }
+                    cursor[s] = c
+                    guard c < stream.instances.count, stream.instances[c].start <= ts else { continue }
+                    let inst = stream.instances[c]
+                    let age = ts - inst.start
+                    // Busy programs burn up to ~80% of a core; memory grows with age.
+                    let busy = Int64(stream.programId % 5) * 20 + 1
+                    let ticks = age / 1000 * busy / 100 * 100 / 100
+                    try snap.execute(arguments: [sweepID, inst.id, stream.programId % 7 == 0 ? "R" : "S", ticks * 3 / 4, ticks / 4,
+                                                 10_000 + stream.programId * 100 + age / 60_000, 200_000, 4, 12, 1])
+                    summary.snapshots += 1
+                }
+                ts += every
+            }
+        }
+
+        mutating func scans(from: Int64) throws {
+            let every = size.scanEvery.milliseconds
+            guard every > 0 else { return }
+            let scan = try db.cachedStatement(sql: """
+                INSERT INTO scans (ts, run_id, total, running, sleeping, disk_sleep, zombie, stopped, other, total_rss_kb)
+                VALUES (?, NULL, ?, ?, ?, 0, ?, 0, 0, ?)
+                """)
+            var ts = from
+            var n: Int64 = 0
+            while ts < end {
+                n += 1
+                try scan.execute(arguments: [ts, 300 + n % 17, 2 + n % 3, 290, n % 5 == 0 ? 1 : 0, 4_000_000 + n % 1000])
+                summary.scans += 1
+                ts += every
+            }
+            // A handful of zombie parents and orphans spread over the history.
+            let span = end - from
+            for k in 0..<10 {
+                let first = from + Int64(k) * span / 10
+                try db.execute(sql: """
+                    INSERT INTO zombie_parents (parent_pid, parent_start_ticks, parent_name, parent_cmdline, max_zombies,
+                                                last_zombies, first_seen, last_seen, scans)
+                    VALUES (?, ?, 'leaky', '/usr/bin/leaky --serve', ?, 1, ?, ?, 5)
+                    """, arguments: [4000 + k, first / 10, 1 + k, first, first + 5 * every])
+                try db.execute(sql: """
+                    INSERT INTO orphans (pid, start_ticks, name, cmdline, user, started_at, program_id, reason,
+                                         first_seen, last_seen, scans)
+                    VALUES (?, ?, 'stray', 'stray --loop', 'nobody', ?, ?, 'adopted_by_histd', ?, ?, 12)
+                    """, arguments: [5000 + k, first / 10, first - 7_200_000, k % 2 == 0 ? 1 : nil, first, first + 12 * every])
+            }
+        }
+    }
+}
