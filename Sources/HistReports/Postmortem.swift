@@ -86,10 +86,9 @@ public struct Postmortem: Sendable {
         if incomplete.isEmpty {
             out += "The record has no known gaps in this window.\n\n"
         } else {
-            for gap in incomplete {
-                out += "> **⚠ The record is incomplete between \(t(gap.from)) and \(t(gap.until))**: \(gap.reason).\n"
-            }
-            out += "\n"
+            out += incomplete.map {
+                "> **⚠ The record is incomplete between \(t($0.from)) and \(t($0.until))**: \($0.reason).\n"
+            }.joined(separator: ">\n") + "\n"
         }
         out += "## Summary\n\n"
         out += "- \(timeline.rows.count) events\n"
