@@ -65,6 +65,23 @@ uint64_t histd_proc_start_ticks(pid_t pid);
 long histd_clock_ticks_per_second(void);
 long histd_page_size(void);
 
+
+/// epoll, timerfd and eventfd (Glibc's Swift module does not export them). All fds are close-on-exec.
+/// epoll_create1(EPOLL_CLOEXEC). Returns fd or -1.
+int histd_epoll_create(void);
+/// Adds `fd` for EPOLLIN (level-triggered) with `data` as its tag. Returns 0 or -1.
+int histd_epoll_add(int epfd, int fd, uint64_t data);
+/// Removes `fd`. Returns 0 or -1.
+int histd_epoll_del(int epfd, int fd);
+/// epoll_wait: fills up to `max` tags and event masks. Returns the count, or -1 with errno (EINTR possible).
+int histd_epoll_wait(int epfd, uint64_t *tags, uint32_t *events, int max, int timeout_ms);
+/// timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC). Returns fd or -1.
+int histd_timerfd_create(void);
+/// Arms the timer at absolute CLOCK_MONOTONIC `deadline_ns` (0 disarms). Returns 0 or -1.
+int histd_timerfd_set_absolute(int fd, uint64_t deadline_ns);
+/// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC). Returns fd or -1.
+int histd_eventfd_create(void);
+
 #ifdef __cplusplus
 }
 #endif
