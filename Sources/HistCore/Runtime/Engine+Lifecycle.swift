@@ -23,7 +23,7 @@ extension Engine {
                 all.append(addUnit(UnitKey(program: pool.name, workerIndex: i), spec: pool.worker, pool: pool.name))
             }
         }
-        all.sort { ($0.spec.stopOrder, $0.key) > ($1.spec.stopOrder, $1.key) }
+        all.sort { $0.spec.stopOrder != $1.spec.stopOrder ? $0.spec.stopOrder > $1.spec.stopOrder : $0.key < $1.key }
         logger.notice("supervising \(programs.count) program(s) and \(pools.count) pool(s)")
         for unit in all where unit.pool != nil || unit.spec.autostart {
             deliver(.startRequested, to: unit)

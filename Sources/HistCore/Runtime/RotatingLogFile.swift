@@ -28,15 +28,36 @@ final class RotatingLogFile {
         size = (fd >= 0 && fstat(fd, &st) == 0) ? Int(st.st_size) : 0
     }
 
+    /// Appends `bytes`, rotating so that no file grows past `maxBytes`: a chunk that would cross
+    /// the limit is cut after its last newline that fits (or at the limit when a line is longer).
     func write(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count > 0 else { return }
+        var rest = bytes
+        while rest.count > 0 {
+            let room = maxBytes - size
+            if rest.count <= room {
+                append(rest)
+                if size >= maxBytes { rotate() }
+                return
+            }
+            var cut = room
+            if let nl = rest[..<room].lastIndex(of: 10) {
+                cut = nl + 1
+            } else if size > 0 {
+                cut = 0  // start the long line in a fresh file
+            }
+            if cut > 0 { append(UnsafeRawBufferPointer(rebasing: rest[..<cut])) }
+            rotate()
+            rest = UnsafeRawBufferPointer(rebasing: rest[cut...])
+        }
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) {
         if fd < 0 { open() }
         guard fd >= 0, Sys.writeAll(fd, bytes) else {
             writeErrors += 1
             return
         }
         size += bytes.count
-        if size >= maxBytes { rotate() }
     }
 
     func rotate() {
