@@ -218,3 +218,27 @@ int histd_timerfd_set_absolute(int fd, uint64_t deadline_ns) {
 }
 
 int histd_eventfd_create(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+static volatile int histd_signal_pipe_write_fd = -1;
+
+static void histd_signal_pipe_handler(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (histd_signal_pipe_write_fd >= 0) (void)write(histd_signal_pipe_write_fd, &b, 1);
+    errno = saved;
+}
+
+int histd_signal_pipe_install(const int *signals, int count) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+    histd_signal_pipe_write_fd = fds[1];
+    for (int i = 0; i < count; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = histd_signal_pipe_handler;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(signals[i], &sa, NULL) != 0) return -1;
+    }
+    return fds[0];
+}

@@ -82,6 +82,12 @@ int histd_timerfd_set_absolute(int fd, uint64_t deadline_ns);
 /// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC). Returns fd or -1.
 int histd_eventfd_create(void);
 
+/// Installs a handler for `count` signals that writes each caught signal's number (one byte) to a
+/// non-blocking close-on-exec pipe, and returns the pipe's read end (or -1). For signals that reach
+/// a thread which does not block them (threads started before the mask was set); the handler only
+/// calls write(2), which is async-signal-safe (signal-safety(7)). Call once per process.
+int histd_signal_pipe_install(const int *signals, int count);
+
 #ifdef __cplusplus
 }
 #endif
