@@ -83,6 +83,10 @@ final class Engine {
             return false
         }
         watch(signalFD, .signals)
+        if options.handleSignals {
+            let pipeFD = SignalPipe.fd.withLock { $0 }
+            if pipeFD >= 0 { watch(pipeFD, .signalPipe) }
+        }
         watch(shared.wakeFD, .commands)
         watch(timerFD, .timer)
         Sys.makeDirectories(supervisorSpec.logDir)
@@ -132,6 +136,7 @@ final class Engine {
                 guard let role = roles[fd] else { continue }
                 switch role {
                 case .signals: readSignals()
+                case .signalPipe: readSignalPipe(fd)
                 case .commands: for c in shared.takeCommands() { handle(c) }
                 case .timer:
                     var expirations: UInt64 = 0
@@ -149,14 +154,27 @@ final class Engine {
         while true {
             let sig = histd_signalfd_read(signalFD)
             if sig <= 0 { return }
-            switch sig {
-            case SIGCHLD: reapPending = true
-            case SIGTERM, SIGINT:
-                logger.notice("received \(SignalName.name(sig)): shutting down")
-                beginShutdown(cause: SignalName.name(sig))
-            case SIGHUP: logger.notice("received SIGHUP: config reload is not supported yet; ignored")
-            default: break
-            }
+            received(sig)
+        }
+    }
+
+    private func readSignalPipe(_ fd: Int32) {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        while true {
+            let n = Glibc.read(fd, &bytes, bytes.count)
+            if n <= 0 { return }
+            for b in bytes[0..<n] { received(Int32(b)) }
+        }
+    }
+
+    private func received(_ sig: Int32) {
+        switch sig {
+        case SIGCHLD: reapPending = true
+        case SIGTERM, SIGINT:
+            logger.notice("received \(SignalName.name(sig)): shutting down")
+            beginShutdown(cause: SignalName.name(sig))
+        case SIGHUP: logger.notice("received SIGHUP: config reload is not supported yet; ignored")
+        default: break
         }
     }
 
@@ -186,7 +204,10 @@ final class Engine {
 
     private func tearDown() {
         for unit in units.values { resources.cleanup(unit: unit.key, spec: unit.spec) }
-        for fd in Array(roles.keys) where fd != shared.wakeFD { unwatchAndClose(fd) }
+        for (fd, role) in roles where fd != shared.wakeFD {
+            if case .signalPipe = role { _ = histd_epoll_del(epfd, fd); continue }  // process-wide, stays open
+            unwatchAndClose(fd)
+        }
         Sys.close(epfd)
         logger.notice("all programs stopped; engine finished")
         shared.markFinished()

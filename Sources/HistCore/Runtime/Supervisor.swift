@@ -5,6 +5,12 @@ import CShim
 import Foundation
 import HistModel
 import Logging
+import Synchronization
+
+/// The read end of the process-wide signal pipe (-1 until `Supervisor.prepareProcess()`).
+enum SignalPipe {
+    static let fd = Mutex<Int32>(-1)
+}
 
 /// Keeps a set of programs (and pool worker slots) alive. Owns one engine thread; every other
 /// method is thread-safe and returns at once.
@@ -48,10 +54,19 @@ public final class Supervisor: Sendable {
     /// Prepares the process for a supervisor, in `main` before any other thread starts: blocks
     /// SIGCHLD/SIGTERM/SIGINT/SIGHUP (threads inherit the mask, so only the engine's signalfd sees
     /// them) and makes this process a child subreaper, so orphaned descendants come to histd.
+    ///
+    /// Threads that already exist (an async `main` runs on Swift's pool) keep their masks, so the
+    /// signals also get a handler that forwards them through a pipe the engine watches: whichever
+    /// thread the kernel picks, the engine hears of the signal.
     public static func prepareProcess() throws(SupervisorError) {
         let signals: [Int32] = [SIGCHLD, SIGTERM, SIGINT, SIGHUP]
         let rc = histd_block_signals(signals, Int32(signals.count))
         guard rc == 0 else { throw SupervisorError(.setupFailed, "pthread_sigmask: \(Sys.errnoText(rc))") }
+        let installed = SignalPipe.fd.withLock { fd -> Bool in
+            if fd < 0 { fd = histd_signal_pipe_install(signals, Int32(signals.count)) }
+            return fd >= 0
+        }
+        guard installed else { throw SupervisorError(.setupFailed, "sigaction: \(Sys.errnoText(errno))") }
         guard histd_set_child_subreaper() == 0 else {
             throw SupervisorError(.setupFailed, "prctl(PR_SET_CHILD_SUBREAPER): \(Sys.errnoText(errno))")
         }

@@ -52,6 +52,8 @@ final class PipeReader {
 /// What an fd in the epoll set is.
 enum FDRole {
     case signals
+    /// The process-wide pipe fed by `histd_signal_pipe_install`'s handler.
+    case signalPipe
     case commands
     case timer
     case pidfd(UnitKey)
