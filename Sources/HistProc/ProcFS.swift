@@ -22,6 +22,9 @@ public final class ProcFS {
     /// One buffer for every read; 64 KiB holds any stat/statm/status file and a long cmdline.
     private let buffer: UnsafeMutableRawBufferPointer
     private var cachedBootTime: Timestamp?
+    /// True when `root` is a procfs mount (not a fixture tree), where stat(2) of /proc/PID/fd
+    /// reports the fd count as its size.
+    private let isProcfs: Bool
 
     public init(root: String = "/proc") {
         self.root = root
@@ -31,6 +34,7 @@ public final class ProcFS {
         self.ticksPerSecond = hz > 0 ? hz : 100
         let page = histd_page_size()
         self.pageSize = page > 0 ? page : 4096
+        self.isProcfs = SysIO.isProcfs(root)
     }
 
     deinit { buffer.deallocate() }
@@ -75,7 +79,7 @@ public final class ProcFS {
         // Since Linux 6.2, stat(2) on /proc/PID/fd reports the number of open fds as its size:
         // one syscall instead of a directory walk.
         guard let size = SysIO.fileSize(dir) else { return nil }
-        if size > 0 { return Int32(truncatingIfNeeded: size) }
+        if isProcfs && size > 0 { return Int32(truncatingIfNeeded: size) }
         var count: Int32 = 0
         let ok = SysIO.forEachEntry(dir) { _ in count += 1 }
         return ok ? count : nil
@@ -99,7 +103,6 @@ public final class ProcFS {
             let listed = SysIO.forEachEntry(paths.path(pid, "/task")) { name in
                 if let tid = SysIO.pidFromName(name) { tids.append(tid) }
             }
-            if !listed { return out }
             var anyFile = false
             for tid in tids {
                 let n = readOnce(paths.taskPath(pid, tid, "/children"))
@@ -108,7 +111,7 @@ public final class ProcFS {
                     appendPids(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), to: &out)
                 }
             }
-            if anyFile || tids.isEmpty { return out }
+            if anyFile || (listed && tids.isEmpty) { return out }
         }
         // No children files (or the process vanished): scan parents instead.
         guard stat(pid) != nil else { return [] }

@@ -16,6 +16,11 @@ enum SysIO {
         return stat(path, &st) == 0 ? Int64(st.st_size) : nil
     }
 
+    /// The real procfs (not a fixture tree): the root is /proc.
+    static func isProcfs(_ path: String) -> Bool {
+        path == "/proc" || path == "/proc/"
+    }
+
     /// open(2) read-only and close-on-exec, retrying EINTR. Returns -1 with errno set on failure.
     static func openRead(_ path: UnsafePointer<CChar>) -> Int32 {
         while true {
