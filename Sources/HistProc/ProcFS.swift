@@ -22,12 +22,19 @@ public final class ProcFS {
     /// One buffer for every read; 64 KiB holds any stat/statm/status file and a long cmdline.
     private let buffer: UnsafeMutableRawBufferPointer
     private var cachedBootTime: Timestamp?
+    private let cacheLimit: Int
+    /// pid << 2 | file -> open fd (see `cachedRead`).
+    private var cachedFDs: [Int64: Int32] = [:]
     /// True when `root` is a procfs mount (not a fixture tree), where stat(2) of /proc/PID/fd
     /// reports the fd count as its size.
     private let isProcfs: Bool
 
-    public init(root: String = "/proc") {
+    /// `cacheLimit`: how many fds (`stat`, `statm` and `children` files) to keep open for pread; 0 = open
+    /// and close every time. The sampler uses a cache (about two fds per sampled process); one-off
+    /// readers and the scanner need none.
+    public init(root: String = "/proc", cacheLimit: Int = 0) {
         self.root = root
+        self.cacheLimit = cacheLimit
         self.paths = PathBuffer(root: root)
         self.buffer = .allocate(byteCount: 64 * 1024, alignment: 8)
         let hz = histd_clock_ticks_per_second()
@@ -37,20 +44,84 @@ public final class ProcFS {
         self.isProcfs = SysIO.isProcfs(root)
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        for fd in cachedFDs.values { close(fd) }
+        buffer.deallocate()
+    }
 
     // MARK: per-process files
 
     /// `/proc/PID/stat`, or nil if the process is gone or the file is unparseable.
+    ///
+    /// With `cacheLimit > 0` the file stays open between calls and is re-read with pread(2),
+    /// which saves the path lookup, open and close (about half the cost). A cached fd is bound to
+    /// the process it was opened for, not to the pid: once that process is gone, pread fails with
+    /// ESRCH, and the fd is replaced by a fresh open (which finds the pid's new owner, if any).
     public func stat(_ pid: Int32) -> ProcStat? {
-        let n = readOnce(paths.path(pid, "/stat"))
+        let n: Int
+        if cacheLimit > 0 {
+            n = cachedRead(pid, .stat)
+        } else {
+            n = readOnce(paths.path(pid, "/stat"))
+        }
         guard n > 0 else { return nil }
         return ProcStat.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
     }
 
+    /// Closes cached fds of pids not in `pids` (call after each sampling sweep with the pids it
+    /// visited, so the cache follows the live trees).
+    public func retainCached(only pids: Set<Int32>) {
+        for (key, fd) in cachedFDs where !pids.contains(Int32(truncatingIfNeeded: key >> 2)) {
+            close(fd)
+            cachedFDs[key] = nil
+        }
+    }
+
+    /// Number of fds currently cached.
+    public var cachedFDCount: Int { cachedFDs.count }
+
+    /// Which file a cached fd reads.
+    private enum CachedFile: Int64 { case stat = 0, children = 1, statm = 2 }
+
+    /// Reads a cached file of `pid` from offset 0 with pread; opens (and caches, within the limit)
+    /// on a miss or when the cached fd's process is gone. Returns bytes or -errno.
+    private func cachedRead(_ pid: Int32, _ file: CachedFile) -> Int {
+        let key = Int64(pid) << 2 | file.rawValue
+        let whole = file == .children  // children can exceed one page: loop until EOF
+        if let fd = cachedFDs[key] {
+            let n = whole ? SysIO.preadAll(fd, into: buffer) : preadOnce(fd)
+            if n > 0 || (n == 0 && whole) { return n }
+            // Gone (ESRCH) or empty: drop it and try the pid afresh below.
+            close(fd)
+            cachedFDs[key] = nil
+        }
+        let path = switch file {
+        case .stat: paths.path(pid, "/stat")
+        case .statm: paths.path(pid, "/statm")
+        case .children: paths.taskPath(pid, pid, "/children")
+        }
+        let fd = SysIO.openRead(path)
+        if fd < 0 { return -Int(errno) }
+        let n = whole ? SysIO.preadAll(fd, into: buffer) : preadOnce(fd)
+        if n >= 0 && cachedFDs.count < cacheLimit {
+            cachedFDs[key] = fd
+        } else {
+            close(fd)
+        }
+        return n
+    }
+
+    private func preadOnce(_ fd: Int32) -> Int {
+        while true {
+            let n = pread(fd, buffer.baseAddress, buffer.count, 0)
+            if n >= 0 { return n }
+            if errno != EINTR { return -Int(errno) }
+        }
+    }
+
     /// `/proc/PID/statm`, or nil if gone/missing/unparseable.
     public func statm(_ pid: Int32) -> ProcStatm? {
-        let n = readOnce(paths.path(pid, "/statm"))
+        let n = cacheLimit > 0 ? cachedRead(pid, .statm) : readOnce(paths.path(pid, "/statm"))
         guard n > 0 else { return nil }
         return ProcStatm.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
     }
@@ -92,7 +163,8 @@ public final class ProcFS {
     public func children(of pid: Int32, threads: Int32 = 0) -> [Int32] {
         var out: [Int32] = []
         if threads == 1 {
-            let n = readOnce(paths.taskPath(pid, pid, "/children"))
+            let n = cacheLimit > 0 ? cachedRead(pid, .children)
+                                   : SysIO.readFile(paths.taskPath(pid, pid, "/children"), into: buffer)
             if n >= 0 {
                 appendPids(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), to: &out)
                 return out
@@ -105,7 +177,7 @@ public final class ProcFS {
             }
             var anyFile = false
             for tid in tids {
-                let n = readOnce(paths.taskPath(pid, tid, "/children"))
+                let n = SysIO.readFile(paths.taskPath(pid, tid, "/children"), into: buffer)
                 if n >= 0 {
                     anyFile = true
                     appendPids(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), to: &out)
@@ -156,7 +228,8 @@ public final class ProcFS {
     /// Boot time ("btime" of `/proc/stat`, whole seconds), cached after the first read.
     public func bootTime() -> Timestamp? {
         if let cachedBootTime { return cachedBootTime }
-        let n = readOnce(paths.rootPath("/stat"))
+        // Not readOnce: /proc/stat exceeds one page on machines with many CPUs (the intr line).
+        let n = SysIO.readFile(paths.rootPath("/stat"), into: buffer)
         guard n > 0 else { return nil }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<n]), as: UTF8.self)
         for line in text.split(separator: "\n") where line.hasPrefix("btime ") {

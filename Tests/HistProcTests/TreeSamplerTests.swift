@@ -84,9 +84,35 @@ struct TreeSamplerTests {
         #expect(after.utimeTicks > 0)
     }
 
+    @Test("cached fds: a dead process reads as gone, and the cache follows the trees")
+    func fdCache() throws {
+        let proc = ProcFS(cacheLimit: 64)
+        let child = try TestProc.spawn(["/bin/sleep", "30"])
+        defer { TestProc.killAndReap(child) }
+        let first = try #require(proc.stat(child))
+        #expect(proc.statm(child) != nil)
+        #expect(proc.cachedFDCount == 2)
+        // pread on the cached fd sees fresh data (same process).
+        #expect(proc.stat(child)?.startTicks == first.startTicks)
+        TestProc.killAndReap(child)
+        // The cached fd belongs to the dead process: ESRCH, dropped; the pid is free again.
+        let after = proc.stat(child)
+        #expect(after == nil || after?.startTicks != first.startTicks)
+        proc.retainCached(only: [])
+        #expect(proc.cachedFDCount == 0)
+
+        // The sampler keeps fds only for processes in the trees it sampled.
+        let sampler = TreeSampler(procfs: ProcFS(cacheLimit: 64))
+        let me = try #require(sampler.procfs.identity(of: getpid()))
+        _ = sampler.sample([(instance: 1, identity: me)])
+        #expect(sampler.procfs.cachedFDCount >= 1)
+        _ = sampler.sample([])
+        #expect(sampler.procfs.cachedFDCount == 0)
+    }
+
     @Test("sweep timing over ~1000 reads (prints; no timing assertion)")
     func sweepTiming() {
-        let proc = ProcFS()
+        let proc = ProcFS(cacheLimit: 8192)
         let pids = proc.allPids()
         var list: [Int32] = []
         while list.count < 1000 { list += pids }
@@ -97,7 +123,7 @@ struct TreeSamplerTests {
         var counts = SweepCounts()
         for _ in 0..<rounds { counts = proc.sweep(pids: list) }
         let perSweep = MonotonicInstant.now().since(start) / rounds
-        print("ProcFS.sweep: 1000 stat+statm reads (\(pids.count) distinct pids) in \(perSweep) per sweep (debug build unless -c release)")
+        print("ProcFS.sweep (cached fds): 1000 stat+statm reads (\(pids.count) distinct pids) in \(perSweep) per sweep (debug build unless -c release)")
         #expect(counts.read > 0)
     }
 }
