@@ -125,7 +125,13 @@ struct SystemScannerLiveTests {
     func zombieParent() throws {
         let code = "import os,time\nfor _ in range(3):\n    if os.fork() == 0:\n        os._exit(0)\ntime.sleep(60)\n"
         let parent = try TestProc.spawn(["/usr/bin/env", "python3", "-c", code])
-        defer { TestProc.killAndReap(parent) }
+        var zombies: [Int32] = []
+        defer {
+            zombies = ProcFS().children(of: parent)
+            TestProc.killAndReap(parent)
+            // If this process is a subreaper by now, the zombies are re-parented to it: reap them.
+            for z in zombies { TestProc.killForeign(z) }
+        }
         let scanner = SystemScanner()
         var sighting: ZombieParentSighting?
         #expect(TestProc.eventually(10) {

@@ -13,7 +13,7 @@ struct TreeSamplerTests {
         defer { TestProc.killAndReap(shell) }
         let proc = ProcFS()
         var kids: [Int32] = []
-        defer { for k in kids { kill(k, SIGKILL) } }  // the shell reaps them, or we were killed first
+        defer { for k in kids { TestProc.killForeign(k) } }  // reaped by the shell, or by us as subreaper
 
         let sampler = TreeSampler(procfs: proc)
         let identity = try #require(proc.identity(of: shell))
@@ -60,10 +60,13 @@ struct TreeSamplerTests {
         // reaps it, so its time moves into the middle shell's cutime, not the root's.
         let script = "/bin/sh -c '(i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done); exec sleep 30'; sleep 30"
         let shell = try TestProc.spawn(["/bin/sh", "-c", script])
-        defer { TestProc.killAndReap(shell) }
         let proc = ProcFS()
         var tree: [Int32] = []
-        defer { for p in tree { kill(p, SIGKILL) } }
+        // The root first: killed after the middle shell, it would start its trailing sleep.
+        defer {
+            TestProc.killAndReap(shell)
+            for p in tree { TestProc.killForeign(p) }
+        }
         let identity = try #require(proc.identity(of: shell))
         let sampler = TreeSampler(procfs: proc)
         var last: UInt64 = 0
