@@ -56,6 +56,8 @@ CREATE TABLE instances (
 CREATE INDEX instances_program_started ON instances(program_id, started_at);
 CREATE INDEX instances_pid ON instances(pid, start_ticks);
 CREATE INDEX instances_open ON instances(run_id) WHERE ended_at IS NULL;
+-- "crashes since T" (the crashes view filters on ended_at) and retention (prunes by ended_at).
+CREATE INDEX instances_ended ON instances(ended_at) WHERE ended_at IS NOT NULL;
 
 -- Event kinds by number (events.kind); names are the public vocabulary.
 CREATE TABLE event_kinds (
