@@ -85,9 +85,10 @@ CREATE TABLE events (
     value       INTEGER,
     detail      TEXT
 );
--- "events of kind K since T" (covering for per-program counts); and the merged timeline by time.
+-- One index only, to keep an event row near 50 bytes: "events of kind K since T" (covering for per-program
+-- counts). The merged timeline by time uses it too, one range per kind: filter by kind, or query the
+-- event_log view (which loops over event_kinds), never `events WHERE ts ...` alone (that scans the table).
 CREATE INDEX events_kind_ts ON events(kind, ts, program_id);
-CREATE INDEX events_ts ON events(ts);
 
 -- One row per sampling sweep; snapshots point at it, which keeps snapshot rows small.
 CREATE TABLE sweeps (
@@ -110,7 +111,8 @@ CREATE TABLE snapshots (
     procs        INTEGER NOT NULL,
     PRIMARY KEY (sweep_id, instance_id)
 ) WITHOUT ROWID;
-CREATE INDEX snapshots_instance ON snapshots(instance_id, sweep_id);
+-- No (instance_id, ...) index, to keep a snapshot row near 30 bytes: "instance I between T1 and T2" goes
+-- through sweeps_ts, then this primary key (one lookup per sweep in the range). Always filter snapshots by time.
 
 -- System-wide scans.
 CREATE TABLE scans (

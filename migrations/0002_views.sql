@@ -29,8 +29,9 @@ SELECT e.id                                                        AS id,
        i.pid                                                       AS pid,
        e.value                                                     AS value,
        e.detail                                                    AS detail
-FROM events e
-JOIN event_kinds k ON k.id = e.kind
+-- CROSS JOIN makes event_kinds the outer loop, so `WHERE ts BETWEEN ...` becomes one events_kind_ts range per kind.
+FROM event_kinds k
+CROSS JOIN events e ON e.kind = k.id
 LEFT JOIN programs p ON p.id = e.program_id
 LEFT JOIN instances i ON i.id = e.instance_id;
 
@@ -85,29 +86,28 @@ LEFT JOIN signal_names s ON s.number = i.signal
 WHERE i.class IN ('crash', 'limit') AND i.ended_at IS NOT NULL;
 
 -- Snapshots with their time and CPU% derived from the previous sample of the same instance:
--- cpu_percent = Δ(utime+stime) ticks / 100 ticks/s / Δt s * 100 (100 = one full core), never negative.
--- Filter on instance_id (pushed into the window) and ts.
+-- cpu_percent = Δ(utime+stime) ticks / 100 ticks/s / Δt s * 100 (100 = one full core), never negative,
+-- NULL when the instance has no sample in the previous sweep (its first sample). The previous sample is
+-- found by primary key (previous sweep id, instance id), not by a window function, so a filter on ts
+-- reaches sweeps_ts. Filter on ts (and instance_id).
 CREATE VIEW snapshots_with_rates AS
-SELECT sweep_id, ts, time, instance_id, program, pid, state, utime, stime, rss_kb, vsz_kb, threads, fds, procs,
-       CASE WHEN prev_ts IS NULL OR ts <= prev_ts THEN NULL
-            ELSE max(0.0, (utime + stime - prev_ticks) * 1000.0 / (ts - prev_ts)) END AS cpu_percent
-FROM (
-    SELECT s.sweep_id                                                  AS sweep_id,
-           w.ts                                                        AS ts,
-           strftime('%Y-%m-%dT%H:%M:%fZ', w.ts / 1000.0, 'unixepoch')  AS time,
-           s.instance_id                                               AS instance_id,
-           p.name                                                      AS program,
-           i.pid                                                       AS pid,
-           s.state AS state, s.utime AS utime, s.stime AS stime, s.rss_kb AS rss_kb, s.vsz_kb AS vsz_kb,
-           s.threads AS threads, s.fds AS fds, s.procs AS procs,
-           lag(w.ts) OVER win                                          AS prev_ts,
-           lag(s.utime + s.stime) OVER win                             AS prev_ticks
-    FROM snapshots s
-    JOIN sweeps w ON w.id = s.sweep_id
-    LEFT JOIN instances i ON i.id = s.instance_id
-    LEFT JOIN programs p ON p.id = i.program_id
-    WINDOW win AS (PARTITION BY s.instance_id ORDER BY s.sweep_id)
-);
+SELECT c.sweep_id                                                  AS sweep_id,
+       cw.ts                                                       AS ts,
+       strftime('%Y-%m-%dT%H:%M:%fZ', cw.ts / 1000.0, 'unixepoch') AS time,
+       c.instance_id                                               AS instance_id,
+       p.name                                                      AS program,
+       i.pid                                                       AS pid,
+       c.state AS state, c.utime AS utime, c.stime AS stime, c.rss_kb AS rss_kb, c.vsz_kb AS vsz_kb,
+       c.threads AS threads, c.fds AS fds, c.procs AS procs,
+       CASE WHEN pw.ts IS NULL OR cw.ts <= pw.ts THEN NULL
+            ELSE max(0.0, (c.utime + c.stime - ps.utime - ps.stime) * 1000.0 / (cw.ts - pw.ts)) END AS cpu_percent
+FROM snapshots c
+JOIN sweeps cw ON cw.id = c.sweep_id
+LEFT JOIN snapshots ps ON ps.sweep_id = (SELECT max(q.id) FROM sweeps q WHERE q.id < c.sweep_id)
+     AND ps.instance_id = c.instance_id
+LEFT JOIN sweeps pw ON pw.id = ps.sweep_id
+LEFT JOIN instances i ON i.id = c.instance_id
+LEFT JOIN programs p ON p.id = i.program_id;
 
 -- limit_breach events with their fields unpacked. value and threshold are in the limit's unit
 -- (bytes for max_memory_mb and cgroup_memory, tasks for tasks_max).

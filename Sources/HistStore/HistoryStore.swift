@@ -55,7 +55,7 @@ public final class HistoryStore: Sendable {
                          bootID: String?, programs: [ProgramSpec], pools: [PoolSpec],
                          at now: Timestamp = .now()) throws -> RunStart {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var specs: [(name: String, kind: String, json: String)] = []
         for p in programs {
             specs.append((p.name, "program", String(decoding: try encoder.encode(p), as: UTF8.self)))
@@ -70,10 +70,10 @@ public final class HistoryStore: Sendable {
             for r in openRuns {
                 let id: Int64 = r["id"], started: Int64 = r["started_at"]
                 let boot: String? = r["boot_id"]
-                // Newest first, from the run's start: the run being closed is the latest, so this stops early.
+                // Newest first by rowid: the run being closed is the latest, so this stops early.
                 let last = try Int64.fetchOne(db, sql: """
-                    SELECT ts FROM events WHERE ts >= ? AND run_id = ? ORDER BY ts DESC LIMIT 1
-                    """, arguments: [started, id])
+                    SELECT ts FROM events WHERE run_id = ? ORDER BY id DESC LIMIT 1
+                    """, arguments: [id])
                 let stopped = max(last ?? now.milliseconds, started)
                 try db.execute(sql: "UPDATE runs SET stopped_at = ?, stop_reason = 'unclean' WHERE id = ?",
                                arguments: [stopped, id])

@@ -46,7 +46,11 @@ struct Pruner {
         let n: Int
         switch phase {
         case .events:
-            n = try delete(db, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? ORDER BY ts LIMIT ?)", cutoff)
+            // One events_kind_ts range per kind (there is no index on ts alone); no ORDER BY, so no sort.
+            n = try delete(db, """
+                DELETE FROM events WHERE id IN
+                    (SELECT id FROM events WHERE kind IN (SELECT id FROM event_kinds) AND ts < ? LIMIT ?)
+                """, cutoff)
             result.events += n
         case .scans:
             n = try delete(db, "DELETE FROM scans WHERE id IN (SELECT id FROM scans WHERE ts < ? ORDER BY ts LIMIT ?)", cutoff)

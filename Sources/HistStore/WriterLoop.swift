@@ -67,30 +67,24 @@ struct WriterLoop {
         defer { retained.removeFirst(start) }
         while true {
             let end = min(start + options.batchSize, retained.count)
-            let gap = queue.takeGap()
-            if start == end && gap == nil { return true }
-            switch commit(retained[start..<end], gap: gap) {
+            if start == end && !queue.progress.gapPending { return true }
+            switch commit(retained[start..<end]) {
             case .success:
                 start = end
             case .transient(let reason, let message):
-                queue.restoreGap(gap)
                 queue.failed(message)
                 failure = reason
                 return false
             case .rejected(let message):
                 // Deterministic failure (constraint, too big, ...): retrying the batch would fail forever.
                 // Write the items one by one and drop only the ones SQLite refuses.
-                queue.restoreGap(gap)
                 queue.failed(message)
                 for i in start..<end {
-                    let gap = queue.takeGap()
-                    switch commit(retained[i...i], gap: gap) {
+                    switch commit(retained[i...i]) {
                     case .success: break
                     case .rejected:
-                        queue.restoreGap(gap)
                         queue.dropped(retained[i...i], reason: "rejected")
                     case .transient(let reason, let message):
-                        queue.restoreGap(gap)
                         queue.failed(message)
                         failure = reason
                         start = i
@@ -108,14 +102,17 @@ struct WriterLoop {
         case rejected(message: String)
     }
 
-    mutating func commit(_ items: ArraySlice<WriteItem>, gap: GapAccumulator?) -> CommitResult {
+    /// One transaction: the pending gap row (taken only once the write lock is held, so drops that happen
+    /// while we wait for the lock land in the same row) and `items`.
+    mutating func commit(_ items: ArraySlice<WriteItem>) -> CommitResult {
         let saved = session.caches
-        let now = Timestamp.now().milliseconds
+        var gap: GapAccumulator?
         do {
             var outcome = WriteSession.Outcome()
             try dbQueue.inDatabase { db in
                 try db.inTransaction(.immediate) {
-                    outcome = try session.write(items, gap: gap, db: db, now: now)
+                    gap = queue.takeGap()
+                    outcome = try session.write(items, gap: gap, db: db, now: Timestamp.now().milliseconds)
                     return .commit
                 }
             }
@@ -123,6 +120,7 @@ struct WriterLoop {
                             unmapped: outcome.unmappedSamples)
             return .success
         } catch {
+            queue.restoreGap(gap)
             session.caches = saved
             let (reason, transient) = WriteFailure.classify(error)
             let message = "\(reason): \(error)"
