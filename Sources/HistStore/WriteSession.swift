@@ -175,8 +175,15 @@ struct WriteSession {
 
     private func insertEvent(_ st: Statements, _ db: Database, ts: Int64, kind: EventKind, programID: Int64?,
                              instanceID: Int64?, value: Int64?, detail: String?, outcome: inout Outcome) throws {
-        st.event.setUncheckedArguments([ts, EventKindID.id(kind), runID, programID, instanceID, value, detail])
-        try st.event.execute()
+        let raw = RawInsert(st.event, db)
+        raw.bind(1, ts)
+        raw.bind(2, EventKindID.id(kind))
+        raw.bind(3, runID)
+        raw.bind(4, programID)
+        raw.bind(5, instanceID)
+        raw.bind(6, value)
+        raw.bind(7, detail)
+        try raw.run()
         outcome.maxEventID = db.lastInsertedRowID
     }
 
@@ -250,11 +257,18 @@ struct WriteSession {
                 outcome.unmappedSamples += 1
                 continue
             }
-            st.snapshot.setUncheckedArguments([
-                sweepID, row, String(s.state), Int64(clamping: s.utimeTicks), Int64(clamping: s.stimeTicks),
-                Int64(clamping: s.rssBytes / 1024), Int64(clamping: s.vszBytes / 1024), s.threads, s.fds, s.processes,
-            ])
-            try st.snapshot.execute()
+            let raw = RawInsert(st.snapshot, db)
+            raw.bind(1, sweepID)
+            raw.bind(2, row)
+            raw.bind(3, String(s.state))
+            raw.bind(4, Int64(clamping: s.utimeTicks))
+            raw.bind(5, Int64(clamping: s.stimeTicks))
+            raw.bind(6, Int64(clamping: s.rssBytes / 1024))
+            raw.bind(7, Int64(clamping: s.vszBytes / 1024))
+            raw.bind(8, Int64(s.threads))
+            raw.bind(9, Int64(s.fds))
+            raw.bind(10, Int64(s.processes))
+            try raw.run()
         }
     }
 

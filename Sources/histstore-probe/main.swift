@@ -6,11 +6,32 @@ import Foundation
 import HistModel
 import HistStore
 
-guard CommandLine.arguments.count == 2 else {
-    FileHandle.standardError.write(Data("usage: histstore-probe DB_PATH\n".utf8))
+// Also: histstore-probe DB_PATH --bench N   (records N events as fast as possible, prints events/s)
+let args = CommandLine.arguments
+guard args.count == 2 || (args.count == 4 && args[2] == "--bench" && Int(args[3]) != nil) else {
+    FileHandle.standardError.write(Data("usage: histstore-probe DB_PATH [--bench N]\n".utf8))
     exit(2)
 }
-let path = CommandLine.arguments[1]
+let path = args[1]
+if args.count == 4 {
+    let n = Int(args[3])!
+    let store = try HistoryStore.open(path: path)
+    _ = try store.beginRun(host: "bench", pid: getpid(), version: "bench", configPath: nil, configHash: nil,
+                           bootID: nil, programs: [], pools: [])
+    let writer = store.startWriter()
+    let t0 = MonotonicInstant.now()
+    var i = 0
+    while i < n {
+        writer.record(HistEvent(program: "p\(i % 200)", payload: .restartScheduled(delay: .seconds(1), attempt: i, workerIndex: nil)))
+        i += 1
+        if i % 50_000 == 0 { while writer.stats.queued > 50_000 { usleep(200) } } // stay under the queue bound
+    }
+    _ = writer.flush(timeout: .seconds(300))
+    let secs = MonotonicInstant.now().since(t0).seconds
+    let st = writer.stats
+    print("events=\(st.written) dropped=\(st.dropped) batches=\(st.batches) seconds=\(secs) rate=\(Int(Double(st.written) / secs))/s")
+    exit(0)
+}
 do {
     let store = try HistoryStore.open(path: path)
     _ = try store.beginRun(host: "probe", pid: getpid(), version: "probe", configPath: nil, configHash: nil,
