@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "HistStore", dependencies: [
             "HistModel",
             .product(name: "GRDB", package: "GRDB.swift"),
+            // The raw sqlite3 C API for the writer's hot path (RawBinding.swift).
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ], plugins: ["EmbedSQL"]),
         // Read-only report runner and output formatting for histctl.
         .target(name: "HistReports", dependencies: [
