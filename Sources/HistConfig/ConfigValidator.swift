@@ -81,6 +81,8 @@ final class ConfigValidator {
         var out: [(key: String, value: any TOMLValueConvertible)] = []
         for key in table.keys {
             guard let value = table[key] else {
+                // Already reported with its exact line when the scanner saw the NUL escape.
+                if !positions.nulEscapes.isEmpty { continue }
                 report(path, "a key here cannot be read back (does it contain a NUL character?)")
                 continue
             }

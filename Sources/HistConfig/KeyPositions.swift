@@ -107,21 +107,26 @@ private struct Scanner {
                 skipToEndOfLine()
             } else {
                 let keyLine = line
-                let path = keyPath()
+                let path = keyPath(prefix: table)
                 record(table + path, at: keyLine)
                 skipBlanks()
                 if peek() == Self.equals { advance() }
                 skipBlanks()
-                skipValue(recordingUnder: table + path)
+                skipValue(path: table + path, recordKeys: true)
                 skipToEndOfLine()
             }
             if i == before { advance() }  // never loop without progress
         }
     }
 
-    /// `a.b."c d".'e'` up to (not including) `=` or `]`.
-    mutating func keyPath() -> [String] {
+    /// `a.b."c d".'e'` up to (not including) `=` or `]`. A NUL escape inside the key is recorded
+    /// under `prefix` + the whole key.
+    mutating func keyPath(prefix: [String] = []) -> [String] {
+        let nulsBefore = nulEscapes.count
         var parts: [String] = []
+        defer {
+            for k in nulsBefore..<nulEscapes.count { nulEscapes[k].path = prefix + parts }
+        }
         while !atEnd {
             skipBlanks()
             guard let b = peek() else { break }
@@ -197,13 +202,14 @@ private struct Scanner {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Skips one value. Keys inside an inline table are recorded under `prefix` (nil inside arrays).
-    mutating func skipValue(recordingUnder prefix: [String]?) {
+    /// Skips one value whose key path is `path`. Keys inside an inline table are recorded when
+    /// `recordKeys` (not inside arrays, where they have no path of their own).
+    mutating func skipValue(path prefix: [String], recordKeys: Bool) {
         guard let b = peek() else { return }
         switch b {
         case Self.quote:
-            if peek(1) == Self.quote, peek(2) == Self.quote { skipMultiline(Self.quote, path: prefix ?? []) }
-            else { _ = basicString(path: prefix ?? []) }
+            if peek(1) == Self.quote, peek(2) == Self.quote { skipMultiline(Self.quote, path: prefix) }
+            else { _ = basicString(path: prefix) }
         case Self.apostrophe:
             if peek(1) == Self.apostrophe, peek(2) == Self.apostrophe { skipMultiline(Self.apostrophe, path: []) }
             else { _ = literalString() }
@@ -215,7 +221,7 @@ private struct Scanner {
                 if c == Self.closeBracket { advance(); return }
                 if c == Self.comma { advance(); continue }
                 let before = i
-                skipValue(recordingUnder: nil)
+                skipValue(path: prefix, recordKeys: false)
                 if i == before { advance() }
             }
         case Self.openBrace:
@@ -227,12 +233,12 @@ private struct Scanner {
                 if c == Self.comma { advance(); continue }
                 let keyLine = line
                 let before = i
-                let path = keyPath()
-                if let prefix { record(prefix + path, at: keyLine) }
+                let path = keyPath(prefix: prefix)
+                if recordKeys { record(prefix + path, at: keyLine) }
                 skipBlanks()
                 if peek() == Self.equals { advance() }
                 skipBlanks()
-                skipValue(recordingUnder: prefix.map { $0 + path })
+                skipValue(path: recordKeys ? prefix + path : prefix, recordKeys: recordKeys)
                 if i == before { advance() }
             }
         default:
