@@ -113,6 +113,10 @@ public final class Supervisor: Sendable {
         shared.state.withLock { Array($0.live.values) }.sorted { $0.id < $1.id }
     }
 
+    /// Sessions (= pids) of the instances started since the last call, with their program, so that
+    /// the watcher can attribute orphans of instances that ended before it ever saw them alive.
+    public func takeStartedSessions() -> [Int32: String] { shared.takeStartedSessions() }
+
     /// Every unit's state, ordered by unit.
     public func status() -> [UnitStatus] {
         shared.state.withLock { Array($0.units.values) }.sorted { $0.unit < $1.unit }
