@@ -48,11 +48,17 @@ extension EndToEnd {
             var leftAlive: [Open] = []         // recorded open instances alive right after the kill
             var aliveAtKill: [ProcInfo] = []   // every marked process alive right after the kill
             var killDelays: [Int] = []
+            var readyMS: [Int] = []
+            var scanMS: [Int] = []
+            var killMS: [Int] = []
+            var adopters: Set<Int32> = []      // who the dead histd's children were re-parented to
+            var integrityMS: [Int] = []            // histd start -> its run's first start event in the database
             var totalLeftovers = 0
             var unrecordedSurvivors = 0
             let t0 = Date()
 
             for iteration in 0...Self.iterations {
+                let tStart = Date()
                 let histd = try ws.runHistd(config: config, logName: "histd-\(iteration).log")
                 // Wait until this run is recorded and has started a program: leftovers are handled before that.
                 var runID: Int64 = 0
@@ -60,6 +66,7 @@ extension EndToEnd {
                     runID = Int64(db.intOrZero("SELECT id FROM runs WHERE pid = ? ORDER BY id DESC LIMIT 1", [histd.pid]))
                     return runID > 0 && db.events("start", run: runID) >= 1
                 }
+                readyMS.append(Int(Date().timeIntervalSince(tStart) * 1000))
                 try #require(started, "iteration \(iteration): histd did not start:\n\(ws.log("histd-\(iteration).log"))")
 
                 if let prev = previousRun {
@@ -81,6 +88,8 @@ extension EndToEnd {
                         SELECT value, detail FROM events WHERE run_id = ? AND kind = (SELECT id FROM event_kinds WHERE name = 'leftover')
                         """, [runID])
                     totalLeftovers += leftovers.count
+                    let notStopped = leftovers.filter { ($0["detail"] as String?)?.contains("\"stopped\"") != true }
+                    #expect(notStopped.isEmpty, "iteration \(iteration): leftovers not recorded as stopped: \(notStopped)")
                     let stoppedPIDs = Set(leftovers.filter { ($0["detail"] as String?)?.contains("\"stopped\"") == true }
                         .compactMap { $0["value"] as Int32? })
                     for o in leftAlive {
@@ -109,10 +118,18 @@ extension EndToEnd {
                 let delay = Int.random(in: 100...650)
                 killDelays.append(delay)
                 Thread.sleep(forTimeInterval: Double(delay) / 1000)
+                let tK = Date()
                 histd.kill9()
+                killMS.append(Int(Date().timeIntervalSince(tK) * 1000))
+                let tKill = Date()
                 aliveAtKill = ws.markedProcesses()
+                let killedPIDs = Set(aliveAtKill.map(\.pid))
+                adopters.formUnion(aliveAtKill.map(\.ppid).filter { !killedPIDs.contains($0) })
+                scanMS.append(Int(Date().timeIntervalSince(tKill) * 1000))
 
+                let tI = Date()
                 #expect(try db.integrityCheck() == ["ok"], "iteration \(iteration): integrity_check failed after kill -9")
+                integrityMS.append(Int(Date().timeIntervalSince(tI) * 1000))
                 let open = try db.rows("""
                     SELECT i.id, p.name, i.pid, i.start_ticks, i.started_at FROM instances i JOIN programs p ON p.id = i.program_id
                     WHERE i.run_id = ? AND i.ended_at IS NULL
@@ -136,7 +153,7 @@ extension EndToEnd {
             print("""
                 kill -9: \(Self.iterations) kills after \(killDelays) ms in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s; \
                 \(crashes) crashes recorded; \(totalLeftovers) leftover events; \
-                \(unrecordedSurvivors) process(es) alive at a kill survived the next start (not recorded as instances)
+                ready after \(readyMS) ms; /proc scans \(scanMS) ms; kill \(killMS) ms; integrity \(integrityMS) ms; re-parented to \(adopters.sorted()) (test pid \(getpid())); \(unrecordedSurvivors) process(es) alive at a kill survived the next start (not recorded as instances)
                 """)
         }
     }

@@ -77,55 +77,90 @@ final class Workspace {
     }
 }
 
-/// One running `histd` started by a test.
+/// One running `histd` started by a test, with posix_spawn and reaped with waitpid by pid: not
+/// Foundation.Process, whose exit notice here arrives about 1.5 s after the child died.
 final class HistdProcess {
-    let process: Process
     let pid: Int32
+    /// The raw wait status once reaped.
+    private var waitStatus: Int32?
 
     init(args: [String], environment extra: [String: String], log: String, cwd: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: E2E.histd)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "HISTD_DB")
         for (k, v) in extra { env[k] = v }
-        p.environment = env
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        handle.seekToEndOfFile()
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        try? handle.close()
-        process = p
-        pid = p.processIdentifier
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // glibc 2.29+ has posix_spawn_file_actions_addchdir_np, but Swift's Glibc module does not export it.
+        typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+        guard let addChdir = dlsym(nil, "posix_spawn_file_actions_addchdir_np") else {
+            throw E2EError("posix_spawn_file_actions_addchdir_np is missing (glibc < 2.29)")
+        }
+        _ = cwd.withCString { unsafeBitCast(addChdir, to: AddChdir.self)(&actions, $0) }
+        // The test's threads block most signals; histd must start with a clean mask and default dispositions.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t(), all = sigset_t()
+        sigemptyset(&empty)
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = [E2E.histd] + args
+        let envp = env.map { "\($0.key)=\($0.value)" }
+        var cArgv = argv.map { strdup($0) } + [nil]
+        var cEnv = envp.map { strdup($0) } + [nil]
+        defer { for p in cArgv + cEnv { free(p) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, E2E.histd, &actions, &attr, &cArgv, &cEnv)
+        guard rc == 0 else { throw E2EError("posix_spawn histd: \(String(cString: strerror(rc)))") }
+        pid = child
     }
 
-    var isRunning: Bool { process.isRunning }
+    deinit { kill9() }
+
+    /// Reaps it if it has exited (never blocks).
+    private func poll() {
+        guard waitStatus == nil else { return }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { waitStatus = status } else if r < 0 && errno == ECHILD { waitStatus = -1 }
+    }
+
+    var isRunning: Bool { poll(); return waitStatus == nil }
+
+    /// The exit code when it exited normally; nil while running or when killed by a signal.
+    var exitCode: Int32? {
+        poll()
+        guard let s = waitStatus, s >= 0, s & 0x7f == 0 else { return nil }
+        return (s >> 8) & 0xff
+    }
 
     /// Waits up to `timeout` seconds; true when it has exited.
     func waitForExit(timeout: Double) -> Bool {
-        E2E.waitUntil(timeout, poll: 0.01) { !process.isRunning }
+        E2E.waitUntil(timeout, poll: 0.002) { !isRunning }
     }
 
     /// SIGTERM, wait up to `timeout` s for a clean shutdown; SIGKILL if it did not stop.
-    /// Returns the exit status when it exited by itself, nil when it had to be killed.
+    /// Returns the exit code when it exited by itself, nil when it had to be killed or died by a signal.
     @discardableResult
     func stop(timeout: Double = 20) -> Int32? {
-        guard process.isRunning else { return process.terminationReason == .exit ? process.terminationStatus : nil }
-        kill(pid, SIGTERM)
-        if waitForExit(timeout: timeout) {
-            return process.terminationReason == .exit ? process.terminationStatus : nil
+        if isRunning {
+            kill(pid, SIGTERM)
+            guard waitForExit(timeout: timeout) else { kill9(); return nil }
         }
-        kill9()
-        return nil
+        return exitCode
     }
 
     func kill9() {
-        guard process.isRunning else { return }
+        guard isRunning else { return }
         kill(pid, SIGKILL)
-        _ = waitForExit(timeout: 5)
+        _ = waitForExit(timeout: 10)
     }
 }
