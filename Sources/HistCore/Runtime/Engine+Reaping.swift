@@ -47,6 +47,8 @@ extension Engine {
             return
         }
         unit.process = nil
+        timers.cancel(unit.ageTimer)
+        unit.ageTimer = nil
         if process.pidfd >= 0 { unwatchAndClose(process.pidfd) }
         // The pipes may still hold the last words: drain them before building the stderr tail.
         for (fd, role) in roles {
