@@ -57,8 +57,10 @@ extension Engine {
                 readPipe(reader, budget: Self.drainBudgetAtExit)
             }
         }
-        shared.instanceEnded(process.info.id)
         let uptime = Sys.monotonicNow() - process.startedAt
         deliver(.exited(status: status, uptime: uptime), to: unit, ending: process)
+        // Published after the exit was handled: a pool worker replaced at once (exit 0) shows
+        // its old and new process together for a moment, never an empty pool.
+        shared.instanceEnded(process.info.id)
     }
 }
