@@ -24,6 +24,11 @@
 #endif
 
 int histd_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+int histd_get_child_subreaper(void) {
+    int value = 0;
+    if (prctl(PR_GET_CHILD_SUBREAPER, &value, 0, 0, 0) != 0) return -1;
+    return value ? 1 : 0;
+}
 int histd_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
 
 int histd_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

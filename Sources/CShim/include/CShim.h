@@ -14,6 +14,8 @@ extern "C" {
 
 /// prctl(PR_SET_CHILD_SUBREAPER, 1). Returns 0 or -1 with errno.
 int histd_set_child_subreaper(void);
+/// prctl(PR_GET_CHILD_SUBREAPER): 1 if the calling process is a child subreaper, 0 if not, -1 on error.
+int histd_get_child_subreaper(void);
 /// prctl(PR_SET_PDEATHSIG, sig). Returns 0 or -1 with errno.
 int histd_set_pdeathsig(int sig);
 
