@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
 import HistModel
 import Testing
 @testable import HistCore
@@ -138,10 +142,20 @@ import Testing
         #expect(CPUSignal.parseProcStat("garbage") == nil)
     }
 
-    @Test func realProbeReadsThisProcess() {
+    @Test func realProbeReadsThisProcessAndTheMachine() {
         let probe = ProcCPUProbe()
-        #expect(probe.systemTicks() != nil)
+        #expect(probe.systemTicks().map { $0.total > $0.busy } == true)
         #expect(probe.ticksPerSecond > 0)
+        // This test process as a "worker": its tree has used some CPU (it compiled nothing, but ran).
+        var x: UInt64 = 0
+        for i in 0..<20_000_000 { x &+= UInt64(i) ^ x }
+        let me = getpid()
+        let info = InstanceInfo(id: 1, program: "self", identity: .init(pid: me, startTicks: histd_proc_start_ticks(me)),
+                                startedAt: .now())
+        #expect((probe.treeTicks([info])[1] ?? 0) > 0, "\(x)")
+        // A pid whose start ticks do not match is not that process: omitted.
+        let wrong = InstanceInfo(id: 2, program: "self", identity: .init(pid: me, startTicks: 1), startedAt: .now())
+        #expect(probe.treeTicks([wrong]).isEmpty)
     }
 
     // MARK: jitter

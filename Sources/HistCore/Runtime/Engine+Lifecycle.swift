@@ -47,6 +47,9 @@ extension Engine {
         let t = Lifecycle.handle(state: unit.state, event: event, policy: policy(for: unit), counters: unit.counters)
         unit.state = t.state
         unit.counters = t.counters
+        // Publish the new state before the actions record their events, so a reader that saw an
+        // event (gave_up, ...) never reads the state from before it.
+        shared.publish(unit.status)
         var line = LogLine(unit: unit.key, pid: (ending ?? unit.process)?.pid)
         var followUps: [LifecycleEvent] = []
         for action in t.actions {

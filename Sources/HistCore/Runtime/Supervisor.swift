@@ -91,8 +91,8 @@ public final class Supervisor: Sendable {
         thread.stackSize = 4 << 20
         thread.start()
         if options.autoscale {
-            let probe = options.cpuProbe ?? ProcCPUProbe()
             for pool in pools where pool.maxWorkers > pool.minWorkers {
+                let probe = options.cpuProbe ?? ProcCPUProbe()
                 PoolAutoscaler(spec: pool, shared: shared, sink: sink, probe: probe, logger: logger).start()
             }
         }
