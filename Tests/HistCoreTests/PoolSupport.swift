@@ -55,6 +55,7 @@ final class PoolSampler: @unchecked Sendable {
         var proc: Int?
         var tablePids: [Int32]
         var procPids: [Int32]
+        var time = ContinuousClock.now
     }
     private let samples = Mutex<[Sample]>([])
     private let running = Atomic<Bool>(true)
