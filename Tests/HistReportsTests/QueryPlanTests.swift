@@ -10,8 +10,10 @@ import Testing
     static let guarded = ["events", "snapshots", "instances"]
     static let keywords: Set<String> = ["WHERE", "JOIN", "ON", "LEFT", "ORDER", "GROUP", "LIMIT", "USING", "WINDOW", "AS", "UNION", "INNER", "CROSS"]
 
-    /// Aliases under which the guarded tables appear in `sql` (plus their own names).
-    static func aliases(in sql: String) -> Set<String> {
+    /// Aliases under which the guarded tables appear in `sql` or in the store's views (which the plan
+    /// shows by their inner aliases), plus their own names.
+    static func aliases(in query: String) -> Set<String> {
+        let sql = query + "\n" + BundledSQL.migrations.map(\.sql).joined(separator: "\n")
         var out = Set(guarded)
         let pattern = try! NSRegularExpression(pattern: #"\b(events|snapshots|instances)\s+(?:AS\s+)?([A-Za-z_]\w*)"#)
         for m in pattern.matches(in: sql, range: NSRange(sql.startIndex..., in: sql)) {
