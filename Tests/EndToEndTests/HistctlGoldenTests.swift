@@ -165,6 +165,55 @@ import Testing
         }
     }
 
+    @Test func pruneWritesAndSaysWhat() throws {
+        try withSample { db throws in
+            // Defaults from the config (its db is relative to its folder): keep events from 10:00Z and snapshots
+            // from 10:00:45Z.
+            let config = (db as NSString).deletingLastPathComponent + "/histd.toml"
+            try """
+                [supervisor]
+                db = "h.db"
+                retention = "30m"
+                snapshot_retention = "1755s"
+
+                [program.web]
+                command = ["/bin/true"]
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let r = try histctl(["prune", "--config", config, "--now", "2026-11-21T10:30:00Z"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout == """
+                table           deleted  older_than
+                events                9  2026-11-21 10:00:00 +00:00
+                instances             1  2026-11-21 10:00:00 +00:00
+                scans                 0  2026-11-21 10:00:00 +00:00
+                zombie_parents        0  2026-11-21 10:00:00 +00:00
+                orphans               0  2026-11-21 10:00:00 +00:00
+                sweeps                2  2026-11-21 10:00:45 +00:00
+                snapshots             4  2026-11-21 10:00:45 +00:00
+
+                """)
+            // Flags win over the config; nothing is left to delete.
+            let again = try histctl(["prune", "--config", config, "--db", db, "--retention", "30m", "--snapshot-retention", "1755s",
+                                     "--format", "csv", "--now", "2026-11-21T10:30:00Z"])
+            #expect(again.stdout.contains("events,0,2026-11-21T10:00:00.000Z\r\n"))
+            #expect(again.stdout.contains("snapshots,0,2026-11-21T10:00:45.000Z\r\n"))
+            let read = try histctl(["sql", "--db", db, "--format", "csv", "SELECT COUNT(*) AS n FROM events"])
+            #expect(read.stdout == "n\r\n15\r\n")
+            // Its help says that it writes; the others say they don't.
+            #expect(try histctl(["prune", "--help"]).stdout.contains("the one histctl command that WRITES"))
+            #expect(try histctl(["--help"]).stdout.contains("except `histctl prune`"))
+            #expect(try histctl(["prune", "--db", db, "--retention", "soon"]).status == 64)
+        }
+        // A missing database is not created.
+        let dir = NSTemporaryDirectory() + "histctl-e2e-prune-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let missing = try histctl(["prune", "--db", dir + "/none.db"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("no history database at"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/none.db"))
+    }
+
     @Test func badDatabasesAreReportedAndLeftAlone() throws {
         let dir = NSTemporaryDirectory() + "histctl-e2e-bad-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
