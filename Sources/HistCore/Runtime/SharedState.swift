@@ -12,6 +12,10 @@ final class SharedState: Sendable {
         var commands: [SupervisorCommand] = []
         var units: [UnitKey: UnitStatus] = [:]
         var live: [InstanceID: InstanceInfo] = [:]
+        /// Each pool's desired size, as the engine last set it.
+        var desired: [String: Int] = [:]
+        /// True once shutdown began (autoscalers stop deciding).
+        var shuttingDown = false
         var started = false
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -48,6 +52,9 @@ final class SharedState: Sendable {
             if removed { s.units[status.unit] = nil } else { s.units[status.unit] = status }
         }
     }
+
+    func publishDesired(pool: String, count: Int) { state.withLock { $0.desired[pool] = count } }
+    func markShuttingDown() { state.withLock { $0.shuttingDown = true } }
 
     func instanceStarted(_ info: InstanceInfo) { state.withLock { $0.live[info.id] = info } }
     func instanceEnded(_ id: InstanceID) { state.withLock { _ = $0.live.removeValue(forKey: id) } }
