@@ -14,7 +14,7 @@
 --   last_exit_code   its exit code (NULL when signaled)
 --   last_signal      its signal (shown by name)
 --   last_exit_class  clean, crash, stopped, killed, limit or spawn_failed
---   last_event       newest event in the database, any program (ms UTC)
+--   last_event       newest event time in the database, any program (ms UTC)
 --   last_snapshot    newest sampling sweep (ms UTC)
 --   run_open         1 while the latest supervisor run has not stopped (it may also have died:
 --                    compare last_event/last_snapshot with the current time)
@@ -94,7 +94,8 @@ SELECT
     x.exit_code AS last_exit_code,
     x.signal AS last_signal,
     x.class AS last_exit_class,
-    (SELECT MAX(ts) FROM events) AS last_event,
+    -- One seek per kind at the end of its events_kind_ts range (events has no index on ts alone).
+    (SELECT MAX((SELECT MAX(e.ts) FROM events e WHERE e.kind = k.id)) FROM event_kinds k) AS last_event,
     (SELECT MAX(ts) FROM sweeps) AS last_snapshot,
     (SELECT stopped_at IS NULL FROM latest_run) AS run_open
 FROM state s

@@ -94,6 +94,7 @@ public enum Reports {
     ]
     public static let gapColumns = [
         ReportColumn("time", .time), ReportColumn("from", .time), ReportColumn("until", .time), ReportColumn("dropped"),
+        ReportColumn("reason"),
     ]
     public static let usageColumns = [
         ReportColumn("program"), ReportColumn("bucket"), ReportColumn("rss_kb"), ReportColumn("cpu_pct"),
