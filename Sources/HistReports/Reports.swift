@@ -50,7 +50,7 @@ public enum Reports {
     public static let loopColumns = [
         ReportColumn("program"), ReportColumn("crashes"), ReportColumn("first", .time), ReportColumn("last", .time),
         ReportColumn("longest_uptime_s"), ReportColumn("max_restart_delay_s"), ReportColumn("gave_up", .bool),
-        ReportColumn("state"),
+        ReportColumn("state"), ReportColumn("workers"),
     ]
     public static let zombieColumns = [
         ReportColumn("parent_pid"), ReportColumn("parent_name"), ReportColumn("parent_cmdline"),

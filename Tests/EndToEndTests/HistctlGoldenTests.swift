@@ -93,8 +93,8 @@ import Testing
         try withSample { db throws in
             let loops = try histctl(["loops", "--db", db] + Self.range)
             #expect(loops.stdout == """
-                program  crashes  first                       last                        longest_uptime_s  max_restart_delay_s  gave_up  state
-                web            3  2026-11-21 10:00:00 +00:00  2026-11-21 10:02:00 +00:00           899.123                  4.0  no       running
+                program  crashes  first                       last                        longest_uptime_s  max_restart_delay_s  gave_up  state    workers
+                web            3  2026-11-21 10:00:00 +00:00  2026-11-21 10:02:00 +00:00           899.123                  4.0  no       running        -
 
                 """)
             let status = try histctl(["status", "--db", db, "--format", "json", "--now", "2026-11-21T10:30:00Z"])

@@ -179,3 +179,39 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/empty.db")).isEmpty)
     }
 }
+
+/// A pool whose workers crash in a loop shows up in `loops` under the pool's name, with the worker indexes.
+@Suite struct PoolLoopContractTests {
+    @Test func poolCrashLoopNamesItsWorkers() throws {
+        let dir = SampleHistory.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/pool.db"
+        let store = try HistoryStore.open(path: path)
+        let pool = PoolSpec(worker: ProgramSpec(name: "workers", command: ["/bin/false"]), minWorkers: 3, maxWorkers: 3)
+        _ = try store.beginRun(host: "h", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
+                               programs: [], pools: [pool], at: WriterContractTests.at(0))
+        let writer = store.startWriter()
+        // Workers 0 and 2 crash twice each within a minute; worker 1 never crashes.
+        var id: InstanceID = 0
+        for (worker, start) in [(0, 1000), (2, 2000), (0, 11_000), (2, 12_000)] as [(Int, Int64)] {
+            id += 1
+            let info = InstanceInfo(id: id, program: "workers", workerIndex: worker,
+                                    identity: ProcessIdentity(pid: Int32(500 + id), startTicks: UInt64(id)),
+                                    startedAt: WriterContractTests.at(start))
+            writer.record(HistEvent(time: info.startedAt, program: "workers", payload: .started(info)))
+            writer.record(WriterContractTests.ended(info, at: start + 500, .exited(code: 1), .crash, stderr: "boom"))
+            writer.record(HistEvent(time: WriterContractTests.at(start + 500), program: "workers",
+                                    payload: .restartScheduled(delay: .seconds(1), attempt: 1, workerIndex: worker)))
+        }
+        #expect(writer.flush(timeout: .seconds(10)))
+        let db = try ReportDatabase(path: path)
+        let scope = ReportScope(since: WriterContractTests.at(0), until: WriterContractTests.at(600_000),
+                                now: WriterContractTests.at(60_000))
+        let loops = try Reports.loops(db, scope, window: .seconds(600), minCrashes: 3)
+        #expect(loops.rows.count == 1)
+        #expect(loops.value(0, "program") == .text("workers"))
+        #expect(loops.value(0, "crashes") == .integer(4))
+        #expect(loops.value(0, "workers") == .text("0,2"))
+        store.close()
+    }
+}
