@@ -34,19 +34,22 @@ public enum ConfigLoader {
             throw fail(lineNumber(at: bad, in: bytes), nil, "the file is not valid UTF-8 text (TOML requires UTF-8)")
         }
 
+        let positions = KeyPositions(text: text)
+        if let bad = positions.unsafe {
+            // toml++ would assert here. Parse only the statements before it, so an earlier syntax error
+            // is still reported first (as toml++ would), and otherwise report this spot ourselves.
+            let before = String(decoding: bytes[..<min(bad.statementOffset, bytes.count)], as: UTF8.self)
+            if case .failure(let e) = parse(before) { throw fail(e.line, e.column, e.message) }
+            throw fail(bad.line, bad.column, "TOML syntax error: \(bad.message)")
+        }
         let root: TOMLTable
-        do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            let line = error.source.begin.line > 0 ? error.source.begin.line : nil
-            let column = error.source.begin.column > 0 ? error.source.begin.column : nil
-            throw fail(line, column, "TOML syntax error: \(error.description)")
-        } catch {
-            throw fail(nil, nil, "TOML syntax error: \(error)")
+        switch parse(text) {
+        case .success(let table): root = table
+        case .failure(let e): throw fail(e.line, e.column, e.message)
         }
 
         let validator = ConfigValidator(file: displayName, configDirectory: FileSystem.directory(of: absolutePath),
-                                        positions: KeyPositions(text: text), searchPath: searchPath)
+                                        positions: positions, searchPath: searchPath)
         let config = validator.document(root, path: absolutePath, contentHash: SHA256.hex(bytes))
         guard validator.problems.isEmpty else {
             // Stable sort by line: problems about the same line keep the order they were found in.
@@ -56,6 +59,20 @@ public enum ConfigLoader {
             throw ConfigErrors(problems: sorted)
         }
         return config
+    }
+
+    private struct SyntaxError: Error { var line: Int?; var column: Int?; var message: String }
+
+    private static func parse(_ text: String) -> Result<TOMLTable, SyntaxError> {
+        do {
+            return .success(try TOMLTable(string: text))
+        } catch let error as TOMLParseError {
+            let line = error.source.begin.line > 0 ? error.source.begin.line : nil
+            let column = error.source.begin.column > 0 ? error.source.begin.column : nil
+            return .failure(SyntaxError(line: line, column: column, message: "TOML syntax error: \(error.description)"))
+        } catch {
+            return .failure(SyntaxError(line: nil, column: nil, message: "TOML syntax error: \(error)"))
+        }
     }
 
     private static func lineNumber(at index: Int, in bytes: [UInt8]) -> Int {

@@ -16,6 +16,20 @@ struct KeyPositions {
     /// Lines whose basic strings (or quoted keys) contain an escaped NUL (`\u0000`), with the key path there.
     /// toml++ hands strings to Swift as C strings, so a NUL would silently cut them short: we refuse them.
     private(set) var nulEscapes: [(line: Int, path: [String])] = []
+    /// The first spot toml++ 3.4 would *assert* on instead of reporting a syntax error (an abort in debug
+    /// builds, undefined behaviour otherwise), found by fuzzing: a table header whose name starts with a
+    /// character that cannot start a key (`[{x]`), or a scalar that is no TOML value but looks enough like one
+    /// to reach a specialised parser (`1979-05-27Tx7:32`). The loader never hands such text to toml++.
+    /// `statementOffset` is the byte offset where the enclosing statement starts, so the text before it
+    /// can still be parsed for an earlier, ordinary error.
+    private(set) var unsafe: UnsafeSpot?
+
+    struct UnsafeSpot {
+        var line: Int
+        var column: Int
+        var statementOffset: Int
+        var message: String
+    }
 
     init(text: String) {
         var scanner = Scanner(bytes: Array(text.utf8))
@@ -23,6 +37,7 @@ struct KeyPositions {
         exact = scanner.exact
         firstLine = scanner.firstLine
         nulEscapes = scanner.nulEscapes
+        unsafe = scanner.unsafe
     }
 
     /// The line of `path`, or of its nearest enclosing table when the path itself was not seen.
@@ -44,6 +59,9 @@ private struct Scanner {
     var exact: [[String]: Int] = [:]
     var firstLine: [[String]: Int] = [:]
     var nulEscapes: [(line: Int, path: [String])] = []
+    var unsafe: KeyPositions.UnsafeSpot?
+    var lineStart = 0
+    var statementStart = 0
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -57,7 +75,7 @@ private struct Scanner {
     func peek(_ offset: Int = 0) -> UInt8? { i + offset < bytes.count ? bytes[i + offset] : nil }
 
     mutating func advance() {
-        if i < bytes.count, bytes[i] == Self.newline { line += 1 }
+        if i < bytes.count, bytes[i] == Self.newline { line += 1; lineStart = i + 1 }
         i += 1
     }
 
@@ -96,11 +114,16 @@ private struct Scanner {
             guard let b = peek() else { break }
             if b == Self.newline { advance(); continue }
             if b == Self.hash { skipToEndOfLine(); continue }
+            statementStart = lineStart
             if b == Self.openBracket {
                 let headerLine = line
                 advance()
                 let isArray = peek() == Self.openBracket
                 if isArray { advance() }
+                skipBlanks()
+                if let c = peek(), !(isBareKeyByte(c) || c == Self.quote || c == Self.apostrophe || c == Self.closeBracket) {
+                    flagUnsafe("expected a table name after '[' (a bare key or a quoted \"name\")")
+                }
                 let path = keyPath()
                 table = path
                 record(path, at: headerLine)
@@ -117,6 +140,17 @@ private struct Scanner {
             }
             if i == before { advance() }  // never loop without progress
         }
+    }
+
+    /// Quotes, brackets, digits, signs, and the first letters of true/false/inf/nan.
+    static func canStartValue(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || [quote, apostrophe, openBracket, openBrace, UInt8(ascii: "+"), UInt8(ascii: "-"),
+                                     UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "i"), UInt8(ascii: "n")].contains(c)
+    }
+
+    mutating func flagUnsafe(_ message: String, line l: Int? = nil, column: Int? = nil) {
+        guard unsafe == nil else { return }
+        unsafe = .init(line: l ?? line, column: column ?? (i - lineStart + 1), statementOffset: statementStart, message: message)
     }
 
     /// `a.b."c d".'e'` up to (not including) `=` or `]`. A NUL escape inside the key is recorded
@@ -220,6 +254,12 @@ private struct Scanner {
                 guard let c = peek() else { return }
                 if c == Self.closeBracket { advance(); return }
                 if c == Self.comma { advance(); continue }
+                if !Self.canStartValue(c) {
+                    // toml++ asserts when an array element starts with `}` or a Unicode line separator.
+                    flagUnsafe("expected a value or ']' in the array")
+                    advance()
+                    continue
+                }
                 let before = i
                 skipValue(path: prefix, recordKeys: false)
                 if i == before { advance() }
@@ -243,9 +283,17 @@ private struct Scanner {
             }
         default:
             // Numbers, booleans, dates: up to a delimiter.
+            let start = i, startLine = line, startColumn = i - lineStart + 1
             while let c = peek(), c != Self.newline, c != Self.hash, c != Self.comma,
                   c != Self.closeBracket, c != Self.closeBrace {
                 advance()
+            }
+            var end = i
+            while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 || bytes[end - 1] == 0x0D { end -= 1 }
+            if end > start, !ScalarSyntax.isValid(bytes[start..<end]) {
+                let token = String(decoding: bytes[start..<end].prefix(40), as: UTF8.self)
+                flagUnsafe("invalid value '\(token)': expected a string in quotes, a number, true/false, a date or a time",
+                           line: startLine, column: startColumn)
             }
         }
     }

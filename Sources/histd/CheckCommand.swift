@@ -12,26 +12,26 @@ extension Histd {
         static let configuration = CommandConfiguration(
             abstract: "Validate a config file without starting anything.",
             discussion: """
-            Reads the TOML file, checks every key, type, range and path, resolves each program's \
-            command[0] to an executable (bare names through $PATH, relative paths from the config \
-            file's folder), and reports EVERY problem at once, one per line:
-
-              FILE:LINE: KEY: message
+            Reads the TOML file, checks every key, type, range and path, resolves each \
+            program's command[0] to an executable (bare names through $PATH, relative \
+            paths from the config file's folder), and reports EVERY problem at once, \
+            one per line, as FILE:LINE: KEY: message
 
             Example:
 
               $ histd check --config examples/demo.toml
               examples/demo.toml: ok — 4 programs, 0 pools
-                steady     /…/examples/steady.sh  restart=on-failure stop_order=2
+                program steady    /…/examples/steady.sh  restart=always stop_order=2
                 ...
 
               $ histd check --config broken.toml
-              broken.toml:7: program.web.restart: invalid value "sometimes": expected one of "always", "on-failure", "never"
-              broken.toml:9: program.web.restart_dely: unknown key; did you mean restart_delay?
+              broken.toml:3: program.web.restart: invalid value "sometimes": ...
+              broken.toml:4: program.web.restart_dely: unknown key; did you mean restart_delay?
               2 problems; nothing was started.
 
-            Exit status: 0 when the config is valid, 2 when it has problems (the same code \
-            `histd run` uses for a bad config). The keys are described in docs/CONFIG.md.
+            Exit status: 0 when the config is valid; 2 when it has problems (the same \
+            code `histd run` uses for a bad config). Every key is described in \
+            docs/CONFIG.md.
             """
         )
 

@@ -16,6 +16,10 @@ final class SharedState: Sendable {
         /// instances started since the watcher last took them: an instance that forks a daemon and
         /// exits before any sample is still known when its orphan is found.
         var startedSessions: [Int32: String] = [:]
+        /// Each pool's desired size, as the engine last set it.
+        var desired: [String: Int] = [:]
+        /// True once shutdown began (autoscalers stop deciding).
+        var shuttingDown = false
         var started = false
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -70,6 +74,9 @@ final class SharedState: Sendable {
             return s.startedSessions
         }
     }
+
+    func publishDesired(pool: String, count: Int) { state.withLock { $0.desired[pool] = count } }
+    func markShuttingDown() { state.withLock { $0.shuttingDown = true } }
     func instanceEnded(_ id: InstanceID) { state.withLock { _ = $0.live.removeValue(forKey: id) } }
 
     func markFinished() {
