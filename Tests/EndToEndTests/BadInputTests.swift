@@ -141,6 +141,7 @@ extension EndToEnd {
             out.append(("dotted redefinition", base + "\nprogram.web.restart = \"always\"\n"))
             // Structural oddities.
             out.append(("deep arrays", "x = " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "\n"))
+            out.append(("very deep arrays", "[supervisor]\ndb = " + String(repeating: "[", count: 100_000) + "\n"))
             out.append(("deep inline tables", "x = " + String(repeating: "{ a = ", count: 2000) + "1" + String(repeating: " }", count: 2000) + "\n"))
             out.append(("long string", "[supervisor]\ndb = \"" + String(repeating: "a", count: 1 << 20) + "\"\n"))
             out.append(("long line of keys", "[supervisor]\n" + (0..<5000).map { "k\($0) = \($0)" }.joined(separator: "\n")))
@@ -174,6 +175,7 @@ extension EndToEnd {
             defer { ws.cleanup() }
             let all = Self.cases()
             var passes = 0, problems = 0
+            var passed: [String] = []
             let t0 = Date()
             for (i, c) in all.enumerated() {
                 let file = ws.path("case\(i).toml")
@@ -184,6 +186,7 @@ extension EndToEnd {
                 #expect(r.status == 0 || r.status == 2, "case \(i) (\(c.name)): exit \(r.status): \(r.stderr.prefix(500))")
                 if r.status == 0 {
                     passes += 1
+                    passed.append(c.name)
                     #expect(r.stdout.contains(": ok"), "case \(i) (\(c.name)): passed without saying ok: \(r.stdout.prefix(300))")
                 } else if r.status == 2 {
                     problems += 1
@@ -195,7 +198,7 @@ extension EndToEnd {
             }
             #expect(all.count >= 200)
             #expect(passes >= 1 && problems >= 150)
-            print("bad TOML: \(all.count) cases in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s: \(passes) clean passes, \(problems) with problems")
+            print("bad TOML: \(all.count) cases in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s: \(passes) clean passes (\(passed.joined(separator: " | "))), \(problems) with problems")
         }
 
         @Test func histdCheckHandlesTenThousandPrograms() throws {
