@@ -95,7 +95,12 @@ extension Engine {
         case .releaseResources:
             resources.killAll(unit: unit.key, spec: unit.spec)
         case .recordEnd(let classification):
-            guard let ending, case .exited(let status, let uptime) = event else { return }
+            guard let ending else { return }
+            let status: ExitStatus, uptime: Duration
+            switch event {
+            case .exited(let s, let u), .exitedAtLimit(let s, let u, _): (status, uptime) = (s, u)
+            default: return
+            }
             let end = InstanceEnd(instance: ending.info, endedAt: now, status: status, classification: classification,
                                   uptime: uptime, stderrTail: unit.output.tail.text)
             sink.record(HistEvent(time: now, program: unit.key.program, payload: .ended(end)))

@@ -58,7 +58,11 @@ extension Engine {
             }
         }
         let uptime = Sys.monotonicNow() - process.startedAt
-        deliver(.exited(status: status, uptime: uptime), to: unit, ending: process)
+        // A SIGKILL histd did not send may be the kernel enforcing a cgroup limit (OOM killer).
+        let limit = status.signal == SIGKILL ? resources.killedAtLimit(unit: unit.key, spec: unit.spec) : nil
+        let event: LifecycleEvent = limit.map { .exitedAtLimit(status: status, uptime: uptime, limit: $0) }
+            ?? .exited(status: status, uptime: uptime)
+        deliver(event, to: unit, ending: process)
         // Published after the exit was handled: a pool worker replaced at once (exit 0) shows
         // its old and new process together for a moment, never an empty pool.
         shared.instanceEnded(process.info.id)
