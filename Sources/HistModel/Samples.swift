@@ -4,9 +4,10 @@ public struct InstanceSample: Hashable, Sendable {
     public var instance: InstanceID
     /// State letter of the root process from /proc/PID/stat ("R", "S", "D", "Z", "T", ...).
     public var state: Character
-    /// utime of every live process in the tree, plus the root's cutime (reaped descendants), in clock ticks.
+    /// utime + cutime summed over every live process in the tree, in clock ticks. (Summing each live
+    /// process's cutime keeps the counter monotonic when a child reaps a grandchild.)
     public var utimeTicks: UInt64
-    /// Same for stime/cstime.
+    /// Same for stime + cstime.
     public var stimeTicks: UInt64
     /// Sum of RSS over the tree, bytes.
     public var rssBytes: UInt64

@@ -14,6 +14,8 @@ extern "C" {
 
 /// prctl(PR_SET_CHILD_SUBREAPER, 1). Returns 0 or -1 with errno.
 int histd_set_child_subreaper(void);
+/// prctl(PR_GET_CHILD_SUBREAPER): 1 if the calling process is a child subreaper, 0 if not, -1 on error.
+int histd_get_child_subreaper(void);
 /// prctl(PR_SET_PDEATHSIG, sig). Returns 0 or -1 with errno.
 int histd_set_pdeathsig(int sig);
 
@@ -64,6 +66,29 @@ uint64_t histd_proc_start_ticks(pid_t pid);
 /// sysconf(_SC_CLK_TCK) and sysconf(_SC_PAGESIZE).
 long histd_clock_ticks_per_second(void);
 long histd_page_size(void);
+
+
+/// epoll, timerfd and eventfd (Glibc's Swift module does not export them). All fds are close-on-exec.
+/// epoll_create1(EPOLL_CLOEXEC). Returns fd or -1.
+int histd_epoll_create(void);
+/// Adds `fd` for EPOLLIN (level-triggered) with `data` as its tag. Returns 0 or -1.
+int histd_epoll_add(int epfd, int fd, uint64_t data);
+/// Removes `fd`. Returns 0 or -1.
+int histd_epoll_del(int epfd, int fd);
+/// epoll_wait: fills up to `max` tags and event masks. Returns the count, or -1 with errno (EINTR possible).
+int histd_epoll_wait(int epfd, uint64_t *tags, uint32_t *events, int max, int timeout_ms);
+/// timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC). Returns fd or -1.
+int histd_timerfd_create(void);
+/// Arms the timer at absolute CLOCK_MONOTONIC `deadline_ns` (0 disarms). Returns 0 or -1.
+int histd_timerfd_set_absolute(int fd, uint64_t deadline_ns);
+/// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC). Returns fd or -1.
+int histd_eventfd_create(void);
+
+/// Installs a handler for `count` signals that writes each caught signal's number (one byte) to a
+/// non-blocking close-on-exec pipe, and returns the pipe's read end (or -1). For signals that reach
+/// a thread which does not block them (threads started before the mask was set); the handler only
+/// calls write(2), which is async-signal-safe (signal-safety(7)). Call once per process.
+int histd_signal_pipe_install(const int *signals, int count);
 
 #ifdef __cplusplus
 }

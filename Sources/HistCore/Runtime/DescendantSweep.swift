@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+import Logging
+
+/// Finds and ends processes that came from our programs but are not any unit's main process:
+/// members of a session one of our programs created (each program runs in its own session), and,
+/// when histd owns every child of its process, anything re-parented to it.
+struct DescendantSweep {
+    struct Leftover {
+        var pid: Int32
+        var ppid: Int32
+    }
+
+    var ownPID: Int32
+    /// Session id (= leader pid) -> the leader's start ticks.
+    var sessions: [Int32: UInt64]
+    var includeAllChildren: Bool
+
+    func findLeftovers() -> [Leftover] {
+        guard let dir = opendir("/proc") else { return [] }
+        defer { closedir(dir) }
+        var found: [Leftover] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            guard let pid = Int32(name), pid != ownPID, let stat = Self.readStat(pid) else { continue }
+            if stat.state == "Z" && stat.ppid != ownPID { continue }
+            if includeAllChildren && stat.ppid == ownPID {
+                found.append(Leftover(pid: pid, ppid: stat.ppid))
+            } else if let leaderTicks = sessions[stat.session], sessionIsOurs(stat.session, leaderTicks: leaderTicks) {
+                found.append(Leftover(pid: pid, ppid: stat.ppid))
+            }
+        }
+        return found
+    }
+
+    /// A session number is ours unless a new process reused the number (its leader alive with a
+    /// different start time). While any member of our session lives, the number cannot be reused.
+    private func sessionIsOurs(_ sid: Int32, leaderTicks: UInt64) -> Bool {
+        let ticks = histd_proc_start_ticks(sid)
+        return ticks == 0 || ticks == leaderTicks
+    }
+
+    /// SIGTERM, wait up to `grace` for them to exit (pidfds, no polling loop), then SIGKILL.
+    func terminate(_ leftovers: [Leftover], grace: Duration, logger: Logger) {
+        var fds: [Int32] = []
+        for p in leftovers {
+            let fd = histd_pidfd_open(p.pid)
+            if fd >= 0 {
+                _ = histd_pidfd_send_signal(fd, SIGTERM)
+                fds.append(fd)
+            }
+        }
+        defer { for fd in fds { Sys.close(fd) } }
+        waitForExit(fds, timeout: grace)
+        var killed = 0
+        for fd in fds where !Self.exited(fd) {
+            _ = histd_pidfd_send_signal(fd, SIGKILL)
+            killed += 1
+        }
+        if killed > 0 {
+            logger.warning("\(killed) leftover descendant(s) ignored SIGTERM for \(grace): SIGKILL")
+            waitForExit(fds, timeout: .seconds(2))
+        }
+    }
+
+    private func waitForExit(_ fds: [Int32], timeout: Duration) {
+        let deadline = Sys.monotonicNow() + timeout
+        var pending = fds.filter { !Self.exited($0) }
+        while !pending.isEmpty {
+            let left = deadline - Sys.monotonicNow()
+            if left <= .zero { return }
+            var pfds = pending.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let n = poll(&pfds, nfds_t(pfds.count), Int32(max(1, left.milliseconds)))
+            if n < 0 && errno != EINTR { return }
+            pending = pending.filter { !Self.exited($0) }
+        }
+    }
+
+    private static func exited(_ pidfd: Int32) -> Bool {
+        var pfd = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        return poll(&pfd, 1, 0) == 1
+    }
+
+    struct Stat {
+        var state: Character
+        var ppid: Int32
+        var session: Int32
+    }
+
+    /// Fields 3 (state), 4 (ppid) and 6 (session) of /proc/PID/stat, parsed after the last ')'.
+    static func readStat(_ pid: Int32) -> Stat? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 1024)
+        let n = read(fd, &buf, buf.count)
+        guard n > 0, let close = buf[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = buf[(close + 1)..<n].split(separator: UInt8(ascii: " "))
+        guard fields.count >= 4, let state = fields[0].first,
+              let ppid = Int32(String(decoding: fields[1], as: UTF8.self)),
+              let session = Int32(String(decoding: fields[3], as: UTF8.self)) else { return nil }
+        return Stat(state: Character(UnicodeScalar(state)), ppid: ppid, session: session)
+    }
+}

@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+import HistModel
+import Logging
+
+extension Engine {
+    /// Policy of a unit right now (restarts are off once shutdown began).
+    func policy(for unit: Unit) -> UnitPolicy {
+        UnitPolicy(unit.spec, recycleCleanExit: unit.pool != nil, restartsAllowed: phase == .running)
+    }
+
+    /// Creates the units and starts them in descending `stop_order` (the reverse of shutdown).
+    func startUp() {
+        var all: [Unit] = []
+        for spec in programs.values {
+            all.append(addUnit(UnitKey(program: spec.name), spec: spec, pool: nil))
+        }
+        for pool in pools.values {
+            desiredWorkers[pool.name] = pool.minWorkers
+            for i in 0..<pool.minWorkers {
+                all.append(addUnit(UnitKey(program: pool.name, workerIndex: i), spec: pool.worker, pool: pool.name))
+            }
+        }
+        all.sort { $0.spec.stopOrder != $1.spec.stopOrder ? $0.spec.stopOrder > $1.spec.stopOrder : $0.key < $1.key }
+        logger.notice("supervising \(programs.count) program(s) and \(pools.count) pool(s)")
+        for unit in all where unit.pool != nil || unit.spec.autostart {
+            deliver(.startRequested, to: unit)
+        }
+    }
+
+    @discardableResult
+    func addUnit(_ key: UnitKey, spec: ProgramSpec, pool: String?) -> Unit {
+        let unit = Unit(key: key, spec: spec, pool: pool, logDir: supervisorSpec.logDir)
+        units[key] = unit
+        shared.publish(unit.status)
+        return unit
+    }
+
+    /// Feeds one event to a unit's state machine and carries out the resulting actions in order.
+    /// Actions that produce events (spawn) feed them back here, so a `restart_delay = 0` crash is
+    /// replaced within the same loop iteration as its reap.
+    func deliver(_ event: LifecycleEvent, to unit: Unit, ending: LiveProcess? = nil) {
+        let t = Lifecycle.handle(state: unit.state, event: event, policy: policy(for: unit), counters: unit.counters)
+        unit.state = t.state
+        unit.counters = t.counters
+        var line = LogLine(unit: unit.key, pid: (ending ?? unit.process)?.pid)
+        var followUps: [LifecycleEvent] = []
+        for action in t.actions {
+            perform(action, unit: unit, ending: ending, event: event, line: &line, followUps: &followUps)
+        }
+        if let text = line.text { line.level == .info ? logger.info("\(text)") : logger.warning("\(text)") }
+        shared.publish(unit.status)
+        for next in followUps { deliver(next, to: unit) }
+        if unit.removeWhenIdle && unit.process == nil && [.stopped, .exited, .failed].contains(unit.state) {
+            removeUnit(unit)
+        }
+    }
+
+    private func perform(_ action: LifecycleAction, unit: Unit, ending: LiveProcess?, event: LifecycleEvent,
+                         line: inout LogLine, followUps: inout [LifecycleEvent]) {
+        let now = Timestamp.now()
+        let instance = (ending ?? unit.process)?.info
+        switch action {
+        case .spawn:
+            followUps.append(spawn(unit))
+        case .scheduleRestart(let delay):
+            timers.cancel(unit.restartTimer)
+            if delay <= .zero {
+                unit.restartTimer = nil
+                followUps.append(.backoffElapsed)
+            } else {
+                unit.restartTimer = timers.schedule(at: Sys.monotonicNow() + delay, .backoff(unit.key))
+            }
+        case .cancelRestartTimer:
+            timers.cancel(unit.restartTimer)
+            unit.restartTimer = nil
+        case .signalGroup(let sig):
+            signalGroup(unit, sig)
+        case .armKillTimer(let timeout):
+            timers.cancel(unit.killTimer)
+            unit.killTimer = timers.schedule(at: Sys.monotonicNow() + timeout, .stopTimeout(unit.key))
+        case .cancelKillTimer:
+            timers.cancel(unit.killTimer)
+            unit.killTimer = nil
+        case .killGroup:
+            signalGroup(unit, SIGKILL)
+        case .releaseResources:
+            resources.killAll(unit: unit.key, spec: unit.spec)
+        case .recordEnd(let classification):
+            guard let ending, case .exited(let status, let uptime) = event else { return }
+            let end = InstanceEnd(instance: ending.info, endedAt: now, status: status, classification: classification,
+                                  uptime: uptime, stderrTail: unit.output.tail.text)
+            sink.record(HistEvent(time: now, program: unit.key.program, payload: .ended(end)))
+            line.ended(status: status, classification: classification, uptime: uptime)
+        case .emit(let notice):
+            emit(notice, unit: unit, instance: instance, time: now, line: &line)
+        }
+    }
+
+    private func emit(_ notice: LifecycleNotice, unit: Unit, instance: InstanceInfo?, time: Timestamp, line: inout LogLine) {
+        let wi = unit.key.workerIndex
+        let payload: HistEvent.Payload?
+        switch notice {
+        case .restartScheduled(let delay, let attempt):
+            payload = .restartScheduled(delay: delay, attempt: attempt, workerIndex: wi)
+            line.restart(delay: delay, attempt: attempt, max: unit.spec.backoff.maxRestarts)
+        case .gaveUp(let restarts):
+            payload = .gaveUp(restarts: restarts, workerIndex: wi)
+            line.gaveUp(restarts: restarts)
+        case .stopRequested(let reason, let sig):
+            payload = instance.map { .stopRequested(instance: $0, reason: reason.rawValue, signal: sig) }
+            line.stopping(reason: reason, signal: sig)
+        case .killed(let after):
+            payload = instance.map { .killed(instance: $0, after: after) }
+            line.killed(after: after)
+        case .spawnFailed(let errno, let step):
+            payload = .spawnFailed(errno: errno, step: step, reason: Sys.errnoText(errno), workerIndex: wi)
+            line.spawnFailed(errno: errno, step: step, command: unit.spec.command.first ?? "")
+        case .limitBreach(let limit, let observed, let threshold):
+            payload = .limitBreach(instance: instance, limit: limit, observed: observed, threshold: threshold, action: "stop")
+            line.limit(limit, observed: observed, threshold: threshold)
+        case .recycled(let reason):
+            payload = instance.map { .recycled(instance: $0, reason: reason) }
+            line.recycled()
+        }
+        if let payload { sink.record(HistEvent(time: time, program: unit.key.program, payload: payload)) }
+    }
+
+    /// Spawns the unit's process; returns the outcome as the next lifecycle event.
+    private func spawn(_ unit: Unit) -> LifecycleEvent {
+        var env = baseEnvironment
+        for (k, v) in unit.spec.env { env[k] = v }
+        if let pool = unit.pool, let index = unit.key.workerIndex {
+            env["HISTD_POOL"] = pool
+            env["HISTD_WORKER_INDEX"] = String(index)
+            env["HISTD_WORKER_COUNT"] = String(desiredWorkers[pool] ?? 0)
+        }
+        let cgroups = resources.prepare(unit: unit.key, spec: unit.spec)
+        switch ProcessLauncher.launch(argv: unit.spec.command, environment: env, cwd: unit.spec.cwd, cgroupProcs: cgroups) {
+        case .failure(let failure):
+            return .spawnFailed(errno: failure.errno, step: failure.step)
+        case .success(let p):
+            let info = InstanceInfo(id: makeInstanceID(), program: unit.key.program, workerIndex: unit.key.workerIndex,
+                                    identity: ProcessIdentity(pid: p.pid, startTicks: p.startTicks), startedAt: .now())
+            unit.process = LiveProcess(info: info, pidfd: p.pidfd, startedAt: Sys.monotonicNow())
+            unit.output.tail.reset()
+            unitByPID[p.pid] = unit.key
+            rememberSession(p.pid, startTicks: p.startTicks)
+            if p.pidfd >= 0 { watch(p.pidfd, .pidfd(unit.key)) }
+            watch(p.stdoutFD, .pipe(PipeReader(fd: p.stdoutFD, output: unit.output, isStderr: false)))
+            watch(p.stderrFD, .pipe(PipeReader(fd: p.stderrFD, output: unit.output, isStderr: true)))
+            shared.instanceStarted(info)
+            sink.record(HistEvent(time: info.startedAt, program: unit.key.program, payload: .started(info)))
+            logger.info("\(unit.key)[\(p.pid)]: started")
+            return .spawned
+        }
+    }
+
+    /// Signals the unit's process group, and its leader through the pidfd (which can never reach a
+    /// reused pid). The group id is the leader's pid: the child called setsid.
+    func signalGroup(_ unit: Unit, _ sig: Int32) {
+        guard let p = unit.process else { return }
+        if p.pidfd >= 0 { _ = histd_pidfd_send_signal(p.pidfd, sig) }
+        // The leader is not reaped until we reap it, so its pid (= pgid) cannot have been reused.
+        _ = killpg(p.pid, sig)
+    }
+
+    func removeUnit(_ unit: Unit) {
+        units[unit.key] = nil
+        timers.cancel(unit.restartTimer)
+        timers.cancel(unit.killTimer)
+        resources.cleanup(unit: unit.key, spec: unit.spec)
+        shared.publish(unit.status, removed: true)
+    }
+}

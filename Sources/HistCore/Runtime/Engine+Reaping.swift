@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+import HistModel
+
+extension Engine {
+    /// Collects every exit that is ready. Called on SIGCHLD and when a pidfd turns readable; the
+    /// loop drains coalesced SIGCHLDs, so no exit is missed.
+    func reapChildren() {
+        reapPending = false
+        killStragglersOfStoppedLeaders()
+        switch options.reapScope {
+        case .allChildren:
+            while true {
+                var status: Int32 = 0
+                let pid = Sys.retrying { waitpid(-1, &status, WNOHANG) }
+                if pid <= 0 { break }
+                reaped(pid: pid, status: status)
+            }
+        case .supervisedOnly:
+            for pid in Array(unitByPID.keys) {
+                var status: Int32 = 0
+                if Sys.retrying({ waitpid(pid, &status, WNOHANG) }) == pid { reaped(pid: pid, status: status) }
+            }
+        }
+    }
+
+    /// When a leader histd asked to stop has exited but is not reaped yet, its pid still pins its
+    /// process group id, so SIGKILL to the group is safe: whatever the program left in its group
+    /// dies with the stop. (After the reap that pgid could be reused.)
+    private func killStragglersOfStoppedLeaders() {
+        for unit in units.values where unit.state == .stopping {
+            guard let p = unit.process, p.pidfd >= 0 else { continue }
+            var pfd = pollfd(fd: p.pidfd, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, 0) == 1 { _ = killpg(p.pid, SIGKILL) }
+        }
+    }
+
+    private func reaped(pid: Int32, status raw: Int32) {
+        let status: ExitStatus = histd_wifsignaled(raw) != 0
+            ? .signaled(signal: histd_wtermsig(raw), coreDumped: histd_wcoredump(raw) != 0)
+            : .exited(code: histd_wexitstatus(raw))
+        guard let key = unitByPID.removeValue(forKey: pid), let unit = units[key], let process = unit.process,
+              process.pid == pid else {
+            logger.debug("reaped pid \(pid) (\(status)): a descendant re-parented to histd")
+            return
+        }
+        unit.process = nil
+        if process.pidfd >= 0 { unwatchAndClose(process.pidfd) }
+        // The pipes may still hold the last words: drain them before building the stderr tail.
+        for (fd, role) in roles {
+            if case .pipe(let reader) = role, reader.output === unit.output {
+                _ = fd
+                readPipe(reader, budget: Self.drainBudgetAtExit)
+            }
+        }
+        shared.instanceEnded(process.info.id)
+        let uptime = Sys.monotonicNow() - process.startedAt
+        deliver(.exited(status: status, uptime: uptime), to: unit, ending: process)
+    }
+}

@@ -1,0 +1,251 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+import HistModel
+import Logging
+
+/// The supervisor's engine. Everything in here runs on one dedicated thread: an epoll loop over a
+/// signalfd (SIGCHLD, and SIGTERM/SIGINT/SIGHUP), an eventfd for posted commands, a timerfd armed
+/// for the nearest deadline, one pidfd per live process, and the pipes of children's output.
+/// No state here is touched by another thread; `SharedState` is the only bridge.
+final class Engine {
+    let supervisorSpec: SupervisorSpec
+    let sink: any HistorySink
+    let logger: Logger
+    let resources: any ProgramResources
+    let options: SupervisorOptions
+    let shared: SharedState
+    let baseEnvironment: [String: String]
+
+    var epfd: Int32 = -1
+    var signalFD: Int32 = -1
+    var timerFD: Int32 = -1
+    var roles: [Int32: FDRole] = [:]
+
+    var programs: [String: ProgramSpec] = [:]
+    var pools: [String: PoolSpec] = [:]
+    var desiredWorkers: [String: Int] = [:]
+    var units: [UnitKey: Unit] = [:]
+    var unitByPID: [Int32: UnitKey] = [:]
+    var timers = TimerQueue<TimerKind>()
+    var nextInstanceID: InstanceID = 1
+    /// Sessions this run created (leader pid -> leader start ticks), for the final sweep. Bounded.
+    var sessions: [Int32: UInt64] = [:]
+    var sessionOrder: [Int32] = []
+
+    enum Phase: Equatable {
+        case running
+        /// Stop groups left, ascending; `signalled` = the first group was sent its stop signals.
+        case stoppingGroups([Int], signalled: Bool)
+        case done
+    }
+    var phase: Phase = .running
+    var shutdownDeadlinePassed = false
+    var reapPending = false
+
+    /// One read buffer for every pipe.
+    let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    /// Bytes read from one pipe per wakeup, so one noisy child cannot starve the others.
+    static let readBudgetPerWakeup = 64 * 1024
+    /// Bytes drained from a pipe at its process's exit, before building the stderr tail.
+    static let drainBudgetAtExit = 1 << 20
+
+    init(programs: [ProgramSpec], pools: [PoolSpec], supervisorSpec: SupervisorSpec, sink: any HistorySink,
+         logger: Logger, resources: any ProgramResources, options: SupervisorOptions, shared: SharedState,
+         baseEnvironment: [String: String]) {
+        self.supervisorSpec = supervisorSpec
+        self.sink = sink
+        self.logger = logger
+        self.resources = resources
+        self.options = options
+        self.shared = shared
+        self.baseEnvironment = baseEnvironment
+        for p in programs { self.programs[p.name] = p }
+        for p in pools { self.pools[p.name] = p }
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    // MARK: - Setup
+
+    private func setUp() -> Bool {
+        // signalfd only sees signals blocked in this thread. (`histd run` blocks them in every
+        // thread before any starts; blocking here too keeps an embedded engine correct.)
+        var signals: [Int32] = [SIGCHLD]
+        if options.handleSignals { signals += [SIGTERM, SIGINT, SIGHUP] }
+        _ = histd_block_signals(signals, Int32(signals.count))
+        epfd = histd_epoll_create()
+        signalFD = histd_signalfd(signals, Int32(signals.count))
+        timerFD = histd_timerfd_create()
+        guard epfd >= 0, signalFD >= 0, timerFD >= 0 else {
+            logger.critical("engine setup failed: \(Sys.errnoText(errno))")
+            return false
+        }
+        watch(signalFD, .signals)
+        if options.handleSignals {
+            let pipeFD = SignalPipe.fd.withLock { $0 }
+            if pipeFD >= 0 { watch(pipeFD, .signalPipe) }
+        }
+        watch(shared.wakeFD, .commands)
+        watch(timerFD, .timer)
+        Sys.makeDirectories(supervisorSpec.logDir)
+        return true
+    }
+
+    func watch(_ fd: Int32, _ role: FDRole) {
+        if histd_epoll_add(epfd, fd, UInt64(UInt32(bitPattern: fd))) == 0 {
+            roles[fd] = role
+        } else {
+            logger.error("epoll_ctl(ADD, fd \(fd)) failed: \(Sys.errnoText(errno))")
+        }
+    }
+
+    func unwatchAndClose(_ fd: Int32) {
+        guard fd >= 0 else { return }
+        _ = histd_epoll_del(epfd, fd)
+        roles[fd] = nil
+        Sys.close(fd)
+    }
+
+    // MARK: - Loop
+
+    /// Runs until shutdown completes.
+    func run() {
+        guard setUp() else {
+            shared.markFinished()
+            return
+        }
+        startUp()
+        var tags = [UInt64](repeating: 0, count: 64)
+        var masks = [UInt32](repeating: 0, count: 64)
+        while true {
+            fireDueTimers()
+            advanceShutdown()
+            if phase == .done { break }
+            armTimerFD()
+            let n = histd_epoll_wait(epfd, &tags, &masks, 64, -1)
+            if n < 0 {
+                if errno == EINTR { continue }
+                logger.critical("epoll_wait failed: \(Sys.errnoText(errno)); shutting down")
+                beginShutdown(cause: "engine error")
+                continue
+            }
+            for i in 0..<Int(n) {
+                let fd = Int32(truncatingIfNeeded: tags[i])
+                guard let role = roles[fd] else { continue }
+                switch role {
+                case .signals: readSignals()
+                case .signalPipe: readSignalPipe(fd)
+                case .commands: for c in shared.takeCommands() { handle(c) }
+                case .timer:
+                    var expirations: UInt64 = 0
+                    _ = Glibc.read(timerFD, &expirations, 8)
+                case .pidfd: reapPending = true
+                case .pipe(let reader): _ = readPipe(reader, budget: Self.readBudgetPerWakeup)
+                }
+            }
+            if reapPending { reapChildren() }
+        }
+        tearDown()
+    }
+
+    private func readSignals() {
+        while true {
+            let sig = histd_signalfd_read(signalFD)
+            if sig <= 0 { return }
+            received(sig)
+        }
+    }
+
+    private func readSignalPipe(_ fd: Int32) {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        while true {
+            let n = Glibc.read(fd, &bytes, bytes.count)
+            if n <= 0 { return }
+            for b in bytes[0..<n] { received(Int32(b)) }
+        }
+    }
+
+    private func received(_ sig: Int32) {
+        switch sig {
+        case SIGCHLD: reapPending = true
+        case SIGTERM, SIGINT:
+            logger.notice("received \(SignalName.name(sig)): shutting down")
+            beginShutdown(cause: SignalName.name(sig))
+        case SIGHUP: logger.notice("received SIGHUP: config reload is not supported yet; ignored")
+        default: break
+        }
+    }
+
+    private func armTimerFD() {
+        // Absolute CLOCK_MONOTONIC time; a deadline already past still fires (1 ns minimum); 0 disarms.
+        let ns = timers.nextDeadline.map { UInt64(max($0.nanoseconds, 1)) } ?? 0
+        _ = histd_timerfd_set_absolute(timerFD, ns)
+    }
+
+    private func fireDueTimers() {
+        let now = Sys.monotonicNow()
+        while let entry = timers.popDue(now: now) {
+            switch entry.payload {
+            case .backoff(let key):
+                guard let unit = units[key], unit.restartTimer == entry.id else { continue }
+                unit.restartTimer = nil
+                deliver(.backoffElapsed, to: unit)
+            case .stopTimeout(let key):
+                guard let unit = units[key], unit.killTimer == entry.id else { continue }
+                unit.killTimer = nil
+                deliver(.stopTimeoutElapsed, to: unit)
+            case .shutdownDeadline:
+                shutdownDeadlineReached()
+            }
+        }
+    }
+
+    private func tearDown() {
+        for unit in units.values { resources.cleanup(unit: unit.key, spec: unit.spec) }
+        for (fd, role) in roles where fd != shared.wakeFD {
+            if case .signalPipe = role { _ = histd_epoll_del(epfd, fd); continue }  // process-wide, stays open
+            unwatchAndClose(fd)
+        }
+        Sys.close(epfd)
+        logger.notice("all programs stopped; engine finished")
+        shared.markFinished()
+    }
+
+    // MARK: - Output
+
+    /// Reads up to `budget` bytes from a pipe into its unit's logs. Returns true at EOF or error
+    /// (the pipe is then closed), false when it would block or the budget is spent.
+    @discardableResult
+    func readPipe(_ reader: PipeReader, budget: Int) -> Bool {
+        var left = budget
+        while left > 0 {
+            let n = Sys.retrying { Glibc.read(reader.fd, readBuffer.baseAddress, min(readBuffer.count, left)) }
+            if n > 0 {
+                reader.output.write(UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]), stderr: reader.isStderr)
+                left -= n
+                continue
+            }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return false }
+            unwatchAndClose(reader.fd)
+            return true
+        }
+        return false
+    }
+
+    /// Next instance id.
+    func makeInstanceID() -> InstanceID {
+        defer { nextInstanceID += 1 }
+        return nextInstanceID
+    }
+
+    func rememberSession(_ pid: Int32, startTicks: UInt64) {
+        sessions[pid] = startTicks
+        sessionOrder.append(pid)
+        if sessionOrder.count > 4096 {
+            let old = sessionOrder.removeFirst()
+            if unitByPID[old] == nil { sessions[old] = nil }
+        }
+    }
+}

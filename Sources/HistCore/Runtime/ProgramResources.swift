@@ -1,0 +1,21 @@
+import HistModel
+
+/// Hook for per-program resources outside the process tree (cgroups). Called on the engine
+/// thread; implementations must be quick and must not throw: they log their own problems.
+public protocol ProgramResources: Sendable {
+    /// Before each spawn of `unit`: the `cgroup.procs` files the child joins before it execs.
+    func prepare(unit: UnitKey, spec: ProgramSpec) -> [String]
+    /// After histd stopped `unit` (its main process is gone): kill everything left in its
+    /// resources (e.g. every process in its cgroup, catching double-forked escapees).
+    func killAll(unit: UnitKey, spec: ProgramSpec)
+    /// At shutdown, after every process is gone: remove what `prepare` created.
+    func cleanup(unit: UnitKey, spec: ProgramSpec)
+}
+
+/// No cgroups: processes live in histd's own.
+public struct NoProgramResources: ProgramResources {
+    public init() {}
+    public func prepare(unit: UnitKey, spec: ProgramSpec) -> [String] { [] }
+    public func killAll(unit: UnitKey, spec: ProgramSpec) {}
+    public func cleanup(unit: UnitKey, spec: ProgramSpec) {}
+}

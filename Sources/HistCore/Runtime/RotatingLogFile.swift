@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An append-only log file rotated by size: when it reaches `maxBytes`, NAME -> NAME.1 -> ... -> NAME.keep
+/// (the oldest is dropped) and a fresh NAME is opened. Write errors (disk full, folder removed) are
+/// counted and swallowed: a program must never stall because its log cannot be written.
+final class RotatingLogFile {
+    let path: String
+    let maxBytes: Int
+    let keep: Int
+    private var fd: Int32 = -1
+    private var size: Int = 0
+    private(set) var writeErrors = 0
+
+    init(path: String, maxBytes: Int, keep: Int) {
+        self.path = path
+        self.maxBytes = max(1, maxBytes)
+        self.keep = max(0, keep)
+        open()
+    }
+
+    deinit { Sys.close(fd) }
+
+    private func open() {
+        fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        var st = stat()
+        size = (fd >= 0 && fstat(fd, &st) == 0) ? Int(st.st_size) : 0
+    }
+
+    /// Appends `bytes`, rotating so that no file grows past `maxBytes`: a chunk that would cross
+    /// the limit is cut after its last newline that fits (or at the limit when a line is longer).
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        var rest = bytes
+        while rest.count > 0 {
+            let room = maxBytes - size
+            if rest.count <= room {
+                append(rest)
+                if size >= maxBytes { rotate() }
+                return
+            }
+            var cut = room
+            if let nl = rest[..<room].lastIndex(of: 10) {
+                cut = nl + 1
+            } else if size > 0 {
+                cut = 0  // start the long line in a fresh file
+            }
+            if cut > 0 { append(UnsafeRawBufferPointer(rebasing: rest[..<cut])) }
+            rotate()
+            rest = UnsafeRawBufferPointer(rebasing: rest[cut...])
+        }
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) {
+        if fd < 0 { open() }
+        guard fd >= 0, Sys.writeAll(fd, bytes) else {
+            writeErrors += 1
+            return
+        }
+        size += bytes.count
+    }
+
+    func rotate() {
+        Sys.close(fd)
+        fd = -1
+        if keep == 0 {
+            unlink(path)
+        } else {
+            unlink("\(path).\(keep)")
+            var n = keep - 1
+            while n >= 1 {
+                rename("\(path).\(n)", "\(path).\(n + 1)")
+                n -= 1
+            }
+            rename(path, "\(path).1")
+        }
+        open()
+    }
+}

@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+import HistModel
+import Synchronization
+
+/// The only state shared between the engine thread and other threads: the command queue (with
+/// the eventfd that wakes the engine) and the published snapshot of units and live instances.
+final class SharedState: Sendable {
+    struct Published {
+        var commands: [SupervisorCommand] = []
+        var units: [UnitKey: UnitStatus] = [:]
+        var live: [InstanceID: InstanceInfo] = [:]
+        var started = false
+        var finished = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    let state = Mutex(Published())
+    /// eventfd the engine polls; written after each posted command.
+    let wakeFD: Int32
+
+    init() throws(SupervisorError) {
+        wakeFD = histd_eventfd_create()
+        guard wakeFD >= 0 else { throw SupervisorError(.setupFailed, "eventfd: \(Sys.errnoText(errno))") }
+    }
+
+    deinit { Sys.close(wakeFD) }
+
+    func post(_ command: SupervisorCommand) {
+        state.withLock { $0.commands.append(command) }
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { Glibc.write(wakeFD, $0.baseAddress, 8) }
+    }
+
+    func takeCommands() -> [SupervisorCommand] {
+        var buf: UInt64 = 0
+        _ = Glibc.read(wakeFD, &buf, 8)
+        return state.withLock { s in
+            defer { s.commands.removeAll() }
+            return s.commands
+        }
+    }
+
+    func publish(_ status: UnitStatus, removed: Bool = false) {
+        state.withLock { s in
+            if removed { s.units[status.unit] = nil } else { s.units[status.unit] = status }
+        }
+    }
+
+    func instanceStarted(_ info: InstanceInfo) { state.withLock { $0.live[info.id] = info } }
+    func instanceEnded(_ id: InstanceID) { state.withLock { _ = $0.live.removeValue(forKey: id) } }
+
+    func markFinished() {
+        let waiters = state.withLock { s in
+            s.finished = true
+            defer { s.waiters.removeAll() }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func waitUntilFinished() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { s in
+                if s.finished { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if done { c.resume() }
+        }
+    }
+}
+
+/// Errors of the engine itself (not of the programs: their failures are events).
+public struct SupervisorError: Error, CustomStringConvertible, Sendable {
+    public enum Code: Sendable, Hashable {
+        case setupFailed
+        case alreadyStarted
+        case duplicateName
+    }
+    public var code: Code
+    public var message: String
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { message }
+}

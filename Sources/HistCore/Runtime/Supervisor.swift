@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+import Foundation
+import HistModel
+import Logging
+import Synchronization
+
+/// The read end of the process-wide signal pipe (-1 until `Supervisor.prepareProcess()`).
+enum SignalPipe {
+    static let fd = Mutex<Int32>(-1)
+}
+
+/// Keeps a set of programs (and pool worker slots) alive. Owns one engine thread; every other
+/// method is thread-safe and returns at once.
+///
+/// Lifecycle: `init` → `start()` → (`post` commands, read `liveInstances()`) → `post(.shutdown)` or
+/// SIGTERM/SIGINT → `waitUntilFinished()`. A supervisor runs once.
+public final class Supervisor: Sendable {
+    private let shared: SharedState
+    private let programs: [ProgramSpec]
+    private let pools: [PoolSpec]
+    private let supervisorSpec: SupervisorSpec
+    private let sink: any HistorySink
+    private let logger: Logger
+    private let resources: any ProgramResources
+    private let options: SupervisorOptions
+
+    /// - Parameters:
+    ///   - programs: validated programs (names unique among programs and pools).
+    ///   - pools: pools; each starts `minWorkers` worker slots (resize with `.setDesiredWorkers`).
+    ///   - sink: receives every fact as a `HistEvent`; must never block.
+    ///   - resources: cgroup hook (default: none).
+    public init(programs: [ProgramSpec], pools: [PoolSpec] = [], supervisor: SupervisorSpec,
+                sink: any HistorySink, logger: Logger, resources: any ProgramResources = NoProgramResources(),
+                options: SupervisorOptions = SupervisorOptions()) throws(SupervisorError) {
+        var names = Set<String>()
+        for name in programs.map(\.name) + pools.map(\.name) {
+            guard names.insert(name).inserted else {
+                throw SupervisorError(.duplicateName, "two programs or pools are named \"\(name)\"")
+            }
+        }
+        self.shared = try SharedState()
+        self.programs = programs
+        self.pools = pools
+        self.supervisorSpec = supervisor
+        self.sink = sink
+        self.logger = logger
+        self.resources = resources
+        self.options = options
+    }
+
+    /// Prepares the process for a supervisor, in `main` before any other thread starts: blocks
+    /// SIGCHLD/SIGTERM/SIGINT/SIGHUP (threads inherit the mask, so only the engine's signalfd sees
+    /// them) and makes this process a child subreaper, so orphaned descendants come to histd.
+    ///
+    /// Threads that already exist (an async `main` runs on Swift's pool) keep their masks, so the
+    /// signals also get a handler that forwards them through a pipe the engine watches: whichever
+    /// thread the kernel picks, the engine hears of the signal.
+    public static func prepareProcess() throws(SupervisorError) {
+        let signals: [Int32] = [SIGCHLD, SIGTERM, SIGINT, SIGHUP]
+        let rc = histd_block_signals(signals, Int32(signals.count))
+        guard rc == 0 else { throw SupervisorError(.setupFailed, "pthread_sigmask: \(Sys.errnoText(rc))") }
+        let installed = SignalPipe.fd.withLock { fd -> Bool in
+            if fd < 0 { fd = histd_signal_pipe_install(signals, Int32(signals.count)) }
+            return fd >= 0
+        }
+        guard installed else { throw SupervisorError(.setupFailed, "sigaction: \(Sys.errnoText(errno))") }
+        guard histd_set_child_subreaper() == 0 else {
+            throw SupervisorError(.setupFailed, "prctl(PR_SET_CHILD_SUBREAPER): \(Sys.errnoText(errno))")
+        }
+    }
+
+    /// Starts the engine thread (which starts the programs) and returns.
+    public func start() throws(SupervisorError) {
+        let already = shared.state.withLock { s in
+            defer { s.started = true }
+            return s.started
+        }
+        if already { throw SupervisorError(.alreadyStarted, "this supervisor was already started") }
+        let (programs, pools, spec, sink, logger, resources, options, shared) =
+            (self.programs, self.pools, supervisorSpec, self.sink, self.logger, self.resources, self.options, self.shared)
+        let environment = options.environment ?? ProcessInfo.processInfo.environment
+        let thread = Thread {
+            let engine = Engine(programs: programs, pools: pools, supervisorSpec: spec, sink: sink, logger: logger,
+                                resources: resources, options: options, shared: shared, baseEnvironment: environment)
+            engine.run()
+        }
+        thread.name = "histd-engine"
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+
+    /// Starts (if needed) and waits until shutdown has completed.
+    public func run() async throws(SupervisorError) {
+        let started = shared.state.withLock { $0.started }
+        if !started { try start() }
+        await waitUntilFinished()
+    }
+
+    /// Returns once the engine has stopped every program and ended.
+    public func waitUntilFinished() async { await shared.waitUntilFinished() }
+
+    /// True once the engine has ended.
+    public var isFinished: Bool { shared.state.withLock { $0.finished } }
+
+    /// Queues a command for the engine thread. Thread-safe; never blocks.
+    public func post(_ command: SupervisorCommand) { shared.post(command) }
+
+    /// The processes alive right now (updated on every spawn and reap), ordered by instance id.
+    public func liveInstances() -> [InstanceInfo] {
+        shared.state.withLock { Array($0.live.values) }.sorted { $0.id < $1.id }
+    }
+
+    /// Every unit's state, ordered by unit.
+    public func status() -> [UnitStatus] {
+        shared.state.withLock { Array($0.units.values) }.sorted { $0.unit < $1.unit }
+    }
+}

@@ -1,0 +1,31 @@
+import HistModel
+
+/// How the engine fits into its process. `histd run` uses the defaults.
+public struct SupervisorOptions: Sendable {
+    /// Which exits the engine collects.
+    public enum ReapScope: Sendable, Hashable {
+        /// `waitpid(-1)`: every child of the process, including descendants re-parented to histd as
+        /// subreaper. The engine must then be the only reaper in the process (histd itself).
+        case allChildren
+        /// Only the processes the engine spawned (`waitpid(pid)`), for embedding the engine in a
+        /// process that has other children (tests). Re-parented descendants are not reaped.
+        case supervisedOnly
+    }
+
+    public var reapScope: ReapScope
+    /// Treat SIGTERM/SIGINT as shutdown and log SIGHUP. They must be blocked in every thread
+    /// (`Supervisor.prepareProcess()`) before any thread starts, or the signalfd never sees them.
+    public var handleSignals: Bool
+    /// Base environment of every child; nil = this process's environment.
+    public var environment: [String: String]?
+    /// At the end of shutdown: how long leftover descendants get after SIGTERM before SIGKILL.
+    public var descendantGrace: Duration
+
+    public init(reapScope: ReapScope = .allChildren, handleSignals: Bool = true,
+                environment: [String: String]? = nil, descendantGrace: Duration = .seconds(2)) {
+        self.reapScope = reapScope
+        self.handleSignals = handleSignals
+        self.environment = environment
+        self.descendantGrace = descendantGrace
+    }
+}

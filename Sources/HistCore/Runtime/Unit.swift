@@ -1,0 +1,68 @@
+import HistModel
+
+/// A process the engine spawned and has not reaped yet.
+struct LiveProcess {
+    var info: InstanceInfo
+    var pidfd: Int32
+    /// Monotonic spawn time, for uptime.
+    var startedAt: Duration
+    var pid: Int32 { info.identity.pid }
+}
+
+/// One unit's runtime state on the engine thread: its lifecycle, its process, its timers, its output.
+final class Unit {
+    let key: UnitKey
+    let spec: ProgramSpec
+    /// Pool workers are recycled on exit 0 and get HISTD_* environment variables.
+    let pool: String?
+    var state: ProgramState = .stopped
+    var counters = LifecycleCounters()
+    var process: LiveProcess?
+    var restartTimer: UInt64?
+    var killTimer: UInt64?
+    let output: UnitOutput
+    /// Scale-down: drop the slot once its process is gone.
+    var removeWhenIdle = false
+
+    init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String) {
+        self.key = key
+        self.spec = spec
+        self.pool = pool
+        output = UnitOutput(logDir: logDir, baseName: key.description, maxBytes: spec.logMaxBytes,
+                            keep: spec.logKeep, tailBytes: spec.stderrTailBytes)
+    }
+
+    var status: UnitStatus {
+        UnitStatus(unit: key, state: state, restarts: counters.restarts, instance: process?.info)
+    }
+}
+
+/// A read end of a child's stdout or stderr registered with epoll.
+final class PipeReader {
+    let fd: Int32
+    let output: UnitOutput
+    let isStderr: Bool
+    init(fd: Int32, output: UnitOutput, isStderr: Bool) {
+        self.fd = fd
+        self.output = output
+        self.isStderr = isStderr
+    }
+}
+
+/// What an fd in the epoll set is.
+enum FDRole {
+    case signals
+    /// The process-wide pipe fed by `histd_signal_pipe_install`'s handler.
+    case signalPipe
+    case commands
+    case timer
+    case pidfd(UnitKey)
+    case pipe(PipeReader)
+}
+
+/// What a timer in the engine's queue is for.
+enum TimerKind {
+    case backoff(UnitKey)
+    case stopTimeout(UnitKey)
+    case shutdownDeadline
+}

@@ -1,0 +1,318 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+import HistModel
+
+/// Reads `/proc` (or a fake tree under another root, for tests) with plain open/read/close into
+/// buffers allocated once per reader.
+///
+/// Every per-process read returns nil when the process is gone (ENOENT, ESRCH, an empty read) or
+/// when its file cannot be parsed (a truncated fixture): both are normal outcomes of racing the
+/// kernel, never errors. Not thread-safe: use one `ProcFS` per thread or actor.
+public final class ProcFS {
+    /// The proc root, "/proc" unless a test gave a fixture tree.
+    public let root: String
+    /// sysconf(_SC_CLK_TCK), the unit of utime/stime/start ticks.
+    public let ticksPerSecond: Int
+    /// sysconf(_SC_PAGESIZE), the unit of rss in stat and statm.
+    public let pageSize: Int
+
+    private let paths: PathBuffer
+    /// One buffer for every read; 64 KiB holds any stat/statm/status file and a long cmdline.
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var cachedBootTime: Timestamp?
+    private let cacheLimit: Int
+    /// pid << 2 | file -> open fd (see `cachedRead`).
+    private var cachedFDs: [Int64: Int32] = [:]
+    /// True when `root` is a procfs mount (not a fixture tree), where stat(2) of /proc/PID/fd
+    /// reports the fd count as its size.
+    private let isProcfs: Bool
+
+    /// `cacheLimit`: how many fds (`stat`, `statm` and `children` files) to keep open for pread; 0 = open
+    /// and close every time. The sampler uses a cache (about two fds per sampled process); one-off
+    /// readers and the scanner need none.
+    public init(root: String = "/proc", cacheLimit: Int = 0) {
+        self.root = root
+        self.cacheLimit = cacheLimit
+        self.paths = PathBuffer(root: root)
+        self.buffer = .allocate(byteCount: 64 * 1024, alignment: 8)
+        let hz = histd_clock_ticks_per_second()
+        self.ticksPerSecond = hz > 0 ? hz : 100
+        let page = histd_page_size()
+        self.pageSize = page > 0 ? page : 4096
+        self.isProcfs = SysIO.isProcfs(root)
+    }
+
+    deinit {
+        for fd in cachedFDs.values { close(fd) }
+        buffer.deallocate()
+    }
+
+    // MARK: per-process files
+
+    /// `/proc/PID/stat`, or nil if the process is gone or the file is unparseable.
+    ///
+    /// With `cacheLimit > 0` the file stays open between calls and is re-read with pread(2),
+    /// which saves the path lookup, open and close (about half the cost). A cached fd is bound to
+    /// the process it was opened for, not to the pid: once that process is gone, pread fails with
+    /// ESRCH, and the fd is replaced by a fresh open (which finds the pid's new owner, if any).
+    public func stat(_ pid: Int32) -> ProcStat? {
+        let n: Int
+        if cacheLimit > 0 {
+            n = cachedRead(pid, .stat)
+        } else {
+            n = readOnce(paths.path(pid, "/stat"))
+        }
+        guard n > 0 else { return nil }
+        return ProcStat.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+    }
+
+    /// Closes cached fds of pids not in `pids` (call after each sampling sweep with the pids it
+    /// visited, so the cache follows the live trees).
+    public func retainCached(only pids: Set<Int32>) {
+        for (key, fd) in cachedFDs where !pids.contains(Int32(truncatingIfNeeded: key >> 2)) {
+            close(fd)
+            cachedFDs[key] = nil
+        }
+    }
+
+    /// Number of fds currently cached.
+    public var cachedFDCount: Int { cachedFDs.count }
+
+    /// Which file a cached fd reads.
+    private enum CachedFile: Int64 { case stat = 0, children = 1, statm = 2 }
+
+    /// Reads a cached file of `pid` from offset 0 with pread; opens (and caches, within the limit)
+    /// on a miss or when the cached fd's process is gone. Returns bytes or -errno.
+    private func cachedRead(_ pid: Int32, _ file: CachedFile) -> Int {
+        let key = Int64(pid) << 2 | file.rawValue
+        let whole = file == .children  // children can exceed one page: loop until EOF
+        if let fd = cachedFDs[key] {
+            let n = whole ? SysIO.preadAll(fd, into: buffer) : preadOnce(fd)
+            if n > 0 || (n == 0 && whole) { return n }
+            // Gone (ESRCH) or empty: drop it and try the pid afresh below.
+            close(fd)
+            cachedFDs[key] = nil
+        }
+        let path = switch file {
+        case .stat: paths.path(pid, "/stat")
+        case .statm: paths.path(pid, "/statm")
+        case .children: paths.taskPath(pid, pid, "/children")
+        }
+        let fd = SysIO.openRead(path)
+        if fd < 0 { return -Int(errno) }
+        let n = whole ? SysIO.preadAll(fd, into: buffer) : preadOnce(fd)
+        if n >= 0 && cachedFDs.count < cacheLimit {
+            cachedFDs[key] = fd
+        } else {
+            close(fd)
+        }
+        return n
+    }
+
+    private func preadOnce(_ fd: Int32) -> Int {
+        while true {
+            let n = pread(fd, buffer.baseAddress, buffer.count, 0)
+            if n >= 0 { return n }
+            if errno != EINTR { return -Int(errno) }
+        }
+    }
+
+    /// `/proc/PID/statm`, or nil if gone/missing/unparseable.
+    public func statm(_ pid: Int32) -> ProcStatm? {
+        let n = cacheLimit > 0 ? cachedRead(pid, .statm) : readOnce(paths.path(pid, "/statm"))
+        guard n > 0 else { return nil }
+        return ProcStatm.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+    }
+
+    /// The Uid and Threads lines of `/proc/PID/status`, or nil.
+    public func status(_ pid: Int32) -> ProcStatus? {
+        let n = readOnce(paths.path(pid, "/status"))
+        guard n > 0 else { return nil }
+        return ProcStatus.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+    }
+
+    /// `/proc/PID/cmdline` with its NUL separators turned into spaces; "" for kernel threads and
+    /// zombies (their cmdline is empty); nil if the process is gone. At most 64 KiB.
+    public func cmdline(_ pid: Int32) -> String? {
+        let n = SysIO.readFile(paths.path(pid, "/cmdline"), into: buffer)
+        if n < 0 { return nil }
+        var end = n
+        while end > 0 && (buffer[end - 1] == 0 || buffer[end - 1] == 32) { end -= 1 }
+        for i in 0..<end where buffer[i] == 0 { buffer[i] = 32 }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<end]), as: UTF8.self)
+    }
+
+    /// Number of open fds (entries of `/proc/PID/fd`), or nil if gone or not permitted.
+    public func fdCount(_ pid: Int32) -> Int32? {
+        let dir = paths.path(pid, "/fd")
+        // Since Linux 6.2, stat(2) on /proc/PID/fd reports the number of open fds as its size:
+        // one syscall instead of a directory walk.
+        guard let size = SysIO.fileSize(dir) else { return nil }
+        if isProcfs && size > 0 { return Int32(truncatingIfNeeded: size) }
+        var count: Int32 = 0
+        let ok = SysIO.forEachEntry(dir) { _ in count += 1 }
+        return ok ? count : nil
+    }
+
+    /// Direct children of `pid`, from `/proc/PID/task/TID/children` of each thread (a child
+    /// belongs to the thread that forked it). Pass the thread count from `stat` to skip the task
+    /// directory listing for single-threaded processes. Falls back to a ppid scan of all of
+    /// /proc when the kernel lacks the children files (CONFIG_PROC_CHILDREN).
+    public func children(of pid: Int32, threads: Int32 = 0) -> [Int32] {
+        var out: [Int32] = []
+        if threads == 1 {
+            let n = cacheLimit > 0 ? cachedRead(pid, .children)
+                                   : SysIO.readFile(paths.taskPath(pid, pid, "/children"), into: buffer)
+            if n >= 0 {
+                appendPids(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), to: &out)
+                return out
+            }
+            if -n != Int(ENOENT) { return out }  // gone
+        } else {
+            var tids: [Int32] = []
+            let listed = SysIO.forEachEntry(paths.path(pid, "/task")) { name in
+                if let tid = SysIO.pidFromName(name) { tids.append(tid) }
+            }
+            var anyFile = false
+            for tid in tids {
+                let n = SysIO.readFile(paths.taskPath(pid, tid, "/children"), into: buffer)
+                if n >= 0 {
+                    anyFile = true
+                    appendPids(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), to: &out)
+                }
+            }
+            if anyFile || (listed && tids.isEmpty) { return out }
+        }
+        // No children files (or the process vanished): scan parents instead.
+        guard stat(pid) != nil else { return [] }
+        return allPids().filter { stat($0)?.ppid == pid }
+    }
+
+    /// Every live descendant of `pid` (not `pid` itself), breadth first.
+    public func descendants(of pid: Int32) -> [Int32] {
+        var out: [Int32] = []
+        var seen: Set<Int32> = [pid]
+        var queue = [pid]
+        var head = 0
+        while head < queue.count {
+            let p = queue[head]
+            head += 1
+            for child in children(of: p, threads: stat(p)?.threads ?? 0) where seen.insert(child).inserted {
+                out.append(child)
+                queue.append(child)
+            }
+        }
+        return out
+    }
+
+    /// The identity (pid, start ticks) of a live process, or nil.
+    public func identity(of pid: Int32) -> ProcessIdentity? { stat(pid)?.identity }
+
+    /// Is this exact process (not just this pid) still alive? False once its pid was reused.
+    public func isAlive(_ identity: ProcessIdentity) -> Bool { stat(identity.pid)?.startTicks == identity.startTicks }
+
+    // MARK: system-wide
+
+    /// Every pid in /proc (thread group leaders only), in directory order.
+    public func allPids() -> [Int32] {
+        var out: [Int32] = []
+        out.reserveCapacity(1024)
+        SysIO.forEachEntry(paths.rootPath("")) { name in
+            if let pid = SysIO.pidFromName(name) { out.append(pid) }
+        }
+        return out
+    }
+
+    /// Boot time ("btime" of `/proc/stat`, whole seconds), cached after the first read.
+    public func bootTime() -> Timestamp? {
+        if let cachedBootTime { return cachedBootTime }
+        // Not readOnce: /proc/stat exceeds one page on machines with many CPUs (the intr line).
+        let n = SysIO.readFile(paths.rootPath("/stat"), into: buffer)
+        guard n > 0 else { return nil }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<n]), as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
+            if let seconds = Int64(line.dropFirst(6).trimmingCharacters()) {
+                cachedBootTime = Timestamp(milliseconds: seconds * 1000)
+            }
+        }
+        return cachedBootTime
+    }
+
+    /// Wall-clock start of a process from its start ticks: boot time + ticks / HZ. Accurate to
+    /// the second (btime's resolution); the Unix epoch if boot time is unreadable.
+    public func wallClock(startTicks: UInt64) -> Timestamp {
+        let boot = bootTime()?.milliseconds ?? 0
+        let ms = Int64(startTicks) * 1000 / Int64(ticksPerSecond)
+        return Timestamp(milliseconds: boot + ms)
+    }
+
+    /// Reads stat, statm and (optionally) status of each pid, for the `sampler` benchmark: the cost
+    /// of one sampling sweep without tree walking. Vanished pids are counted, not errors.
+    public func sweep(pids: [Int32], includeStatus: Bool = false) -> SweepCounts {
+        var counts = SweepCounts()
+        for pid in pids {
+            guard let s = stat(pid), let m = statm(pid) else { counts.gone += 1; continue }
+            if includeStatus, status(pid) == nil { counts.gone += 1; continue }
+            counts.read += 1
+            counts.rssBytes &+= m.residentPages &* UInt64(pageSize)
+            counts.threads += Int(s.threads)
+            counts.utimeTicks &+= s.utime
+        }
+        return counts
+    }
+
+    // MARK: helpers
+
+    /// One read(2) at offset 0: /proc seq files hand over their whole content in the first read
+    /// when the buffer is big enough, which saves the second read that would only see EOF.
+    /// Returns the byte count or -errno.
+    private func readOnce(_ path: UnsafePointer<CChar>) -> Int {
+        let fd = SysIO.openRead(path)
+        if fd < 0 { return -Int(errno) }
+        defer { close(fd) }
+        while true {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno != EINTR { return -Int(errno) }
+        }
+    }
+
+    private func appendPids(_ bytes: UnsafeRawBufferPointer, to out: inout [Int32]) {
+        var value: Int32 = 0
+        var digits = 0
+        for b in bytes {
+            if b >= 48 && b <= 57 {
+                value = value &* 10 &+ Int32(b - 48)
+                digits += 1
+            } else {
+                if digits > 0 { out.append(value) }
+                value = 0
+                digits = 0
+            }
+        }
+        if digits > 0 { out.append(value) }
+    }
+}
+
+/// What `ProcFS.sweep(pids:)` saw.
+public struct SweepCounts: Hashable, Sendable {
+    /// Processes read completely.
+    public var read = 0
+    /// Processes that vanished (or could not be parsed) during the sweep.
+    public var gone = 0
+    public var rssBytes: UInt64 = 0
+    public var threads = 0
+    public var utimeTicks: UInt64 = 0
+    public init() {}
+}
+
+extension Substring {
+    func trimmingCharacters() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }
+        return s
+    }
+}

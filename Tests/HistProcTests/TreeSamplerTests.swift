@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HistModel
+import HistProc
+import Testing
+
+@Suite("TreeSampler on real process trees", .serialized)
+struct TreeSamplerTests {
+    @Test("a shell with 3 children is one tree of 4 processes; a child's exit just shrinks it")
+    func realTree() throws {
+        let shell = try TestProc.spawn(["/bin/sh", "-c", "sleep 30 & sleep 30 & sleep 30 & wait"])
+        defer { TestProc.killAndReap(shell) }
+        let proc = ProcFS()
+        var kids: [Int32] = []
+        defer { for k in kids { TestProc.killForeign(k) } }  // reaped by the shell, or by us as subreaper
+
+        let sampler = TreeSampler(procfs: proc)
+        let identity = try #require(proc.identity(of: shell))
+        #expect(TestProc.eventually { sampler.sample(instance: 1, identity: identity)?.processes == 4 })
+        kids = proc.descendants(of: shell)
+        #expect(kids.count == 3)
+
+        let samples = sampler.sample([(instance: 7, identity: identity)])
+        let s = try #require(samples.first)
+        #expect(samples.count == 1)
+        #expect(s.instance == 7)
+        #expect(s.processes == 4)
+        #expect(s.threads >= 4)
+        #expect(s.rssBytes > 0)
+        #expect(s.vszBytes >= s.rssBytes)
+        #expect(s.fds >= 3)
+        #expect(["S", "R"].contains(s.state))
+
+        // One child exits mid-life: the sampler neither crashes nor counts it.
+        kill(kids[0], SIGKILL)
+        #expect(TestProc.eventually { sampler.sample(instance: 1, identity: identity)?.processes == 3 })
+        // The root's own exit: no sample at all.
+        TestProc.killAndReap(shell)
+        #expect(sampler.sample([(instance: 7, identity: identity)]).isEmpty)
+    }
+
+    @Test("a root whose start ticks no longer match (pid reused) is skipped")
+    func pidReuse() throws {
+        let child = try TestProc.spawn(["/bin/sleep", "30"])
+        defer { TestProc.killAndReap(child) }
+        let proc = ProcFS()
+        let real = try #require(proc.identity(of: child))
+        let stale = ProcessIdentity(pid: child, startTicks: real.startTicks &- 1)
+        let sampler = TreeSampler(procfs: proc)
+        let samples = sampler.sample([(instance: 1, identity: stale), (instance: 2, identity: real)])
+        #expect(samples.map(\.instance) == [2])
+        #expect(!proc.isAlive(stale))
+        #expect(proc.isAlive(real))
+    }
+
+    @Test("CPU totals keep the time of descendants reaped below the root (monotonic counter)")
+    func cpuAccounting() throws {
+        // root sh -> middle sh -> subshell that burns ~0.5 s of CPU and exits. The *middle* shell
+        // reaps it, so its time moves into the middle shell's cutime, not the root's.
+        let script = "/bin/sh -c '(i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done); exec sleep 30'; sleep 30"
+        let shell = try TestProc.spawn(["/bin/sh", "-c", script])
+        let proc = ProcFS()
+        var tree: [Int32] = []
+        // The root first: killed after the middle shell, it would start its trailing sleep.
+        defer {
+            TestProc.killAndReap(shell)
+            for p in tree { TestProc.killForeign(p) }
+        }
+        let identity = try #require(proc.identity(of: shell))
+        let sampler = TreeSampler(procfs: proc)
+        var last: UInt64 = 0
+        var drops = 0
+        let finished = TestProc.eventually(15) {
+            guard let s = sampler.sample(instance: 1, identity: identity) else { return true }
+            let total = s.utimeTicks + s.stimeTicks
+            if total < last { drops += 1 }
+            last = max(last, total)
+            tree = proc.descendants(of: shell)
+            return tree.count == 1 && proc.stat(tree[0])?.comm == "sleep"
+        }
+        #expect(finished)
+        let after = try #require(sampler.sample(instance: 1, identity: identity))
+        #expect(drops == 0)
+        // The burnt CPU is still counted after the burner was reaped by the middle shell.
+        #expect(after.utimeTicks + after.stimeTicks >= last)
+        #expect(after.utimeTicks > 0)
+    }
+
+    @Test("cached fds: a dead process reads as gone, and the cache follows the trees")
+    func fdCache() throws {
+        let proc = ProcFS(cacheLimit: 64)
+        let child = try TestProc.spawn(["/bin/sleep", "30"])
+        defer { TestProc.killAndReap(child) }
+        let first = try #require(proc.stat(child))
+        #expect(proc.statm(child) != nil)
+        #expect(proc.cachedFDCount == 2)
+        // pread on the cached fd sees fresh data (same process).
+        #expect(proc.stat(child)?.startTicks == first.startTicks)
+        TestProc.killAndReap(child)
+        // The cached fd belongs to the dead process: ESRCH, dropped; the pid is free again.
+        let after = proc.stat(child)
+        #expect(after == nil || after?.startTicks != first.startTicks)
+        proc.retainCached(only: [])
+        #expect(proc.cachedFDCount == 0)
+
+        // The sampler keeps fds only for processes in the trees it sampled.
+        let sampler = TreeSampler(procfs: ProcFS(cacheLimit: 64))
+        let me = try #require(sampler.procfs.identity(of: getpid()))
+        _ = sampler.sample([(instance: 1, identity: me)])
+        #expect(sampler.procfs.cachedFDCount >= 1)
+        _ = sampler.sample([])
+        #expect(sampler.procfs.cachedFDCount == 0)
+    }
+
+    @Test("sweep timing over ~1000 reads (prints; no timing assertion)")
+    func sweepTiming() {
+        let proc = ProcFS(cacheLimit: 8192)
+        let pids = proc.allPids()
+        var list: [Int32] = []
+        while list.count < 1000 { list += pids }
+        list = Array(list.prefix(1000))
+        _ = proc.sweep(pids: list)  // warm
+        let start = MonotonicInstant.now()
+        let rounds = 5
+        var counts = SweepCounts()
+        for _ in 0..<rounds { counts = proc.sweep(pids: list) }
+        let perSweep = MonotonicInstant.now().since(start) / rounds
+        print("ProcFS.sweep (cached fds): 1000 stat+statm reads (\(pids.count) distinct pids) in \(perSweep) per sweep (debug build unless -c release)")
+        #expect(counts.read > 0)
+    }
+}
