@@ -47,12 +47,16 @@ let package = Package(
         .target(name: "HistStore", dependencies: [
             "HistModel",
             .product(name: "GRDB", package: "GRDB.swift"),
+            // The raw sqlite3 C API for the writer's hot path (RawBinding.swift).
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ], plugins: ["EmbedSQL"]),
         // Read-only report runner and output formatting for histctl.
         .target(name: "HistReports", dependencies: [
             "HistModel", "HistStore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // Test helper: a process that writes through HistoryWriter until SIGKILLed (HistStoreTests).
+        .executableTarget(name: "histstore-probe", dependencies: ["HistStore", "HistModel"]),
         .executableTarget(name: "histd", dependencies: [
             "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -73,7 +77,7 @@ let package = Package(
         .testTarget(name: "HistProcTests", dependencies: ["HistProc", "HistModel", "CShim"]),
         .testTarget(name: "HistCoreTests", dependencies: ["HistCore", "HistModel", "HistProc", "CShim"]),
         .testTarget(name: "HistStoreTests", dependencies: [
-            "HistStore", "HistModel", .product(name: "GRDB", package: "GRDB.swift"),
+            "HistStore", "HistModel", "histstore-probe", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "HistReportsTests", dependencies: [
             "HistReports", "HistStore", "HistModel", .product(name: "GRDB", package: "GRDB.swift"),

@@ -56,6 +56,8 @@ CREATE TABLE instances (
 CREATE INDEX instances_program_started ON instances(program_id, started_at);
 CREATE INDEX instances_pid ON instances(pid, start_ticks);
 CREATE INDEX instances_open ON instances(run_id) WHERE ended_at IS NULL;
+-- "crashes since T" (the crashes view filters on ended_at) and retention (prunes by ended_at).
+CREATE INDEX instances_ended ON instances(ended_at) WHERE ended_at IS NOT NULL;
 
 -- Event kinds by number (events.kind); names are the public vocabulary.
 CREATE TABLE event_kinds (
@@ -83,9 +85,10 @@ CREATE TABLE events (
     value       INTEGER,
     detail      TEXT
 );
--- "events of kind K since T" (covering for per-program counts); and the merged timeline by time.
+-- One index only, to keep an event row near 50 bytes: "events of kind K since T" (covering for per-program
+-- counts). The merged timeline by time uses it too, one range per kind: filter by kind, or query the
+-- event_log view (which loops over event_kinds), never `events WHERE ts ...` alone (that scans the table).
 CREATE INDEX events_kind_ts ON events(kind, ts, program_id);
-CREATE INDEX events_ts ON events(ts);
 
 -- One row per sampling sweep; snapshots point at it, which keeps snapshot rows small.
 CREATE TABLE sweeps (
@@ -108,7 +111,8 @@ CREATE TABLE snapshots (
     procs        INTEGER NOT NULL,
     PRIMARY KEY (sweep_id, instance_id)
 ) WITHOUT ROWID;
-CREATE INDEX snapshots_instance ON snapshots(instance_id, sweep_id);
+-- No (instance_id, ...) index, to keep a snapshot row near 30 bytes: "instance I between T1 and T2" goes
+-- through sweeps_ts, then this primary key (one lookup per sweep in the range). Always filter snapshots by time.
 
 -- System-wide scans.
 CREATE TABLE scans (

@@ -1,0 +1,67 @@
+import HistModel
+import HistProc
+import Logging
+import Synchronization
+
+/// Puts each program (each pool worker slot) that has a `cgroup = {...}` table into its own cgroup:
+/// the child joins it between fork and exec (so memory is charged from the first page), a stop
+/// kills everything left in it (double-forked escapees included), and shutdown removes it.
+///
+/// When cgroups are unavailable, `histd run` says so once at startup and uses `NoProgramResources`.
+public final class CgroupResources: ProgramResources {
+    private let cgroups: Cgroups
+    private let logger: Logger
+    private let controllers = Mutex<[UnitKey: CgroupController]>([:])
+
+    public init(cgroups: Cgroups, logger: Logger) {
+        self.cgroups = cgroups
+        self.logger = logger
+    }
+
+    /// The cgroup of a unit, if it has one (for OOM and pids-limit polling).
+    public func controller(for unit: UnitKey) -> CgroupController? {
+        controllers.withLock { $0[unit] }
+    }
+
+    /// Every unit with a cgroup.
+    public func allControllers() -> [(UnitKey, CgroupController)] {
+        controllers.withLock { $0.map { ($0.key, $0.value) } }
+    }
+
+    public func prepare(unit: UnitKey, spec: ProgramSpec) -> [String] {
+        guard let limits = spec.cgroup else { return [] }
+        if let existing = controller(for: unit) { return existing.procsFiles }
+        do {
+            let controller = try cgroups.create(program: unit.description, limits: limits)
+            controllers.withLock { $0[unit] = controller }
+            return controller.procsFiles
+        } catch {
+            // The program still runs, without its limits; say so loudly rather than not start it.
+            logger.error("\(unit): cannot create its cgroup (\(error)); starting it without cgroup limits")
+            return []
+        }
+    }
+
+    public func killAll(unit: UnitKey, spec: ProgramSpec) {
+        guard let controller = controller(for: unit) else { return }
+        let killed = controller.killAll(signal: SIGKILL, timeout: .seconds(2))
+        if !killed.isEmpty {
+            logger.notice("\(unit): killed \(killed.count) process(es) left in its cgroup: \(killed.map(String.init).joined(separator: " "))")
+        }
+    }
+
+    public func cleanup(unit: UnitKey, spec: ProgramSpec) {
+        guard let controller = controllers.withLock({ $0.removeValue(forKey: unit) }) else { return }
+        _ = controller.killAll(signal: SIGKILL, timeout: .seconds(2))
+        do { try controller.remove() } catch {
+            logger.warning("\(unit): cannot remove its cgroup: \(error)")
+        }
+    }
+
+    /// Removes histd's parent groups at shutdown (after every unit's cleanup).
+    public func removeParents() { cgroups.removeParents() }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import HistModel
+import HistProc
+import Logging
+import Synchronization
+
+/// Watches what supervised programs do between their start and their exit: every
+/// `snapshot_interval` it samples each live instance's process tree (recorded as a sweep) and
+/// checks `max_memory_mb`, polls cgroup OOM kills and pids-limit hits; every `scan_interval` it
+/// scans /proc for zombies and orphans. It runs on its own thread, so a slow /proc never delays
+/// the engine's exit handling, and it talks to the engine only through `Supervisor.post`.
+public final class Watcher: Sendable {
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopped = Mutex(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let state: Mutex<State>
+
+    private struct State: @unchecked Sendable {
+        // ProcFS/TreeSampler/SystemScanner are used only by the watcher thread; the Mutex only
+        // hands them over to it.
+        var sampler: TreeSampler
+        var scanner: SystemScanner
+        var supervisor: Supervisor
+        var specs: [String: ProgramSpec]
+        var spec: SupervisorSpec
+        var sink: any HistorySink
+        var cgroups: CgroupResources?
+        var logger: Logger
+    }
+
+    /// - Parameters:
+    ///   - specs: every program and pool worker spec by name (limits are read from them).
+    ///   - cgroups: the cgroup hook given to the supervisor, polled for OOM kills; nil without cgroups.
+    public init(supervisor: Supervisor, specs: [String: ProgramSpec], spec: SupervisorSpec, sink: any HistorySink,
+                cgroups: CgroupResources?, logger: Logger, procRoot: String = "/proc") {
+        let procfs = ProcFS(root: procRoot, cacheLimit: 4096)
+        state = Mutex(State(sampler: TreeSampler(procfs: procfs),
+                            scanner: SystemScanner(procfs: ProcFS(root: procRoot), orphanIgnore: spec.orphanIgnore),
+                            supervisor: supervisor, specs: specs, spec: spec, sink: sink, cgroups: cgroups, logger: logger))
+    }
+
+    /// Starts the watcher thread. Does nothing when sampling, limits and scans are all off.
+    public func start() {
+        let thread = Thread { [self] in
+            state.withLock { s in
+                var loop = WatchLoop(state: s)
+                loop.run(shouldStop: { self.stopped.withLock { $0 } }, wait: { self.wait(until: $0) })
+            }
+            finished.signal()
+        }
+        thread.name = "histd-watch"
+        thread.start()
+    }
+
+    /// Stops the thread and waits for it (a sweep in progress completes first).
+    public func stop() {
+        stopped.withLock { $0 = true }
+        wake.signal()
+        finished.wait()
+    }
+
+    private func wait(until deadline: MonotonicInstant?) {
+        guard let deadline else { wake.wait(); return }
+        let now = MonotonicInstant.now()
+        guard deadline > now else { return }
+        _ = wake.wait(timeout: .now() + .nanoseconds(Int(min(deadline.since(now).nanoseconds, Int64(Int.max)))))
+    }
+
+    /// The watcher's work, confined to its thread.
+    private struct WatchLoop {
+        let sampler: TreeSampler
+        let scanner: SystemScanner
+        let supervisor: Supervisor
+        let specs: [String: ProgramSpec]
+        let spec: SupervisorSpec
+        let sink: any HistorySink
+        let cgroups: CgroupResources?
+        let logger: Logger
+        let selfPid = getpid()
+
+        /// Instances already reported for a limit, so one breach is posted once.
+        var breached: Set<InstanceID> = []
+        /// Program by session id (= instance root pid), kept after the instance ends so that
+        /// descendants it leaves behind are attributed; bounded.
+        var programBySession: [Int32: String] = [:]
+        /// Last instance seen per program/worker, for attributing cgroup OOM kills.
+        var lastInstance: [UnitKey: InstanceInfo] = [:]
+        var oomCounts: [UnitKey: Int64] = [:]
+        var pidsHits: [UnitKey: Int64] = [:]
+
+        init(state s: State) {
+            sampler = s.sampler
+            scanner = s.scanner
+            supervisor = s.supervisor
+            specs = s.specs
+            spec = s.spec
+            sink = s.sink
+            cgroups = s.cgroups
+            logger = s.logger
+        }
+
+        /// Sampling runs at `snapshot_interval`; with snapshots off it still runs every second when
+        /// a program has a limit to enforce, without recording sweeps.
+        var sampleInterval: Duration? {
+            if let i = spec.snapshotInterval { return i }
+            let needsLimits = specs.values.contains { $0.maxMemoryMB != nil || $0.cgroup != nil }
+            return needsLimits ? .seconds(1) : nil
+        }
+
+        mutating func run(shouldStop: () -> Bool, wait: (MonotonicInstant?) -> Void) {
+            let sampleEvery = sampleInterval
+            let scanEvery = spec.scanInterval
+            var nextSample: MonotonicInstant? = sampleEvery.map { MonotonicInstant.now().adding($0) }
+            // The first scan comes soon after startup, so a short run still has one.
+            var nextScan: MonotonicInstant? = scanEvery.map { MonotonicInstant.now().adding(min($0, .seconds(1))) }
+            while !shouldStop() {
+                let now = MonotonicInstant.now()
+                if let due = nextSample, due <= now, let every = sampleEvery {
+                    sweep()
+                    nextSample = Self.next(after: due, every: every, now: now)
+                }
+                if let due = nextScan, due <= now, let every = scanEvery {
+                    scan()
+                    nextScan = Self.next(after: due, every: every, now: now)
+                }
+                wait([nextSample, nextScan].compactMap { $0 }.min())
+            }
+        }
+
+        /// Keeps a fixed cadence, but never tries to catch up on missed ticks.
+        static func next(after due: MonotonicInstant, every: Duration, now: MonotonicInstant) -> MonotonicInstant {
+            let next = due.adding(every)
+            return next > now ? next : now.adding(every)
+        }
+
+        mutating func sweep() {
+            let time = Timestamp.now()
+            let live = supervisor.liveInstances()
+            var byID: [InstanceID: InstanceInfo] = [:]
+            for info in live {
+                byID[info.id] = info
+                programBySession[info.identity.pid] = info.program
+                lastInstance[UnitKey(program: info.program, workerIndex: info.workerIndex)] = info
+            }
+            if programBySession.count > 20_000 {
+                // Keep only live sessions when the map grows large; a very old ended instance's
+                // leftovers then go unattributed rather than histd growing without bound.
+                programBySession = Dictionary(uniqueKeysWithValues: live.map { ($0.identity.pid, $0.program) })
+            }
+            let samples = sampler.sample(live.map { (instance: $0.id, identity: $0.identity) })
+            if spec.snapshotInterval != nil, !samples.isEmpty {
+                sink.record(SnapshotSweep(time: time, samples: samples))
+            }
+            breached.formIntersection(byID.keys)
+            for sample in samples {
+                guard let info = byID[sample.instance], let programSpec = specs[info.program],
+                      !breached.contains(info.id), let breach = LimitChecker.check(programSpec, sample) else { continue }
+                breached.insert(info.id)
+                logger.warning("\(info.program)[\(info.identity.pid)]: \(breach.limit) exceeded (\(breach.observed / 1_048_576) MiB > \(breach.threshold / 1_048_576) MiB) — stopping it")
+                supervisor.post(.limitBreached(instance: info.id, limit: breach.limit, observed: breach.observed,
+                                               threshold: breach.threshold))
+            }
+            pollCgroups(time: time)
+        }
+
+        /// Records OOM kills and refused forks that the kernel enforced inside cgroups.
+        mutating func pollCgroups(time: Timestamp) {
+            guard let cgroups else { return }
+            for (unit, controller) in cgroups.allControllers() {
+                let limits = specs[unit.program]?.cgroup
+                let instance = lastInstance[unit]
+                if let oom = controller.oomKillCount() {
+                    let before = oomCounts[unit] ?? 0
+                    oomCounts[unit] = oom
+                    if oom > before {
+                        let threshold = limits?.memoryMax ?? 0
+                        logger.warning("\(unit): the kernel OOM-killed \(oom - before) process(es) in its cgroup (memory_max \(threshold) bytes)")
+                        sink.record(HistEvent(time: time, program: unit.program, payload: .limitBreach(
+                            instance: instance, limit: "cgroup_memory", observed: controller.memoryCurrent() ?? threshold,
+                            threshold: threshold, action: "oom_kill")))
+                    }
+                }
+                if let hits = controller.pidsLimitHits() {
+                    let before = pidsHits[unit] ?? 0
+                    pidsHits[unit] = hits
+                    if hits > before {
+                        let threshold = Int64(limits?.tasksMax ?? 0)
+                        logger.warning("\(unit): tasks_max \(threshold) refused \(hits - before) fork(s)")
+                        sink.record(HistEvent(time: time, program: unit.program, payload: .limitBreach(
+                            instance: instance, limit: "tasks_max", observed: Int64(controller.pids().count),
+                            threshold: threshold, action: "fork_refused")))
+                    }
+                }
+            }
+        }
+
+        mutating func scan() {
+            let live = supervisor.liveInstances()
+            for info in live { programBySession[info.identity.pid] = info.program }
+            let view = SupervisorView(pid: selfPid, spawned: Set(live.map(\.identity)), programBySession: programBySession)
+            sink.record(scanner.scan(at: .now(), supervisor: view))
+        }
+    }
+}

@@ -1,0 +1,34 @@
+/// Why the history database could not be opened or written. One error type for the module, with a
+/// `Code` that tests and callers can compare, and a message that names the file and what is wrong.
+public struct HistoryStoreError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Code: String, Sendable, Equatable {
+        /// The path names a directory.
+        case isDirectory = "is_directory"
+        /// The file exists but is not an SQLite database.
+        case notADatabase = "not_a_database"
+        /// An SQLite database, but not one histd created (other tables, no migration record), or empty for a reader.
+        case notAHistoryDatabase = "not_a_history_database"
+        /// Written by a newer histd: it holds migrations this binary does not know.
+        case newerSchema = "newer_schema"
+        /// The database (or its folder) does not exist and was not to be created.
+        case missing
+        /// The file or its folder could not be created or opened (permissions, read-only file system...).
+        case cannotOpen = "cannot_open"
+        /// Applying a migration failed.
+        case migrationFailed = "migration_failed"
+        /// A synchronous write (beginRun, endRun, prune) failed.
+        case writeFailed = "write_failed"
+    }
+
+    public var code: Code
+    public var path: String
+    public var message: String
+
+    public init(_ code: Code, path: String, _ message: String) {
+        self.code = code
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "history database \(path): \(message)" }
+}

@@ -1,0 +1,110 @@
+import Dispatch
+import Foundation
+import GRDB
+import HistModel
+
+/// The single writer: the engine's `HistorySink`.
+///
+/// `record` appends to a bounded in-memory queue and returns at once; it never touches SQLite. One
+/// dedicated thread owns the write connection, takes everything queued, and commits it in batches of
+/// up to `batchSize` items per transaction (so under light load each event is committed within a few ms,
+/// and under heavy load batches grow by themselves; there is no fixed batching delay).
+///
+/// Failure handling, the core promise: when the queue is full the new item is dropped and counted; when
+/// a write fails (disk full, read-only, locked, I/O error) the transaction is rolled back, the batch is
+/// kept in memory (up to `retainLimit` items, dropping snapshots first), and the writer retries with
+/// exponential backoff. When a write succeeds again, a `recording_gap` event with the dropped count, the
+/// time span and the counts by kind is committed in the same transaction as the next items. Nothing is
+/// lost silently.
+public final class HistoryWriter: HistorySink, Sendable {
+    /// Tuning. The defaults suit `histd run`.
+    public struct Options: Sendable {
+        /// Items the queue holds before `record` starts dropping.
+        public var capacity: Int
+        /// Items per transaction at most.
+        public var batchSize: Int
+        /// Items kept in memory while the database cannot be written; beyond this, items are dropped
+        /// (sweeps first, then scans, then the newest events) and counted.
+        public var retainLimit: Int
+        /// First retry delay after a failed write; doubles up to `retryMax`.
+        public var retryInitial: Duration
+        public var retryMax: Duration
+        /// Retention run by the writer between batches (nil = no pruning by the writer).
+        public var retention: Duration?
+        public var snapshotRetention: Duration?
+        /// How often to prune (also once at start).
+        public var pruneEvery: Duration
+        /// Rows per prune transaction.
+        public var pruneBatchSize: Int
+
+        public init(capacity: Int = 100_000, batchSize: Int = 1000, retainLimit: Int = 100_000,
+                    retryInitial: Duration = .milliseconds(20), retryMax: Duration = .seconds(2),
+                    retention: Duration? = nil, snapshotRetention: Duration? = nil,
+                    pruneEvery: Duration = .seconds(3600), pruneBatchSize: Int = 1000) {
+            self.capacity = capacity
+            self.batchSize = batchSize
+            self.retainLimit = retainLimit
+            self.retryInitial = retryInitial
+            self.retryMax = retryMax
+            self.retention = retention
+            self.snapshotRetention = snapshotRetention
+            self.pruneEvery = pruneEvery
+            self.pruneBatchSize = pruneBatchSize
+        }
+    }
+
+    let queue: WriteQueue
+    private let finished = DispatchSemaphore(value: 0)
+    public let options: Options
+    /// The run events are attributed to (nil: none, e.g. `histd scan --once`).
+    public let runID: Int64?
+
+    init(dbQueue: DatabaseQueue, runID: Int64?, options: Options) {
+        self.queue = WriteQueue(capacity: options.capacity)
+        self.options = options
+        self.runID = runID
+        let queue = self.queue, finished = self.finished
+        let thread = Thread {
+            var loop = WriterLoop(dbQueue: dbQueue, queue: queue, runID: runID, options: options)
+            loop.run()
+            finished.signal()
+        }
+        thread.name = "histd-writer"
+        thread.start()
+    }
+
+    /// Queues an event; never blocks.
+    public func record(_ event: HistEvent) { queue.push(.event(event)) }
+    /// Queues a sampling sweep; never blocks.
+    public func record(_ sweep: SnapshotSweep) { queue.push(.sweep(sweep)) }
+    /// Queues a scan report; never blocks.
+    public func record(_ scan: ScanReport) { queue.push(.scan(scan)) }
+
+    /// Waits until everything recorded before this call has been committed (or dropped and counted) and
+    /// any pending `recording_gap` row is written. Returns false on timeout (e.g. the database is still
+    /// unwritable). For shutdown and tests; the engine never calls it.
+    @discardableResult
+    public func flush(timeout: Duration) -> Bool {
+        let target = queue.progress.accepted
+        let deadline = MonotonicInstant.now().adding(timeout)
+        while true {
+            let p = queue.progress
+            if p.processed >= target && !p.gapPending { return true }
+            if MonotonicInstant.now() >= deadline { return false }
+            usleep(500)
+        }
+    }
+
+    /// Flushes (up to `timeout`), then stops the writer thread. Items still unwritable are dropped and
+    /// counted in `stats`. Later `record` calls are dropped. Idempotent.
+    public func close(timeout: Duration = .seconds(5)) {
+        if queue.isStopping { return }
+        flush(timeout: timeout)
+        queue.stop()
+        finished.wait()
+        finished.signal() // let a concurrent close() return too
+    }
+
+    /// A snapshot of the counters.
+    public var stats: WriterStats { queue.stats }
+}

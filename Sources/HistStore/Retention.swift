@@ -1,0 +1,146 @@
+import GRDB
+import HistModel
+
+/// Rows deleted by one prune.
+public struct PruneResult: Sendable, Equatable {
+    public var events = 0
+    public var instances = 0
+    public var scans = 0
+    public var zombieParents = 0
+    public var orphans = 0
+    public var sweeps = 0
+    public var snapshots = 0
+
+    public init() {}
+
+    public var total: Int { events + instances + scans + zombieParents + orphans + sweeps + snapshots }
+}
+
+/// Retention as a resumable sequence of small deletes. Each `step` deletes at most `batchSize` rows
+/// (or `batchSize` snapshot rows' worth of sweeps) in the caller's transaction, so the writer can run
+/// one step between batches of new events and never stalls behind a big DELETE.
+///
+/// What goes: events, scans, zombie/orphan intervals (by last_seen) and ended instances older than
+/// `retention`; instances never seen ending whose run is closed, by start time; sweeps and their
+/// snapshots older than `snapshotRetention`. Runs, programs and program_configs are kept (a few rows
+/// per histd start). Every delete goes through an index.
+struct Pruner {
+    enum Phase: Int, CaseIterable { case events, scans, zombieParents, orphans, instancesEnded, instancesDangling, snapshots, done }
+
+    let cutoff: Int64
+    let snapshotCutoff: Int64
+    let batchSize: Int
+    private(set) var phase: Phase = .events
+    private(set) var result = PruneResult()
+
+    init(now: Timestamp, retention: Duration, snapshotRetention: Duration, batchSize: Int) {
+        cutoff = now.milliseconds - retention.milliseconds
+        snapshotCutoff = now.milliseconds - snapshotRetention.milliseconds
+        self.batchSize = max(1, batchSize)
+    }
+
+    var isDone: Bool { phase == .done }
+
+    /// One batch. Returns the number of rows deleted.
+    mutating func step(_ db: Database) throws -> Int {
+        let n: Int
+        switch phase {
+        case .events:
+            // One events_kind_ts range per kind (there is no index on ts alone); no ORDER BY, so no sort.
+            n = try delete(db, """
+                DELETE FROM events WHERE id IN
+                    (SELECT id FROM events WHERE kind IN (SELECT id FROM event_kinds) AND ts < ? LIMIT ?)
+                """, cutoff)
+            result.events += n
+        case .scans:
+            n = try delete(db, "DELETE FROM scans WHERE id IN (SELECT id FROM scans WHERE ts < ? ORDER BY ts LIMIT ?)", cutoff)
+            result.scans += n
+        case .zombieParents:
+            n = try delete(db, """
+                DELETE FROM zombie_parents WHERE id IN
+                    (SELECT id FROM zombie_parents WHERE last_seen < ? ORDER BY last_seen LIMIT ?)
+                """, cutoff)
+            result.zombieParents += n
+        case .orphans:
+            n = try delete(db, "DELETE FROM orphans WHERE id IN (SELECT id FROM orphans WHERE last_seen < ? ORDER BY last_seen LIMIT ?)", cutoff)
+            result.orphans += n
+        case .instancesEnded:
+            n = try delete(db, """
+                DELETE FROM instances WHERE id IN
+                    (SELECT id FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
+                """, cutoff)
+            result.instances += n
+        case .instancesDangling:
+            // Never seen ending, and their run is over (histd died): only the start time is left to go by.
+            n = try delete(db, """
+                DELETE FROM instances WHERE id IN
+                    (SELECT i.id FROM runs r JOIN instances i ON i.run_id = r.id AND i.ended_at IS NULL
+                     WHERE r.stopped_at IS NOT NULL AND i.started_at < ? LIMIT ?)
+                """, cutoff)
+            result.instances += n
+        case .snapshots:
+            // Whole sweeps at a time, about batchSize snapshot rows per step.
+            let perSweep = try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM snapshots WHERE sweep_id = (SELECT id FROM sweeps WHERE ts < ? ORDER BY ts LIMIT 1)
+                """, arguments: [snapshotCutoff]) ?? 0
+            let sweepsPerStep = max(1, batchSize / max(1, perSweep))
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM sweeps WHERE ts < ? ORDER BY ts LIMIT ?",
+                                         arguments: [snapshotCutoff, sweepsPerStep])
+            var rows = 0
+            let delSnap = try db.cachedStatement(sql: "DELETE FROM snapshots WHERE sweep_id = ?")
+            let delSweep = try db.cachedStatement(sql: "DELETE FROM sweeps WHERE id = ?")
+            for id in ids {
+                try delSnap.execute(arguments: [id])
+                result.snapshots += db.changesCount
+                rows += db.changesCount
+                try delSweep.execute(arguments: [id])
+            }
+            result.sweeps += ids.count
+            if ids.count < sweepsPerStep { phase = .done }
+            return rows + ids.count
+        case .done:
+            return 0
+        }
+        if n < batchSize { phase = Phase(rawValue: phase.rawValue + 1) ?? .done }
+        return n
+    }
+
+    private func delete(_ db: Database, _ sql: String, _ cutoff: Int64) throws -> Int {
+        try db.cachedStatement(sql: sql).execute(arguments: [cutoff, batchSize])
+        return db.changesCount
+    }
+}
+
+/// Maintenance entry points for tools (`histctl prune`) that run beside a live histd.
+public enum HistoryMaintenance {
+    /// Opens the existing database at `path` with its own write connection and deletes rows older than
+    /// the retention periods, `batchSize` rows per transaction. Between transactions the write lock is
+    /// released, so a running histd's writer gets in (it waits at most one small transaction).
+    /// Never creates the database. Throws `HistoryStoreError`.
+    @discardableResult
+    public static func prune(path: String, now: Timestamp = .now(), retention: Duration, snapshotRetention: Duration,
+                             batchSize: Int = 1000) throws -> PruneResult {
+        let dbQueue = try HistoryDatabase.openWriter(path: path, create: false, label: "histd-prune")
+        defer { try? dbQueue.close() }
+        return try prune(dbQueue, path: path, now: now, retention: retention, snapshotRetention: snapshotRetention,
+                         batchSize: batchSize)
+    }
+
+    static func prune(_ dbQueue: DatabaseQueue, path: String, now: Timestamp, retention: Duration,
+                      snapshotRetention: Duration, batchSize: Int) throws -> PruneResult {
+        var pruner = Pruner(now: now, retention: retention, snapshotRetention: snapshotRetention, batchSize: batchSize)
+        do {
+            while !pruner.isDone {
+                try dbQueue.inDatabase { db in
+                    try db.inTransaction(.immediate) {
+                        _ = try pruner.step(db)
+                        return .commit
+                    }
+                }
+            }
+        } catch let error as DatabaseError {
+            throw HistoryStoreError(.writeFailed, path: path, "prune failed: \(error.message ?? "\(error)")")
+        }
+        return pruner.result
+    }
+}

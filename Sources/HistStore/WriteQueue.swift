@@ -1,0 +1,163 @@
+import Dispatch
+import HistModel
+import Synchronization
+
+/// The bounded hand-off between producers (engine, sampler, scanner: any thread) and the writer thread.
+///
+/// `push` takes a lock for a few instructions (append + counters) and signals a semaphore only when the
+/// writer is asleep, so it never waits on the writer or on SQLite. When full it drops the item and
+/// counts it for the next `recording_gap`.
+final class WriteQueue: Sendable {
+    struct State {
+        var items: [WriteItem] = []
+        var accepted: UInt64 = 0
+        /// Items taken from the queue and since written or dropped (flush waits for accepted == processed).
+        var processed: UInt64 = 0
+        var writerWaiting = false
+        var stopping = false
+        /// Drops not yet recorded as a recording_gap row.
+        var gap = GapAccumulator()
+        /// A gap handed to the writer for the current transaction.
+        var gapInFlight = false
+        var stats = WriterStats()
+    }
+
+    let capacity: Int
+    let state: Mutex<State>
+    let wake = DispatchSemaphore(value: 0)
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        var s = State()
+        s.items.reserveCapacity(min(self.capacity, 4096))
+        self.state = Mutex(s)
+    }
+
+    func push(_ item: WriteItem) {
+        let signal = state.withLock { s -> Bool in
+            if s.stopping || s.items.count >= capacity {
+                s.gap.add(item, reason: s.stopping ? "closed" : "queue_full")
+                s.stats.dropped += 1
+                s.stats.droppedByKind[item.dropKey, default: 0] += 1
+                return false
+            }
+            s.items.append(item)
+            s.accepted += 1
+            if s.writerWaiting {
+                s.writerWaiting = false
+                return true
+            }
+            return false
+        }
+        if signal { wake.signal() }
+    }
+
+    /// Writer side: swaps out everything queued. Waits up to `timeout` (nil = forever) when empty.
+    /// `spare` is an empty array whose capacity is reused for the next round of pushes.
+    func take(timeout: Duration?, spare: inout [WriteItem]) -> (items: [WriteItem], stopping: Bool) {
+        var out = spare
+        let (got, stopping) = state.withLock { s -> (Bool, Bool) in
+            if !s.items.isEmpty {
+                swap(&s.items, &out)
+                return (true, s.stopping)
+            }
+            if s.stopping || timeout == .zero { return (false, s.stopping) }
+            s.writerWaiting = true
+            return (false, false)
+        }
+        if got || stopping || timeout == .zero {
+            spare = []
+            return (got ? out : [], stopping)
+        }
+        if let timeout {
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int(max(0, timeout.nanoseconds))))
+        } else {
+            wake.wait()
+        }
+        return state.withLock { s in
+            s.writerWaiting = false
+            if s.items.isEmpty { return ([], s.stopping) }
+            swap(&s.items, &out)
+            spare = []
+            return (out, s.stopping)
+        }
+    }
+
+    func stop() {
+        state.withLock { $0.stopping = true }
+        wake.signal()
+    }
+
+    var isStopping: Bool { state.withLock { $0.stopping } }
+
+    // MARK: - Gap bookkeeping (writer thread)
+
+    /// Takes the pending gap for the next transaction (nil when none).
+    func takeGap() -> GapAccumulator? {
+        state.withLock { s in
+            guard !s.gap.isEmpty else { return nil }
+            let g = s.gap
+            s.gap = GapAccumulator()
+            s.gapInFlight = true
+            return g
+        }
+    }
+
+    /// The transaction carrying `gap` failed: merge it back.
+    func restoreGap(_ gap: GapAccumulator?) {
+        state.withLock { s in
+            s.gapInFlight = false
+            if let gap { s.gap.merge(gap) }
+        }
+    }
+
+    /// Items the writer had taken but must drop.
+    func dropped(_ items: some Sequence<WriteItem>, reason: String) {
+        state.withLock { s in
+            for item in items {
+                s.gap.add(item, reason: reason)
+                s.stats.dropped += 1
+                s.stats.droppedByKind[item.dropKey, default: 0] += 1
+                s.processed += 1
+            }
+        }
+    }
+
+    func committed(items: Int, gapWritten: Bool, maxEventID: Int64, unmapped: Int) {
+        state.withLock { s in
+            s.processed += UInt64(items)
+            s.stats.written += UInt64(items)
+            s.stats.batches += 1
+            s.stats.unmappedSamples += UInt64(unmapped)
+            if gapWritten { s.stats.gaps += 1 }
+            s.gapInFlight = false
+            s.stats.lastError = nil
+            if maxEventID > s.stats.lastCommittedEventID { s.stats.lastCommittedEventID = maxEventID }
+        }
+    }
+
+    func failed(_ message: String) {
+        state.withLock { s in
+            s.stats.writeErrors += 1
+            s.stats.lastError = message
+        }
+    }
+
+    func addPruned(_ n: Int) {
+        state.withLock { $0.stats.pruned += n }
+    }
+
+    /// (accepted, processed, gap pending)
+    var progress: (accepted: UInt64, processed: UInt64, gapPending: Bool) {
+        state.withLock { ($0.accepted, $0.processed, !$0.gap.isEmpty || $0.gapInFlight) }
+    }
+
+    var stats: WriterStats {
+        state.withLock { s in
+            var st = s.stats
+            st.enqueued = s.accepted
+            st.queued = s.items.count
+            return st
+        }
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import GRDB
+import HistModel
+
+/// The writer thread's body: take, write in batches, retry on failure, prune between batches.
+/// Everything here runs on that one thread; only `WriteQueue` is shared.
+struct WriterLoop {
+    let dbQueue: DatabaseQueue
+    let queue: WriteQueue
+    let options: WriterOptions
+    var session: WriteSession
+    /// Items taken from the queue and not yet committed, oldest first.
+    var retained: [WriteItem] = []
+    var spare: [WriteItem] = []
+    var backoff: Duration
+    /// Why the last write failed (nil while writes succeed); used as the drop reason.
+    var failure: String?
+    var pruner: Pruner?
+    var nextPrune: MonotonicInstant
+
+    typealias WriterOptions = HistoryWriter.Options
+
+    init(dbQueue: DatabaseQueue, queue: WriteQueue, runID: Int64?, options: WriterOptions) {
+        self.dbQueue = dbQueue
+        self.queue = queue
+        self.options = options
+        self.session = WriteSession(runID: runID)
+        self.backoff = options.retryInitial
+        self.nextPrune = .now() // prune once at start
+    }
+
+    mutating func run() {
+        while true {
+            let idle = retained.isEmpty && failure == nil
+            let wait: Duration? = idle ? (pruner != nil ? .zero : untilNextPrune()) : .zero
+            let (items, stopping) = queue.take(timeout: wait, spare: &spare)
+            if !items.isEmpty {
+                retained.append(contentsOf: items)
+                enforceRetainLimit()
+            }
+            if !retained.isEmpty || queue.progress.gapPending {
+                if writeRetained() {
+                    backoff = options.retryInitial
+                    failure = nil
+                } else {
+                    if stopping {
+                        queue.dropped(retained, reason: "shutdown")
+                        retained.removeAll()
+                        return
+                    }
+                    sleepBackoff()
+                    continue
+                }
+            } else if stopping {
+                return
+            }
+            pruneIfDue()
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Writes every retained item in transactions of `batchSize`. Returns false after a transient
+    /// failure (the unwritten items stay retained).
+    mutating func writeRetained() -> Bool {
+        var start = 0
+        defer { retained.removeFirst(start) }
+        while true {
+            let end = min(start + options.batchSize, retained.count)
+            if start == end && !queue.progress.gapPending { return true }
+            switch commit(retained[start..<end]) {
+            case .success:
+                start = end
+            case .transient(let reason, let message):
+                queue.failed(message)
+                failure = reason
+                return false
+            case .rejected(let message):
+                // Deterministic failure (constraint, too big, ...): retrying the batch would fail forever.
+                // Write the items one by one and drop only the ones SQLite refuses.
+                queue.failed(message)
+                for i in start..<end {
+                    switch commit(retained[i...i]) {
+                    case .success: break
+                    case .rejected:
+                        queue.dropped(retained[i...i], reason: "rejected")
+                    case .transient(let reason, let message):
+                        queue.failed(message)
+                        failure = reason
+                        start = i
+                        return false
+                    }
+                }
+                start = end
+            }
+        }
+    }
+
+    enum CommitResult {
+        case success
+        case transient(reason: String, message: String)
+        case rejected(message: String)
+    }
+
+    /// One transaction: the pending gap row (taken only once the write lock is held, so drops that happen
+    /// while we wait for the lock land in the same row) and `items`.
+    mutating func commit(_ items: ArraySlice<WriteItem>) -> CommitResult {
+        let saved = session.caches
+        var gap: GapAccumulator?
+        do {
+            var outcome = WriteSession.Outcome()
+            try dbQueue.inDatabase { db in
+                try db.inTransaction(.immediate) {
+                    gap = queue.takeGap()
+                    outcome = try session.write(items, gap: gap, db: db, now: Timestamp.now().milliseconds)
+                    return .commit
+                }
+            }
+            queue.committed(items: items.count, gapWritten: gap != nil, maxEventID: outcome.maxEventID,
+                            unmapped: outcome.unmappedSamples)
+            return .success
+        } catch {
+            queue.restoreGap(gap)
+            session.caches = saved
+            let (reason, transient) = WriteFailure.classify(error)
+            let message = "\(reason): \(error)"
+            return transient ? .transient(reason: reason, message: message) : .rejected(message: message)
+        }
+    }
+
+    /// Bounds memory while the database is unwritable: drop sweeps first (oldest first), then scans,
+    /// then the newest events.
+    mutating func enforceRetainLimit() {
+        var excess = retained.count - max(1, options.retainLimit)
+        guard excess > 0 else { return }
+        let reason = failure ?? "backlog"
+        for pass in 0..<2 where excess > 0 {
+            var kept: [WriteItem] = []
+            kept.reserveCapacity(retained.count)
+            var dropped: [WriteItem] = []
+            for item in retained {
+                let match: Bool
+                switch item {
+                case .sweep: match = pass == 0
+                case .scan: match = pass == 1
+                case .event: match = false
+                }
+                if match && excess > 0 {
+                    dropped.append(item)
+                    excess -= 1
+                } else {
+                    kept.append(item)
+                }
+            }
+            queue.dropped(dropped, reason: reason)
+            retained = kept
+        }
+        if excess > 0 {
+            queue.dropped(retained.suffix(excess), reason: reason)
+            retained.removeLast(excess)
+        }
+    }
+
+    mutating func sleepBackoff() {
+        // Sleep in short steps so close() is not held up by a long backoff.
+        let deadline = MonotonicInstant.now().adding(backoff)
+        while MonotonicInstant.now() < deadline && !queue.isStopping {
+            usleep(5_000)
+        }
+        backoff = min(backoff * 2, options.retryMax)
+    }
+
+    // MARK: - Retention
+
+    func untilNextPrune() -> Duration? {
+        guard options.retention != nil || options.snapshotRetention != nil else { return nil }
+        let now = MonotonicInstant.now()
+        return nextPrune > now ? nextPrune.since(now) : .zero
+    }
+
+    /// One small prune transaction at a time, only when no items are waiting.
+    mutating func pruneIfDue() {
+        guard options.retention != nil || options.snapshotRetention != nil else { return }
+        if pruner == nil {
+            guard MonotonicInstant.now() >= nextPrune else { return }
+            let far = Duration.seconds(100 * 365 * 86400)
+            pruner = Pruner(now: .now(), retention: options.retention ?? far,
+                            snapshotRetention: options.snapshotRetention ?? options.retention ?? far,
+                            batchSize: options.pruneBatchSize)
+            // Mappings of instances that ended long ago are no longer needed for late snapshots.
+            session.forgetEnded(before: Timestamp.now().milliseconds - 600_000)
+        }
+        guard var p = pruner else { return }
+        do {
+            var deleted = 0
+            try dbQueue.inDatabase { db in
+                try db.inTransaction(.immediate) {
+                    deleted = try p.step(db)
+                    return .commit
+                }
+            }
+            queue.addPruned(deleted)
+            pruner = p.isDone ? nil : p
+        } catch {
+            // Retention is best effort: try again next period.
+            queue.failed("prune: \(error)")
+            pruner = nil
+        }
+        if pruner == nil { nextPrune = MonotonicInstant.now().adding(options.pruneEvery) }
+    }
+}
+
+/// Classifies SQLite errors: transient ones are retried (the batch is kept), the rest are deterministic.
+enum WriteFailure {
+    static func classify(_ error: any Error) -> (reason: String, transient: Bool) {
+        guard let e = error as? DatabaseError else { return ("write_error", true) }
+        switch e.resultCode {
+        case .SQLITE_FULL: return ("disk_full", true)
+        case .SQLITE_READONLY: return ("read_only", true)
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return ("busy", true)
+        case .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_PROTOCOL: return ("io_error", true)
+        case .SQLITE_NOMEM: return ("no_memory", true)
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: return ("corrupt", true)
+        case .SQLITE_PERM, .SQLITE_AUTH: return ("read_only", true)
+        default: return ("rejected", false)
+        }
+    }
+}
