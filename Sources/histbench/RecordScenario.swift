@@ -15,19 +15,23 @@ enum RecordScenario {
     static func run(_ ws: Workspace, duration: Double, lightRate: Int, trials: Int) throws -> ScenarioResult {
         var r = ScenarioResult("record")
         let dir = try ws.runDirectory("record")
-        let heavy = try throughput(path: dir + "/heavy.db", duration: duration)
-        r.add("events/s sustained (\(Int(duration)) s)", unit: "events/s", value: heavy.rate, limit: 300_000, atLeast: true,
-              target: ">= 300,000 events/s")
-        r.add("events/s per 1 s window", unit: "events/s", samples: heavy.windows)
-        r.info["heavy run"] = "written \(heavy.written), dropped \(heavy.dropped), batches \(heavy.batches), file \(fmt(heavy.fileMiB)) MiB"
+        for mix in [false, true] {
+            let label = mix ? "crash-loop mix" : "event rows only"
+            progress("record: \(label), \(Int(duration)) s")
+            let heavy = try throughput(path: dir + "/heavy-\(mix ? "mix" : "events").db", duration: duration, mix: mix)
+            r.add("events/s sustained, \(label)", unit: "events/s", value: heavy.rate, limit: 300_000, atLeast: true,
+                  target: ">= 300,000 events/s")
+            r.add("events/s per 1 s window, \(label)", unit: "events/s", samples: heavy.windows)
+            r.info["heavy run, \(label)"] = "written \(heavy.written), dropped \(heavy.dropped), batches \(heavy.batches), file \(fmt(heavy.fileMiB)) MiB"
+        }
         let light = try latency(path: dir + "/light.db", rate: lightRate, seconds: 5)
         r.add("record -> commit latency at \(lightRate)/s", unit: "ms", samples: light.latencies)
         r.info["light run"] = "written \(light.written), dropped \(light.dropped), batches \(light.batches)"
-        if let size = try? SizeScenario.measure(path: dir + "/heavy.db") {
-            r.add("bytes per event row (real writer)", unit: "B", value: size.perEvent)
+        if let size = try? SizeScenario.measure(path: dir + "/heavy-mix.db") {
+            r.add("bytes per event row (real writer, mix)", unit: "B", value: size.perEvent)
             r.info["real writer size objects"] = size.objects
         }
-        r.info["workload"] = "cycles of started/ended(crash)/restartScheduled over 200 programs"
+        r.info["workload"] = "event rows only: restartScheduled events (one events row each, like histstore-probe --bench); crash-loop mix: cycles of started/ended(crash)/restartScheduled over 200 programs (instance rows opened and closed too); latency run uses the mix"
         return r
     }
 
@@ -67,7 +71,7 @@ enum RecordScenario {
         return (store, store.startWriter())
     }
 
-    static func throughput(path: String, duration: Double) throws -> (rate: Double, windows: [Double], written: UInt64, dropped: UInt64, batches: UInt64, fileMiB: Double) {
+    static func throughput(path: String, duration: Double, mix: Bool) throws -> (rate: Double, windows: [Double], written: UInt64, dropped: UInt64, batches: UInt64, fileMiB: Double) {
         let (store, writer) = try openStore(path)
         defer { store.close() }
         let half = writer.options.capacity / 2
@@ -79,19 +83,34 @@ enum RecordScenario {
         var windows: [Double] = []
         var lastW: UInt64 = 0, lastT: Int64 = 0
         var started = false
-        while true {
-            for _ in 0..<1000 { writer.record(work.next()) }
-            let s = writer.stats
+        // Called between bursts and while backing off, so 1 s windows are cut on time.
+        func tick(_ written: UInt64) -> Bool {
             let now = monoNow()
-            if !started && now >= warmEnd { started = true; w0 = s.written; t0 = now; lastW = w0; lastT = now }
+            if !started && now >= warmEnd { started = true; w0 = written; t0 = now; lastW = w0; lastT = now }
             if started && now - lastT >= 1_000_000_000 {
-                windows.append(Double(s.written - lastW) / (Double(now - lastT) / 1e9))
-                lastW = s.written; lastT = now
+                windows.append(Double(written - lastW) / (Double(now - lastT) / 1e9))
+                lastW = written; lastT = now
             }
-            if now >= end { break }
+            return now >= end
+        }
+        var i = 0
+        outer: while true {
+            for _ in 0..<1000 {
+                if mix {
+                    writer.record(work.next())
+                } else {
+                    writer.record(HistEvent(program: work.programs[i % 200], payload: .restartScheduled(delay: .seconds(1), attempt: i, workerIndex: nil)))
+                    i += 1
+                }
+            }
+            var s = writer.stats
+            if tick(s.written) { break }
             // Never outrun the queue: a full queue drops (by design), which would measure drops.
-            var q = s.queued
-            while q > half { usleep(200); q = writer.stats.queued }
+            while s.queued > half {
+                usleep(200)
+                s = writer.stats
+                if tick(s.written) { break outer }
+            }
         }
         let s = writer.stats
         let t1 = monoNow()

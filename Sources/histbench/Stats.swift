@@ -71,7 +71,7 @@ struct ScenarioResult: Codable, Sendable {
     func text() -> String {
         var out = "== \(scenario)\n"
         for m in measurements {
-            var line = "  " + m.name.padding(toLength: 34, withPad: " ", startingAt: 0)
+            var line = "  " + m.name.padding(toLength: 50, withPad: " ", startingAt: 0)
             if let s = m.stats {
                 line += "median \(fmt(s.median)) \(m.unit)  min \(fmt(s.min))  max \(fmt(s.max))"
                 if let p95 = s.p95 { line += "  p95 \(fmt(p95))" }
