@@ -2,6 +2,8 @@ import ArgumentParser
 import HistConfig
 import HistCore
 import HistModel
+import HistProc
+import HistStore
 import Logging
 
 #if canImport(Glibc)
@@ -9,18 +11,42 @@ import Glibc
 #endif
 
 extension Histd {
-    /// `histd run`: supervise the programs of a config file until SIGTERM/SIGINT.
+    /// `histd run`: supervise the programs of a config file until SIGTERM/SIGINT, recording everything.
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Supervise the programs of a config file until SIGTERM/SIGINT.",
-            discussion: "Exit codes: 0 after a clean shutdown; 1 when the engine cannot start; 2 for a bad config.")
+            abstract: "Supervise the programs of a config file until SIGTERM/SIGINT, recording every fact in SQLite.",
+            discussion: """
+            Starts every program (autostart = true) in descending stop_order, restarts them under their
+            restart policy and backoff, samples them every snapshot_interval, scans for zombies and
+            orphans every scan_interval, and records it all in the history database. On SIGTERM or SIGINT
+            it stops programs group by group in ascending stop_order (stop signal, then SIGKILL after
+            stop_timeout) and exits 0 once nothing it started is left.
+
+            If an earlier histd died without stopping (kill -9, power loss), this start closes its run as
+            unclean and stops the processes it left running (unless [supervisor] stop_leftovers = false),
+            so that nothing runs unsupervised twice.
+
+            The database is, in order: --db, $HISTD_DB, the config's db, then the default
+            (/var/lib/histd/history.db for root, ~/.local/state/histd/history.db otherwise).
+
+            Example:
+              histd run --config /etc/histd/histd.toml
+
+            Exit codes: 0 after a clean shutdown; 1 when the engine or the database cannot start; 2 for a bad config.
+            """)
         @Option(help: "The TOML config file.") var config: String
         @Option(help: "History database path (overrides $HISTD_DB and the config's db).") var db: String?
         @Option(help: "Log level on stderr: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
+        func validate() throws {
+            guard Logger.Level(rawValue: logLevel) != nil else {
+                throw ValidationError("--log-level must be one of: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+
         func run() async throws {
-            // Before any other thread exists: block the signals the engine reads from its signalfd
-            // (threads inherit the mask) and become a subreaper.
+            // Before anything else: block the signals the engine reads (threads inherit the mask) and
+            // become a subreaper, so orphaned descendants come to histd.
             do { try Supervisor.prepareProcess() } catch {
                 printError("histd: \(error)")
                 throw ExitCode(1)
@@ -28,35 +54,73 @@ extension Histd {
             let loaded: HistConfig
             do { loaded = try ConfigLoader.load(path: config) } catch {
                 for problem in error.problems { printError(problem.description) }
+                printError("\(error.problems.count) problem(s); nothing was started.")
                 throw ExitCode(2)
             }
             var logger = Logger(label: "histd") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-            // The SQLite writer is wired in later; until then every fact goes to the log.
-            let sink = LoggingSink(logger: logger)
+
+            let location = DatabaseLocation.resolve(flag: db, environment: currentEnvironment(), configDB: loaded.supervisor.db)
+            let recorder: Recorder
             do {
-                let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
-                                                sink: sink, logger: logger)
-                try await supervisor.run()
+                recorder = try Recorder.open(path: location.path, config: loaded, logger: logger)
             } catch {
-                printError("histd: \(error)")
+                printError("histd: cannot use the history database \(location.path) (from \(location.source.rawValue)): \(error)")
                 throw ExitCode(1)
             }
+            recorder.handleLeftovers(stop: loaded.supervisor.stopLeftovers)
+
+            let resources = Self.makeResources(config: loaded, logger: logger)
+            do {
+                let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
+                                                sink: recorder.sink, logger: logger, resources: resources.hook)
+                try supervisor.start()
+                var specs: [String: ProgramSpec] = [:]
+                for p in loaded.programs { specs[p.name] = p }
+                for p in loaded.pools { specs[p.name] = p.worker }
+                let watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: recorder.sink,
+                                      cgroups: resources.cgroups, logger: logger)
+                watcher.start()
+                await supervisor.waitUntilFinished()
+                watcher.stop()
+                resources.cgroups?.removeParents()
+            } catch {
+                printError("histd: \(error)")
+                recorder.finish(reason: .unclean)
+                throw ExitCode(1)
+            }
+            recorder.finish(reason: .clean)
+        }
+
+        /// cgroups only when some program asks for them; when they are unavailable, say so once.
+        static func makeResources(config: HistConfig, logger: Logger) -> (hook: any ProgramResources, cgroups: CgroupResources?) {
+            let wanted = config.programs.contains { $0.cgroup != nil } || config.pools.contains { $0.worker.cgroup != nil }
+            guard wanted else { return (NoProgramResources(), nil) }
+            let detected = Cgroups.detect()
+            if let reason = detected.unavailableReason {
+                logger.error("cgroups are unavailable (\(reason)); programs with a cgroup table run WITHOUT their cgroup limits")
+                return (NoProgramResources(), nil)
+            }
+            logger.notice("cgroups: \(detected.summary)")
+            let resources = CgroupResources(cgroups: detected, logger: logger)
+            return (resources, resources)
         }
     }
 }
 
-/// Until the history store is wired in: facts go to the debug log.
-private struct LoggingSink: HistorySink {
-    let logger: Logger
-    func record(_ event: HistEvent) { logger.debug("event \(event.kind.rawValue) \(event.program): \(event.payload)") }
-    func record(_ sweep: SnapshotSweep) {}
-    func record(_ scan: ScanReport) {}
+func currentEnvironment() -> [String: String] {
+    var env: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return env
 }
 
-extension Histd.Run {
-    fileprivate func printError(_ text: String) {
-        var line = text + "\n"
-        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-    }
+func printError(_ text: String) {
+    let line = text + "\n"
+    var copy = line
+    copy.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }

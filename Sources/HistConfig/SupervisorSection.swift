@@ -1,0 +1,67 @@
+import HistModel
+import TOMLKit
+
+/// `[supervisor]`.
+extension ConfigValidator {
+    static let supervisorKeys = [
+        "db", "log_dir", "shutdown_timeout", "snapshot_interval", "scan_interval", "retention",
+        "snapshot_retention", "orphan_ignore", "stop_leftovers", "log_max_size", "log_keep",
+    ]
+    /// The range issue 4 gives for `snapshot_interval` and `scan_interval`.
+    static let samplingRange: (Duration, Duration) = (.milliseconds(100), .seconds(3600))
+
+    func supervisor(_ value: (any TOMLValueConvertible)?, path: [String]) -> (SupervisorSpec, ProgramDefaults) {
+        var spec = SupervisorSpec()
+        spec.logDir = FileSystem.absolute(spec.logDir, relativeTo: configDirectory)
+        var defaults = ProgramDefaults()
+        guard let value else { return (spec, defaults) }
+        guard let table = value.table else {
+            wrongType(path, expected: "a table [supervisor]", got: value)
+            return (spec, defaults)
+        }
+        checkKnownKeys(table, path: path, known: Self.supervisorKeys)
+
+        if let v = table["db"], let p = self.path(v, path + ["db"]) {
+            if FileSystem.kind(p) == .directory { report(path + ["db"], "\(p) is a directory; name the database file") }
+            else { spec.db = p }
+        }
+        if let v = table["log_dir"], let p = self.path(v, path + ["log_dir"]) {
+            // It may not exist yet (histd creates it), but it must not be a file.
+            let kind = FileSystem.kind(p)
+            if kind == .file || kind == .other { report(path + ["log_dir"], "\(p) exists and is not a directory") }
+            else { spec.logDir = p }
+        }
+        if let v = table["shutdown_timeout"], let d = duration(v, path + ["shutdown_timeout"]) { spec.shutdownTimeout = d }
+        let (low, high) = Self.samplingRange
+        if let v = table["snapshot_interval"], let d = durationOrOff(v, path + ["snapshot_interval"], atLeast: low, atMost: high) {
+            spec.snapshotInterval = d
+        }
+        if let v = table["scan_interval"], let d = durationOrOff(v, path + ["scan_interval"], atLeast: low, atMost: high) {
+            spec.scanInterval = d
+        }
+        if let v = table["retention"], let d = duration(v, path + ["retention"], atLeast: .seconds(60)) { spec.retention = d }
+        if let v = table["snapshot_retention"], let d = duration(v, path + ["snapshot_retention"], atLeast: .seconds(60)) {
+            spec.snapshotRetention = d
+        }
+        if let v = table["orphan_ignore"] { spec.orphanIgnore = stringArray(v, path + ["orphan_ignore"]) }
+        if let v = table["stop_leftovers"], let b = bool(v, path + ["stop_leftovers"]) { spec.stopLeftovers = b }
+        if let v = table["log_max_size"], let b = size(v, path + ["log_max_size"], in: 1024...(Int64(1) << 50)) { defaults.logMaxBytes = Int(b) }
+        if let v = table["log_keep"], let i = int(v, path + ["log_keep"], in: 0...1000, what: "a number of old log files between 0 and 1000") {
+            defaults.logKeep = i
+        }
+        return (spec, defaults)
+    }
+
+    func stringArray(_ v: any TOMLValueConvertible, _ path: [String]) -> [String] {
+        guard let array = v.array else { wrongType(path, expected: "an array of strings", got: v); return [] }
+        var out: [String] = []
+        for (i, element) in array.enumerated() {
+            guard let s = element.string, !s.isEmpty else {
+                report(path, "[\(i)]: expected a non-empty string, got \(element.string == nil ? Self.typeName(element) : "an empty string")")
+                continue
+            }
+            out.append(s)
+        }
+        return out
+    }
+}

@@ -1,0 +1,48 @@
+import CShim
+import HistModel
+import HistProc
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Stops processes that are not histd's children (left by an earlier histd): TERM to each process
+/// group, wait for the exits through pidfds (event-driven, no sleep loop), then KILL what is left.
+enum LeftoverStopper {
+    /// Returns the identities that are gone afterwards.
+    static func stop(_ identities: [ProcessIdentity], procfs: ProcFS, grace: Duration) -> Set<ProcessIdentity> {
+        var fds: [(ProcessIdentity, Int32)] = []
+        for id in identities {
+            let fd = histd_pidfd_open(id.pid)
+            // Re-check identity after opening the pidfd: from here on the pidfd pins this process.
+            guard fd >= 0 else { continue }
+            guard procfs.isAlive(id) else { close(fd); continue }
+            fds.append((id, fd))
+            // histd started every instance with setsid, so its pid is its process group id.
+            _ = kill(-id.pid, SIGTERM)
+            _ = histd_pidfd_send_signal(fd, SIGTERM)
+        }
+        defer { for (_, fd) in fds { close(fd) } }
+        waitForExits(fds.map(\.1), timeout: grace)
+        for (id, fd) in fds where procfs.isAlive(id) {
+            _ = histd_pidfd_send_signal(fd, SIGKILL)
+            _ = kill(-id.pid, SIGKILL)
+        }
+        waitForExits(fds.map(\.1), timeout: .seconds(2))
+        return Set(identities.filter { !procfs.isAlive($0) })
+    }
+
+    /// poll(2) on pidfds until all have exited (a pidfd becomes readable when its process exits).
+    private static func waitForExits(_ fds: [Int32], timeout: Duration) {
+        var pending = fds
+        let deadline = MonotonicInstant.now().adding(timeout)
+        while !pending.isEmpty {
+            let left = deadline.since(.now()).milliseconds
+            guard left > 0 else { return }
+            var pfds = pending.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let n = poll(&pfds, nfds_t(pfds.count), Int32(min(left, 1000)))
+            if n < 0 && errno != EINTR { return }
+            pending = pfds.filter { $0.revents == 0 }.map(\.fd)
+        }
+    }
+}
