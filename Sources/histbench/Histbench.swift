@@ -135,7 +135,11 @@ extension Histbench {
         static let configuration = CommandConfiguration(
             abstract: "Each histctl report on the 30-day x 200-program fixture (generated once into SCRATCH/full.db).")
         @OptionGroup var options: BenchOptions
-        func run() throws { try options.execute { [try QueryScenario.run($0, reps: options.trials ?? 7)] } }
+        @Option(help: "Only the reports whose names start with these (comma-separated), e.g. crashes,top.") var only: String = ""
+        func run() throws {
+            let names = only.split(separator: ",").map(String.init)
+            try options.execute { [try QueryScenario.run($0, reps: options.trials ?? 7, only: names)] }
+        }
     }
 
     struct Size: ParsableCommand {
