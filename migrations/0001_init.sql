@@ -58,6 +58,12 @@ CREATE INDEX instances_pid ON instances(pid, start_ticks);
 CREATE INDEX instances_open ON instances(run_id) WHERE ended_at IS NULL;
 -- "crashes since T" (the crashes view filters on ended_at) and retention (prunes by ended_at).
 CREATE INDEX instances_ended ON instances(ended_at) WHERE ended_at IS NOT NULL;
+-- Crashes and limit kills by program, then end time, covering everything `histctl crashes --summary` and
+-- `histctl loops` read: per-program counts and crash-loop windows walk it in (program, time) order with
+-- no table lookup and no sort. Partial (about half the instances end this way) and written once, when
+-- the instance ends. About 30 B per entry.
+CREATE INDEX instances_crashes ON instances(program_id, ended_at, class, exit_code, signal, worker_index, uptime_ms)
+    WHERE class IN ('crash', 'limit');
 
 -- Event kinds by number (events.kind); names are the public vocabulary.
 CREATE TABLE event_kinds (
@@ -86,9 +92,11 @@ CREATE TABLE events (
     detail      TEXT
 );
 -- One index only, to keep an event row near 50 bytes: "events of kind K since T" (covering for per-program
--- counts). The merged timeline by time uses it too, one range per kind: filter by kind, or query the
--- event_log view (which loops over event_kinds), never `events WHERE ts ...` alone (that scans the table).
-CREATE INDEX events_kind_ts ON events(kind, ts, program_id);
+-- counts, and for per-program maxima of value, e.g. the longest restart delay: value costs about 1 B per
+-- event here and saves a table lookup per event). The merged timeline by time uses it too, one range per
+-- kind: filter by kind, or query the event_log view (which loops over event_kinds), never
+-- `events WHERE ts ...` alone (that scans the table).
+CREATE INDEX events_kind_ts ON events(kind, ts, program_id, value);
 
 -- One row per sampling sweep; snapshots point at it, which keeps snapshot rows small.
 CREATE TABLE sweeps (

@@ -1,4 +1,5 @@
--- crashes: every crash in the range, one row per ended process, oldest first, through the crashes view.
+-- crashes: every crash in the range, one row per ended process, oldest first: the rows of the crashes
+-- view (migrations/0002_views.sql), read the fast way.
 -- A crash is an instance whose exit class is 'crash' (non-zero exit or a signal histd did not send)
 -- or 'limit' (histd stopped it for a limit; reason 'limit'). Each row is one instance, identified by
 -- (pid, start_ticks): a pid reused by two processes gives two rows, never one.
@@ -17,10 +18,19 @@
 --                    60 s of its end), NULL when histd gave up or did not restart it
 --   reason           'crash' or 'limit'
 --   stderr_tail      the last lines of stderr, NULL when it printed nothing
--- Plan: instances_ended range on ended_at; programs and signal_names by primary key; events_kind_ts
--- range on (kind = 4, ts) for the restart delay.
-SELECT ts AS time, program, pid, exit_code, signal, core_dumped, uptime_s, restart_delay_s, reason, stderr_tail
-FROM crashes
-WHERE ts >= :since AND ts < :until
-  AND (json_array_length(:programs) = 0 OR program IN (SELECT value FROM json_each(:programs)))
-ORDER BY ts, instance_id;
+-- Plan: per program, an instances_crashes range on ended_at (the partial index holds only crashes and
+-- limit kills, so no other instance is touched; the view's instances_ended range reads every ended
+-- instance's row to look at its class); the instance row by primary key; events_kind_ts range on
+-- (kind = 4, ts) from the end for the restart delay (the writer records it at the end's time, so the
+-- first entry normally matches); one sort of the crashes.
+SELECT i.ended_at AS time, p.name AS program, i.pid AS pid, i.exit_code AS exit_code, i.signal AS signal,
+       i.core_dumped AS core_dumped, i.uptime_ms / 1000.0 AS uptime_s,
+       (SELECT r.value FROM events r
+         WHERE r.kind = 4 AND r.ts >= i.ended_at AND r.ts <= i.ended_at + 60000 AND r.instance_id = i.id
+         ORDER BY r.ts LIMIT 1) / 1000.0 AS restart_delay_s,
+       i.class AS reason, i.stderr_tail AS stderr_tail
+FROM programs p NOT INDEXED
+CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
+WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
+  AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
+ORDER BY i.ended_at, i.id;

@@ -1,6 +1,6 @@
 -- loops: crash loops. A program (or pool) is in a loop when at least :min_crashes crashes fall inside
--- one sliding window of :window_ms anywhere in the range. Crashes are crash events plus exits ended
--- for a limit (as in crashes.sql); a pool's workers count together.
+-- one sliding window of :window_ms anywhere in the range. Crashes are the rows of crashes.sql (exit
+-- class 'crash' or 'limit'); a pool's workers count together.
 -- Parameters:
 --   :since, :until   time range, ms since epoch UTC
 --   :window_ms       sliding window length, ms
@@ -16,50 +16,59 @@
 --   gave_up              1 when histd gave up on it between first and :until
 --   state                last known state (the program_states view)
 --   workers              for a pool: the worker indexes whose crashes are in the loop (e.g. "0,2"); NULL for a program
--- Plan: events_kind_ts ranges; window functions over the crashes only.
+-- Plan: programs in id order, then per program one instances_crashes range (index-only, already in
+-- time order) fed to histctl_crash_loop(), an aggregate that HistReports registers on its connection
+-- (Sources/HistReports/CrashLoopAggregate.swift): one linear pass per program instead of window
+-- functions. Then one events_kind_ts range on (kind = 4, ts) over the loops' overall span, index-only
+-- (value is in the index), for the restart delays of all loops at once (histctl_span_max); gave_up by
+-- a (kind = 5, ts) range per loop; program_states for the loops' programs only.
 WITH
-c AS (
-    SELECT e.id, e.ts, e.program_id, i.worker_index, COALESCE(i.uptime_ms, CASE WHEN e.kind = 3 THEN e.value END) AS uptime_ms
-    FROM events e
-    LEFT JOIN instances i ON i.id = e.instance_id
-    WHERE e.kind IN (2 /* exit */, 3 /* crash */) AND e.ts >= :since AND e.ts < :until
-      AND (e.kind = 3 OR i.class = 'limit')
+per AS MATERIALIZED (
+    SELECT p.id AS program_id, p.name AS program,
+           histctl_crash_loop(i.ended_at, i.worker_index, i.uptime_ms, :window_ms, :min_crashes) AS loop
+    FROM programs p NOT INDEXED
+    CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
+    WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
+      AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
+    GROUP BY p.id
 ),
--- How many crashes fall in [ts, ts + window] for each crash: a window starting here qualifies when
--- that reaches :min_crashes.
-fwd AS (
-    SELECT c.*, COUNT(*) OVER (PARTITION BY program_id ORDER BY ts
-                                RANGE BETWEEN CURRENT ROW AND :window_ms FOLLOWING) AS n
-    FROM c
+loops AS MATERIALIZED (
+    SELECT program_id, program, json_extract(loop, '$.crashes') AS crashes, json_extract(loop, '$.first') AS first,
+           json_extract(loop, '$.last') AS last, json_extract(loop, '$.longest_uptime_ms') AS longest_uptime_ms,
+           json_extract(loop, '$.workers') AS workers
+    FROM per WHERE loop IS NOT NULL
 ),
--- A crash is in a loop when some qualifying window started at most :window_ms before it.
-member AS (
-    SELECT fwd.*, MAX(CASE WHEN n >= :min_crashes THEN ts END)
-               OVER (PARTITION BY program_id ORDER BY ts
-                     RANGE BETWEEN :window_ms PRECEDING AND CURRENT ROW) AS loop_start
-    FROM fwd
-),
-loops AS (
-    SELECT program_id, COUNT(*) AS crashes, MIN(ts) AS first, MAX(ts) AS last, MAX(uptime_ms) AS longest_uptime_ms,
-           group_concat(DISTINCT worker_index) AS workers
-    FROM member WHERE loop_start IS NOT NULL
-    GROUP BY program_id
-),
--- Last known state: the program_states view (migrations/0002_views.sql).
-state AS (SELECT * FROM program_states)
+-- Every restart_scheduled in the loops' overall span, read once from the index (value is in it), and
+-- kept when it falls in its own program's loop (histctl_span_max, SpanMaxAggregate.swift).
+delays AS MATERIALIZED (
+    SELECT json_extract(d.value, '$[0]') AS program_id, json_extract(d.value, '$[1]') AS max_delay_ms
+    FROM (
+        -- The spans travel in one leading row only: a text argument is copied on every call.
+        SELECT histctl_span_max(x.spans, x.program_id, x.ts, x.value) AS maxima
+        FROM (
+            SELECT json_group_array(json_array(program_id, first, last + 5000)) AS spans,
+                   NULL AS program_id, NULL AS ts, NULL AS value
+            FROM loops
+            UNION ALL
+            SELECT NULL, r.program_id, r.ts, r.value
+            FROM events r
+            WHERE r.kind = 4 /* restart_scheduled */
+              AND r.ts >= (SELECT MIN(first) FROM loops) AND r.ts <= (SELECT MAX(last) FROM loops) + 5000
+        ) x
+    ) m, json_each(m.maxima) d
+)
 SELECT
-    s.program AS program,
+    l.program AS program,
     l.crashes AS crashes,
     l.first AS first,
     l.last AS last,
     round(l.longest_uptime_ms / 1000.0, 3) AS longest_uptime_s,
-    (SELECT MAX(r.value) / 1000.0 FROM events r
-      WHERE r.kind = 4 AND r.ts >= l.first AND r.ts <= l.last + 5000 AND r.program_id = l.program_id) AS max_restart_delay_s,
+    d.max_delay_ms / 1000.0 AS max_restart_delay_s,
     EXISTS (SELECT 1 FROM events g WHERE g.kind = 5 /* gave_up */ AND g.ts >= l.first AND g.ts < :until
               AND g.program_id = l.program_id) AS gave_up,
-    s.state AS state,
+    -- Last known state: the program_states view (migrations/0002_views.sql), for this program only.
+    (SELECT s.state FROM program_states s WHERE s.program_id = l.program_id) AS state,
     l.workers AS workers
 FROM loops l
-JOIN state s ON s.program_id = l.program_id
-WHERE json_array_length(:programs) = 0 OR s.program IN (SELECT value FROM json_each(:programs))
-ORDER BY l.crashes DESC, s.program;
+LEFT JOIN delays d ON d.program_id = l.program_id
+ORDER BY l.crashes DESC, l.program;

@@ -135,7 +135,9 @@ public struct Postmortem: Sendable {
 
     /// A Markdown table cell: pipes escaped (newlines are already visible as ⏎).
     static func cell(_ s: String) -> String {
-        Renderer.visible(s).replacingOccurrences(of: "|", with: "\\|")
+        let v = Renderer.visible(s)
+        // Foundation's replacingOccurrences is slow per call; most cells have no pipe.
+        return v.utf8.contains(UInt8(ascii: "|")) ? v.replacingOccurrences(of: "|", with: "\\|") : v
     }
 
     // MARK: JSON

@@ -28,7 +28,12 @@ public final class ReportDatabase: Sendable {
         do {
             // One connection (DatabaseQueue): the pragma holds for every later statement. A second guard
             // besides SQLITE_OPEN_READONLY, e.g. for statements SQLite would run against a temp schema.
-            try queue.inDatabase { try $0.execute(sql: "PRAGMA query_only = ON") }
+            try queue.inDatabase {
+                try $0.execute(sql: "PRAGMA query_only = ON")
+                // queries/loops.sql finds crash loops and their restart delays with these, in one pass each.
+                $0.add(function: CrashLoopAggregate.function)
+                $0.add(function: SpanMaxAggregate.function)
+            }
         } catch {
             throw Self.openError(path, error)
         }

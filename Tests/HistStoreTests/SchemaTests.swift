@@ -49,6 +49,23 @@ import Testing
             #expect(!lines.isEmpty)
             #expect(fullScans(lines).isEmpty, "full scan in plan of \(sql): \(lines)")
         }
+        // Index-only paths the reports rely on (histctl crashes --summary, loops): no table row is read.
+        let covering: [(String, StatementArguments, String)] = [
+            // crashes and limit kills per program since T (the partial index holds only those)
+            ("""
+             SELECT p.id, count(*), max(i.uptime_ms), group_concat(DISTINCT i.exit_code), group_concat(DISTINCT i.signal)
+             FROM programs p CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
+             WHERE i.class IN ('crash', 'limit') AND i.ended_at >= ? GROUP BY p.id
+             """, [T0], "COVERING INDEX instances_crashes (program_id=? AND ended_at>?)"),
+            // the longest restart delay per program since T
+            ("SELECT program_id, max(value) FROM events WHERE kind = 4 AND ts >= ? GROUP BY program_id", [T0],
+             "COVERING INDEX events_kind_ts (kind=? AND ts>?)"),
+        ]
+        for (sql, args, expected) in covering {
+            let lines = try plan(r, sql, args)
+            #expect(lines.contains { $0.contains(expected) }, "expected \(expected) in plan of \(sql): \(lines)")
+            #expect(fullScans(lines).isEmpty, "full scan in plan of \(sql): \(lines)")
+        }
         // The check itself works: an unindexed filter is caught.
         #expect(!fullScans(try plan(r, "SELECT * FROM events WHERE value = 1")).isEmpty)
     }

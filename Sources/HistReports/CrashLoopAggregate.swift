@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+
+/// The SQL aggregate `histctl_crash_loop(ts, worker_index, uptime_ms, window_ms, min_crashes)` that
+/// queries/loops.sql runs once per program over its crashes.
+///
+/// A crash belongs to a loop when some window of `window_ms` that starts at a crash holds at least
+/// `min_crashes` crashes and contains it. With the crashes of one program sorted by time, that is: some
+/// run of `min_crashes` consecutive crashes that includes it spans at most `window_ms`. One linear pass
+/// finds them; SQLite's window functions need two passes through temporary tables (about 1.5 µs per
+/// crash each), which is seconds over a month of a busy history.
+///
+/// The result is NULL when no crash is in a loop, else a JSON object
+/// `{"crashes":N,"first":ms,"last":ms,"longest_uptime_ms":ms|null,"workers":"0,2"|null}` over the crashes
+/// in loops (workers: distinct non-NULL worker indexes, ascending).
+struct CrashLoopAggregate: DatabaseAggregate {
+    /// The SQL name.
+    static let name = "histctl_crash_loop"
+    static let function = DatabaseFunction(name, argumentCount: 5, pure: true, aggregate: CrashLoopAggregate.self)
+
+    /// The rows so far. A class, so that GRDB's handling of the aggregate value (an existential it
+    /// mutates per row) never copies the arrays: that made each step O(rows).
+    final class State {
+        var ts: [Int64] = []
+        var workers: [Int64?] = []
+        var uptimes: [Int64?] = []
+        var window: Int64 = 0
+        var minCrashes = 1
+    }
+    let state = State()
+
+    init() {}
+
+    func step(_ dbValues: [DatabaseValue]) throws {
+        // Rows without an end time are not crashes (the query filters on ended_at; be safe anyway).
+        guard let t = Int64.fromDatabaseValue(dbValues[0]) else { return }
+        let s = state
+        s.ts.append(t)
+        s.workers.append(Int64.fromDatabaseValue(dbValues[1]))
+        s.uptimes.append(Int64.fromDatabaseValue(dbValues[2]))
+        if s.ts.count == 1 {
+            s.window = Int64.fromDatabaseValue(dbValues[3]) ?? 0
+            s.minCrashes = max(1, Int(Int64.fromDatabaseValue(dbValues[4]) ?? 1))
+        }
+    }
+
+    func finalize() throws -> (any DatabaseValueConvertible)? {
+        let ts = state.ts, workers = state.workers, uptimes = state.uptimes, window = state.window, minCrashes = state.minCrashes
+        let loop = Self.members(ts: ts, window: window, minCrashes: minCrashes)
+        guard !loop.isEmpty else { return nil }
+        var first = Int64.max, last = Int64.min
+        var longest: Int64?
+        var slots = Set<Int64>()
+        for j in loop {
+            first = min(first, ts[j])
+            last = max(last, ts[j])
+            if let u = uptimes[j] { longest = max(longest ?? u, u) }
+            if let w = workers[j] { slots.insert(w) }
+        }
+        let workerText = slots.isEmpty ? "null" : "\"" + slots.sorted().map(String.init).joined(separator: ",") + "\""
+        return "{\"crashes\":\(loop.count),\"first\":\(first),\"last\":\(last),"
+            + "\"longest_uptime_ms\":\(longest.map(String.init) ?? "null"),\"workers\":\(workerText)}"
+    }
+
+    /// Indexes (into `ts`) of the crashes that are in a loop. `ts` need not be sorted.
+    static func members(ts: [Int64], window: Int64, minCrashes: Int) -> [Int] {
+        let n = ts.count
+        let k = max(1, minCrashes)
+        guard n >= k else { return [] }
+        // The query feeds the crashes in time order; sort only if they are not.
+        var order = Array(0..<n)
+        if zip(ts, ts.dropFirst()).contains(where: { $0 > $1 }) {
+            order.sort { (ts[$0], $0) < (ts[$1], $1) }
+        }
+        var out: [Int] = []
+        // lastStart: the latest position a <= j whose run a ..< a + k spans at most `window`.
+        var lastStart = Int.min
+        for j in 0..<n {
+            if j + k - 1 < n, ts[order[j + k - 1]] - ts[order[j]] <= window { lastStart = j }
+            if lastStart != Int.min, lastStart >= j - k + 1 { out.append(order[j]) }
+        }
+        return out
+    }
+}
