@@ -18,17 +18,51 @@ struct SpanMaxAggregate: DatabaseAggregate {
     static let name = "histctl_span_max"
     static let function = DatabaseFunction(name, argumentCount: 4, pure: true, aggregate: SpanMaxAggregate.self)
 
-    /// A class, so that GRDB's per-row mutation of the aggregate value never copies the dictionaries.
+    /// A class, so that GRDB's per-row mutation of the aggregate value never copies the tables. Program
+    /// ids are small rowids: spans and maxima are arrays indexed by id (a dictionary past `dense`).
+    /// `@exclusivity(unchecked)`: one row at a time on one connection; the dynamic checks cost more
+    /// than the work per row.
     final class State {
-        var spans: [Int64: (from: Int64, until: Int64)]?
-        var maxima: [Int64: Int64] = [:]
+        static let dense: Int64 = 1 << 16
+        @exclusivity(unchecked) var spans: [Int64: (from: Int64, until: Int64)]?
+        @exclusivity(unchecked) var from: [Int64] = []
+        @exclusivity(unchecked) var until: [Int64] = []
+        @exclusivity(unchecked) var best: [Int64] = []
+        @exclusivity(unchecked) var seen: [Bool] = []
+        @exclusivity(unchecked) var sparse: [Int64: Int64] = [:]
         /// Events seen before the spans row.
-        var early: [(program: Int64, ts: Int64, value: Int64)] = []
+        @exclusivity(unchecked) var early: [(program: Int64, ts: Int64, value: Int64)] = []
+
+        func setSpans(_ s: [Int64: (from: Int64, until: Int64)]) {
+            spans = s
+            let n = Int(min(Self.dense, (s.keys.max() ?? -1) + 1))
+            from = Array(repeating: 1, count: max(0, n))
+            until = Array(repeating: 0, count: max(0, n))  // empty span until set
+            best = Array(repeating: 0, count: max(0, n))
+            seen = Array(repeating: false, count: max(0, n))
+            for (id, span) in s where id >= 0 && id < Self.dense {
+                from[Int(id)] = span.from
+                until[Int(id)] = span.until
+            }
+        }
 
         func add(_ program: Int64, _ ts: Int64, _ value: Int64) {
+            if program >= 0 && program < Int64(from.count) {
+                let i = Int(program)
+                guard ts >= from[i], ts <= until[i] else { return }
+                if !seen[i] || value > best[i] { best[i] = value; seen[i] = true }
+                return
+            }
             guard let span = spans?[program], ts >= span.from, ts <= span.until else { return }
-            if let m = maxima[program], m >= value { return }
-            maxima[program] = value
+            if let m = sparse[program], m >= value { return }
+            sparse[program] = value
+        }
+
+        /// program id -> the largest value in its span.
+        var maxima: [Int64: Int64] {
+            var out = sparse
+            for i in seen.indices where seen[i] { out[Int64(i)] = best[i] }
+            return out
         }
     }
     let state = State()
@@ -38,7 +72,7 @@ struct SpanMaxAggregate: DatabaseAggregate {
     func step(_ dbValues: [DatabaseValue]) throws {
         let s = state
         if let text = String.fromDatabaseValue(dbValues[0]) {
-            s.spans = Self.parse(text)
+            s.setSpans(Self.parse(text))
             for e in s.early { s.add(e.program, e.ts, e.value) }
             s.early = []
             return
