@@ -29,6 +29,11 @@ struct WriteSession {
 
     let runID: Int64?
     var caches = Caches()
+    /// Events of the current transaction not yet inserted (see `EventRows`). Emptied at the start of every
+    /// `write`, so rows of a rolled-back transaction are never inserted by the next one.
+    private var pending = EventRows()
+    /// The detail builder, reused for every event (no allocation per event once grown).
+    private var json = JSONText()
 
     init(runID: Int64?) { self.runID = runID }
 
@@ -36,6 +41,8 @@ struct WriteSession {
     // is keyed by the SQL text, and hashing it per row is measurable at 300 k rows/s).
     struct Statements {
         let event: Statement
+        let eventsSmall: Statement
+        let eventsBig: Statement
         let instanceStart: Statement
         let instanceEnd: Statement
         let instanceComplete: Statement
@@ -44,10 +51,13 @@ struct WriteSession {
         let sweep: Statement
         let snapshot: Statement
 
+        static let eventsSmallSQL = EventRows.sql(rows: EventRows.smallChunk)
+        static let eventsBigSQL = EventRows.sql(rows: EventRows.chunk)
+
         init(_ db: Database) throws {
-            event = try db.cachedStatement(sql: """
-                INSERT INTO events (ts, kind, run_id, program_id, instance_id, value, detail) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
+            event = try db.cachedStatement(sql: EventRows.sql(rows: 1))
+            eventsSmall = try db.cachedStatement(sql: Statements.eventsSmallSQL)
+            eventsBig = try db.cachedStatement(sql: Statements.eventsBigSQL)
             instanceStart = try db.cachedStatement(sql: """
                 INSERT INTO instances (run_id, program_id, worker_index, pid, start_ticks, started_at) VALUES (?, ?, ?, ?, ?, ?)
                 """)
@@ -72,10 +82,14 @@ struct WriteSession {
     /// Writes `items` (and the gap row first, if any). The caller wraps this in a transaction.
     mutating func write(_ items: ArraySlice<WriteItem>, gap: GapAccumulator?, db: Database, now: Int64) throws -> Outcome {
         let st = try Statements(db)
+        pending.discard()
         var outcome = Outcome()
         if let gap, !gap.isEmpty {
-            try insertEvent(st, db, ts: gap.fromMs, kind: .recordingGap, programID: nil, instanceID: nil,
-                            value: Int64(gap.dropped), detail: gap.detailJSON(recordedAt: now), outcome: &outcome)
+            let detail = Array(gap.detailJSON(recordedAt: now).utf8)
+            try detail.withUnsafeBufferPointer { d in
+                try appendEvent(st, db, ts: gap.fromMs, kind: EventKindID.id(.recordingGap), programID: nil,
+                                instanceID: nil, value: Int64(gap.dropped), detail: d, outcome: &outcome)
+            }
         }
         for item in items {
             switch item {
@@ -84,79 +98,80 @@ struct WriteSession {
             case .scan(let s): try write(s, db)
             }
         }
+        try flushEvents(st, db, &outcome)
         return outcome
     }
 
     // MARK: - Events
 
+    /// Whether an event row carries the detail being built in `json`.
+    private enum Detail {
+        /// NULL.
+        case none
+        /// `json`, or NULL when nothing was added.
+        case orNull
+        /// `json`, even when empty.
+        case always
+    }
+
     private mutating func write(_ e: HistEvent, _ st: Statements, _ db: Database, _ outcome: inout Outcome) throws {
         let programID = e.program.isEmpty ? nil : try self.programID(e.program, st, db)
-        let ts = e.time.milliseconds
-        func event(_ instance: Int64?, _ value: Int64?, _ detail: String?) throws {
-            try insertEvent(st, db, ts: ts, kind: e.kind, programID: programID, instanceID: instance, value: value,
-                            detail: detail, outcome: &outcome)
-        }
+        json.reset()
+        let instance: Int64?, value: Int64?, detail: Detail
         switch e.payload {
         case .started(let info):
-            let row = try startInstance(info, programID: programID, st, db)
-            try event(row, nil, nil)
+            instance = try startInstance(info, programID: programID, st, db)
+            (value, detail) = (nil, .none)
 
         case .ended(let end):
-            let row = try endInstance(end, programID: programID, st, db)
-            try event(row, end.uptime.milliseconds, nil)
+            instance = try endInstance(end, programID: programID, st, db)
+            (value, detail) = (end.uptime.milliseconds, .none)
 
         case .restartScheduled(let delay, let attempt, let worker):
-            var d = JSONText()
-            d.add("attempt", attempt)
-            d.add("worker_index", worker)
-            try event(lastEnded(programID, worker), delay.milliseconds, d.textOrNil)
+            json.add("attempt", attempt)
+            json.add("worker_index", worker)
+            (instance, value, detail) = (lastEnded(programID, worker), delay.milliseconds, .orNull)
 
         case .gaveUp(let restarts, let worker):
-            var d = JSONText()
-            d.add("worker_index", worker)
-            try event(lastEnded(programID, worker), Int64(restarts), d.textOrNil)
+            json.add("worker_index", worker)
+            (instance, value, detail) = (lastEnded(programID, worker), Int64(restarts), .orNull)
 
         case .stopRequested(let info, let reason, let signal):
-            var d = JSONText()
-            d.add("reason", reason)
-            try event(caches.instanceRows[info.id], Int64(signal), d.text)
+            json.add("reason", reason)
+            (instance, value, detail) = (caches.instanceRows[info.id], Int64(signal), .always)
 
         case .killed(let info, let after):
-            try event(caches.instanceRows[info.id], after.milliseconds, nil)
+            (instance, value, detail) = (caches.instanceRows[info.id], after.milliseconds, .none)
 
         case .limitBreach(let info, let limit, let observed, let threshold, let action):
-            var d = JSONText()
-            d.add("limit", limit)
-            d.add("threshold", threshold)
-            d.add("action", action)
-            try event(info.flatMap { caches.instanceRows[$0.id] }, observed, d.text)
+            json.add("limit", limit)
+            json.add("threshold", threshold)
+            json.add("action", action)
+            (instance, value, detail) = (info.flatMap { caches.instanceRows[$0.id] }, observed, .always)
 
         case .spawnFailed(let errno, let step, let reason, let worker):
-            var d = JSONText()
-            d.add("step", step)
-            d.add("reason", reason)
-            d.add("worker_index", worker)
-            try event(nil, Int64(errno), d.text)
+            json.add("step", step)
+            json.add("reason", reason)
+            json.add("worker_index", worker)
+            (instance, value, detail) = (nil, Int64(errno), .always)
 
         case .scaled(_, let signal, let from, let to):
-            var d = JSONText()
-            d.add("from", from)
-            d.add("signal", signal)
-            try event(nil, Int64(to), d.text)
+            json.add("from", from)
+            json.add("signal", signal)
+            (instance, value, detail) = (nil, Int64(to), .always)
 
         case .recycled(let info, let reason):
-            var d = JSONText()
-            d.add("reason", reason)
-            try event(caches.instanceRows[info.id], nil, d.text)
+            json.add("reason", reason)
+            (instance, value, detail) = (caches.instanceRows[info.id], nil, .always)
 
         case .adopted(let identity, let name):
-            var d = JSONText()
-            d.add("start_ticks", Int64(clamping: identity.startTicks))
-            d.add("name", name)
-            try event(nil, Int64(identity.pid), d.text)
+            json.add("start_ticks", Int64(clamping: identity.startTicks))
+            json.add("name", name)
+            (instance, value, detail) = (nil, Int64(identity.pid), .always)
 
         case .leftover(let identity, let action):
             // Point at the earlier run's instance row; a stopped leftover's row gets its end.
+            let ts = e.time.milliseconds
             let row = try Int64.fetchOne(db, sql: """
                 SELECT id FROM instances WHERE pid = ? AND start_ticks = ? ORDER BY id DESC LIMIT 1
                 """, arguments: [identity.pid, Int64(clamping: identity.startTicks)])
@@ -166,34 +181,46 @@ struct WriteSession {
                     WHERE id = ? AND ended_at IS NULL
                     """, arguments: [ts, ts, row])
             }
-            var d = JSONText()
-            d.add("start_ticks", Int64(clamping: identity.startTicks))
-            d.add("action", action)
-            try event(row, Int64(identity.pid), d.text)
+            json.add("start_ticks", Int64(clamping: identity.startTicks))
+            json.add("action", action)
+            (instance, value, detail) = (row, Int64(identity.pid), .always)
+        }
+        let ts = e.time.milliseconds, kind = EventKindID.id(e.kind)
+        if detail == .always || (detail == .orNull && !json.isEmpty) {
+            json.close()
+            let bytes = json.bytes
+            try bytes.withUnsafeBufferPointer { d in
+                try appendEvent(st, db, ts: ts, kind: kind, programID: programID, instanceID: instance, value: value,
+                                detail: d, outcome: &outcome)
+            }
+        } else {
+            try appendEvent(st, db, ts: ts, kind: kind, programID: programID, instanceID: instance, value: value,
+                            detail: nil, outcome: &outcome)
         }
     }
 
-    private func insertEvent(_ st: Statements, _ db: Database, ts: Int64, kind: EventKind, programID: Int64?,
-                             instanceID: Int64?, value: Int64?, detail: String?, outcome: inout Outcome) throws {
-        let raw = RawInsert(st.event, db)
-        raw.bind(1, ts)
-        raw.bind(2, EventKindID.id(kind))
-        raw.bind(3, runID)
-        raw.bind(4, programID)
-        raw.bind(5, instanceID)
-        raw.bind(6, value)
-        raw.bind(7, detail)
-        try raw.run()
-        outcome.maxEventID = db.lastInsertedRowID
+    private mutating func appendEvent(_ st: Statements, _ db: Database, ts: Int64, kind: Int64, programID: Int64?,
+                                      instanceID: Int64?, value: Int64?, detail: UnsafeBufferPointer<UInt8>?,
+                                      outcome: inout Outcome) throws {
+        pending.append(ts: ts, kind: kind, programID: programID, instanceID: instanceID, value: value, detail: detail)
+        if pending.isFull { try flushEvents(st, db, &outcome) }
+    }
+
+    private mutating func flushEvents(_ st: Statements, _ db: Database, _ outcome: inout Outcome) throws {
+        let last = try pending.flush(runID: runID, big: st.eventsBig, small: st.eventsSmall, single: st.event, db: db)
+        if last != 0 { outcome.maxEventID = last }
     }
 
     private mutating func startInstance(_ info: InstanceInfo, programID: Int64?, _ st: Statements, _ db: Database) throws -> Int64 {
-        st.instanceStart.setUncheckedArguments([
-            runID ?? 0, programID ?? 0, info.workerIndex, info.identity.pid, Int64(clamping: info.identity.startTicks),
-            info.startedAt.milliseconds,
-        ])
-        try st.instanceStart.execute()
-        let row = db.lastInsertedRowID
+        let raw = RawInsert(st.instanceStart, db)
+        raw.bind(1, runID ?? 0)
+        raw.bind(2, programID ?? 0)
+        raw.bind(3, info.workerIndex)
+        raw.bind(4, Int64(info.identity.pid))
+        raw.bind(5, Int64(clamping: info.identity.startTicks))
+        raw.bind(6, info.startedAt.milliseconds)
+        try raw.run()
+        let row = raw.lastRowID
         caches.instanceRows[info.id] = row
         return row
     }
@@ -203,21 +230,35 @@ struct WriteSession {
         let tail: String? = end.stderrTail.isEmpty ? nil : end.stderrTail
         let row: Int64
         if let known = caches.instanceRows[info.id] {
-            st.instanceEnd.setUncheckedArguments([
-                end.endedAt.milliseconds, end.status.exitCode, end.status.signal, end.status.coreDumped ? 1 : 0,
-                end.classification.rawValue, end.uptime.milliseconds, tail, known,
-            ])
-            try st.instanceEnd.execute()
+            let raw = RawInsert(st.instanceEnd, db)
+            raw.bind(1, end.endedAt.milliseconds)
+            raw.bind(2, end.status.exitCode)
+            raw.bind(3, end.status.signal)
+            raw.bind(4, Int64(end.status.coreDumped ? 1 : 0))
+            raw.bind(5, end.classification.rawValue)
+            raw.bind(6, end.uptime.milliseconds)
+            raw.bind(7, tail)
+            raw.bind(8, known)
+            try raw.run()
             row = known
         } else {
             // The start was lost (recording gap) or belongs to no run we know: write the whole row.
-            st.instanceComplete.setUncheckedArguments([
-                runID ?? 0, programID ?? 0, info.workerIndex, info.identity.pid, Int64(clamping: info.identity.startTicks),
-                info.startedAt.milliseconds, end.endedAt.milliseconds, end.status.exitCode, end.status.signal,
-                end.status.coreDumped ? 1 : 0, end.classification.rawValue, end.uptime.milliseconds, tail,
-            ])
-            try st.instanceComplete.execute()
-            row = db.lastInsertedRowID
+            let raw = RawInsert(st.instanceComplete, db)
+            raw.bind(1, runID ?? 0)
+            raw.bind(2, programID ?? 0)
+            raw.bind(3, info.workerIndex)
+            raw.bind(4, Int64(info.identity.pid))
+            raw.bind(5, Int64(clamping: info.identity.startTicks))
+            raw.bind(6, info.startedAt.milliseconds)
+            raw.bind(7, end.endedAt.milliseconds)
+            raw.bind(8, end.status.exitCode)
+            raw.bind(9, end.status.signal)
+            raw.bind(10, Int64(end.status.coreDumped ? 1 : 0))
+            raw.bind(11, end.classification.rawValue)
+            raw.bind(12, end.uptime.milliseconds)
+            raw.bind(13, tail)
+            try raw.run()
+            row = raw.lastRowID
             caches.instanceRows[info.id] = row
         }
         caches.endedAt[info.id] = end.endedAt.milliseconds
@@ -238,9 +279,10 @@ struct WriteSession {
         if let found = try Int64.fetchOne(st.programLookup, arguments: [name]) {
             id = found
         } else {
-            st.programInsert.setUncheckedArguments([name])
-            try st.programInsert.execute()
-            id = db.lastInsertedRowID
+            let raw = RawInsert(st.programInsert, db)
+            raw.bind(1, name)
+            try raw.run()
+            id = raw.lastRowID
         }
         caches.programIDs[name] = id
         return id
@@ -249,9 +291,10 @@ struct WriteSession {
     // MARK: - Snapshots
 
     private func write(_ sweep: SnapshotSweep, _ st: Statements, _ db: Database, _ outcome: inout Outcome) throws {
-        st.sweep.setUncheckedArguments([sweep.time.milliseconds])
-        try st.sweep.execute()
-        let sweepID = db.lastInsertedRowID
+        let sweepRow = RawInsert(st.sweep, db)
+        sweepRow.bind(1, sweep.time.milliseconds)
+        try sweepRow.run()
+        let sweepID = sweepRow.lastRowID
         for s in sweep.samples {
             guard let row = caches.instanceRows[s.instance] else {
                 outcome.unmappedSamples += 1
