@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// `events` rows of the current transaction waiting to be inserted, `EventRows.chunk` at a time, with
 /// one multi-row `INSERT ... VALUES (...), (...), ...` statement.
@@ -13,7 +14,8 @@ struct EventRows {
     /// Rows per multi-row statement; a remainder goes out in `smallChunk`s, then one by one.
     static let chunk = 32
     static let smallChunk = 4
-    static let columns: Int32 = 7
+    /// Parameters per row besides the shared run_id.
+    static let columns: Int32 = 6
 
     struct Row {
         var ts: Int64
@@ -57,9 +59,14 @@ struct EventRows {
     }
 
     /// The SQL of an insert of `n` rows.
+    /// Parameter 1 is run_id, shared by every row (one bind per statement); row r's other six values are
+    /// parameters 2 + 6r ... 7 + 6r.
     static func sql(rows n: Int) -> String {
         "INSERT INTO events (ts, kind, run_id, program_id, instance_id, value, detail) VALUES "
-            + Array(repeating: "(?,?,?,?,?,?,?)", count: n).joined(separator: ",")
+            + (0..<n).map { r in
+                let b = 2 + 6 * r
+                return "(?\(b),?\(b + 1),?1,?\(b + 2),?\(b + 3),?\(b + 4),?\(b + 5))"
+            }.joined(separator: ",")
     }
 
     /// Inserts every pending row and empties the buffer. Returns the `events.id` of the last row
@@ -74,21 +81,25 @@ struct EventRows {
             for (size, statement) in [(EventRows.chunk, big), (EventRows.smallChunk, small), (1, single)] {
                 let raw = RawInsert(statement, db)
                 while n - i >= size {
+                    raw.bind(1, runID)
                     for r in 0..<size {
                         let row = rows[i + r]
-                        let base = Int32(r) * EventRows.columns
+                        let base = 1 + Int32(r) * EventRows.columns
                         raw.bind(base + 1, row.ts)
                         raw.bind(base + 2, row.kind)
-                        raw.bind(base + 3, runID)
-                        raw.bind(base + 4, row.programID)
-                        raw.bind(base + 5, row.instanceID)
-                        raw.bind(base + 6, row.value)
+                        raw.bind(base + 3, row.programID)
+                        raw.bind(base + 4, row.instanceID)
+                        raw.bind(base + 5, row.value)
                         if row.detailStart >= 0 {
-                            raw.bindText(base + 7, UnsafeBufferPointer(rebasing: text[Int(row.detailStart)..<Int(row.detailStart + row.detailCount)]))
+                            // SQLITE_STATIC (no copy): `details` is neither changed nor freed until the
+                            // statement has run, and every parameter is bound again before the next run.
+                            raw.bindTextNoCopy(base + 6, UnsafeBufferPointer(
+                                rebasing: text[Int(row.detailStart)..<Int(row.detailStart + row.detailCount)]))
                         } else {
-                            raw.bindNull(base + 7)
+                            raw.bindNull(base + 6)
                         }
                     }
+                    defer { sqlite3_clear_bindings(raw.handle) } // no pointer into `details` outlives the run
                     try raw.run()
                     i += size
                     lastID = raw.lastRowID // a multi-row INSERT reports its last row

@@ -81,21 +81,24 @@ struct JSONText {
 
     /// Decimal digits of `v`, without going through `String`.
     static func appendDecimal(_ v: Int64, to out: inout [UInt8]) {
-        if v < 0 { out.append(UInt8(ascii: "-")) }
         var m = v.magnitude
-        if m < 10 {
-            out.append(UInt8(ascii: "0") &+ UInt8(m))
+        if m < 10 && v >= 0 {
+            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m))
             return
         }
-        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0) // 32 bytes >= 20 digits
-        var n = 0
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes: 19 digits, a sign
         withUnsafeMutableBytes(of: &digits) { d in
-            while m > 0 {
-                d[n] = UInt8(ascii: "0") &+ UInt8(m % 10)
+            var i = d.count
+            repeat {
+                i -= 1
+                d[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m % 10)
                 m /= 10
-                n += 1
+            } while m > 0
+            if v < 0 {
+                i -= 1
+                d[i] = UInt8(ascii: "-")
             }
-            for i in stride(from: n - 1, through: 0, by: -1) { out.append(d[i]) }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
         }
     }
 

@@ -50,6 +50,13 @@ struct RawInsert {
         _ = sqlite3_bind_text(handle, i, p, Int32(bytes.count), RawInsert.transient)
     }
 
+    /// Binds UTF-8 bytes as TEXT without copying them (SQLITE_STATIC): the caller keeps `bytes` alive and
+    /// unchanged until the statement has run, and clears or rebinds the parameter before freeing them.
+    @inline(__always) func bindTextNoCopy(_ i: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+        let p = bytes.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) } ?? RawInsert.emptyText
+        _ = sqlite3_bind_text(handle, i, p, Int32(bytes.count), nil) // nil destructor = SQLITE_STATIC
+    }
+
     @inline(__always) func bindNull(_ i: Int32) { sqlite3_bind_null(handle, i) }
 
     /// Steps once (an INSERT or UPDATE) and resets; throws a `DatabaseError` with SQLite's code and message.

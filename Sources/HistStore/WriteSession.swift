@@ -5,21 +5,11 @@ import HistModel
 ///
 /// Keeps the id mappings the engine does not know: engine `InstanceID` -> `instances.id`, program name ->
 /// `programs.id`, and the last ended instance per (program, worker slot), so that `restart_scheduled`
-/// and `gave_up` point at the instance they follow. The caches are a value: the caller saves a copy
-/// before a transaction and restores it after a rollback, so a rolled-back insert never leaves a stale id.
+/// and `gave_up` point at the instance they follow. The caches keep an undo log: the caller calls
+/// `caches.commit()` after a commit and `caches.rollback()` after a rollback, so a rolled-back insert never
+/// leaves a stale id.
 struct WriteSession {
-    struct Caches {
-        var programIDs: [String: Int64] = [:]
-        var instanceRows: [InstanceID: Int64] = [:]
-        /// When each mapped instance ended (ms), for dropping old mappings.
-        var endedAt: [InstanceID: Int64] = [:]
-        var lastEnded: [SlotKey: Int64] = [:]
-    }
-
-    struct SlotKey: Hashable {
-        var programID: Int64
-        var worker: Int
-    }
+    typealias SlotKey = WriterCaches.SlotKey
 
     /// What one batch did.
     struct Outcome {
@@ -28,7 +18,7 @@ struct WriteSession {
     }
 
     let runID: Int64?
-    var caches = Caches()
+    var caches = WriterCaches()
     /// Events of the current transaction not yet inserted (see `EventRows`). Emptied at the start of every
     /// `write`, so rows of a rolled-back transaction are never inserted by the next one.
     private var pending = EventRows()
@@ -91,8 +81,8 @@ struct WriteSession {
                                 instanceID: nil, value: Int64(gap.dropped), detail: d, outcome: &outcome)
             }
         }
-        for item in items {
-            switch item {
+        for i in items.indices {
+            switch items[i] { // by index: no copy of each item into a loop variable
             case .event(let e): try write(e, st, db, &outcome)
             case .sweep(let s): try write(s, st, db, &outcome)
             case .scan(let s): try write(s, db)
@@ -221,7 +211,7 @@ struct WriteSession {
         raw.bind(6, info.startedAt.milliseconds)
         try raw.run()
         let row = raw.lastRowID
-        caches.instanceRows[info.id] = row
+        caches.setInstance(info.id, row: row)
         return row
     }
 
@@ -259,11 +249,11 @@ struct WriteSession {
             raw.bind(13, tail)
             try raw.run()
             row = raw.lastRowID
-            caches.instanceRows[info.id] = row
+            caches.setInstance(info.id, row: row)
         }
-        caches.endedAt[info.id] = end.endedAt.milliseconds
+        caches.setEnded(info.id, at: end.endedAt.milliseconds)
         if let programID {
-            caches.lastEnded[SlotKey(programID: programID, worker: info.workerIndex ?? -1)] = row
+            caches.setLastEnded(SlotKey(programID: programID, worker: info.workerIndex ?? -1), row: row)
         }
         return row
     }
@@ -284,7 +274,7 @@ struct WriteSession {
             try raw.run()
             id = raw.lastRowID
         }
-        caches.programIDs[name] = id
+        caches.setProgram(name, id)
         return id
     }
 
@@ -375,12 +365,8 @@ struct WriteSession {
         }
     }
 
-    /// Forgets instances that ended more than `olderThanMs` ago (late snapshots of them are skipped).
+    /// Forgets instances that ended before `cutoffMs` (late snapshots of them are skipped).
     mutating func forgetEnded(before cutoffMs: Int64) {
-        let old = caches.endedAt.filter { $0.value < cutoffMs }.map(\.key)
-        for id in old {
-            caches.endedAt[id] = nil
-            caches.instanceRows[id] = nil
-        }
+        caches.forgetEnded(before: cutoffMs)
     }
 }

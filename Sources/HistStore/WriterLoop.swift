@@ -125,7 +125,6 @@ struct WriterLoop {
     /// One transaction: the pending gap row (taken only once the write lock is held, so drops that happen
     /// while we wait for the lock land in the same row) and `items`.
     mutating func commit(_ items: ArraySlice<WriteItem>) -> CommitResult {
-        let saved = session.caches
         var gap: GapAccumulator?
         do {
             var outcome = WriteSession.Outcome()
@@ -136,12 +135,13 @@ struct WriterLoop {
                     return .commit
                 }
             }
+            session.caches.commit()
             queue.committed(items: items.count, gapWritten: gap != nil, maxEventID: outcome.maxEventID,
                             unmapped: outcome.unmappedSamples)
             return .success
         } catch {
             queue.restoreGap(gap)
-            session.caches = saved
+            session.caches.rollback()
             let (reason, transient) = WriteFailure.classify(error)
             let message = "\(reason): \(error)"
             return transient ? .transient(reason: reason, message: message) : .rejected(message: message)
