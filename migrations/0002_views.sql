@@ -182,3 +182,62 @@ SELECT o.id AS id, o.pid AS pid, o.start_ticks AS start_ticks, o.name AS name, o
        o.scans AS scans
 FROM orphans o
 LEFT JOIN programs p ON p.id = o.program_id;
+
+-- The last known state of every program and pool, derived from its last instance and the
+-- lifecycle events after it (index lookups only: instances_program_started, instances_open,
+-- events_kind_ts). histctl status and loops read it; it answers "what is X doing now?" by SQL too.
+--   running / stopping   the last instance has no end yet and the latest supervisor run is open
+--                        (stopping: a stop_requested for it was recorded); a pool is running while
+--                        any worker of the latest run is open
+--   backoff / failed     it ended and the last restart_scheduled/spawn_failed or gave_up says so
+--   exited / stopped     it ended on its own / histd stopped it (or the supervisor is not running)
+--   unknown              no end recorded, but its supervisor run is over (histd died or was stopped)
+--   never_started        no instance recorded
+-- Columns: program_id, program, program_kind, open_instances (open instances in the latest run),
+-- instance_id, pid, started_at, ended_at, class, run_id (of the last instance), state.
+CREATE VIEW program_states AS
+WITH
+latest_run AS (
+    SELECT id, stopped_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1
+),
+last_inst AS (
+    SELECT p.id AS program_id, p.name AS program, p.kind AS program_kind,
+           (SELECT i.id FROM instances i WHERE i.program_id = p.id
+             ORDER BY i.started_at DESC, i.id DESC LIMIT 1) AS instance_id,
+           (SELECT COUNT(*) FROM instances o WHERE o.run_id = (SELECT id FROM latest_run)
+               AND o.ended_at IS NULL AND o.program_id = p.id) AS open_instances
+    FROM programs p
+)
+
+    SELECT li.program_id, li.program, li.program_kind, li.open_instances,
+           i.id AS instance_id, i.pid, i.started_at, i.ended_at, i.class, i.run_id,
+           CASE
+             WHEN li.program_kind = 'pool' AND li.open_instances > 0
+                  AND (SELECT stopped_at FROM latest_run) IS NULL THEN 'running'
+             WHEN i.id IS NULL THEN
+               COALESCE((SELECT CASE e.kind WHEN 5 THEN 'failed' ELSE 'backoff' END
+                           FROM events e WHERE e.kind IN (5 /* gave_up */, 9 /* spawn_failed */)
+                            AND e.program_id = li.program_id
+                          ORDER BY e.ts DESC, e.id DESC LIMIT 1), 'never_started')
+             WHEN i.ended_at IS NULL THEN
+               CASE
+                 WHEN i.run_id IS NOT (SELECT id FROM latest_run)
+                      OR (SELECT stopped_at FROM latest_run) IS NOT NULL THEN 'unknown'
+                 WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind = 6 /* stop_requested */
+                                 AND e.ts >= i.started_at AND e.program_id = li.program_id
+                                 AND e.instance_id = i.id) THEN 'stopping'
+                 ELSE 'running'
+               END
+             WHEN i.run_id IS NOT (SELECT id FROM latest_run)
+                  OR (SELECT stopped_at FROM latest_run) IS NOT NULL THEN 'stopped'
+             ELSE COALESCE(
+               (SELECT CASE e.kind WHEN 5 THEN 'failed' ELSE 'backoff' END
+                  FROM events e
+                 WHERE e.kind IN (4 /* restart_scheduled */, 5 /* gave_up */, 9 /* spawn_failed */)
+                   AND e.ts >= i.ended_at AND e.program_id = li.program_id
+                 ORDER BY e.ts DESC, e.id DESC LIMIT 1),
+               CASE i.class WHEN 'clean' THEN 'exited' WHEN 'crash' THEN 'exited'
+                            WHEN 'spawn_failed' THEN 'failed' ELSE 'stopped' END)
+           END AS state
+    FROM last_inst li
+    LEFT JOIN instances i ON i.id = li.instance_id;

@@ -1,9 +1,9 @@
--- crashes: every crash in the range, one row per ended process, newest last.
--- A crash is a `crash` event (kind 3), or an `exit` event (kind 2) whose instance was ended for a
--- limit (class 'limit', shown with reason 'limit'). Each row is one instance: a pid reused by two
--- processes gives two rows, never one.
+-- crashes: every crash in the range, one row per ended process, oldest first, through the crashes view.
+-- A crash is an instance whose exit class is 'crash' (non-zero exit or a signal histd did not send)
+-- or 'limit' (histd stopped it for a limit; reason 'limit'). Each row is one instance, identified by
+-- (pid, start_ticks): a pid reused by two processes gives two rows, never one.
 -- Parameters:
---   :since, :until  time range, ms since epoch UTC (since inclusive, until exclusive)
+--   :since, :until  time range, ms since epoch UTC (since inclusive, until exclusive), on the end time
 --   :programs       JSON array of program names to keep; '[]' keeps all
 -- Columns:
 --   time             when the process ended (ms UTC)
@@ -13,34 +13,14 @@
 --   signal           signal number (shown by name), NULL when it exited
 --   core_dumped      0/1
 --   uptime_s         how long it ran, seconds
---   restart_delay_s  the backoff histd scheduled right after (restart_scheduled within 5 s of the
---                    crash, same program and pool worker), NULL when histd gave up or did not restart
+--   restart_delay_s  the backoff of the restart_scheduled event histd wrote for this instance (within
+--                    60 s of its end), NULL when histd gave up or did not restart it
 --   reason           'crash' or 'limit'
---   stderr_tail      the last lines of stderr
--- Plan: events_kind_ts range on (kind IN (2,3), ts); instances and programs by primary key.
-SELECT
-    e.ts AS time,
-    p.name AS program,
-    i.pid AS pid,
-    i.exit_code AS exit_code,
-    i.signal AS signal,
-    COALESCE(i.core_dumped, 0) AS core_dumped,
-    round(COALESCE(i.uptime_ms, CASE WHEN e.kind = 3 THEN e.value END) / 1000.0, 3) AS uptime_s,
-    (SELECT r.value / 1000.0
-       FROM events r
-      WHERE r.kind = 4 /* restart_scheduled */
-        AND r.ts >= e.ts AND r.ts <= e.ts + 5000
-        AND r.program_id = e.program_id
-        AND COALESCE(json_extract(r.detail, '$.worker_index'), i.worker_index) IS i.worker_index
-      ORDER BY r.ts, r.id
-      LIMIT 1) AS restart_delay_s,
-    CASE WHEN i.class = 'limit' THEN 'limit' ELSE 'crash' END AS reason,
-    i.stderr_tail AS stderr_tail
-FROM events e
-LEFT JOIN instances i ON i.id = e.instance_id
-LEFT JOIN programs p ON p.id = e.program_id
-WHERE e.kind IN (2 /* exit */, 3 /* crash */)
-  AND e.ts >= :since AND e.ts < :until
-  AND (e.kind = 3 OR i.class = 'limit')
-  AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
-ORDER BY e.ts, e.id;
+--   stderr_tail      the last lines of stderr, NULL when it printed nothing
+-- Plan: instances_ended range on ended_at; programs and signal_names by primary key; events_kind_ts
+-- range on (kind = 4, ts) for the restart delay.
+SELECT ts AS time, program, pid, exit_code, signal, core_dumped, uptime_s, restart_delay_s, reason, stderr_tail
+FROM crashes
+WHERE ts >= :since AND ts < :until
+  AND (json_array_length(:programs) = 0 OR program IN (SELECT value FROM json_each(:programs)))
+ORDER BY ts, instance_id;

@@ -1,24 +1,17 @@
--- gaps: recording_gap events whose gap overlaps the range. The writer records one when it had to
--- drop events; value is the number dropped and detail may hold {"from": ms, "until": ms}, the span of
--- the dropped events (when absent, the event's own time stands for both ends).
+-- gaps: recording gaps (`recording_gap` events, kind 15, through the recording_gaps view) whose span
+-- overlaps the range. histd writes one when it had to drop items (queue full, disk full, database
+-- locked or read-only...); its detail holds the span of the lost items, from_ms .. to_ms.
 -- Parameters:
 --   :since, :until  time range, ms since epoch UTC
 -- Columns:
---   time     when the gap was recorded (ms UTC)
---   from     first moment not recorded (ms UTC)
---   until    last moment not recorded (ms UTC)
---   dropped  events dropped
--- Plan: events_kind_ts range on (kind = 15, ts); gaps are recorded after they happen, so the
--- search runs one day past :until.
-SELECT g.time, g."from", g."until", g.dropped
-FROM (
-    SELECT e.ts AS time,
-           COALESCE(json_extract(e.detail, '$.from'), e.ts) AS "from",
-           COALESCE(json_extract(e.detail, '$.until'), e.ts) AS "until",
-           e.value AS dropped,
-           e.id
-    FROM events e
-    WHERE e.kind = 15 /* recording_gap */ AND e.ts >= :since - 86400000 AND e.ts < :until + 86400000
-) g
-WHERE g."until" >= :since AND g."from" < :until
-ORDER BY g."from", g.id;
+--   time     when the gap begins (ms UTC; the event's ts = from_ms)
+--   from     the first lost item's time (ms UTC)
+--   until    the last lost item's time (ms UTC)
+--   dropped  items lost (events, sweeps and scans)
+--   reason   why, comma-separated: queue_full, disk_full, read_only, busy, io_error, ...
+-- Plan: events_kind_ts range on (kind = 15, ts < :until); gaps are rare, so every earlier gap is
+-- read and its end compared (a gap may last longer than any fixed look-back).
+SELECT ts AS time, COALESCE(from_ms, ts) AS "from", COALESCE(to_ms, from_ms, ts) AS "until", dropped, reason
+FROM recording_gaps
+WHERE ts < :until AND COALESCE(to_ms, from_ms, ts) >= :since
+ORDER BY ts, event_id;

@@ -14,11 +14,12 @@
 --   longest_uptime_s     the longest any of those processes ran, seconds
 --   max_restart_delay_s  the longest backoff scheduled between first and 5 s after last
 --   gave_up              1 when histd gave up on it between first and :until
---   state                last known state (see the state CTE)
+--   state                last known state (the program_states view)
+--   workers              for a pool: the worker indexes whose crashes are in the loop (e.g. "0,2"); NULL for a program
 -- Plan: events_kind_ts ranges; window functions over the crashes only.
 WITH
 c AS (
-    SELECT e.id, e.ts, e.program_id, COALESCE(i.uptime_ms, CASE WHEN e.kind = 3 THEN e.value END) AS uptime_ms
+    SELECT e.id, e.ts, e.program_id, i.worker_index, COALESCE(i.uptime_ms, CASE WHEN e.kind = 3 THEN e.value END) AS uptime_ms
     FROM events e
     LEFT JOIN instances i ON i.id = e.instance_id
     WHERE e.kind IN (2 /* exit */, 3 /* crash */) AND e.ts >= :since AND e.ts < :until
@@ -39,56 +40,13 @@ member AS (
     FROM fwd
 ),
 loops AS (
-    SELECT program_id, COUNT(*) AS crashes, MIN(ts) AS first, MAX(ts) AS last, MAX(uptime_ms) AS longest_uptime_ms
+    SELECT program_id, COUNT(*) AS crashes, MIN(ts) AS first, MAX(ts) AS last, MAX(uptime_ms) AS longest_uptime_ms,
+           group_concat(DISTINCT worker_index) AS workers
     FROM member WHERE loop_start IS NOT NULL
     GROUP BY program_id
 ),
--- Last known state: see status.sql for the rules.
-latest_run AS (
-    SELECT id, stopped_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1
-),
-last_inst AS (
-    SELECT p.id AS program_id, p.name AS program, p.kind AS program_kind,
-           (SELECT i.id FROM instances i WHERE i.program_id = p.id
-             ORDER BY i.started_at DESC, i.id DESC LIMIT 1) AS instance_id,
-           (SELECT COUNT(*) FROM instances o WHERE o.run_id = (SELECT id FROM latest_run)
-               AND o.ended_at IS NULL AND o.program_id = p.id) AS open_instances
-    FROM programs p
-),
-state AS (
-    SELECT li.program_id, li.program, li.program_kind, li.open_instances,
-           i.id AS instance_id, i.pid, i.started_at, i.ended_at, i.class, i.run_id,
-           CASE
-             WHEN li.program_kind = 'pool' AND li.open_instances > 0
-                  AND (SELECT stopped_at FROM latest_run) IS NULL THEN 'running'
-             WHEN i.id IS NULL THEN
-               COALESCE((SELECT CASE e.kind WHEN 5 THEN 'failed' ELSE 'backoff' END
-                           FROM events e WHERE e.kind IN (5 /* gave_up */, 9 /* spawn_failed */)
-                            AND e.program_id = li.program_id
-                          ORDER BY e.ts DESC, e.id DESC LIMIT 1), 'never_started')
-             WHEN i.ended_at IS NULL THEN
-               CASE
-                 WHEN i.run_id IS NOT (SELECT id FROM latest_run)
-                      OR (SELECT stopped_at FROM latest_run) IS NOT NULL THEN 'unknown'
-                 WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind = 6 /* stop_requested */
-                                 AND e.ts >= i.started_at AND e.program_id = li.program_id
-                                 AND e.instance_id = i.id) THEN 'stopping'
-                 ELSE 'running'
-               END
-             WHEN i.run_id IS NOT (SELECT id FROM latest_run)
-                  OR (SELECT stopped_at FROM latest_run) IS NOT NULL THEN 'stopped'
-             ELSE COALESCE(
-               (SELECT CASE e.kind WHEN 5 THEN 'failed' ELSE 'backoff' END
-                  FROM events e
-                 WHERE e.kind IN (4 /* restart_scheduled */, 5 /* gave_up */, 9 /* spawn_failed */)
-                   AND e.ts >= i.ended_at AND e.program_id = li.program_id
-                 ORDER BY e.ts DESC, e.id DESC LIMIT 1),
-               CASE i.class WHEN 'clean' THEN 'exited' WHEN 'crash' THEN 'exited'
-                            WHEN 'spawn_failed' THEN 'failed' ELSE 'stopped' END)
-           END AS state
-    FROM last_inst li
-    LEFT JOIN instances i ON i.id = li.instance_id
-)
+-- Last known state: the program_states view (migrations/0002_views.sql).
+state AS (SELECT * FROM program_states)
 SELECT
     s.program AS program,
     l.crashes AS crashes,
@@ -99,7 +57,8 @@ SELECT
       WHERE r.kind = 4 AND r.ts >= l.first AND r.ts <= l.last + 5000 AND r.program_id = l.program_id) AS max_restart_delay_s,
     EXISTS (SELECT 1 FROM events g WHERE g.kind = 5 /* gave_up */ AND g.ts >= l.first AND g.ts < :until
               AND g.program_id = l.program_id) AS gave_up,
-    s.state AS state
+    s.state AS state,
+    l.workers AS workers
 FROM loops l
 JOIN state s ON s.program_id = l.program_id
 WHERE json_array_length(:programs) = 0 OR s.program IN (SELECT value FROM json_each(:programs))

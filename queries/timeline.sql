@@ -5,16 +5,14 @@
 -- Columns:
 --   time     event time (ms UTC)
 --   kind     event kind name (event_kinds.name)
---   program  program or pool name, NULL for supervisor events
+--   program  program or pool name, NULL for supervisor events and recording gaps
 --   pid      the instance's pid, when the event concerns one process
---   value    kind-specific number (see the events table's comment)
+--   value    kind-specific number (docs/SCHEMA.md, "Event kinds")
 --   detail   kind-specific JSON, NULL when none
--- Plan: events_ts range.
-SELECT e.ts AS time, k.name AS kind, p.name AS program, i.pid AS pid, e.value AS value, e.detail AS detail
-FROM events e
-JOIN event_kinds k ON k.id = e.kind
-LEFT JOIN programs p ON p.id = e.program_id
-LEFT JOIN instances i ON i.id = e.instance_id
-WHERE e.ts >= :since AND e.ts < :until
-  AND (json_array_length(:programs) = 0 OR p.name IS NULL OR p.name IN (SELECT value FROM json_each(:programs)))
-ORDER BY e.ts, e.id;
+-- Plan: the event_log view loops over event_kinds and reads one events_kind_ts range per kind (events
+-- has no index on ts alone); programs and instances by primary key; one sort of the window's events.
+SELECT ts AS time, kind, program, pid, value, detail
+FROM event_log
+WHERE ts >= :since AND ts < :until
+  AND (json_array_length(:programs) = 0 OR program IS NULL OR program IN (SELECT value FROM json_each(:programs)))
+ORDER BY ts, id;

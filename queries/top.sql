@@ -1,6 +1,7 @@
 -- top: time travel. The sampling sweep nearest to :at, one row per supervised instance, sorted by
--- CPU% or RSS. CPU% is the tick delta to the same instance's previous sample divided by the time
--- between the two sweeps (100 ticks per second; 100% = one core).
+-- CPU% or RSS, through the snapshots_with_rates view: CPU% is the tick delta to the same instance's
+-- sample in the previous sweep divided by the time between the two sweeps (100 ticks per second;
+-- 100% = one core), NULL when the instance has no sample in the previous sweep.
 -- Parameters:
 --   :at        the moment to look at, ms since epoch UTC
 --   :sort      'cpu' or 'rss'
@@ -12,13 +13,14 @@
 --   worker    pool worker slot, NULL for plain programs
 --   pid       the instance's root pid
 --   state     root process state letter (R S D Z T ...)
---   cpu_pct   CPU% of the whole process tree since the previous sample, NULL without one
+--   cpu_pct   CPU% of the whole process tree since the previous sweep, NULL without a sample there
 --   rss_kb    resident memory of the tree, KiB
 --   vsz_kb    virtual memory of the tree, KiB
 --   threads   threads in the tree
 --   fds       open fds of the root process
 --   procs     processes in the tree
--- Plan: sweeps_ts (two one-row seeks), snapshots primary key, snapshots_instance for the previous sample.
+-- Plan: sweeps_ts (two one-row seeks), then snapshots by primary key (sweep_id, instance_id) for this
+-- sweep and for the previous one; instances and programs by primary key.
 WITH
 nearest AS (
     SELECT id, ts FROM (
@@ -27,28 +29,13 @@ nearest AS (
         SELECT * FROM (SELECT id, ts FROM sweeps WHERE ts > :at ORDER BY ts ASC LIMIT 1)
     )
     ORDER BY abs(ts - :at), ts LIMIT 1
-),
-cur AS (
-    SELECT n.ts, s.instance_id, s.state, s.utime + s.stime AS ticks, s.rss_kb, s.vsz_kb, s.threads, s.fds, s.procs,
-           (SELECT prev.sweep_id FROM snapshots prev
-             WHERE prev.instance_id = s.instance_id AND prev.sweep_id < s.sweep_id
-             ORDER BY prev.sweep_id DESC LIMIT 1) AS prev_sweep
-    FROM nearest n
-    JOIN snapshots s ON s.sweep_id = n.id
-),
-rated AS (
-    SELECT cur.*,
-           CASE WHEN pw.ts < cur.ts
-                THEN round((cur.ticks - (ps.utime + ps.stime)) * 1000.0 / (cur.ts - pw.ts), 1) END AS cpu_pct
-    FROM cur
-    LEFT JOIN snapshots ps ON ps.sweep_id = cur.prev_sweep AND ps.instance_id = cur.instance_id
-    LEFT JOIN sweeps pw ON pw.id = cur.prev_sweep
 )
-SELECT r.ts AS time, p.name AS program, i.worker_index AS worker, i.pid AS pid, r.state AS state,
-       r.cpu_pct AS cpu_pct, r.rss_kb AS rss_kb, r.vsz_kb AS vsz_kb, r.threads AS threads, r.fds AS fds, r.procs AS procs
-FROM rated r
-JOIN instances i ON i.id = r.instance_id
-JOIN programs p ON p.id = i.program_id
-WHERE json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs))
-ORDER BY CASE WHEN :sort = 'rss' THEN r.rss_kb ELSE r.cpu_pct END DESC NULLS LAST, r.rss_kb DESC, p.name, i.worker_index
+SELECT s.ts AS time, s.program AS program, i.worker_index AS worker, s.pid AS pid, s.state AS state,
+       round(s.cpu_percent, 1) AS cpu_pct, s.rss_kb AS rss_kb, s.vsz_kb AS vsz_kb, s.threads AS threads,
+       s.fds AS fds, s.procs AS procs
+FROM snapshots_with_rates s
+LEFT JOIN instances i ON i.id = s.instance_id
+WHERE s.sweep_id = (SELECT id FROM nearest)
+  AND (json_array_length(:programs) = 0 OR s.program IN (SELECT value FROM json_each(:programs)))
+ORDER BY CASE WHEN :sort = 'rss' THEN s.rss_kb ELSE s.cpu_percent END DESC NULLS LAST, s.rss_kb DESC, s.program, i.worker_index
 LIMIT :limit;

@@ -62,6 +62,11 @@ private struct Scanner {
     var unsafe: KeyPositions.UnsafeSpot?
     var lineStart = 0
     var statementStart = 0
+    /// Arrays and inline tables we are inside of (skipValue recurses once per level).
+    var depth = 0
+    /// toml++ refuses values nested deeper than this (TOML_MAX_NESTED_VALUES); we stop scanning
+    /// there rather than recurse on, which overflowed the stack near 2,000 levels.
+    static let maxDepth = 256
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -240,6 +245,15 @@ private struct Scanner {
     /// `recordKeys` (not inside arrays, where they have no path of their own).
     mutating func skipValue(path prefix: [String], recordKeys: Bool) {
         guard let b = peek() else { return }
+        if b == Self.openBracket || b == Self.openBrace {
+            guard depth < Self.maxDepth else {
+                // toml++ reports its own "maximum nested value depth" error for this text.
+                i = bytes.count
+                return
+            }
+            depth += 1
+        }
+        defer { if b == Self.openBracket || b == Self.openBrace { depth -= 1 } }
         switch b {
         case Self.quote:
             if peek(1) == Self.quote, peek(2) == Self.quote { skipMultiline(Self.quote, path: prefix) }

@@ -58,31 +58,33 @@ public enum HistoryFixture {
         public var end: Timestamp = .init(milliseconds: 0)
     }
 
-    /// Creates the schema by running the embedded migrations in order.
-    /// (The store's migrator will replace this once it lands; the SQL is the same.)
-    public static func createSchema(_ db: Database) throws {
-        for migration in BundledSQL.migrations {
-            try db.execute(sql: migration.sql)
-        }
+    /// Creates an empty history at `path` through the store (`HistoryStore.open`: file mode 0640, WAL,
+    /// the embedded migrations recorded in `grdb_migrations`), so that fixtures and histd's databases
+    /// come from one migration path.
+    public static func createSchema(at path: String) throws {
+        let store = try HistoryStore.open(path: path)
+        store.close()
     }
 
     /// Writes a new database at `path` (which must not exist) whose history ends at `end`.
+    /// Rows follow the real writer's conventions (docs/SCHEMA.md, HistStore's WriteSession): one instance
+    /// row per process with its exit class, `crash`/`exit` events valued with the uptime, `restart_scheduled`
+    /// pointing at the instance that ended with `{"attempt":N[,"worker_index":W]}`, limit kills as
+    /// limit_breach + stop_requested + exit (class `limit`), an unclean run closed by the next start
+    /// (stopped_at = its last event, a `supervisor_stop` `{"reason":"unclean",...}` and `leftover` events),
+    /// and `recording_gap` events with `{"from_ms","to_ms","reason","dropped_by_kind","recorded_ms"}`.
     @discardableResult
     public static func generate(at path: String, size: Size = .small, end: Timestamp = .now()) throws -> Summary {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw ReportError(.queryFailed, "HistoryFixture: \(path) already exists")
         }
+        try createSchema(at: path)
         let queue = try DatabaseQueue(path: path)
-        if size.wal { _ = try queue.writeWithoutTransaction { try String.fetchOne($0, sql: "PRAGMA journal_mode = WAL") } }
-        try queue.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = OFF")
-            try db.inTransaction {
-                try createSchema(db)
-                return .commit
-            }
-        }
+        defer { try? queue.close() }
+        if !size.wal { _ = try queue.writeWithoutTransaction { try String.fetchOne($0, sql: "PRAGMA journal_mode = DELETE") } }
         var summary = Summary()
         try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = OFF")
             try db.inTransaction {
                 var gen = Generator(db: db, size: size, end: end)
                 try gen.run()
@@ -123,27 +125,36 @@ public enum HistoryFixture {
             self.random = Random(state: size.seed)
         }
 
+        /// A span with nothing recorded: histd had died (the unclean run) until the next run started.
+        var dead: (from: Int64, until: Int64, run: Int64)?
+        /// The newest event time per run, to close the unclean run as the store's `beginRun` does.
+        var lastEvent: [Int64: Int64] = [:]
+        /// Instances of the dead run still open when it died: (instance row, pid, start ticks).
+        var leftovers: [(id: Int64, pid: Int64, ticks: Int64)] = []
+
         mutating func run() throws {
             let dayMs: Int64 = 86_400_000
             let start = end - Int64(size.days * Double(dayMs))
             summary.start = Timestamp(milliseconds: start)
             summary.end = Timestamp(milliseconds: end)
 
-            // Runs: one per week; the one before last died (unclean); the last is still open.
+            // Runs: one per week; the one before last died halfway (unclean); the last is still open.
             let runCount = max(1, Int((size.days / 7).rounded(.up)))
             var runs: [(id: Int64, start: Int64, end: Int64)] = []
             for r in 0..<runCount {
                 let rs = start + Int64(r) * (end - start) / Int64(runCount)
                 let re = r == runCount - 1 ? end : start + Int64(r + 1) * (end - start) / Int64(runCount) - 1000
                 let unclean = runCount > 1 && r == runCount - 2
+                let id = Int64(r + 1)
+                let last = r == runCount - 1
                 try db.execute(sql: """
                     INSERT INTO runs (id, host, pid, version, config_path, config_hash, boot_id, started_at, stopped_at, stop_reason)
                     VALUES (?, 'fixture-host', ?, '0.1.0', '/etc/histd.toml', 'cafe', 'boot', ?, ?, ?)
-                    """, arguments: [r + 1, 1000 + r, rs, r == runCount - 1 ? nil : (unclean ? rs + (re - rs) / 2 : re),
-                                     r == runCount - 1 ? nil : (unclean ? "unclean" : "clean")])
-                try event(ts: rs, kind: 13, run: Int64(r + 1))
-                if r < runCount - 1 && !unclean { try event(ts: re, kind: 14, run: Int64(r + 1)) }
-                runs.append((Int64(r + 1), rs, re))
+                    """, arguments: [id, 1000 + r, rs, last || unclean ? nil : re, last || unclean ? nil : "clean"])
+                try event(ts: rs, kind: 13, run: id, value: Int64(1000 + r), detail: #"{"version":"0.1.0","host":"fixture-host"}"#)
+                if !last && !unclean { try event(ts: re, kind: 14, run: id, detail: #"{"reason":"clean"}"#) }
+                if unclean { dead = (rs + (re - rs) / 2, re + 1000, id) }
+                runs.append((id, rs, re))
             }
             func runID(at ts: Int64) -> Int64 { runs.last(where: { $0.start <= ts })?.id ?? 1 }
 
@@ -162,16 +173,24 @@ public enum HistoryFixture {
                 // A third of the programs crash a lot; the rest mostly run.
                 let crashy = p % 3 == 0
                 for worker in 0..<(isPool ? size.poolWorkers : 1) {
+                    let workerJSON = isPool ? ",\"worker_index\":\(worker)" : ""
                     var t = start + random.int(0...cycleMs)
                     var list: [(id: Int64, start: Int64, end: Int64)] = []
+                    var attempt = 0
                     while t < end {
+                        // Nothing starts while histd is dead; the next run starts everything again.
+                        if let dead, t >= dead.from, t < dead.until { t = dead.until + random.int(0...1000) }
+                        guard t < end else { break }
+                        let began = t
                         instanceID += 1
                         let uptime = max(50, Int64(Double(cycleMs) * (crashy ? 0.3 + random.unit() * 0.6 : 0.8 + random.unit() * 0.4)))
-                        let stop = t + uptime
-                        let open = stop >= end
+                        var stop = t + uptime
+                        // A process still running when histd died is never seen ending in that run.
+                        let orphaned = dead.map { t < $0.from && stop >= $0.from } ?? false
+                        let open = stop >= end || orphaned
                         let roll = random.unit()
                         let cls = open ? nil : (roll < (crashy ? 0.8 : 0.2) ? "crash" : (roll < (crashy ? 0.85 : 0.25) ? "limit" : "clean"))
-                        let signal: Int64? = cls == "crash" && roll < 0.3 ? 11 : (cls == "limit" ? 9 : nil)
+                        let signal: Int64? = cls == "crash" && roll < 0.3 ? 11 : (cls == "limit" ? 15 : nil)
                         let code: Int64? = cls == nil || signal != nil ? nil : (cls == "crash" ? 1 + Int64(p % 3) : 0)
                         let pid = 1000 + random.int(0...30000)
                         let run = runID(at: t)
@@ -184,29 +203,52 @@ public enum HistoryFixture {
                         try event(ts: t, kind: 1, run: run, program: programId, instance: instanceID)
                         if let cls {
                             if cls == "limit" {
-                                try event(ts: stop - 5, kind: 8, run: run, program: programId, instance: instanceID,
+                                try event(ts: stop - min(500, uptime / 2), kind: 8, run: run, program: programId, instance: instanceID,
                                           value: 600 << 20, detail: #"{"limit":"max_memory_mb","threshold":536870912,"action":"stop"}"#)
+                                try event(ts: stop - min(499, uptime / 2), kind: 6, run: run, program: programId, instance: instanceID,
+                                          value: 15, detail: #"{"reason":"limit"}"#)
                             }
                             try event(ts: stop, kind: cls == "crash" ? 3 : 2, run: run, program: programId, instance: instanceID, value: uptime)
-                            let delay = min(60_000, Int64(100) << Int64(list.count % 10))
-                            try event(ts: stop, kind: 4, run: run, program: programId, value: delay,
-                                      detail: isPool ? #"{"attempt":1,"worker_index":\#(worker)}"# : #"{"attempt":1}"#)
+                            attempt = cls == "clean" ? 1 : attempt + 1
+                            let delay = min(60_000, Int64(100) << Int64(min(attempt - 1, 10)))
+                            try event(ts: stop, kind: 4, run: run, program: programId, instance: instanceID, value: delay,
+                                      detail: #"{"attempt":\#(attempt)\#(workerJSON)}"#)
                             t = stop + delay
+                        } else if orphaned, let dead {
+                            // Found alive by the next start and stopped (the writer ends the row as 'stopped').
+                            leftovers.append((instanceID, pid, t / 10))
+                            stop = dead.until
+                            try db.execute(sql: "UPDATE instances SET ended_at = ?, class = 'stopped', uptime_ms = ? WHERE id = ?",
+                                           arguments: [stop, stop - t, instanceID])
+                            t = dead.until + random.int(0...1000)
                         } else {
                             t = end
                         }
-                        list.append((instanceID, list.last.map { _ in t } ?? t, stop))
-                        list[list.count - 1].start = stop - uptime
+                        list.append((instanceID, began, stop))
                     }
                     streams.append((programId, list))
                 }
             }
 
-            // Two recording gaps, in the middle of the history.
+            // The dead run, closed the way HistoryStore.beginRun closes it at the next start.
+            if let dead {
+                let last = lastEvent[dead.run] ?? dead.from
+                try db.execute(sql: "UPDATE runs SET stopped_at = ?, stop_reason = 'unclean' WHERE id = ?", arguments: [last, dead.run])
+                try event(ts: last, kind: 14, run: dead.run, detail: #"{"reason":"unclean","detected_ms":\#(dead.until)}"#)
+                for l in leftovers {
+                    try event(ts: dead.until, kind: 16, run: runID(at: dead.until), instance: l.id, value: l.pid,
+                              detail: #"{"start_ticks":\#(l.ticks),"action":"stopped"}"#)
+                }
+            }
+
+            // Two recording gaps, in the middle of the history (ts = from_ms, as the writer records them).
             for g in 1...2 {
                 let at = start + Int64(g) * (end - start) / 3
-                try event(ts: at, kind: 15, run: runID(at: at), value: 42 * Int64(g),
-                          detail: #"{"from":\#(at - 30_000),"until":\#(at - 1000)}"#)
+                let dropped = 42 * Int64(g)
+                try event(ts: at - 30_000, kind: 15, run: runID(at: at), value: dropped, detail: """
+                    {"from_ms":\(at - 30_000),"to_ms":\(at - 1000),"reason":"queue_full",\
+                    "dropped_by_kind":{"exit":\(dropped / 2),"start":\(dropped - dropped / 2)},"recorded_ms":\(at)}
+                    """)
             }
 
             try snapshots(from: max(start, end - Int64(size.snapshotDays * Double(dayMs))))
@@ -219,6 +261,7 @@ public enum HistoryFixture {
                 INSERT INTO events (ts, kind, run_id, program_id, instance_id, value, detail) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
             try stmt.execute(arguments: [ts, kind, run, program, instance, value, detail])
+            if let run { lastEvent[run] = max(lastEvent[run] ?? .min, ts) }
             summary.events += 1
         }
 
@@ -234,6 +277,11 @@ public enum HistoryFixture {
             var ts = from
             var sweepID: Int64 = 0
             while ts < end {
+                // No sampling while histd is dead.
+                if let dead, ts >= dead.from, ts < dead.until {
+                    ts += every
+                    continue
+                }
                 sweepID += 1
                 try sweep.execute(arguments: [sweepID, ts])
                 summary.sweeps += 1

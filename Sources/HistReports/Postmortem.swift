@@ -8,7 +8,7 @@ public struct Postmortem: Sendable {
     public struct Incomplete: Hashable, Sendable {
         public var from: Timestamp
         public var until: Timestamp
-        /// Why: "N events dropped (recording_gap)" or "histd run N ended uncleanly".
+        /// Why: "N records dropped (recording_gap: queue_full)" or "histd run N ended uncleanly; ...".
         public var reason: String
     }
 
@@ -41,9 +41,11 @@ public struct Postmortem: Sendable {
         var incomplete: [Incomplete] = []
         for i in gaps.rows.indices {
             guard case .time(let from) = gaps.value(i, "from"), case .time(let until) = gaps.value(i, "until") else { continue }
-            var dropped = "events"
-            if case .integer(let n) = gaps.value(i, "dropped") { dropped = "\(n) event\(n == 1 ? "" : "s")" }
-            incomplete.append(Incomplete(from: from, until: until, reason: "\(dropped) dropped (recording_gap)"))
+            var dropped = "records"
+            if case .integer(let n) = gaps.value(i, "dropped") { dropped = "\(n) record\(n == 1 ? "" : "s")" }
+            var why = ""
+            if case .text(let r) = gaps.value(i, "reason"), !r.isEmpty { why = ": " + r.replacingOccurrences(of: ",", with: ", ") }
+            incomplete.append(Incomplete(from: from, until: until, reason: "\(dropped) dropped (recording_gap\(why))"))
         }
         for i in runs.rows.indices {
             guard case .time(let last) = runs.value(i, "last_record"), case .time(let next) = runs.value(i, "next_start"),

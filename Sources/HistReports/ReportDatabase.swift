@@ -3,9 +3,11 @@ import GRDB
 import HistModel
 import HistStore
 
-/// A history database opened for reading only: SQLITE_OPEN_READONLY plus `PRAGMA query_only = ON`.
-/// Opening never creates or modifies a file; every way a path can be wrong gives a `ReportError`
-/// that names the path and the problem.
+/// A history database opened for reading only: the store's `HistoryDatabase.openReadOnly` (SQLITE_OPEN_READONLY,
+/// never creates anything, refuses directories, non-SQLite files and foreign databases) plus
+/// `PRAGMA query_only = ON`. Opening never creates or modifies a file; every way a path can be wrong gives
+/// a `ReportError` that names the path and the problem. A newer histd's database is read (readers only
+/// read; tables they don't know are harmless).
 public final class ReportDatabase: Sendable {
     public let path: String
     let queue: DatabaseQueue
@@ -13,53 +15,72 @@ public final class ReportDatabase: Sendable {
     /// Opens `path` after checking that it is a non-empty, complete SQLite file with histd's tables.
     public init(path: String) throws(ReportError) {
         self.path = path
-        try Self.checkFile(path)
-        var config = Configuration()
-        config.readonly = true
-        config.label = "histctl"
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA query_only = ON")
+        // The store does not look for truncation (a copied or half-written file); SQLite would only say
+        // "malformed" later, in the middle of a report.
+        try Self.checkTruncation(path)
+        do {
+            queue = try HistoryDatabase.openReadOnly(path: path, allowNewerSchema: true)
+        } catch let e as HistoryStoreError {
+            throw Self.reportError(e)
+        } catch {
+            throw ReportError(.cannotOpen, "cannot read \(path): \(error)")
         }
         do {
-            queue = try DatabaseQueue(path: path, configuration: config)
+            // One connection (DatabaseQueue): the pragma holds for every later statement. A second guard
+            // besides SQLITE_OPEN_READONLY, e.g. for statements SQLite would run against a temp schema.
+            try queue.inDatabase { try $0.execute(sql: "PRAGMA query_only = ON") }
         } catch {
             throw Self.openError(path, error)
-        }
-        let tables: Set<String>
-        do {
-            tables = try queue.read { db in
-                Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
-            }
-        } catch {
-            throw Self.openError(path, error)
-        }
-        let needed = ["runs", "programs", "instances", "events", "sweeps", "snapshots", "scans"]
-        let missing = needed.filter { !tables.contains($0) }
-        if !missing.isEmpty {
-            throw ReportError(.notHistd, "\(path) is an SQLite database but not a histd history: it has no \(missing.joined(separator: ", ")) table\(missing.count == 1 ? "" : "s")")
         }
     }
 
-    /// Cheap checks before SQLite sees the file: exists, regular, non-empty, SQLite header, not truncated.
-    static func checkFile(_ path: String) throws(ReportError) {
+    /// histctl's wording for the store's open errors (the store's codes, one message style for histctl).
+    static func reportError(_ e: HistoryStoreError) -> ReportError {
+        let path = e.path
+        switch e.code {
+        case .missing:
+            return ReportError(.missingDatabase, "no history database at \(path) (histctl never creates one; is histd recording there? use --db PATH or $HISTD_DB)")
+        case .isDirectory:
+            return ReportError(.notAFile, "\(path) is a directory, not a history database")
+        case .notADatabase:
+            return ReportError(.notSQLite, "\(path) is not an SQLite database (it does not start with the SQLite header)")
+        case .notAHistoryDatabase:
+            var st = stat()
+            if stat(path, &st) == 0, st.st_size == 0 {
+                return ReportError(.emptyFile, "\(path) is empty (0 bytes), not a history database")
+            }
+            return ReportError(.notHistd, "\(path) \(e.message.replacingOccurrences(of: "histd history database", with: "histd history"))")
+        case .newerSchema:
+            return ReportError(.notHistd, "\(path) \(e.message)")
+        case .cannotOpen, .migrationFailed, .writeFailed:
+            if e.message.contains("malformed") || e.message.contains("not a database") {
+                return ReportError(.corrupt, "\(path) is damaged: \(e.message)")
+            }
+            var st = stat()
+            if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+                return ReportError(.notAFile, "\(path) is not a regular file, not a history database")
+            }
+            let dir = (path as NSString).deletingLastPathComponent
+            if !FileManager.default.fileExists(atPath: path + "-shm"), access(dir.isEmpty ? "." : dir, W_OK) != 0 {
+                return ReportError(.cannotOpen, """
+                    cannot open \(path) read-only: \(e.message). A database in WAL mode needs \(path)-shm to exist or its \
+                    folder \(dir.isEmpty ? "." : dir) to be writable; run histctl as a user who can write that folder \
+                    (e.g. the user histd runs as)
+                    """)
+            }
+            return ReportError(.cannotOpen, "cannot open \(path) read-only: \(e.message)")
+        }
+    }
+
+    /// A regular file with the SQLite header whose size disagrees with its header is truncated. Anything
+    /// else (missing, directory, empty, not SQLite) is left to the store's checks.
+    static func checkTruncation(_ path: String) throws(ReportError) {
         var st = stat()
-        guard stat(path, &st) == 0 else {
-            let e = errno
-            if e == ENOENT { throw ReportError(.missingDatabase, "no history database at \(path) (histctl never creates one; is histd recording there? use --db PATH or $HISTD_DB)") }
-            throw ReportError(.cannotOpen, "cannot read \(path): \(String(cString: strerror(e)))")
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw ReportError(.notAFile, "\(path) is \((st.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "not a regular file"), not a history database")
-        }
-        guard st.st_size > 0 else { throw ReportError(.emptyFile, "\(path) is empty (0 bytes), not a history database") }
-        guard let fh = FileHandle(forReadingAtPath: path) else {
-            throw ReportError(.cannotOpen, "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0,
+              let fh = FileHandle(forReadingAtPath: path) else { return }
         defer { try? fh.close() }
         let header = [UInt8]((try? fh.read(upToCount: 100)) ?? Data())
-        guard header.count >= 16, Array(header[0..<16]) == Array("SQLite format 3\0".utf8) else {
-            throw ReportError(.notSQLite, "\(path) is not an SQLite database (it does not start with the SQLite header)")
-        }
+        guard header.count >= 16, Array(header[0..<16]) == Array("SQLite format 3\0".utf8) else { return }
         guard header.count == 100 else { throw ReportError(.truncated, "\(path) is truncated: its SQLite header is incomplete") }
         func be32(_ o: Int) -> UInt32 { header[o..<(o + 4)].reduce(0) { $0 << 8 | UInt32($1) } }
         let rawPage = Int(header[16]) << 8 | Int(header[17])
@@ -79,16 +100,6 @@ public final class ReportDatabase: Sendable {
             switch e.resultCode {
             case .SQLITE_CORRUPT, .SQLITE_NOTADB:
                 return ReportError(.corrupt, "\(path) is damaged: \(e.message ?? "\(e.resultCode)")")
-            case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM:
-                let dir = (path as NSString).deletingLastPathComponent
-                if FileManager.default.fileExists(atPath: path + "-wal") || !FileManager.default.fileExists(atPath: path + "-shm") {
-                    return ReportError(.cannotOpen, """
-                        cannot open \(path) read-only: \(e.message ?? "\(e.resultCode)"). A database in WAL mode needs \
-                        \(path)-shm to exist or its folder \(dir.isEmpty ? "." : dir) to be writable; run histctl as a user \
-                        who can write that folder (e.g. the user histd runs as)
-                        """)
-                }
-                return ReportError(.cannotOpen, "cannot open \(path) read-only: \(e.message ?? "\(e.resultCode)")")
             default:
                 return ReportError(.cannotOpen, "cannot read \(path): \(e.message ?? "\(e.resultCode)")")
             }

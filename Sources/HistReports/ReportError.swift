@@ -2,7 +2,7 @@
 public struct ReportError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: String, Hashable, Sendable {
         case missingDatabase, notAFile, emptyFile, notSQLite, truncated, notHistd, cannotOpen, corrupt,
-             readOnlyRefused, queryFailed, missingQuery
+             readOnlyRefused, queryFailed, missingQuery, writeFailed
     }
     public var code: Code
     public var message: String

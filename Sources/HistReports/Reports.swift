@@ -50,7 +50,7 @@ public enum Reports {
     public static let loopColumns = [
         ReportColumn("program"), ReportColumn("crashes"), ReportColumn("first", .time), ReportColumn("last", .time),
         ReportColumn("longest_uptime_s"), ReportColumn("max_restart_delay_s"), ReportColumn("gave_up", .bool),
-        ReportColumn("state"),
+        ReportColumn("state"), ReportColumn("workers"),
     ]
     public static let zombieColumns = [
         ReportColumn("parent_pid"), ReportColumn("parent_name"), ReportColumn("parent_cmdline"),
@@ -94,6 +94,7 @@ public enum Reports {
     ]
     public static let gapColumns = [
         ReportColumn("time", .time), ReportColumn("from", .time), ReportColumn("until", .time), ReportColumn("dropped"),
+        ReportColumn("reason"),
     ]
     public static let usageColumns = [
         ReportColumn("program"), ReportColumn("bucket"), ReportColumn("rss_kb"), ReportColumn("cpu_pct"),

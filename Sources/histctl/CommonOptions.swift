@@ -67,12 +67,7 @@ struct CommonOptions: ParsableArguments {
         var configDB: String? = nil
         let env = environment
         if (db ?? "").isEmpty, (env["HISTD_DB"] ?? "").isEmpty, let config {
-            do {
-                configDB = try ConfigLoader.load(path: config).supervisor.db
-            } catch {
-                FileHandle.standardError.write(Data("histctl: cannot use config \(config):\n\(error.description)\n".utf8))
-                throw ExitCode(2)
-            }
+            configDB = try loadConfig(config).supervisor.db
         }
         let location = DatabaseLocation.resolve(flag: db, environment: env, configDB: configDB)
         do {
@@ -91,6 +86,16 @@ struct CommonOptions: ParsableArguments {
 
     func failIfNeeded(found: Bool) throws {
         if failIfFound && found { throw ExitCode(3) }
+    }
+}
+
+/// Loads `--config FILE`; a config that does not load is exit status 2 with the loader's messages.
+func loadConfig(_ path: String) throws -> HistConfig {
+    do {
+        return try ConfigLoader.load(path: path)
+    } catch {
+        FileHandle.standardError.write(Data("histctl: cannot use config \(path):\n\(error.description)\n".utf8))
+        throw ExitCode(2)
     }
 }
 

@@ -5,9 +5,10 @@ import ArgumentParser
 struct Histctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "histctl",
-        abstract: "Query histd's history: crashes, crash loops, zombies, orphans, limit breaches, status, time travel, postmortems, SQL.",
+        abstract: "Query histd's history: crashes, crash loops, zombies, orphans, limit breaches, status, time travel, postmortems, SQL; prune it.",
         discussion: """
-        histctl opens the history database read-only and never creates or changes it; histd need not be running. \
+        histctl opens the history database read-only and never creates or changes it (except `histctl prune`, the one \
+        command that deletes old rows); histd need not be running. \
         The database is --db PATH, else $HISTD_DB, else the `db` of --config FILE, else the default path \
         (/var/lib/histd/history.db as root, else $XDG_STATE_HOME/histd/history.db or ~/.local/state/histd/history.db).
 
@@ -22,7 +23,7 @@ struct Histctl: ParsableCommand {
         """,
         version: HistctlVersion.string,
         subcommands: [Crashes.self, Loops.self, Zombies.self, Orphans.self, Breaches.self, Status.self, Top.self,
-                      PostmortemCommand.self, SQL.self]
+                      PostmortemCommand.self, SQL.self, Prune.self]
     )
 }
 

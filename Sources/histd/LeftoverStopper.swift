@@ -16,7 +16,7 @@ enum LeftoverStopper {
             let fd = histd_pidfd_open(id.pid)
             // Re-check identity after opening the pidfd: from here on the pidfd pins this process.
             guard fd >= 0 else { continue }
-            guard procfs.isAlive(id) else { close(fd); continue }
+            guard isRunning(id, procfs: procfs) else { close(fd); continue }
             fds.append((id, fd))
             // histd started every instance with setsid, so its pid is its process group id.
             _ = kill(-id.pid, SIGTERM)
@@ -24,12 +24,20 @@ enum LeftoverStopper {
         }
         defer { for (_, fd) in fds { close(fd) } }
         waitForExits(fds.map(\.1), timeout: grace)
-        for (id, fd) in fds where procfs.isAlive(id) {
+        for (id, fd) in fds where isRunning(id, procfs: procfs) {
             _ = histd_pidfd_send_signal(fd, SIGKILL)
             _ = kill(-id.pid, SIGKILL)
         }
         waitForExits(fds.map(\.1), timeout: .seconds(2))
-        return Set(identities.filter { !procfs.isAlive($0) })
+        return Set(identities.filter { !isRunning($0, procfs: procfs) })
+    }
+
+    /// Same pid and start time, and not a zombie. A leftover is not our child: once it dies it stays
+    /// a zombie until its new parent (init or another subreaper) reaps it, which need not have
+    /// happened yet when its pidfd reports the exit. `ProcFS.isAlive` counts zombies as alive.
+    static func isRunning(_ id: ProcessIdentity, procfs: ProcFS) -> Bool {
+        guard let s = procfs.stat(id.pid), s.startTicks == id.startTicks else { return false }
+        return s.state != "Z"
     }
 
     /// poll(2) on pidfds until all have exited (a pidfd becomes readable when its process exits).

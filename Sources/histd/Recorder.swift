@@ -57,7 +57,7 @@ final class Recorder {
     func handleLeftovers(stop: Bool) {
         guard let start, !start.openInstances.isEmpty else { return }
         let procfs = ProcFS()
-        let alive = start.openInstances.filter { procfs.isAlive($0.identity) }
+        let alive = start.openInstances.filter { LeftoverStopper.isRunning($0.identity, procfs: procfs) }
         guard !alive.isEmpty else { return }
         let list = alive.map { "\($0.program)[\($0.identity.pid)]" }.joined(separator: ", ")
         if !stop {

@@ -93,16 +93,16 @@ import Testing
         try withSample { db throws in
             let loops = try histctl(["loops", "--db", db] + Self.range)
             #expect(loops.stdout == """
-                program  crashes  first                       last                        longest_uptime_s  max_restart_delay_s  gave_up  state
-                web            3  2026-11-21 10:00:00 +00:00  2026-11-21 10:02:00 +00:00           899.123                  4.0  no       running
+                program  crashes  first                       last                        longest_uptime_s  max_restart_delay_s  gave_up  state    workers
+                web            3  2026-11-21 10:00:00 +00:00  2026-11-21 10:02:00 +00:00           899.123                  4.0  no       running        -
 
                 """)
             let status = try histctl(["status", "--db", db, "--format", "json", "--now", "2026-11-21T10:30:00Z"])
             #expect(status.stdout == #"""
                 [
-                  {"program": "evil'; DROP TABLE events; -- \"q\" 🚀", "kind": "program", "state": "failed", "pid": null, "workers": 0, "uptime_s": null, "restarts_1h": 0, "last_exit_at": "2026-11-21T10:05:00.000Z", "last_exit_code": 3, "last_signal": null, "last_exit_class": "crash", "last_event": "2026-11-21T10:20:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true},
-                  {"program": "web", "kind": "program", "state": "running", "pid": 103, "workers": 1, "uptime_s": 1676.0, "restarts_1h": 3, "last_exit_at": "2026-11-21T10:02:00.000Z", "last_exit_code": null, "last_signal": "SIGKILL", "last_exit_class": "limit", "last_event": "2026-11-21T10:20:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true},
-                  {"program": "workers", "kind": "pool", "state": "running", "pid": null, "workers": 1, "uptime_s": null, "restarts_1h": 0, "last_exit_at": "2026-11-21T10:10:00.000Z", "last_exit_code": 0, "last_signal": null, "last_exit_class": "clean", "last_event": "2026-11-21T10:20:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true}
+                  {"program": "evil'; DROP TABLE events; -- \"q\" 🚀", "kind": "program", "state": "failed", "pid": null, "workers": 0, "uptime_s": null, "restarts_1h": 0, "last_exit_at": "2026-11-21T10:05:00.000Z", "last_exit_code": 3, "last_signal": null, "last_exit_class": "crash", "last_event": "2026-11-21T10:15:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true},
+                  {"program": "web", "kind": "program", "state": "running", "pid": 103, "workers": 1, "uptime_s": 1676.0, "restarts_1h": 3, "last_exit_at": "2026-11-21T10:02:00.000Z", "last_exit_code": null, "last_signal": "SIGKILL", "last_exit_class": "limit", "last_event": "2026-11-21T10:15:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true},
+                  {"program": "workers", "kind": "pool", "state": "running", "pid": null, "workers": 1, "uptime_s": null, "restarts_1h": 0, "last_exit_at": "2026-11-21T10:10:00.000Z", "last_exit_code": 0, "last_signal": null, "last_exit_class": "clean", "last_event": "2026-11-21T10:15:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true}
                 ]
 
                 """#)
@@ -132,7 +132,7 @@ import Testing
 
                 > **⚠ The record is incomplete between 2026-11-21 09:30:00 +00:00 and 2026-11-21 09:45:00 +00:00**: histd run 1 ended uncleanly; nothing was recorded until the next start.
                 >
-                > **⚠ The record is incomplete between 2026-11-21 10:15:00 +00:00 and 2026-11-21 10:19:59 +00:00**: 17 events dropped (recording_gap).
+                > **⚠ The record is incomplete between 2026-11-21 10:15:00 +00:00 and 2026-11-21 10:19:59 +00:00**: 17 records dropped (recording_gap: queue_full).
 
                 """))
             let json = try histctl(["postmortem", "--db", db, "--format", "json"] + Self.range)
@@ -155,7 +155,7 @@ import Testing
             #expect(write.status == 1)
             #expect(write.stderr.contains("histctl sql is read-only"))
             let read = try histctl(["sql", "--db", db, "--format", "csv", "SELECT COUNT(*) AS n FROM events"])
-            #expect(read.stdout == "n\r\n23\r\n")
+            #expect(read.stdout == "n\r\n24\r\n")
         }
         try withSample(empty: true) { db throws in
             let r = try histctl(["crashes", "--db", db, "--fail-if-found"])
@@ -163,6 +163,55 @@ import Testing
             #expect(r.stdout == "(no rows)\n")
             #expect(try histctl(["crashes", "--db", db, "--format", "json"]).stdout == "[]\n")
         }
+    }
+
+    @Test func pruneWritesAndSaysWhat() throws {
+        try withSample { db throws in
+            // Defaults from the config (its db is relative to its folder): keep events from 10:00Z and snapshots
+            // from 10:00:45Z.
+            let config = (db as NSString).deletingLastPathComponent + "/histd.toml"
+            try """
+                [supervisor]
+                db = "h.db"
+                retention = "30m"
+                snapshot_retention = "1755s"
+
+                [program.web]
+                command = ["/bin/true"]
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let r = try histctl(["prune", "--config", config, "--now", "2026-11-21T10:30:00Z"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout == """
+                table           deleted  older_than
+                events                9  2026-11-21 10:00:00 +00:00
+                instances             1  2026-11-21 10:00:00 +00:00
+                scans                 0  2026-11-21 10:00:00 +00:00
+                zombie_parents        0  2026-11-21 10:00:00 +00:00
+                orphans               0  2026-11-21 10:00:00 +00:00
+                sweeps                2  2026-11-21 10:00:45 +00:00
+                snapshots             4  2026-11-21 10:00:45 +00:00
+
+                """)
+            // Flags win over the config; nothing is left to delete.
+            let again = try histctl(["prune", "--config", config, "--db", db, "--retention", "30m", "--snapshot-retention", "1755s",
+                                     "--format", "csv", "--now", "2026-11-21T10:30:00Z"])
+            #expect(again.stdout.contains("events,0,2026-11-21T10:00:00.000Z\r\n"))
+            #expect(again.stdout.contains("snapshots,0,2026-11-21T10:00:45.000Z\r\n"))
+            let read = try histctl(["sql", "--db", db, "--format", "csv", "SELECT COUNT(*) AS n FROM events"])
+            #expect(read.stdout == "n\r\n15\r\n")
+            // Its help says that it writes; the others say they don't.
+            #expect(try histctl(["prune", "--help"]).stdout.contains("the one histctl command that WRITES"))
+            #expect(try histctl(["--help"]).stdout.contains("except `histctl prune`"))
+            #expect(try histctl(["prune", "--db", db, "--retention", "soon"]).status == 64)
+        }
+        // A missing database is not created.
+        let dir = NSTemporaryDirectory() + "histctl-e2e-prune-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let missing = try histctl(["prune", "--db", dir + "/none.db"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("no history database at"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/none.db"))
     }
 
     @Test func badDatabasesAreReportedAndLeftAlone() throws {

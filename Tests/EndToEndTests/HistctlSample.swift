@@ -7,7 +7,7 @@ import HistStore
 enum HistctlSample {
     static let sql = """
         INSERT INTO runs (id, host, pid, version, started_at, stopped_at, stop_reason) VALUES
-          (1, 'host-a', 4242, '0.1.0', 1795255200000 - 3600000, 1795255200000 - 1200000, 'unclean'),
+          (1, 'host-a', 4242, '0.1.0', 1795255200000 - 3600000, 1795255200000 - 1800000, 'unclean'),
           (2, 'host-a', 4343, '0.1.0', 1795255200000 - 900000, NULL, NULL);
         INSERT INTO programs (id, name, kind) VALUES
           (1, 'web', 'program'), (2, 'workers', 'pool'),
@@ -23,29 +23,31 @@ enum HistctlSample {
           (8, 2, 3, NULL, 300, 9020, 1795255200000 - 897000, 1795255500000, 3, NULL, 0, 'crash', 1197000,
               '''; DROP TABLE events; --' || char(10) || '💥 "quoted", comma');
         INSERT INTO events (ts, kind, run_id, program_id, instance_id, value, detail) VALUES
-          (1795255200000 - 3600000, 13, 1, NULL, NULL, NULL, NULL),
+          (1795255200000 - 3600000, 13, 1, NULL, NULL, 4242, '{"version":"0.1.0","host":"host-a"}'),
           (1795255200000 - 3599000, 1, 1, 1, 1, NULL, NULL),
           (1795255200000 - 1800000, 3, 1, 1, 1, 1799000, NULL),
-          (1795255200000 - 900000, 13, 2, NULL, NULL, NULL, NULL),
+          (1795255200000 - 1800000, 14, 1, NULL, NULL, NULL, '{"reason":"unclean","detected_ms":1795254300000}'),
+          (1795255200000 - 900000, 13, 2, NULL, NULL, 4343, '{"version":"0.1.0","host":"host-a"}'),
           (1795255200000 - 899000, 1, 2, 1, 2, NULL, NULL),
           (1795255200000 - 898000, 1, 2, 2, 6, NULL, NULL),
           (1795255200000 - 898000, 1, 2, 2, 7, NULL, NULL),
           (1795255200000 - 897000, 1, 2, 3, 8, NULL, NULL),
           (1795255200123, 3, 2, 1, 2, 899123, NULL),
-          (1795255200123, 4, 2, 1, NULL, 1000, '{"attempt":1}'),
+          (1795255200123, 4, 2, 1, 2, 1000, '{"attempt":1}'),
           (1795255201123, 1, 2, 1, 3, NULL, NULL),
           (1795255260000, 3, 2, 1, 3, 58877, NULL),
-          (1795255260000, 4, 2, 1, NULL, 2000, '{"attempt":2}'),
+          (1795255260000, 4, 2, 1, 3, 2000, '{"attempt":2}'),
           (1795255262000, 1, 2, 1, 4, NULL, NULL),
           (1795255319500, 8, 2, 1, 4, 629145600, '{"limit":"max_memory_mb","threshold":536870912,"action":"stop"}'),
           (1795255319600, 6, 2, 1, 4, 15, '{"reason":"limit"}'),
           (1795255320000, 2, 2, 1, 4, 58000, NULL),
-          (1795255320000, 4, 2, 1, NULL, 4000, '{"attempt":3}'),
+          (1795255320000, 4, 2, 1, 4, 4000, '{"attempt":3}'),
           (1795255324000, 1, 2, 1, 5, NULL, NULL),
           (1795255500000, 3, 2, 3, 8, 1197000, NULL),
-          (1795255500000, 5, 2, 3, NULL, 0, NULL),
+          (1795255500000, 5, 2, 3, 8, 0, NULL),
           (1795255800000, 12, 2, 2, 7, NULL, '{"reason":"exit0"}'),
-          (1795256400000, 15, 2, NULL, NULL, 17, '{"from":1795256100000,"until":1795256399000}');
+          (1795256100000, 15, 2, NULL, NULL, 17,
+           '{"from_ms":1795256100000,"to_ms":1795256399000,"reason":"queue_full","dropped_by_kind":{"start":10,"sweep":7},"recorded_ms":1795256400000}');
         INSERT INTO sweeps (id, ts) VALUES (1, 1795255230000), (2, 1795255240000), (3, 1795255250000);
         INSERT INTO snapshots (sweep_id, instance_id, state, utime, stime, rss_kb, vsz_kb, threads, fds, procs) VALUES
           (1, 3, 'R', 100, 0, 20000, 90000, 4, 10, 1),
@@ -65,12 +67,14 @@ enum HistctlSample {
           (601, 9600, 'young', 'young', 'root', 1795255200000, NULL, 'reparented_to_init', 1795255235000, 1795255235000, 1);
         """
 
-    /// Writes the schema (embedded migrations) and, unless `empty`, the sample rows.
+    /// Writes the schema (through the store: HistoryStore.open applies the embedded migrations) and,
+    /// unless `empty`, the sample rows.
     static func create(at path: String, empty: Bool = false) throws {
+        let store = try HistoryStore.open(path: path)
+        store.close()
+        guard !empty else { return }
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in
-            for m in BundledSQL.migrations { try db.execute(sql: m.sql) }
-            if !empty { try db.execute(sql: sql) }
-        }
+        try queue.write { db in try db.execute(sql: sql) }
+        try queue.close()
     }
 }

@@ -212,13 +212,13 @@ import HistModel
             #expect(error.problems[0].message.contains("is a directory"))
         }
         let binary = dir.path + "/bin.toml"
-        FileManager.default.createFile(atPath: binary, contents: Data([0x61, 0x0A, 0x62, 0x00, 0x63]))
+        _ = FileManager.default.createFile(atPath: binary, contents: Data([0x61, 0x0A, 0x62, 0x00, 0x63]))
         do { _ = try ConfigLoader.load(path: binary) } catch {
             #expect(error.problems[0].line == 2)
             #expect(error.problems[0].message.contains("NUL byte"))
         }
         let latin1 = dir.path + "/latin1.toml"
-        FileManager.default.createFile(atPath: latin1, contents: Data(Array("# ok\n# ok\n# caf".utf8) + [0xE9, 0x0A]))
+        _ = FileManager.default.createFile(atPath: latin1, contents: Data(Array("# ok\n# ok\n# caf".utf8) + [0xE9, 0x0A]))
         do { _ = try ConfigLoader.load(path: latin1) } catch {
             #expect(error.problems[0].line == 3)
             #expect(error.problems[0].message.contains("UTF-8"))

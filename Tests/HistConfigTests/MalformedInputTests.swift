@@ -79,7 +79,7 @@ import HistModel
     static func outcome(_ bytes: [UInt8], dir: String) -> Bool {
         if let dump = ProcessInfo.processInfo.environment["HISTD_FUZZ_DUMP"] {
             // Debugging aid: the input being tried, left behind if toml++ or the loader crashes.
-            FileManager.default.createFile(atPath: dump, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: dump, contents: Data(bytes))
         }
         do {
             _ = try ConfigLoader.load(bytes: bytes, displayName: "fuzz.toml", absolutePath: dir + "/fuzz.toml",

@@ -22,7 +22,7 @@ final class ConfigDir {
     func write(_ name: String, _ text: String, executable: Bool = false) -> String {
         let file = path + "/" + name
         try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: file, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: file, contents: Data(text.utf8))
         if executable { chmod(file, 0o755) }
         return file
     }

@@ -10,8 +10,10 @@ import Testing
     static let guarded = ["events", "snapshots", "instances"]
     static let keywords: Set<String> = ["WHERE", "JOIN", "ON", "LEFT", "ORDER", "GROUP", "LIMIT", "USING", "WINDOW", "AS", "UNION", "INNER", "CROSS"]
 
-    /// Aliases under which the guarded tables appear in `sql` (plus their own names).
-    static func aliases(in sql: String) -> Set<String> {
+    /// Aliases under which the guarded tables appear in `sql` or in the store's views (which the plan
+    /// shows by their inner aliases), plus their own names.
+    static func aliases(in query: String) -> Set<String> {
+        let sql = query + "\n" + BundledSQL.migrations.map(\.sql).joined(separator: "\n")
         var out = Set(guarded)
         let pattern = try! NSRegularExpression(pattern: #"\b(events|snapshots|instances)\s+(?:AS\s+)?([A-Za-z_]\w*)"#)
         for m in pattern.matches(in: sql, range: NSRange(sql.startIndex..., in: sql)) {
@@ -60,5 +62,41 @@ import Testing
         #expect(try !Reports.status(db, scope).isEmpty)
         let pm = try Postmortem.build(db, ReportScope(since: summary.start, until: summary.end))
         #expect(pm.incomplete.count >= 2)
+    }
+}
+
+/// The fixture follows the store's conventions for a histd that died: its run closed at its last event.
+@Suite struct FixtureConventionTests {
+    @Test func uncleanRunIsClosedLikeTheStoreDoes() throws {
+        let dir = SampleHistory.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/runs.db"
+        let size = HistoryFixture.Size(programs: 4, poolEvery: 4, poolWorkers: 2, days: 15, cyclesPerDay: 24,
+                                       snapshotEvery: .seconds(3600), snapshotDays: 15, scanEvery: .seconds(3600), wal: false)
+        let summary = try HistoryFixture.generate(at: path, size: size, end: Timestamp(milliseconds: SampleHistory.t0))
+        let db = try ReportDatabase(path: path)
+        let whole = ReportScope(since: summary.start, until: summary.end)
+        let runs = try db.run(query: "runs", arguments: whole.arguments, columns: Reports.runColumns)
+        #expect(runs.rows.map { $0[6] } == [.text("clean"), .text("unclean"), .null])
+        // stopped_at is the dead run's last ordinary event, and a supervisor_stop {"reason":"unclean"} sits there.
+        let check = try AdHocSQL.run(db, sql: """
+            SELECT r.stopped_at = (SELECT MAX(ts) FROM events WHERE run_id = r.id AND kind <> 14),
+                   (SELECT json_extract(detail, '$.reason') FROM events WHERE kind = 14 AND run_id = r.id),
+                   (SELECT COUNT(*) FROM events WHERE kind IN (1, 2, 3, 4) AND ts > r.stopped_at
+                      AND ts < (SELECT started_at FROM runs WHERE id = r.id + 1)),
+                   (SELECT COUNT(*) FROM events WHERE kind = 16)
+            FROM runs r WHERE r.stop_reason = 'unclean'
+            """)
+        #expect(check.rows.count == 1)
+        #expect(check.rows.first?[0] == .integer(1))
+        #expect(check.rows.first?[1] == .text("unclean"))
+        #expect(check.rows.first?[2] == .integer(0))          // nothing recorded while histd was dead
+        #expect(check.rows.first.map { $0[3] != .integer(0) } == true)  // its live processes found as leftovers
+        let pm = try Postmortem.build(db, whole)
+        #expect(pm.incomplete.contains { $0.reason.contains("histd run 2 ended uncleanly") })
+        #expect(pm.incomplete.filter { $0.reason.contains("recording_gap: queue_full") }.count == 2)
+        // restart_scheduled points at the instance that ended, as the writer does.
+        let orphanRestarts = try AdHocSQL.run(db, sql: "SELECT COUNT(*) FROM events WHERE kind = 4 AND instance_id IS NULL")
+        #expect(orphanRestarts.rows == [[.integer(0)]])
     }
 }

@@ -143,7 +143,7 @@ import Testing
             #expect(r.value(2, "state") == .text("running"))
             #expect(r.value(2, "workers") == .integer(1))
             #expect(r.value(2, "pid") == .null)
-            #expect(r.value(1, "last_event") == .time(ts(1_200_000)))
+            #expect(r.value(1, "last_event") == .time(ts(900_000)))           // the recording_gap (ts = from_ms)
             #expect(r.value(1, "last_snapshot") == .time(ts(50_000)))
             #expect(r.value(1, "run_open") == .bool(true))
         }
@@ -179,18 +179,18 @@ import Testing
             #expect(pm.incomplete[0].until == ts(-900_000))
             #expect(pm.incomplete[1].from == ts(900_000))
             #expect(pm.incomplete[1].until == ts(1_199_000))
-            #expect(pm.incomplete[1].reason.contains("17 events dropped"))
+            #expect(pm.incomplete[1].reason == "17 records dropped (recording_gap: queue_full)")
             let md = pm.markdown(zone: TimeZone(identifier: "UTC")!)
             #expect(md.contains("The record is incomplete between 2026-11-21 10:15:00 +00:00 and 2026-11-21 10:19:59 +00:00"))
             #expect(md.contains("The record is incomplete between 2026-11-21 09:30:00 +00:00 and 2026-11-21 09:45:00 +00:00"))
             #expect(md.contains("## Crash clusters"))
             #expect(md.contains("evil'; DROP TABLE events; -- \"q\" 🚀"))
             #expect(pm.usage.map(\.program) == ["web", "workers"])
-            #expect(pm.timeline.rows.count == 23)
+            #expect(pm.timeline.rows.count == 24)
             let json = pm.json()
             let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
             #expect((parsed["record_incomplete"] as? [Any])?.count == 2)
-            #expect((parsed["timeline"] as? [Any])?.count == 23)
+            #expect((parsed["timeline"] as? [Any])?.count == 24)
             // Without gaps, the report says so.
             let quiet = try Postmortem.build(db, ReportScope(since: ts(100_000), until: ts(110_000)))
             #expect(quiet.incomplete.isEmpty)
@@ -220,7 +220,7 @@ import Testing
             let r = try AdHocSQL.run(db, sql: "SELECT name FROM programs WHERE id = 3")
             #expect(r.rows == [[.text("evil'; DROP TABLE events; -- \"q\" 🚀")]])
             let bound = try AdHocSQL.run(db, sql: "SELECT COUNT(*) AS n FROM events WHERE ts >= :since AND ts < :until", scope: scope)
-            #expect(bound.rows == [[.integer(23)]])
+            #expect(bound.rows == [[.integer(24)]])
             for write in ["DELETE FROM events", "DROP TABLE events", "INSERT INTO programs (name) VALUES ('x')",
                           "UPDATE runs SET pid = 1", "CREATE TABLE x (a)", "ATTACH '/tmp/x.db' AS x", "VACUUM INTO '/tmp/histctl-vacuum.db'",
                           "PRAGMA query_only = OFF", "PRAGMA user_version = 7"] {
@@ -228,7 +228,7 @@ import Testing
                 do { _ = try AdHocSQL.run(db, sql: write) } catch let e as ReportError { #expect(e.description.hasPrefix("histctl sql is read-only")) }
             }
             #expect(!FileManager.default.fileExists(atPath: "/tmp/histctl-vacuum.db"))
-            #expect(try AdHocSQL.run(db, sql: "SELECT COUNT(*) FROM events").rows == [[.integer(23)]])
+            #expect(try AdHocSQL.run(db, sql: "SELECT COUNT(*) FROM events").rows == [[.integer(24)]])
             let schema = try AdHocSQL.schema(db)
             #expect(schema.contains("CREATE TABLE events"))
             #expect(schema.contains("-- kernel start time (clock ticks since boot)"))

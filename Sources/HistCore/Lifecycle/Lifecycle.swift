@@ -13,7 +13,8 @@ import HistModel
 ///   is scheduled after `backoff.delay(attempt: n - 1)`.
 /// - A clean exit under `always` is restarted with the same backoff (so a program that exits at once
 ///   cannot spin), but never gives up.
-/// - A limit kill (`limitBreached`) stops the unit, is classified `limit`, and restarts under backoff.
+/// - A limit kill (`limitBreached`) stops the unit, is classified `limit`, and restarts under backoff;
+///   so does a process the kernel killed at a cgroup limit (`exitedAtLimit`).
 /// - Pool workers (`recycleCleanExit`): an exit 0 is replaced at once and does not count.
 public enum Lifecycle {
     public static func handle(state: ProgramState, event: LifecycleEvent, policy: UnitPolicy,
@@ -70,6 +71,22 @@ public enum Lifecycle {
             }
             guard policy.restart != .never else { return Transition(state: .exited, counters: c, actions: actions) }
             return afterFailure(counters: c, policy: policy, actions: &actions)
+
+        case (.running, .exitedAtLimit(_, let uptime, _)), (.starting, .exitedAtLimit(_, let uptime, _)):
+            if uptime >= policy.backoff.resetAfter { c.restarts = 0 }
+            var actions: [LifecycleAction] = [.recordEnd(.limit)]
+            if c.stopReason != nil {
+                c.stopReason = nil
+                return Transition(state: .stopped, counters: c, actions: actions)
+            }
+            guard policy.restartsAllowed, policy.restart != .never else {
+                return Transition(state: .exited, counters: c, actions: actions)
+            }
+            return afterFailure(counters: c, policy: policy, actions: &actions)
+
+        case (.stopping, .exitedAtLimit(let status, let uptime, _)):
+            // histd was stopping it anyway: the stop's own classification wins.
+            return handle(state: state, event: .exited(status: status, uptime: uptime), policy: policy, counters: c)
 
         case (.stopping, .exited(_, let uptime)):
             let reason = c.stopReason ?? .operator

@@ -13,6 +13,9 @@ public enum LifecycleEvent: Hashable, Sendable {
     case spawnFailed(errno: Int32, step: String)
     /// The unit's process was reaped.
     case exited(status: ExitStatus, uptime: Duration)
+    /// The unit's process was reaped after the kernel killed it at a limit histd set (a cgroup OOM
+    /// kill): classified `limit`, not `crash`, and restarted under backoff like a limit stop.
+    case exitedAtLimit(status: ExitStatus, uptime: Duration, limit: String)
     /// The backoff timer fired.
     case backoffElapsed
     /// `stop_timeout` passed after the stop signal.

@@ -35,31 +35,16 @@ extension Engine {
         matching.forEach(body)
     }
 
-    /// Sets a pool's size: new slots take the lowest free indexes; shrinking stops the highest
-    /// indexes (reason `scale_down`). The count of live workers always comes from the unit table.
+    /// Sets a pool's desired size. The reconcile step (`reconcilePools`, at the top of the next
+    /// loop iteration) compares it with the live workers and starts or stops the difference.
     func resizePool(_ name: String, to requested: Int) {
-        guard let pool = pools[name] else {
+        guard pools[name] != nil else {
             logger.warning("no pool named \"\(name)\"")
             return
         }
         let count = max(0, requested)
         desiredWorkers[name] = count
-        let slots = units.values.filter { $0.key.program == name && !$0.removeWhenIdle }
-            .sorted { ($0.key.workerIndex ?? 0) < ($1.key.workerIndex ?? 0) }
-        if slots.count < count {
-            var used = Set(units.values.filter { $0.key.program == name }.compactMap(\.key.workerIndex))
-            var index = 0
-            for _ in slots.count..<count {
-                while used.contains(index) { index += 1 }
-                used.insert(index)
-                let unit = addUnit(UnitKey(program: name, workerIndex: index), spec: pool.worker, pool: name)
-                deliver(.startRequested, to: unit)
-            }
-        } else if slots.count > count {
-            for unit in slots.suffix(slots.count - count).reversed() {
-                unit.removeWhenIdle = true
-                deliver(.stopRequested(.scaleDown), to: unit)
-            }
-        }
+        shared.publishDesired(pool: name, count: count)
+        poolsDirty = true
     }
 }

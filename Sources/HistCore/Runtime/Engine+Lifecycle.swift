@@ -8,7 +8,8 @@ import Logging
 extension Engine {
     /// Policy of a unit right now (restarts are off once shutdown began).
     func policy(for unit: Unit) -> UnitPolicy {
-        UnitPolicy(unit.spec, recycleCleanExit: unit.pool != nil, restartsAllowed: phase == .running)
+        // A retiring worker is not restarted whatever ends it: its replacement already runs.
+        UnitPolicy(unit.spec, recycleCleanExit: unit.pool != nil, restartsAllowed: phase == .running && !unit.retiring)
     }
 
     /// Creates the units and starts them in descending `stop_order` (the reverse of shutdown).
@@ -19,6 +20,7 @@ extension Engine {
         }
         for pool in pools.values {
             desiredWorkers[pool.name] = pool.minWorkers
+            shared.publishDesired(pool: pool.name, count: pool.minWorkers)
             for i in 0..<pool.minWorkers {
                 all.append(addUnit(UnitKey(program: pool.name, workerIndex: i), spec: pool.worker, pool: pool.name))
             }
@@ -45,6 +47,9 @@ extension Engine {
         let t = Lifecycle.handle(state: unit.state, event: event, policy: policy(for: unit), counters: unit.counters)
         unit.state = t.state
         unit.counters = t.counters
+        // Publish the new state before the actions record their events, so a reader that saw an
+        // event (gave_up, ...) never reads the state from before it.
+        shared.publish(unit.status)
         var line = LogLine(unit: unit.key, pid: (ending ?? unit.process)?.pid)
         var followUps: [LifecycleEvent] = []
         for action in t.actions {
@@ -52,6 +57,7 @@ extension Engine {
         }
         if let text = line.text { line.level == .info ? logger.info("\(text)") : logger.warning("\(text)") }
         shared.publish(unit.status)
+        if unit.pool != nil { poolsDirty = true }
         for next in followUps { deliver(next, to: unit) }
         if unit.removeWhenIdle && unit.process == nil && [.stopped, .exited, .failed].contains(unit.state) {
             removeUnit(unit)
@@ -89,7 +95,12 @@ extension Engine {
         case .releaseResources:
             resources.killAll(unit: unit.key, spec: unit.spec)
         case .recordEnd(let classification):
-            guard let ending, case .exited(let status, let uptime) = event else { return }
+            guard let ending else { return }
+            let status: ExitStatus, uptime: Duration
+            switch event {
+            case .exited(let s, let u), .exitedAtLimit(let s, let u, _): (status, uptime) = (s, u)
+            default: return
+            }
             let end = InstanceEnd(instance: ending.info, endedAt: now, status: status, classification: classification,
                                   uptime: uptime, stderrTail: unit.output.tail.text)
             sink.record(HistEvent(time: now, program: unit.key.program, payload: .ended(end)))
@@ -152,6 +163,7 @@ extension Engine {
             watch(p.stdoutFD, .pipe(PipeReader(fd: p.stdoutFD, output: unit.output, isStderr: false)))
             watch(p.stderrFD, .pipe(PipeReader(fd: p.stderrFD, output: unit.output, isStderr: true)))
             shared.instanceStarted(info)
+            scheduleAgeRecycle(unit, instance: info.id)
             sink.record(HistEvent(time: info.startedAt, program: unit.key.program, payload: .started(info)))
             logger.info("\(unit.key)[\(p.pid)]: started")
             return .spawned
@@ -171,6 +183,7 @@ extension Engine {
         units[unit.key] = nil
         timers.cancel(unit.restartTimer)
         timers.cancel(unit.killTimer)
+        timers.cancel(unit.ageTimer)
         resources.cleanup(unit: unit.key, spec: unit.spec)
         shared.publish(unit.status, removed: true)
     }

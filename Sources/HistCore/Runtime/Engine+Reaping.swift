@@ -47,6 +47,8 @@ extension Engine {
             return
         }
         unit.process = nil
+        timers.cancel(unit.ageTimer)
+        unit.ageTimer = nil
         if process.pidfd >= 0 { unwatchAndClose(process.pidfd) }
         // The pipes may still hold the last words: drain them before building the stderr tail.
         for (fd, role) in roles {
@@ -55,8 +57,14 @@ extension Engine {
                 readPipe(reader, budget: Self.drainBudgetAtExit)
             }
         }
-        shared.instanceEnded(process.info.id)
         let uptime = Sys.monotonicNow() - process.startedAt
-        deliver(.exited(status: status, uptime: uptime), to: unit, ending: process)
+        // A SIGKILL histd did not send may be the kernel enforcing a cgroup limit (OOM killer).
+        let limit = status.signal == SIGKILL ? resources.killedAtLimit(unit: unit.key, spec: unit.spec) : nil
+        let event: LifecycleEvent = limit.map { .exitedAtLimit(status: status, uptime: uptime, limit: $0) }
+            ?? .exited(status: status, uptime: uptime)
+        deliver(event, to: unit, ending: process)
+        // Published after the exit was handled: a pool worker replaced at once (exit 0) shows
+        // its old and new process together for a moment, never an empty pool.
+        shared.instanceEnded(process.info.id)
     }
 }

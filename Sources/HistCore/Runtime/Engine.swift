@@ -26,6 +26,10 @@ final class Engine {
     var programs: [String: ProgramSpec] = [:]
     var pools: [String: PoolSpec] = [:]
     var desiredWorkers: [String: Int] = [:]
+    /// Some pool unit changed: run the reconcile step at the top of the next loop iteration.
+    var poolsDirty = false
+    /// Draws each worker's age jitter (seedable through `SupervisorOptions.ageJitterSeed`).
+    var ageRNG: SeededGenerator
     var units: [UnitKey: Unit] = [:]
     var unitByPID: [Int32: UnitKey] = [:]
     var timers = TimerQueue<TimerKind>()
@@ -63,6 +67,7 @@ final class Engine {
         self.baseEnvironment = baseEnvironment
         for p in programs { self.programs[p.name] = p }
         for p in pools { self.pools[p.name] = p }
+        ageRNG = options.ageJitterSeed.map { SeededGenerator(seed: $0) } ?? SeededGenerator()
     }
 
     deinit { readBuffer.deallocate() }
@@ -121,6 +126,7 @@ final class Engine {
         var masks = [UInt32](repeating: 0, count: 64)
         while true {
             fireDueTimers()
+            reconcilePools()
             advanceShutdown()
             if phase == .done { break }
             armTimerFD()
@@ -196,6 +202,10 @@ final class Engine {
                 guard let unit = units[key], unit.killTimer == entry.id else { continue }
                 unit.killTimer = nil
                 deliver(.stopTimeoutElapsed, to: unit)
+            case .workerAge(let key, let instance):
+                guard let unit = units[key], unit.ageTimer == entry.id else { continue }
+                unit.ageTimer = nil
+                workerReachedMaxAge(unit, instance: instance)
             case .shutdownDeadline:
                 shutdownDeadlineReached()
             }

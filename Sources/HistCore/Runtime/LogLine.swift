@@ -26,7 +26,7 @@ struct LogLine {
             }
         case .stopped: parts.append("stopped (\(status)) \(after)")
         case .killed: parts.append("killed \(after)")
-        case .limit: level = .warning; parts.append("stopped for a limit breach (\(status)) \(after)")
+        case .limit: level = .warning; parts.append("ended for a limit breach (\(status)) \(after)")
         case .spawnFailed: parts.append("could not start")
         }
     }

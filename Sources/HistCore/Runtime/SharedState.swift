@@ -12,6 +12,14 @@ final class SharedState: Sendable {
         var commands: [SupervisorCommand] = []
         var units: [UnitKey: UnitStatus] = [:]
         var live: [InstanceID: InstanceInfo] = [:]
+        /// Session id (= instance pid, every instance runs in its own session) -> program, of
+        /// instances started since the watcher last took them: an instance that forks a daemon and
+        /// exits before any sample is still known when its orphan is found.
+        var startedSessions: [Int32: String] = [:]
+        /// Each pool's desired size, as the engine last set it.
+        var desired: [String: Int] = [:]
+        /// True once shutdown began (autoscalers stop deciding).
+        var shuttingDown = false
         var started = false
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -49,7 +57,26 @@ final class SharedState: Sendable {
         }
     }
 
-    func instanceStarted(_ info: InstanceInfo) { state.withLock { $0.live[info.id] = info } }
+    /// Bound on `startedSessions` when nobody takes them (sampling and scans off).
+    static let startedSessionsLimit = 4096
+
+    func instanceStarted(_ info: InstanceInfo) {
+        state.withLock { s in
+            s.live[info.id] = info
+            if s.startedSessions.count >= Self.startedSessionsLimit { s.startedSessions.removeAll(keepingCapacity: true) }
+            s.startedSessions[info.identity.pid] = info.program
+        }
+    }
+
+    func takeStartedSessions() -> [Int32: String] {
+        state.withLock { s in
+            defer { s.startedSessions.removeAll(keepingCapacity: true) }
+            return s.startedSessions
+        }
+    }
+
+    func publishDesired(pool: String, count: Int) { state.withLock { $0.desired[pool] = count } }
+    func markShuttingDown() { state.withLock { $0.shuttingDown = true } }
     func instanceEnded(_ id: InstanceID) { state.withLock { _ = $0.live.removeValue(forKey: id) } }
 
     func markFinished() {

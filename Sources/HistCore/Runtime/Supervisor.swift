@@ -90,6 +90,12 @@ public final class Supervisor: Sendable {
         thread.name = "histd-engine"
         thread.stackSize = 4 << 20
         thread.start()
+        if options.autoscale {
+            for pool in pools where pool.maxWorkers > pool.minWorkers {
+                let probe = options.cpuProbe ?? ProcCPUProbe()
+                PoolAutoscaler(spec: pool, shared: shared, sink: sink, probe: probe, logger: logger).start()
+            }
+        }
     }
 
     /// Starts (if needed) and waits until shutdown has completed.
@@ -111,6 +117,22 @@ public final class Supervisor: Sendable {
     /// The processes alive right now (updated on every spawn and reap), ordered by instance id.
     public func liveInstances() -> [InstanceInfo] {
         shared.state.withLock { Array($0.live.values) }.sorted { $0.id < $1.id }
+    }
+
+    /// Sessions (= pids) of the instances started since the last call, with their program, so that
+    /// the watcher can attribute orphans of instances that ended before it ever saw them alive.
+    public func takeStartedSessions() -> [Int32: String] { shared.takeStartedSessions() }
+
+    /// A pool's desired size as the engine last set it (from `min_workers`, `.setDesiredWorkers`
+    /// or the autoscaler); nil for an unknown pool or before the engine started.
+    public func desiredWorkers(pool: String) -> Int? {
+        shared.state.withLock { $0.desired[pool] }
+    }
+
+    /// A pool's worker processes in the engine's process table (spawned and not yet reaped),
+    /// including any that histd is stopping (scale-down, recycle) but whose exit has not come yet.
+    public func liveWorkers(pool: String) -> [InstanceInfo] {
+        liveInstances().filter { $0.program == pool }
     }
 
     /// Every unit's state, ordered by unit.

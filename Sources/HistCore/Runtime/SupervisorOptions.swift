@@ -20,12 +20,22 @@ public struct SupervisorOptions: Sendable {
     public var environment: [String: String]?
     /// At the end of shutdown: how long leftover descendants get after SIGTERM before SIGKILL.
     public var descendantGrace: Duration
+    /// Seed of the pool age-jitter generator; nil = random. Tests seed it for a repeatable spread.
+    public var ageJitterSeed: UInt64?
+    /// Run an autoscaler for each pool whose `max_workers > min_workers`.
+    public var autoscale: Bool
+    /// Where autoscalers read CPU counters; nil = `/proc` (`ProcCPUProbe`).
+    public var cpuProbe: (any PoolCPUProbe)?
 
     public init(reapScope: ReapScope = .allChildren, handleSignals: Bool = true,
-                environment: [String: String]? = nil, descendantGrace: Duration = .seconds(2)) {
+                environment: [String: String]? = nil, descendantGrace: Duration = .seconds(2),
+                ageJitterSeed: UInt64? = nil, autoscale: Bool = true, cpuProbe: (any PoolCPUProbe)? = nil) {
         self.reapScope = reapScope
         self.handleSignals = handleSignals
         self.environment = environment
         self.descendantGrace = descendantGrace
+        self.ageJitterSeed = ageJitterSeed
+        self.autoscale = autoscale
+        self.cpuProbe = cpuProbe
     }
 }

@@ -21,8 +21,14 @@ final class Unit {
     var restartTimer: UInt64?
     var killTimer: UInt64?
     let output: UnitOutput
-    /// Scale-down: drop the slot once its process is gone.
+    /// Scale-down or recycle: drop the slot once its process is gone.
     var removeWhenIdle = false
+    /// Reached `max_worker_age`: keeps running until `replacement` is live, then is stopped (reason `recycle`).
+    var retiring = false
+    /// The slot started to replace this retiring one.
+    var replacement: UnitKey?
+    /// The `max_worker_age` timer of the current process.
+    var ageTimer: UInt64?
 
     init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String) {
         self.key = key
@@ -64,5 +70,7 @@ enum FDRole {
 enum TimerKind {
     case backoff(UnitKey)
     case stopTimeout(UnitKey)
+    /// A pool worker's process reached its (jittered) `max_worker_age`.
+    case workerAge(UnitKey, InstanceID)
     case shutdownDeadline
 }

@@ -12,6 +12,8 @@ public final class CgroupResources: ProgramResources {
     private let cgroups: Cgroups
     private let logger: Logger
     private let controllers = Mutex<[UnitKey: CgroupController]>([:])
+    /// OOM kills already attributed to an instance's end, per unit.
+    private let oomSeen = Mutex<[UnitKey: Int64]>([:])
 
     public init(cgroups: Cgroups, logger: Logger) {
         self.cgroups = cgroups
@@ -30,7 +32,10 @@ public final class CgroupResources: ProgramResources {
 
     public func prepare(unit: UnitKey, spec: ProgramSpec) -> [String] {
         guard let limits = spec.cgroup else { return [] }
-        if let existing = controller(for: unit) { return existing.procsFiles }
+        if let existing = controller(for: unit) {
+            oomSeen.withLock { $0[unit] = existing.oomKillCount() ?? 0 }
+            return existing.procsFiles
+        }
         do {
             let controller = try cgroups.create(program: unit.description, limits: limits)
             controllers.withLock { $0[unit] = controller }
@@ -40,6 +45,16 @@ public final class CgroupResources: ProgramResources {
             logger.error("\(unit): cannot create its cgroup (\(error)); starting it without cgroup limits")
             return []
         }
+    }
+
+    /// An OOM kill in the unit's cgroup since its process started means the kernel killed it there.
+    public func killedAtLimit(unit: UnitKey, spec: ProgramSpec) -> String? {
+        guard let controller = controller(for: unit), let now = controller.oomKillCount() else { return nil }
+        let before = oomSeen.withLock { seen in
+            defer { seen[unit] = now }
+            return seen[unit] ?? 0
+        }
+        return now > before ? "cgroup_memory" : nil
     }
 
     public func killAll(unit: UnitKey, spec: ProgramSpec) {

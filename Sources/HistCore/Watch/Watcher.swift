@@ -140,6 +140,7 @@ public final class Watcher: Sendable {
         mutating func sweep() {
             let time = Timestamp.now()
             let live = supervisor.liveInstances()
+            programBySession.merge(supervisor.takeStartedSessions()) { $1 }
             var byID: [InstanceID: InstanceInfo] = [:]
             for info in live {
                 byID[info.id] = info
@@ -200,6 +201,8 @@ public final class Watcher: Sendable {
 
         mutating func scan() {
             let live = supervisor.liveInstances()
+            // Instances that started and ended between two samples (a daemon's double fork) too.
+            programBySession.merge(supervisor.takeStartedSessions()) { $1 }
             for info in live { programBySession[info.identity.pid] = info.program }
             let view = SupervisorView(pid: selfPid, spawned: Set(live.map(\.identity)), programBySession: programBySession)
             sink.record(scanner.scan(at: .now(), supervisor: view))

@@ -1,0 +1,183 @@
+import ArgumentParser
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `histbench`: whole-scenario benchmarks of histd (see BENCHMARKS.md for method and results).
+@main
+struct Histbench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks of histd as whole scenarios: restart, detect, spawn, overhead, sampler, record, query, size.",
+        discussion: """
+        Run a release build: swift run -c release histbench <scenario> [--trials N] [--json].
+        Every process histbench starts is stopped again (by pid) on success, failure and Ctrl-C.
+        Results are also written to SCRATCH/results/<scenario>.json.
+
+        Example: swift run -c release histbench restart --trials 50
+        """,
+        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Query.self, Size.self, All.self])
+}
+
+/// Options every scenario takes.
+struct BenchOptions: ParsableArguments {
+    @Option(help: "Measured trials (repetitions); each scenario has its own default.")
+    var trials: Int?
+
+    @Flag(help: "Print machine-readable JSON (an array of scenario results) instead of text.")
+    var json = false
+
+    @Option(help: ArgumentHelp("The checkout holding bench/*.c and .build (default: the one histbench was built from).", valueName: "dir"))
+    var repo: String?
+
+    @Option(help: ArgumentHelp("Scratch folder for helpers, configs, stamp files and databases.", valueName: "dir"))
+    var scratch: String = "/tmp/histbench"
+
+    @Option(help: ArgumentHelp("The histd binary to measure (default: REPO/.build/release/histd, else debug).", valueName: "path"))
+    var histd: String?
+
+    func validate() throws {
+        if let trials, trials < 1 { throw ValidationError("--trials must be at least 1") }
+    }
+
+    /// Sets up cleanup, runs the scenarios, prints and saves their results; stops everything started.
+    func execute(_ body: (Workspace) throws -> [ScenarioResult]) throws {
+        Processes.shared.install()
+        defer { Processes.shared.killEverything() }
+        let workspace = try Workspace(repo: repo, scratch: scratch, histd: histd)
+        let results: [ScenarioResult]
+        do {
+            results = try body(workspace)
+        } catch {
+            Processes.shared.killEverything()
+            FileHandle.standardError.write("histbench: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try? FileManager.default.createDirectory(atPath: scratch + "/results", withIntermediateDirectories: true)
+        for r in results {
+            if let data = try? encoder.encode(r) {
+                try? data.write(to: URL(fileURLWithPath: scratch + "/results/\(r.scenario).json"))
+            }
+        }
+        if json {
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+        } else {
+            for r in results { print(r.text()) }
+        }
+    }
+}
+
+/// Progress lines go to stderr so `--json` output stays clean.
+func progress(_ text: String) {
+    FileHandle.standardError.write(("histbench: " + text + "\n").data(using: .utf8)!)
+}
+
+extension Histbench {
+    struct Restart: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A program that exits 1 at once, restart_delay 0: its exit stamp to the next instance's start stamp (target <= 1 ms).")
+        @OptionGroup var options: BenchOptions
+        func run() throws { try options.execute { [try RestartScenario.run($0, trials: options.trials ?? 50)] } }
+    }
+
+    struct Detect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "kill -9 a long-running child: the kill to its replacement's start stamp (target <= 1 ms).")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Seconds each victim runs before the kill (plus a random 0-0.3 s).") var hold: Double = 0.3
+        func run() throws { try options.execute { [try DetectScenario.run($0, trials: options.trials ?? 20, hold: hold)] } }
+    }
+
+    struct Spawn: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "histd's launch until all N children have stamped their start (target N=500 <= 0.4 s).")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Number of programs.") var n: Int = 500
+        func run() throws { try options.execute { [try SpawnScenario.run($0, n: n, trials: options.trials ?? 3)] } }
+    }
+
+    struct Overhead: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "histd's own CPU (% of one core) and PSS with N idle children, recording on and off.")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Measurement window in seconds (after all children are up and 5 s of settling).") var duration: Double = 60
+        @Option(help: "Comma-separated child counts.") var n: String = "100,500"
+        @Option(help: "Which recording settings to run: on, off or both.") var recording: String = "both"
+        func run() throws {
+            let counts = n.split(separator: ",").compactMap { Int($0) }
+            let modes: [Bool] = recording == "on" ? [true] : recording == "off" ? [false] : [true, false]
+            try options.execute { [try OverheadScenario.run($0, counts: counts, recording: modes, duration: duration)] }
+        }
+    }
+
+    struct Sampler: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One HistProc sweep (stat, statm, status) over 1,000 idle processes (target <= 5 ms).")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Number of idle processes to sample.") var procs: Int = 1000
+        func run() throws { try options.execute { [try SamplerScenario.run($0, procs: procs, trials: options.trials ?? 50)] } }
+    }
+
+    struct Record: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Events/s through HistStore's HistoryWriter into a WAL SQLite file for 10 s (target >= 300,000/s), plus commit latency at 1,000 events/s.")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Seconds of sustained writing.") var duration: Double = 10
+        @Option(help: "Events per second for the latency run.") var lightRate: Int = 1000
+        func run() throws {
+            try options.execute { [try RecordScenario.run($0, duration: duration, lightRate: lightRate, trials: options.trials ?? 1)] }
+        }
+    }
+
+    struct Query: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Each histctl report on the 30-day x 200-program fixture (generated once into SCRATCH/full.db).")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Only the reports whose names start with these (comma-separated), e.g. crashes,top.") var only: String = ""
+        func run() throws {
+            let names = only.split(separator: ",").map(String.init)
+            try options.execute { [try QueryScenario.run($0, reps: options.trials ?? 7, only: names)] }
+        }
+    }
+
+    struct Size: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Database bytes per event row and per snapshot row on the fixture (dbstat).")
+        @OptionGroup var options: BenchOptions
+        func run() throws { try options.execute { [try SizeScenario.run($0)] } }
+    }
+
+    struct All: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every scenario in turn (overhead uses --duration).")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Overhead window in seconds.") var duration: Double = 60
+        func run() throws {
+            try options.execute { ws in
+                var results: [ScenarioResult] = []
+                let steps: [(String, () throws -> ScenarioResult)] = [
+                    ("restart", { try RestartScenario.run(ws, trials: options.trials ?? 50) }),
+                    ("detect", { try DetectScenario.run(ws, trials: options.trials ?? 20, hold: 0.3) }),
+                    ("spawn", { try SpawnScenario.run(ws, n: 500, trials: options.trials ?? 3) }),
+                    ("overhead", { try OverheadScenario.run(ws, counts: [100, 500], recording: [true, false], duration: duration) }),
+                    ("sampler", { try SamplerScenario.run(ws, procs: 1000, trials: options.trials ?? 50) }),
+                    ("record", { try RecordScenario.run(ws, duration: 10, lightRate: 1000, trials: 1) }),
+                    ("query", { try QueryScenario.run(ws, reps: options.trials ?? 7) }),
+                    ("size", { try SizeScenario.run(ws) }),
+                ]
+                for (name, step) in steps {
+                    progress("running \(name)")
+                    do { results.append(try step()) } catch {
+                        // One failing scenario (e.g. histd not built) must not hide the others.
+                        var r = ScenarioResult(name)
+                        r.info["error"] = "\(error)"
+                        results.append(r)
+                        Processes.shared.killEverything()
+                    }
+                }
+                return results
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import HistModel
+import HistReports
+
+/// `query`: each histctl report on the full fixture, through HistReports' API (the same calls histctl
+/// makes), each repetition on a **new** ReportDatabase (a fresh read-only connection, as a histctl
+/// invocation has). Time covers opening, the query and building the result rows (not rendering,
+/// except postmortem, whose Markdown rendering is included). When a built histctl is present, the
+/// whole command's wall time (process start to exit) is measured as well, for information.
+enum QueryScenario {
+    static func run(_ ws: Workspace, reps: Int, only: [String] = []) throws -> ScenarioResult {
+        let fixture = try Fixture.full(ws)
+        let end = fixture.end
+        let day: Int64 = 86_400_000
+        let hour: Int64 = 3_600_000
+        func scope(_ back: Int64, until: Timestamp? = nil) -> ReportScope {
+            let u = until ?? end
+            return ReportScope(since: Timestamp(milliseconds: u.milliseconds - back), until: u, now: end)
+        }
+        // A past hour inside the snapshot range (the fixture keeps snapshots for the last 7 days).
+        let pmUntil = Timestamp(milliseconds: end.milliseconds - day)
+        let topAt = Timestamp(milliseconds: end.milliseconds - day - 37_000)
+
+        typealias Case = (name: String, limit: Double?, cli: [String], body: (ReportDatabase) throws -> Int)
+        let cases: [Case] = [
+            ("crashes --since 1d", 15, ["crashes", "--since", "1d"], { try Reports.crashes($0, scope(day)).rows.count }),
+            ("crashes --summary --since 1d", nil, ["crashes", "--summary", "--since", "1d"],
+             { try Reports.crashes($0, scope(day), summary: true).rows.count }),
+            ("loops --since 30d", 500, ["loops", "--since", "30d"],
+             { try Reports.loops($0, scope(30 * day), window: .seconds(600), minCrashes: 3).rows.count }),
+            ("postmortem (1 h window)", 200, ["postmortem", "--since", iso(pmUntil.milliseconds - hour), "--until", iso(pmUntil.milliseconds)],
+             { db in
+                 let pm = try Postmortem.build(db, scope(hour, until: pmUntil))
+                 return pm.markdown(zone: TimeZone(identifier: "UTC")!).count
+             }),
+            ("top --at (1 day ago)", 50, ["top", "--at", iso(topAt.milliseconds)],
+             { let t = try Reports.top($0, at: topAt, sort: .cpu, limit: 20, programs: []); return t.processes.rows.count }),
+            ("status", nil, ["status"], { try Reports.status($0, scope(day)).rows.count }),
+            ("zombies --since 1d", nil, ["zombies", "--since", "1d"], { try Reports.zombies($0, scope(day)).rows.count }),
+            ("orphans --since 1d", nil, ["orphans", "--since", "1d"], { try Reports.orphans($0, scope(day), olderThan: .seconds(3600)).rows.count }),
+            ("breaches --since 1d", nil, ["breaches", "--since", "1d"], { try Reports.breaches($0, scope(day)).rows.count }),
+        ]
+
+        var r = ScenarioResult("query")
+        let histctl = ws.repo + "/.build/release/histctl"
+        let haveCLI = FileManager.default.isExecutableFile(atPath: histctl)
+        for c in cases where only.isEmpty || only.contains(where: { c.name.hasPrefix($0) }) {
+            var times: [Double] = []
+            var rows = 0
+            progress("query: \(c.name)")
+            // One warm-up so every case starts with the same page cache. A report slower than 2 s
+            // gets 2 timed repetitions and no CLI runs, so the scenario stays bounded.
+            let w0 = monoNow()
+            _ = try c.body(try ReportDatabase(path: fixture.path))
+            let warm = Double(monoNow() - w0) / 1e9
+            let slow = warm > 2
+            if slow { r.info["slow, " + c.name] = "warm-up took \(fmt(warm)) s: 2 repetitions, no CLI runs" }
+            for _ in 0..<(slow ? min(reps, 2) : reps) {
+                let t0 = monoNow()
+                let db = try ReportDatabase(path: fixture.path)
+                rows = try c.body(db)
+                times.append(Double(monoNow() - t0) / 1e6)
+            }
+            r.add(c.name + " (API)", unit: "ms", samples: times, limit: c.limit, target: c.limit.map { "<= \(Int($0)) ms median" })
+            r.info["rows, " + c.name] = "\(rows)"
+            if haveCLI && !slow {
+                var wall: [Double] = []
+                // histctl's relative times count back from its own now, so the CLI runs get --until
+                // (the fixture's end) where the report takes a range.
+                let untilArgs = c.cli.contains("--until") || c.cli.contains("--at") ? [] : ["--until", iso(end.milliseconds)]
+                let argv = [histctl] + c.cli + untilArgs + ["--db", fixture.path, "--format", "json"]
+                for _ in 0..<min(reps, 5) {
+                    let t0 = monoNow()
+                    let pid = try Processes.shared.spawn(argv, output: "/dev/null", newSession: false)
+                    let deadline = monoNow() + 60_000_000_000
+                    while !Processes.shared.hasExited(pid) && monoNow() < deadline { sleepSeconds(0.0005) }
+                    wall.append(Double(monoNow() - t0) / 1e6)
+                }
+                r.add(c.name + " (histctl binary, wall)", unit: "ms", samples: wall)
+            }
+        }
+        r.info["fixture"] = "\(fixture.path), end \(iso(end.milliseconds))" + (fixture.generatedIn.map { ", generated in \(fmt($0)) s" } ?? ", reused")
+        r.info["method"] = "HistReports API, new ReportDatabase per repetition, 1 untimed warm-up; histctl binary wall time incl. process start"
+        return r
+    }
+}
+
+/// ISO-8601 UTC with milliseconds.
+func iso(_ ms: Int64) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+}
