@@ -24,6 +24,13 @@ struct WriteSession {
     private var pending = EventRows()
     /// The detail builder, reused for every event (no allocation per event once grown).
     private var json = JSONText()
+    /// Ends of instances found in the batch before it is written (the first end per instance). When an
+    /// instance starts and ends within one batch (crash loops), its row is inserted complete at the start,
+    /// and the end needs no UPDATE: one write of the instances row and its four indexes instead of two.
+    /// Same transaction, so the committed result is the same.
+    private var endsAhead: [InstanceID: InstanceEnd] = [:]
+    /// Instances inserted complete in this batch whose end has not been reached yet.
+    private var insertedComplete: Set<InstanceID> = []
 
     init(runID: Int64?) { self.runID = runID }
 
@@ -79,6 +86,13 @@ struct WriteSession {
             try detail.withUnsafeBufferPointer { d in
                 try appendEvent(st, db, ts: gap.fromMs, kind: EventKindID.id(.recordingGap), programID: nil,
                                 instanceID: nil, value: Int64(gap.dropped), detail: d, outcome: &outcome)
+            }
+        }
+        endsAhead.removeAll(keepingCapacity: true)
+        insertedComplete.removeAll(keepingCapacity: true)
+        for i in items.indices {
+            if case .event(let e) = items[i], case .ended(let end) = e.payload, endsAhead[end.instance.id] == nil {
+                endsAhead[end.instance.id] = end
             }
         }
         for i in items.indices {
@@ -202,6 +216,12 @@ struct WriteSession {
     }
 
     private mutating func startInstance(_ info: InstanceInfo, programID: Int64?, _ st: Statements, _ db: Database) throws -> Int64 {
+        if !endsAhead.isEmpty, let end = endsAhead.removeValue(forKey: info.id) {
+            let row = try insertComplete(info, end, programID: programID, st, db)
+            insertedComplete.insert(info.id)
+            caches.setInstance(info.id, row: row)
+            return row
+        }
         let raw = RawInsert(st.instanceStart, db)
         raw.bind(1, runID ?? 0)
         raw.bind(2, programID ?? 0)
@@ -219,7 +239,10 @@ struct WriteSession {
         let info = end.instance
         let tail: String? = end.stderrTail.isEmpty ? nil : end.stderrTail
         let row: Int64
-        if let known = caches.instanceRows[info.id] {
+        endsAhead.removeValue(forKey: info.id) // an end seen before its start is never used by that start
+        if !insertedComplete.isEmpty, insertedComplete.remove(info.id) != nil, let known = caches.instanceRows[info.id] {
+            row = known // inserted complete at its start, in this transaction
+        } else if let known = caches.instanceRows[info.id] {
             let raw = RawInsert(st.instanceEnd, db)
             raw.bind(1, end.endedAt.milliseconds)
             raw.bind(2, end.status.exitCode)
@@ -233,22 +256,7 @@ struct WriteSession {
             row = known
         } else {
             // The start was lost (recording gap) or belongs to no run we know: write the whole row.
-            let raw = RawInsert(st.instanceComplete, db)
-            raw.bind(1, runID ?? 0)
-            raw.bind(2, programID ?? 0)
-            raw.bind(3, info.workerIndex)
-            raw.bind(4, Int64(info.identity.pid))
-            raw.bind(5, Int64(clamping: info.identity.startTicks))
-            raw.bind(6, info.startedAt.milliseconds)
-            raw.bind(7, end.endedAt.milliseconds)
-            raw.bind(8, end.status.exitCode)
-            raw.bind(9, end.status.signal)
-            raw.bind(10, Int64(end.status.coreDumped ? 1 : 0))
-            raw.bind(11, end.classification.rawValue)
-            raw.bind(12, end.uptime.milliseconds)
-            raw.bind(13, tail)
-            try raw.run()
-            row = raw.lastRowID
+            row = try insertComplete(info, end, programID: programID, st, db)
             caches.setInstance(info.id, row: row)
         }
         caches.setEnded(info.id, at: end.endedAt.milliseconds)
@@ -256,6 +264,27 @@ struct WriteSession {
             caches.setLastEnded(SlotKey(programID: programID, worker: info.workerIndex ?? -1), row: row)
         }
         return row
+    }
+
+    /// Inserts an instances row with its start and its end.
+    private func insertComplete(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?, _ st: Statements,
+                                _ db: Database) throws -> Int64 {
+        let raw = RawInsert(st.instanceComplete, db)
+        raw.bind(1, runID ?? 0)
+        raw.bind(2, programID ?? 0)
+        raw.bind(3, info.workerIndex)
+        raw.bind(4, Int64(info.identity.pid))
+        raw.bind(5, Int64(clamping: info.identity.startTicks))
+        raw.bind(6, info.startedAt.milliseconds)
+        raw.bind(7, end.endedAt.milliseconds)
+        raw.bind(8, end.status.exitCode)
+        raw.bind(9, end.status.signal)
+        raw.bind(10, Int64(end.status.coreDumped ? 1 : 0))
+        raw.bind(11, end.classification.rawValue)
+        raw.bind(12, end.uptime.milliseconds)
+        raw.bind(13, end.stderrTail.isEmpty ? nil : end.stderrTail)
+        try raw.run()
+        return raw.lastRowID
     }
 
     private func lastEnded(_ programID: Int64?, _ worker: Int?) -> Int64? {

@@ -48,6 +48,45 @@ import Testing
         store.close()
     }
 
+    /// A start and its end in one batch become one complete instances row (no UPDATE); an end in a later
+    /// batch updates the row. Both read back the same, and events point at the right rows.
+    @Test func instanceRowsAreCompleteWhetherStartAndEndShareABatchOrNot() throws {
+        let dir = TempDir()
+        let (store, _) = try makeStore(dir, programs: ["web"])
+        let w = store.startWriter(options: .init(batchSize: 10_000))
+        for c in 0..<50 {
+            let i = info(UInt64(c + 1), "web", pid: Int32(500 + c), ticks: UInt64(c), at: Int64(c) * 100)
+            w.record(HistEvent(time: ts(Int64(c) * 100), program: "web", payload: .started(i)))
+            w.record(HistEvent(time: ts(Int64(c) * 100 + 1), program: "web", payload: .stopRequested(instance: i, reason: "operator", signal: 15)))
+            w.record(ended(i, at: Int64(c) * 100 + 50, .exited(code: 3), .crash, tail: "tail \(c)"))
+        }
+        let late = info(99, "web", pid: 999, ticks: 99, at: 10_000)
+        w.record(HistEvent(time: ts(10_000), program: "web", payload: .started(late)))
+        #expect(w.flush(timeout: .seconds(10)))
+        w.record(ended(late, at: 10_050, .exited(code: 3), .crash, tail: "tail late"))
+        #expect(w.flush(timeout: .seconds(10)))
+        let r = try reader(dir.file("h.db"))
+        let rows = try r.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, pid, started_at, ended_at, exit_code, class, uptime_ms, stderr_tail FROM instances ORDER BY id")
+        }
+        #expect(rows.count == 51)
+        for (c, row) in rows.enumerated() {
+            let start: Int64 = c < 50 ? Int64(c) * 100 : 10_000
+            #expect(row[1] as Int32 == (c < 50 ? Int32(500 + c) : 999))
+            #expect(row[2] as Int64 - T0 == start)
+            #expect(row[3] as Int64? == T0 + start + 50)
+            #expect(row[4] as Int32? == 3)
+            #expect(row[5] as String? == "crash")
+            #expect(row[6] as Int64? == 50)
+            #expect(row[7] as String? == (c < 50 ? "tail \(c)" : "tail late"))
+            // start, stop_requested (not for the late one) and crash all point at this row.
+            let pointing = try count(r, "SELECT count(*) FROM events WHERE instance_id = ?", [row[0] as Int64])
+            #expect(pointing == (c < 50 ? 3 : 2))
+        }
+        #expect(try count(r, "SELECT count(*) FROM instances WHERE ended_at IS NULL") == 0)
+        store.close()
+    }
+
     @Test func jsonTextEscapesAndFormatsLikeJSON() throws {
         var j = JSONText()
         #expect(j.textOrNil == nil)
