@@ -126,9 +126,14 @@ public final class HistoryStore: Sendable {
     /// Starts the single writer for this store (once; later calls return the same writer). Events are
     /// attributed to the current run (`beginRun` first; without a run, e.g. `histd scan --once`, run_id is NULL).
     public func startWriter(options: HistoryWriter.Options = .init()) -> HistoryWriter {
+        startWriter(options: options, onCommit: nil)
+    }
+
+    /// `onCommit` (benchmarks) is called on the writer thread after each commit with the total of items written.
+    func startWriter(options: HistoryWriter.Options, onCommit: (@Sendable (UInt64) -> Void)?) -> HistoryWriter {
         state.withLock { s in
             if let w = s.writer { return w }
-            let w = HistoryWriter(dbQueue: dbQueue, runID: s.runID, options: options)
+            let w = HistoryWriter(dbQueue: dbQueue, runID: s.runID, options: options, onCommit: onCommit)
             s.writer = w
             return w
         }

@@ -21,8 +21,11 @@ public final class HistoryWriter: HistorySink, Sendable {
     public struct Options: Sendable {
         /// Items the queue holds before `record` starts dropping.
         public var capacity: Int
-        /// Items per transaction at most.
+        /// Items per transaction while the writer keeps up (each batch is committed as soon as it is taken,
+        /// without waiting for more).
         public var batchSize: Int
+        /// Items per transaction at most while a backlog waits (see `WriterLoop.transactionSize`).
+        public var maxBatchSize: Int
         /// Items kept in memory while the database cannot be written; beyond this, items are dropped
         /// (sweeps first, then scans, then the newest events) and counted.
         public var retainLimit: Int
@@ -37,12 +40,13 @@ public final class HistoryWriter: HistorySink, Sendable {
         /// Rows per prune transaction.
         public var pruneBatchSize: Int
 
-        public init(capacity: Int = 100_000, batchSize: Int = 1000, retainLimit: Int = 100_000,
+        public init(capacity: Int = 100_000, batchSize: Int = 1000, maxBatchSize: Int = 8000, retainLimit: Int = 100_000,
                     retryInitial: Duration = .milliseconds(20), retryMax: Duration = .seconds(2),
                     retention: Duration? = nil, snapshotRetention: Duration? = nil,
                     pruneEvery: Duration = .seconds(3600), pruneBatchSize: Int = 1000) {
             self.capacity = capacity
             self.batchSize = batchSize
+            self.maxBatchSize = maxBatchSize
             self.retainLimit = retainLimit
             self.retryInitial = retryInitial
             self.retryMax = retryMax
@@ -59,8 +63,8 @@ public final class HistoryWriter: HistorySink, Sendable {
     /// The run events are attributed to (nil: none, e.g. `histd scan --once`).
     public let runID: Int64?
 
-    init(dbQueue: DatabaseQueue, runID: Int64?, options: Options) {
-        self.queue = WriteQueue(capacity: options.capacity)
+    init(dbQueue: DatabaseQueue, runID: Int64?, options: Options, onCommit: (@Sendable (UInt64) -> Void)? = nil) {
+        self.queue = WriteQueue(capacity: options.capacity, onCommit: onCommit)
         self.options = options
         self.runID = runID
         let queue = self.queue, finished = self.finished

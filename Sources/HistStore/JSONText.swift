@@ -1,72 +1,132 @@
-/// Builds a flat JSON object by hand, with keys in the order they are added.
+/// Builds a flat JSON object by hand, as UTF-8 bytes, with keys in the order they are added.
 ///
 /// Why not JSONEncoder: `events.detail` is written on the writer's hot path (hundreds of thousands of
-/// events per second); a string builder is several times cheaper and its output is deterministic.
+/// events per second); a byte builder is several times cheaper and its output is deterministic. Why
+/// bytes rather than a `String`: the writer keeps one builder and calls `reset()` per event, so building
+/// a detail allocates nothing once its buffer has grown, and the bytes are bound to SQLite as they are.
 struct JSONText {
-    private var out = "{"
+    private(set) var bytes: [UInt8] = [UInt8(ascii: "{")]
     private var empty = true
 
-    private mutating func key(_ k: String) {
-        if !empty { out += "," }
+    /// Starts a new object, keeping the buffer's capacity.
+    mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(UInt8(ascii: "{"))
+        empty = true
+    }
+
+    private mutating func key(_ k: StaticString) {
+        if !empty { bytes.append(UInt8(ascii: ",")) }
         empty = false
-        out += "\""
-        out += k
-        out += "\":"
+        bytes.append(UInt8(ascii: "\""))
+        k.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func add(_ k: String, _ v: Int64?) {
+    mutating func add(_ k: StaticString, _ v: Int64?) {
         guard let v else { return }
         key(k)
-        out += String(v)
+        JSONText.appendDecimal(v, to: &bytes)
     }
 
-    mutating func add(_ k: String, _ v: Int?) { add(k, v.map(Int64.init)) }
+    mutating func add(_ k: StaticString, _ v: Int?) {
+        guard let v else { return }
+        add(k, Int64(v))
+    }
 
-    mutating func add(_ k: String, _ v: String?) {
+    mutating func add(_ k: StaticString, _ v: String?) {
         guard let v else { return }
         key(k)
-        out += JSONText.quote(v)
+        JSONText.appendQuoted(v, to: &bytes)
     }
 
-    mutating func add(_ k: String, _ v: Double) {
+    mutating func add(_ k: StaticString, _ v: Double) {
         key(k)
-        out += v.isFinite ? "\(v)" : "null"
+        bytes.append(contentsOf: (v.isFinite ? "\(v)" : "null").utf8)
     }
 
-    mutating func add(_ k: String, _ v: Bool) {
+    mutating func add(_ k: StaticString, _ v: Bool) {
         key(k)
-        out += v ? "true" : "false"
+        bytes.append(contentsOf: (v ? "true" : "false").utf8)
     }
 
     /// Adds an already-encoded JSON value.
-    mutating func addRaw(_ k: String, _ json: String) {
+    mutating func addRaw(_ k: StaticString, _ json: String) {
         key(k)
-        out += json
+        bytes.append(contentsOf: json.utf8)
+    }
+
+    /// Adds a member whose key is not a literal (e.g. the kind names in `dropped_by_kind`).
+    mutating func add(dynamicKey k: String, _ v: Int) {
+        if !empty { bytes.append(UInt8(ascii: ",")) }
+        empty = false
+        JSONText.appendQuoted(k, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        JSONText.appendDecimal(Int64(v), to: &bytes)
     }
 
     var isEmpty: Bool { empty }
-    var text: String { out + "}" }
+    /// The object's text.
+    var text: String {
+        var b = bytes
+        b.append(UInt8(ascii: "}"))
+        return String(decoding: b, as: UTF8.self)
+    }
     /// nil when nothing was added (stored as SQL NULL).
     var textOrNil: String? { empty ? nil : text }
 
-    /// A JSON string literal (RFC 8259 escaping).
-    static func quote(_ s: String) -> String {
-        var r = "\""
-        r.reserveCapacity(s.utf8.count + 2)
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": r += "\\\""
-            case "\\": r += "\\\\"
-            case "\n": r += "\\n"
-            case "\r": r += "\\r"
-            case "\t": r += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                r += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: r.unicodeScalars.append(u)
+    /// Closes the object in place (after the last `add`) so `bytes` is the complete JSON text.
+    mutating func close() { bytes.append(UInt8(ascii: "}")) }
+
+    /// Decimal digits of `v`, without going through `String`.
+    static func appendDecimal(_ v: Int64, to out: inout [UInt8]) {
+        var m = v.magnitude
+        if m < 10 && v >= 0 {
+            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes: 19 digits, a sign
+        withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
+            repeat {
+                i -= 1
+                d[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m % 10)
+                m /= 10
+            } while m > 0
+            if v < 0 {
+                i -= 1
+                d[i] = UInt8(ascii: "-")
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
+        }
+    }
+
+    /// A JSON string literal (RFC 8259 escaping) appended as UTF-8.
+    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(b)
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(b)
+            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                        hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            default: out.append(b) // bytes of other scalars pass through: a Swift String is valid UTF-8
             }
         }
-        r += "\""
-        return r
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// A JSON string literal (RFC 8259 escaping).
+    static func quote(_ s: String) -> String {
+        var b: [UInt8] = []
+        b.reserveCapacity(s.utf8.count + 2)
+        appendQuoted(s, to: &b)
+        return String(decoding: b, as: UTF8.self)
     }
 }

@@ -57,7 +57,7 @@ struct GapAccumulator: Sendable, Equatable {
     /// `events.detail` of the recording_gap row.
     func detailJSON(recordedAt: Int64) -> String {
         var kinds = JSONText()
-        for k in byKind.keys.sorted() { kinds.add(k, byKind[k]!) }
+        for k in byKind.keys.sorted() { kinds.add(dynamicKey: k, byKind[k]!) }
         var d = JSONText()
         d.add("from_ms", fromMs)
         d.add("to_ms", toMs)

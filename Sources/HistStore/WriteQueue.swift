@@ -26,7 +26,11 @@ final class WriteQueue: Sendable {
     let state: Mutex<State>
     let wake = DispatchSemaphore(value: 0)
 
-    init(capacity: Int) {
+    /// Called on the writer thread after each commit with the total of items written (benchmarks only).
+    let onCommit: (@Sendable (UInt64) -> Void)?
+
+    init(capacity: Int, onCommit: (@Sendable (UInt64) -> Void)? = nil) {
+        self.onCommit = onCommit
         self.capacity = max(1, capacity)
         var s = State()
         s.items.reserveCapacity(min(self.capacity, 4096))
@@ -52,23 +56,23 @@ final class WriteQueue: Sendable {
         if signal { wake.signal() }
     }
 
-    /// Writer side: swaps out everything queued. Waits up to `timeout` (nil = forever) when empty.
-    /// `spare` is an empty array whose capacity is reused for the next round of pushes.
-    func take(timeout: Duration?, spare: inout [WriteItem]) -> (items: [WriteItem], stopping: Bool) {
-        var out = spare
+    /// Writer side: moves everything queued into `buffer`, waiting up to `timeout` (nil = forever) when
+    /// nothing is queued. Returns whether the writer is stopping.
+    ///
+    /// One lock acquisition per batch, not per item. When `buffer` is empty (the usual case) the two arrays
+    /// are swapped: the writer gets the items without copying them, and the queue gets the writer's
+    /// emptied buffer, whose capacity the next round of `push`es reuses (no reallocation under the lock).
+    func take(into buffer: inout [WriteItem], timeout: Duration?) -> Bool {
         let (got, stopping) = state.withLock { s -> (Bool, Bool) in
             if !s.items.isEmpty {
-                swap(&s.items, &out)
+                WriteQueue.move(&s.items, into: &buffer)
                 return (true, s.stopping)
             }
             if s.stopping || timeout == .zero { return (false, s.stopping) }
             s.writerWaiting = true
             return (false, false)
         }
-        if got || stopping || timeout == .zero {
-            spare = []
-            return (got ? out : [], stopping)
-        }
+        if got || stopping || timeout == .zero { return stopping }
         if let timeout {
             _ = wake.wait(timeout: .now() + .nanoseconds(Int(max(0, timeout.nanoseconds))))
         } else {
@@ -76,10 +80,18 @@ final class WriteQueue: Sendable {
         }
         return state.withLock { s in
             s.writerWaiting = false
-            if s.items.isEmpty { return ([], s.stopping) }
-            swap(&s.items, &out)
-            spare = []
-            return (out, s.stopping)
+            if !s.items.isEmpty { WriteQueue.move(&s.items, into: &buffer) }
+            return s.stopping
+        }
+    }
+
+    private static func move(_ items: inout [WriteItem], into buffer: inout [WriteItem]) {
+        if buffer.isEmpty {
+            swap(&items, &buffer)
+        } else {
+            // Items kept from a failed write come first (rare: only while the database is unwritable).
+            buffer.append(contentsOf: items)
+            items.removeAll(keepingCapacity: true)
         }
     }
 
@@ -124,7 +136,7 @@ final class WriteQueue: Sendable {
     }
 
     func committed(items: Int, gapWritten: Bool, maxEventID: Int64, unmapped: Int) {
-        state.withLock { s in
+        let written = state.withLock { s in
             s.processed += UInt64(items)
             s.stats.written += UInt64(items)
             s.stats.batches += 1
@@ -133,7 +145,9 @@ final class WriteQueue: Sendable {
             s.gapInFlight = false
             s.stats.lastError = nil
             if maxEventID > s.stats.lastCommittedEventID { s.stats.lastCommittedEventID = maxEventID }
+            return s.stats.written
         }
+        onCommit?(written)
     }
 
     func failed(_ message: String) {

@@ -5,21 +5,11 @@ import HistModel
 ///
 /// Keeps the id mappings the engine does not know: engine `InstanceID` -> `instances.id`, program name ->
 /// `programs.id`, and the last ended instance per (program, worker slot), so that `restart_scheduled`
-/// and `gave_up` point at the instance they follow. The caches are a value: the caller saves a copy
-/// before a transaction and restores it after a rollback, so a rolled-back insert never leaves a stale id.
+/// and `gave_up` point at the instance they follow. The caches keep an undo log: the caller calls
+/// `caches.commit()` after a commit and `caches.rollback()` after a rollback, so a rolled-back insert never
+/// leaves a stale id.
 struct WriteSession {
-    struct Caches {
-        var programIDs: [String: Int64] = [:]
-        var instanceRows: [InstanceID: Int64] = [:]
-        /// When each mapped instance ended (ms), for dropping old mappings.
-        var endedAt: [InstanceID: Int64] = [:]
-        var lastEnded: [SlotKey: Int64] = [:]
-    }
-
-    struct SlotKey: Hashable {
-        var programID: Int64
-        var worker: Int
-    }
+    typealias SlotKey = WriterCaches.SlotKey
 
     /// What one batch did.
     struct Outcome {
@@ -28,7 +18,19 @@ struct WriteSession {
     }
 
     let runID: Int64?
-    var caches = Caches()
+    var caches = WriterCaches()
+    /// Events of the current transaction not yet inserted (see `EventRows`). Emptied at the start of every
+    /// `write`, so rows of a rolled-back transaction are never inserted by the next one.
+    private var pending = EventRows()
+    /// The detail builder, reused for every event (no allocation per event once grown).
+    private var json = JSONText()
+    /// Ends of instances found in the batch before it is written (the first end per instance). When an
+    /// instance starts and ends within one batch (crash loops), its row is inserted complete at the start,
+    /// and the end needs no UPDATE: one write of the instances row and its four indexes instead of two.
+    /// Same transaction, so the committed result is the same.
+    private var endsAhead: [InstanceID: InstanceEnd] = [:]
+    /// Instances inserted complete in this batch whose end has not been reached yet.
+    private var insertedComplete: Set<InstanceID> = []
 
     init(runID: Int64?) { self.runID = runID }
 
@@ -36,6 +38,8 @@ struct WriteSession {
     // is keyed by the SQL text, and hashing it per row is measurable at 300 k rows/s).
     struct Statements {
         let event: Statement
+        let eventsSmall: Statement
+        let eventsBig: Statement
         let instanceStart: Statement
         let instanceEnd: Statement
         let instanceComplete: Statement
@@ -44,10 +48,13 @@ struct WriteSession {
         let sweep: Statement
         let snapshot: Statement
 
+        static let eventsSmallSQL = EventRows.sql(rows: EventRows.smallChunk)
+        static let eventsBigSQL = EventRows.sql(rows: EventRows.chunk)
+
         init(_ db: Database) throws {
-            event = try db.cachedStatement(sql: """
-                INSERT INTO events (ts, kind, run_id, program_id, instance_id, value, detail) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
+            event = try db.cachedStatement(sql: EventRows.sql(rows: 1))
+            eventsSmall = try db.cachedStatement(sql: Statements.eventsSmallSQL)
+            eventsBig = try db.cachedStatement(sql: Statements.eventsBigSQL)
             instanceStart = try db.cachedStatement(sql: """
                 INSERT INTO instances (run_id, program_id, worker_index, pid, start_ticks, started_at) VALUES (?, ?, ?, ?, ?, ?)
                 """)
@@ -72,91 +79,103 @@ struct WriteSession {
     /// Writes `items` (and the gap row first, if any). The caller wraps this in a transaction.
     mutating func write(_ items: ArraySlice<WriteItem>, gap: GapAccumulator?, db: Database, now: Int64) throws -> Outcome {
         let st = try Statements(db)
+        pending.discard()
         var outcome = Outcome()
         if let gap, !gap.isEmpty {
-            try insertEvent(st, db, ts: gap.fromMs, kind: .recordingGap, programID: nil, instanceID: nil,
-                            value: Int64(gap.dropped), detail: gap.detailJSON(recordedAt: now), outcome: &outcome)
+            let detail = Array(gap.detailJSON(recordedAt: now).utf8)
+            try detail.withUnsafeBufferPointer { d in
+                try appendEvent(st, db, ts: gap.fromMs, kind: EventKindID.id(.recordingGap), programID: nil,
+                                instanceID: nil, value: Int64(gap.dropped), detail: d, outcome: &outcome)
+            }
         }
-        for item in items {
-            switch item {
+        endsAhead.removeAll(keepingCapacity: true)
+        insertedComplete.removeAll(keepingCapacity: true)
+        for i in items.indices {
+            if case .event(let e) = items[i], case .ended(let end) = e.payload, endsAhead[end.instance.id] == nil {
+                endsAhead[end.instance.id] = end
+            }
+        }
+        for i in items.indices {
+            switch items[i] { // by index: no copy of each item into a loop variable
             case .event(let e): try write(e, st, db, &outcome)
             case .sweep(let s): try write(s, st, db, &outcome)
             case .scan(let s): try write(s, db)
             }
         }
+        try flushEvents(st, db, &outcome)
         return outcome
     }
 
     // MARK: - Events
 
+    /// Whether an event row carries the detail being built in `json`.
+    private enum Detail {
+        /// NULL.
+        case none
+        /// `json`, or NULL when nothing was added.
+        case orNull
+        /// `json`, even when empty.
+        case always
+    }
+
     private mutating func write(_ e: HistEvent, _ st: Statements, _ db: Database, _ outcome: inout Outcome) throws {
         let programID = e.program.isEmpty ? nil : try self.programID(e.program, st, db)
-        let ts = e.time.milliseconds
-        func event(_ instance: Int64?, _ value: Int64?, _ detail: String?) throws {
-            try insertEvent(st, db, ts: ts, kind: e.kind, programID: programID, instanceID: instance, value: value,
-                            detail: detail, outcome: &outcome)
-        }
+        json.reset()
+        let instance: Int64?, value: Int64?, detail: Detail
         switch e.payload {
         case .started(let info):
-            let row = try startInstance(info, programID: programID, st, db)
-            try event(row, nil, nil)
+            instance = try startInstance(info, programID: programID, st, db)
+            (value, detail) = (nil, .none)
 
         case .ended(let end):
-            let row = try endInstance(end, programID: programID, st, db)
-            try event(row, end.uptime.milliseconds, nil)
+            instance = try endInstance(end, programID: programID, st, db)
+            (value, detail) = (end.uptime.milliseconds, .none)
 
         case .restartScheduled(let delay, let attempt, let worker):
-            var d = JSONText()
-            d.add("attempt", attempt)
-            d.add("worker_index", worker)
-            try event(lastEnded(programID, worker), delay.milliseconds, d.textOrNil)
+            json.add("attempt", attempt)
+            json.add("worker_index", worker)
+            (instance, value, detail) = (lastEnded(programID, worker), delay.milliseconds, .orNull)
 
         case .gaveUp(let restarts, let worker):
-            var d = JSONText()
-            d.add("worker_index", worker)
-            try event(lastEnded(programID, worker), Int64(restarts), d.textOrNil)
+            json.add("worker_index", worker)
+            (instance, value, detail) = (lastEnded(programID, worker), Int64(restarts), .orNull)
 
         case .stopRequested(let info, let reason, let signal):
-            var d = JSONText()
-            d.add("reason", reason)
-            try event(caches.instanceRows[info.id], Int64(signal), d.text)
+            json.add("reason", reason)
+            (instance, value, detail) = (caches.instanceRows[info.id], Int64(signal), .always)
 
         case .killed(let info, let after):
-            try event(caches.instanceRows[info.id], after.milliseconds, nil)
+            (instance, value, detail) = (caches.instanceRows[info.id], after.milliseconds, .none)
 
         case .limitBreach(let info, let limit, let observed, let threshold, let action):
-            var d = JSONText()
-            d.add("limit", limit)
-            d.add("threshold", threshold)
-            d.add("action", action)
-            try event(info.flatMap { caches.instanceRows[$0.id] }, observed, d.text)
+            json.add("limit", limit)
+            json.add("threshold", threshold)
+            json.add("action", action)
+            (instance, value, detail) = (info.flatMap { caches.instanceRows[$0.id] }, observed, .always)
 
         case .spawnFailed(let errno, let step, let reason, let worker):
-            var d = JSONText()
-            d.add("step", step)
-            d.add("reason", reason)
-            d.add("worker_index", worker)
-            try event(nil, Int64(errno), d.text)
+            json.add("step", step)
+            json.add("reason", reason)
+            json.add("worker_index", worker)
+            (instance, value, detail) = (nil, Int64(errno), .always)
 
         case .scaled(_, let signal, let from, let to):
-            var d = JSONText()
-            d.add("from", from)
-            d.add("signal", signal)
-            try event(nil, Int64(to), d.text)
+            json.add("from", from)
+            json.add("signal", signal)
+            (instance, value, detail) = (nil, Int64(to), .always)
 
         case .recycled(let info, let reason):
-            var d = JSONText()
-            d.add("reason", reason)
-            try event(caches.instanceRows[info.id], nil, d.text)
+            json.add("reason", reason)
+            (instance, value, detail) = (caches.instanceRows[info.id], nil, .always)
 
         case .adopted(let identity, let name):
-            var d = JSONText()
-            d.add("start_ticks", Int64(clamping: identity.startTicks))
-            d.add("name", name)
-            try event(nil, Int64(identity.pid), d.text)
+            json.add("start_ticks", Int64(clamping: identity.startTicks))
+            json.add("name", name)
+            (instance, value, detail) = (nil, Int64(identity.pid), .always)
 
         case .leftover(let identity, let action):
             // Point at the earlier run's instance row; a stopped leftover's row gets its end.
+            let ts = e.time.milliseconds
             let row = try Int64.fetchOne(db, sql: """
                 SELECT id FROM instances WHERE pid = ? AND start_ticks = ? ORDER BY id DESC LIMIT 1
                 """, arguments: [identity.pid, Int64(clamping: identity.startTicks)])
@@ -166,35 +185,53 @@ struct WriteSession {
                     WHERE id = ? AND ended_at IS NULL
                     """, arguments: [ts, ts, row])
             }
-            var d = JSONText()
-            d.add("start_ticks", Int64(clamping: identity.startTicks))
-            d.add("action", action)
-            try event(row, Int64(identity.pid), d.text)
+            json.add("start_ticks", Int64(clamping: identity.startTicks))
+            json.add("action", action)
+            (instance, value, detail) = (row, Int64(identity.pid), .always)
+        }
+        let ts = e.time.milliseconds, kind = EventKindID.id(e.kind)
+        if detail == .always || (detail == .orNull && !json.isEmpty) {
+            json.close()
+            let bytes = json.bytes
+            try bytes.withUnsafeBufferPointer { d in
+                try appendEvent(st, db, ts: ts, kind: kind, programID: programID, instanceID: instance, value: value,
+                                detail: d, outcome: &outcome)
+            }
+        } else {
+            try appendEvent(st, db, ts: ts, kind: kind, programID: programID, instanceID: instance, value: value,
+                            detail: nil, outcome: &outcome)
         }
     }
 
-    private func insertEvent(_ st: Statements, _ db: Database, ts: Int64, kind: EventKind, programID: Int64?,
-                             instanceID: Int64?, value: Int64?, detail: String?, outcome: inout Outcome) throws {
-        let raw = RawInsert(st.event, db)
-        raw.bind(1, ts)
-        raw.bind(2, EventKindID.id(kind))
-        raw.bind(3, runID)
-        raw.bind(4, programID)
-        raw.bind(5, instanceID)
-        raw.bind(6, value)
-        raw.bind(7, detail)
-        try raw.run()
-        outcome.maxEventID = db.lastInsertedRowID
+    private mutating func appendEvent(_ st: Statements, _ db: Database, ts: Int64, kind: Int64, programID: Int64?,
+                                      instanceID: Int64?, value: Int64?, detail: UnsafeBufferPointer<UInt8>?,
+                                      outcome: inout Outcome) throws {
+        pending.append(ts: ts, kind: kind, programID: programID, instanceID: instanceID, value: value, detail: detail)
+        if pending.isFull { try flushEvents(st, db, &outcome) }
+    }
+
+    private mutating func flushEvents(_ st: Statements, _ db: Database, _ outcome: inout Outcome) throws {
+        let last = try pending.flush(runID: runID, big: st.eventsBig, small: st.eventsSmall, single: st.event, db: db)
+        if last != 0 { outcome.maxEventID = last }
     }
 
     private mutating func startInstance(_ info: InstanceInfo, programID: Int64?, _ st: Statements, _ db: Database) throws -> Int64 {
-        st.instanceStart.setUncheckedArguments([
-            runID ?? 0, programID ?? 0, info.workerIndex, info.identity.pid, Int64(clamping: info.identity.startTicks),
-            info.startedAt.milliseconds,
-        ])
-        try st.instanceStart.execute()
-        let row = db.lastInsertedRowID
-        caches.instanceRows[info.id] = row
+        if !endsAhead.isEmpty, let end = endsAhead.removeValue(forKey: info.id) {
+            let row = try insertComplete(info, end, programID: programID, st, db)
+            insertedComplete.insert(info.id)
+            caches.setInstance(info.id, row: row)
+            return row
+        }
+        let raw = RawInsert(st.instanceStart, db)
+        raw.bind(1, runID ?? 0)
+        raw.bind(2, programID ?? 0)
+        raw.bind(3, info.workerIndex)
+        raw.bind(4, Int64(info.identity.pid))
+        raw.bind(5, Int64(clamping: info.identity.startTicks))
+        raw.bind(6, info.startedAt.milliseconds)
+        try raw.run()
+        let row = raw.lastRowID
+        caches.setInstance(info.id, row: row)
         return row
     }
 
@@ -202,29 +239,52 @@ struct WriteSession {
         let info = end.instance
         let tail: String? = end.stderrTail.isEmpty ? nil : end.stderrTail
         let row: Int64
-        if let known = caches.instanceRows[info.id] {
-            st.instanceEnd.setUncheckedArguments([
-                end.endedAt.milliseconds, end.status.exitCode, end.status.signal, end.status.coreDumped ? 1 : 0,
-                end.classification.rawValue, end.uptime.milliseconds, tail, known,
-            ])
-            try st.instanceEnd.execute()
+        endsAhead.removeValue(forKey: info.id) // an end seen before its start is never used by that start
+        if !insertedComplete.isEmpty, insertedComplete.remove(info.id) != nil, let known = caches.instanceRows[info.id] {
+            row = known // inserted complete at its start, in this transaction
+        } else if let known = caches.instanceRows[info.id] {
+            let raw = RawInsert(st.instanceEnd, db)
+            raw.bind(1, end.endedAt.milliseconds)
+            raw.bind(2, end.status.exitCode)
+            raw.bind(3, end.status.signal)
+            raw.bind(4, Int64(end.status.coreDumped ? 1 : 0))
+            raw.bind(5, end.classification.rawValue)
+            raw.bind(6, end.uptime.milliseconds)
+            raw.bind(7, tail)
+            raw.bind(8, known)
+            try raw.run()
             row = known
         } else {
             // The start was lost (recording gap) or belongs to no run we know: write the whole row.
-            st.instanceComplete.setUncheckedArguments([
-                runID ?? 0, programID ?? 0, info.workerIndex, info.identity.pid, Int64(clamping: info.identity.startTicks),
-                info.startedAt.milliseconds, end.endedAt.milliseconds, end.status.exitCode, end.status.signal,
-                end.status.coreDumped ? 1 : 0, end.classification.rawValue, end.uptime.milliseconds, tail,
-            ])
-            try st.instanceComplete.execute()
-            row = db.lastInsertedRowID
-            caches.instanceRows[info.id] = row
+            row = try insertComplete(info, end, programID: programID, st, db)
+            caches.setInstance(info.id, row: row)
         }
-        caches.endedAt[info.id] = end.endedAt.milliseconds
+        caches.setEnded(info.id, at: end.endedAt.milliseconds)
         if let programID {
-            caches.lastEnded[SlotKey(programID: programID, worker: info.workerIndex ?? -1)] = row
+            caches.setLastEnded(SlotKey(programID: programID, worker: info.workerIndex ?? -1), row: row)
         }
         return row
+    }
+
+    /// Inserts an instances row with its start and its end.
+    private func insertComplete(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?, _ st: Statements,
+                                _ db: Database) throws -> Int64 {
+        let raw = RawInsert(st.instanceComplete, db)
+        raw.bind(1, runID ?? 0)
+        raw.bind(2, programID ?? 0)
+        raw.bind(3, info.workerIndex)
+        raw.bind(4, Int64(info.identity.pid))
+        raw.bind(5, Int64(clamping: info.identity.startTicks))
+        raw.bind(6, info.startedAt.milliseconds)
+        raw.bind(7, end.endedAt.milliseconds)
+        raw.bind(8, end.status.exitCode)
+        raw.bind(9, end.status.signal)
+        raw.bind(10, Int64(end.status.coreDumped ? 1 : 0))
+        raw.bind(11, end.classification.rawValue)
+        raw.bind(12, end.uptime.milliseconds)
+        raw.bind(13, end.stderrTail.isEmpty ? nil : end.stderrTail)
+        try raw.run()
+        return raw.lastRowID
     }
 
     private func lastEnded(_ programID: Int64?, _ worker: Int?) -> Int64? {
@@ -238,20 +298,22 @@ struct WriteSession {
         if let found = try Int64.fetchOne(st.programLookup, arguments: [name]) {
             id = found
         } else {
-            st.programInsert.setUncheckedArguments([name])
-            try st.programInsert.execute()
-            id = db.lastInsertedRowID
+            let raw = RawInsert(st.programInsert, db)
+            raw.bind(1, name)
+            try raw.run()
+            id = raw.lastRowID
         }
-        caches.programIDs[name] = id
+        caches.setProgram(name, id)
         return id
     }
 
     // MARK: - Snapshots
 
     private func write(_ sweep: SnapshotSweep, _ st: Statements, _ db: Database, _ outcome: inout Outcome) throws {
-        st.sweep.setUncheckedArguments([sweep.time.milliseconds])
-        try st.sweep.execute()
-        let sweepID = db.lastInsertedRowID
+        let sweepRow = RawInsert(st.sweep, db)
+        sweepRow.bind(1, sweep.time.milliseconds)
+        try sweepRow.run()
+        let sweepID = sweepRow.lastRowID
         for s in sweep.samples {
             guard let row = caches.instanceRows[s.instance] else {
                 outcome.unmappedSamples += 1
@@ -332,12 +394,8 @@ struct WriteSession {
         }
     }
 
-    /// Forgets instances that ended more than `olderThanMs` ago (late snapshots of them are skipped).
+    /// Forgets instances that ended before `cutoffMs` (late snapshots of them are skipped).
     mutating func forgetEnded(before cutoffMs: Int64) {
-        let old = caches.endedAt.filter { $0.value < cutoffMs }.map(\.key)
-        for id in old {
-            caches.endedAt[id] = nil
-            caches.instanceRows[id] = nil
-        }
+        caches.forgetEnded(before: cutoffMs)
     }
 }

@@ -11,7 +11,6 @@ struct WriterLoop {
     var session: WriteSession
     /// Items taken from the queue and not yet committed, oldest first.
     var retained: [WriteItem] = []
-    var spare: [WriteItem] = []
     var backoff: Duration
     /// Why the last write failed (nil while writes succeed); used as the drop reason.
     var failure: String?
@@ -33,9 +32,9 @@ struct WriterLoop {
         while true {
             let idle = retained.isEmpty && failure == nil
             let wait: Duration? = idle ? (pruner != nil ? .zero : untilNextPrune()) : .zero
-            let (items, stopping) = queue.take(timeout: wait, spare: &spare)
-            if !items.isEmpty {
-                retained.append(contentsOf: items)
+            let before = retained.count
+            let stopping = queue.take(into: &retained, timeout: wait)
+            if retained.count > before {
                 enforceRetainLimit()
             }
             if !retained.isEmpty || queue.progress.gapPending {
@@ -60,13 +59,21 @@ struct WriterLoop {
 
     // MARK: - Writing
 
-    /// Writes every retained item in transactions of `batchSize`. Returns false after a transient
-    /// failure (the unwritten items stay retained).
+    /// Writes every retained item in transactions of `batchSize` (more under a backlog, see
+    /// `transactionSize`). Returns false after a transient failure (the unwritten items stay retained).
     mutating func writeRetained() -> Bool {
         var start = 0
-        defer { retained.removeFirst(start) }
+        defer {
+            if start == retained.count {
+                // Keep the buffer's capacity for the next swap with the queue, unless a burst made it
+                // large: that memory would otherwise stay with the writer for good.
+                retained.removeAll(keepingCapacity: retained.capacity <= WriterLoop.keptCapacity)
+            } else {
+                retained.removeFirst(start)
+            }
+        }
         while true {
-            let end = min(start + options.batchSize, retained.count)
+            let end = min(start + transactionSize(backlog: retained.count - start), retained.count)
             if start == end && !queue.progress.gapPending { return true }
             switch commit(retained[start..<end]) {
             case .success:
@@ -96,6 +103,19 @@ struct WriterLoop {
         }
     }
 
+    /// Items whose buffer capacity the writer keeps between batches (about 1–2 MB of `WriteItem`s).
+    static let keptCapacity = 16_384
+
+    /// Items in the next transaction. `batchSize` while the writer keeps up, so each commit is small and
+    /// events reach the disk within a few ms; larger while a backlog waits (the items have waited already,
+    /// so a longer transaction adds no latency to them), which saves commits and WAL frames of partly
+    /// filled pages being written again and again. Capped by `maxBatchSize`.
+    func transactionSize(backlog: Int) -> Int {
+        let base = max(1, options.batchSize)
+        guard backlog > 2 * base else { return base }
+        return min(max(base, backlog / 2), max(base, options.maxBatchSize))
+    }
+
     enum CommitResult {
         case success
         case transient(reason: String, message: String)
@@ -105,7 +125,6 @@ struct WriterLoop {
     /// One transaction: the pending gap row (taken only once the write lock is held, so drops that happen
     /// while we wait for the lock land in the same row) and `items`.
     mutating func commit(_ items: ArraySlice<WriteItem>) -> CommitResult {
-        let saved = session.caches
         var gap: GapAccumulator?
         do {
             var outcome = WriteSession.Outcome()
@@ -116,12 +135,13 @@ struct WriterLoop {
                     return .commit
                 }
             }
+            session.caches.commit()
             queue.committed(items: items.count, gapWritten: gap != nil, maxEventID: outcome.maxEventID,
                             unmapped: outcome.unmappedSamples)
             return .success
         } catch {
             queue.restoreGap(gap)
-            session.caches = saved
+            session.caches.rollback()
             let (reason, transient) = WriteFailure.classify(error)
             let message = "\(reason): \(error)"
             return transient ? .transient(reason: reason, message: message) : .rejected(message: message)

@@ -1,4 +1,5 @@
 import Foundation
+import HistModel
 import Testing
 
 #if canImport(Glibc)
@@ -46,17 +47,6 @@ extension EndToEnd {
             max_workers = 4
             """
 
-        /// Deterministic PRNG (SplitMix64), so a failing case can be reproduced.
-        struct SplitMix: RandomNumberGenerator {
-            var state: UInt64
-            mutating func next() -> UInt64 {
-                state &+= 0x9E37_79B9_7F4A_7C15
-                var z = state
-                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                return z ^ (z >> 31)
-            }
-        }
 
         static func cases() -> [(name: String, bytes: Data)] {
             textCases().map { ($0.0, Data($0.1.utf8)) } + rawCases()
@@ -153,7 +143,7 @@ extension EndToEnd {
             out.append(("multiline strings", base.replacingOccurrences(of: "db = \"h.db\"", with: "db = \"\"\"\nh.db\n\"\"\"")))
             out.append(("unterminated multiline", base.replacingOccurrences(of: "db = \"h.db\"", with: "db = \"\"\"\nh.db\n")))
             // Random byte mutations of the base config (reproducible).
-            var rng = SplitMix(state: 0x4849_5354_44)
+            var rng = SeededGenerator(seed: 0x4849_5354_44)
             let alphabet = Array("[]{}=\"'#.,\n\\ 0123456789abc-_:".utf8)
             for i in 0..<60 {
                 var b = bytes
@@ -247,7 +237,7 @@ extension EndToEnd {
             try add("half", goodBytes.prefix(goodBytes.count / 2))
             try add("empty", Data())
             try add("directory", nil)
-            var rng = SplitMix(state: 7)
+            var rng = SeededGenerator(seed: 7)
             try add("garbage", Data((0..<65536).map { _ in UInt8.random(in: 0...255, using: &rng) }))
             var header = goodBytes.prefix(16)
             header.append(Data(count: 8176))

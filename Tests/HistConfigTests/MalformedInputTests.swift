@@ -63,17 +63,6 @@ import HistModel
     x = 1
     """#
 
-    /// Deterministic PRNG (SplitMix64) so failures reproduce.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Loads `bytes` as a config in `dir`; returns true if it loaded, false if it gave problems.
     static func outcome(_ bytes: [UInt8], dir: String) -> Bool {
@@ -110,14 +99,14 @@ import HistModel
 
     @Test func randomByteFlipsLoadOrReport() {
         let dir = ConfigDir()
-        var rng = SplitMix64(state: 0x4849_5354_4400)
+        var rng = SeededGenerator(seed: 0x4849_5354_4400)
         let seed = Array(Self.seed.utf8)
         // Bytes that matter to TOML's structure, plus some that break UTF-8 or are NUL.
         let interesting: [UInt8] = Array("[]{}=\"'.,#\n\\ 0123456789-+e".utf8) + [0x00, 0xFF, 0xC3, 0x80, 0x7F, 0x09]
         var rejected = 0
         // HISTD_FUZZ_ITERATIONS raises the count for a longer local run; HISTD_FUZZ_SEED varies the sequence.
         let iterations = ProcessInfo.processInfo.environment["HISTD_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 400
-        if let s = ProcessInfo.processInfo.environment["HISTD_FUZZ_SEED"].flatMap(UInt64.init) { rng = SplitMix64(state: s) }
+        if let s = ProcessInfo.processInfo.environment["HISTD_FUZZ_SEED"].flatMap(UInt64.init) { rng = SeededGenerator(seed: s) }
         let seeds = [seed, Array(Self.valueSeed.utf8)]
         for _ in 0..<iterations {
             var bytes = seeds.randomElement(using: &rng)!

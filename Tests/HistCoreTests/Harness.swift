@@ -114,8 +114,10 @@ func program(_ name: String, _ script: String, restart: RestartPolicy = .onFailu
 }
 
 /// Runs a supervisor in this process around `body`, then shuts it down and kills (by pid and
-/// start time) anything it started that is still alive, even when `body` fails.
+/// start time) anything it started that is still alive, even when `body` fails. `options` tunes
+/// pools (jitter seed, autoscaling) for the pool suites.
 func withSupervisor(_ programs: [ProgramSpec], pools: [PoolSpec] = [], dir: TempDir, shutdownTimeout: Duration = .seconds(10),
+                    options: PoolTestOptions = .init(),
                     _ body: (Supervisor, CollectingSink) async throws -> Void) async throws {
     let sink = CollectingSink()
     var logger = Logger(label: "histd.test")
@@ -123,7 +125,9 @@ func withSupervisor(_ programs: [ProgramSpec], pools: [PoolSpec] = [], dir: Temp
     let spec = SupervisorSpec(logDir: dir.path + "/logs", shutdownTimeout: shutdownTimeout)
     let supervisor = try Supervisor(programs: programs, pools: pools, supervisor: spec, sink: sink, logger: logger,
                                     options: SupervisorOptions(reapScope: .supervisedOnly, handleSignals: false,
-                                                               descendantGrace: .milliseconds(500)))
+                                                               descendantGrace: .milliseconds(500),
+                                                               ageJitterSeed: options.ageJitterSeed,
+                                                               autoscale: options.autoscale))
     try supervisor.start()
     var failure: (any Error)?
     do { try await body(supervisor, sink) } catch { failure = error }

@@ -118,31 +118,8 @@ struct PoolTestOptions {
     var autoscale = true
 }
 
-/// `withSupervisor` (Harness.swift) with the pool options: runs a supervisor around `body`, shuts
-/// it down, and kills (by pid and start time) anything it started that is still alive, even when
-/// `body` fails.
+/// `withSupervisor` (Harness.swift) for pools.
 func withPoolSupervisor(_ programs: [ProgramSpec], pools: [PoolSpec], dir: TempDir, options: PoolTestOptions = .init(),
                         _ body: (Supervisor, CollectingSink) async throws -> Void) async throws {
-    let sink = CollectingSink()
-    var logger = Logger(label: "histd.test")
-    logger.logLevel = .warning
-    let spec = SupervisorSpec(logDir: dir.path + "/logs", shutdownTimeout: .seconds(10))
-    let supervisor = try Supervisor(programs: programs, pools: pools, supervisor: spec, sink: sink, logger: logger,
-                                    options: SupervisorOptions(reapScope: .supervisedOnly, handleSignals: false,
-                                                               descendantGrace: .milliseconds(500),
-                                                               ageJitterSeed: options.ageJitterSeed,
-                                                               autoscale: options.autoscale))
-    try supervisor.start()
-    var failure: (any Error)?
-    do { try await body(supervisor, sink) } catch { failure = error }
-    supervisor.post(.shutdown)
-    let deadline = ContinuousClock.now + .seconds(30)
-    while !supervisor.isFinished && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-    #expect(supervisor.isFinished, "engine did not finish shutting down")
-    for event in sink.events {
-        if let info = event.started, histd_proc_start_ticks(info.identity.pid) == info.identity.startTicks {
-            _ = kill(info.identity.pid, SIGKILL)
-        }
-    }
-    if let failure { throw failure }
+    try await withSupervisor(programs, pools: pools, dir: dir, options: options, body)
 }

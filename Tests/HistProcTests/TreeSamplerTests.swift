@@ -130,3 +130,21 @@ struct TreeSamplerTests {
         #expect(counts.read > 0)
     }
 }
+
+/// The fd count through a cached O_PATH fd follows the process's real fd table.
+@Suite struct CachedFDCountTests {
+    @Test func cachedCountTracksOpenFDs() throws {
+        let cached = ProcFS(cacheLimit: 16)
+        let plain = ProcFS()
+        let me = getpid()
+        let before = try #require(cached.fdCount(me))
+        #expect(before > 0)
+        #expect(before == plain.fdCount(me))
+        var opened: [Int32] = []
+        for _ in 0..<3 { opened.append(open("/dev/null", O_RDONLY | O_CLOEXEC)) }
+        defer { for fd in opened { close(fd) } }
+        #expect(cached.fdCount(me) == before + 3)
+        #expect(cached.cachedFDCount >= 1)
+        #expect(cached.fdCount(999_999_999) == nil)
+    }
+}
