@@ -61,7 +61,7 @@ import Testing
         #expect(events >= n)
         #expect(snapshots == 200_000)
         if let ev = try bytes(r, ["events", "events_kind_ts"]),
-           let inst = try bytes(r, ["instances", "instances_program_started", "instances_pid", "instances_open", "instances_ended"]),
+           let inst = try bytes(r, ["instances", "instances_program_started", "instances_pid", "instances_open", "instances_ended", "instances_crashes"]),
            let sn = try bytes(r, ["snapshots"]),
            let sw = try bytes(r, ["sweeps", "sweeps_ts"]) {
             print("""
