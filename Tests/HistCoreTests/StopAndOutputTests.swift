@@ -84,7 +84,12 @@ import Testing
             while true; do sleep 0.05; done
             """), stopOrder: 2)
         try await withSupervisor([second, first], dir: dir) { _, sink in
-            await sink.waitFor { _ in dir.read(d + "/first.ready") != nil && dir.read(d + "/second.ready") != nil }
+            // Wait for both processes to be ready AND for both start events: a child can write its
+            // ready file before the engine thread has recorded its start.
+            await sink.waitFor { events in
+                dir.read(d + "/first.ready") != nil && dir.read(d + "/second.ready") != nil
+                    && events.compactMap(\.started).count >= 2
+            }
             // Startup runs in reverse order: group 2 first.
             let starts = sink.events.compactMap(\.started).map(\.program)
             #expect(starts == ["second", "first"])
