@@ -24,6 +24,9 @@ import Testing
         return (worst, unmatched, ends)
     }
 
+    /// The largest exit-to-replacement gap accepted, ms.
+    static let gapBoundMs: Int64 = 2000
+
     @Test func singleWorkerExitingAfterEachTaskIsAlwaysReplaced() async throws {
         let dir = TempDir()
         defer { dir.remove() }
@@ -41,7 +44,9 @@ import Testing
             #expect(g.ends >= 200)
             // The last end may be in flight right now; every other one was followed by a start.
             #expect(g.unmatched <= 1)
-            #expect(g.worst <= 500, "worst exit-to-start gap \(g.worst) ms")
+            // Well under the 5 s restart_delay, so a replacement that went through backoff (or never
+            // came) fails this; generous for a loaded CI box (773 ms was seen beside a clean build).
+            #expect(g.worst <= Self.gapBoundMs, "worst exit-to-start gap \(g.worst) ms")
             #expect(events.compactMap(\.restart).isEmpty, "no recycle went through backoff")
             #expect(events.compactMap(\.ended).allSatisfy { $0.classification == .clean })
             #expect(sup.status().map(\.unit) == [UnitKey(program: "gh115634", workerIndex: 0)])
@@ -66,7 +71,9 @@ import Testing
             let events = sink.events("stagger")
             let g = Self.gaps(events)
             #expect(g.unmatched <= 3)
-            #expect(g.worst <= 500, "worst exit-to-start gap \(g.worst) ms")
+            // Well under the 5 s restart_delay, so a replacement that went through backoff (or never
+            // came) fails this; generous for a loaded CI box (773 ms was seen beside a clean build).
+            #expect(g.worst <= Self.gapBoundMs, "worst exit-to-start gap \(g.worst) ms")
             // Every slot took part.
             for i in 0..<3 {
                 #expect(events.filter { $0.recycledInstance?.workerIndex == i }.count >= 20, "worker \(i)")
