@@ -104,8 +104,9 @@ import Testing
             let samples = sampler.stop()
             #expect(samples.map(\.table).max() == 4, "never more than 4 in the table")
             #expect(samples.compactMap(\.proc).max() ?? 0 <= 4, "never more than 4 in /proc")
-            // From shortly after the 8th start on: exactly 4, in both views.
-            let tail = samples.filter { $0.time >= allStarted + .milliseconds(50) }
+            // Once settled after the 8th start: exactly 4, in both views. (300 ms of slack: on a loaded
+            // CI box a sample taken right after the start event can still see the exec in flight.)
+            let tail = samples.filter { $0.time >= allStarted + .milliseconds(300) }
             #expect(tail.count >= 10)
             #expect(tail.allSatisfy { $0.table == 4 && $0.proc == 4 }, "tail \(tail.map { "\($0.table)/\($0.proc ?? -1)" })")
             let now = sup.liveWorkers(pool: "quad")
@@ -133,7 +134,8 @@ import Testing
             let recycled = await sink.waitFor(.seconds(20)) { $0.filter { $0.recycledReason == "max_age" }.count >= 5 }
             let samples = sampler.stop()
             #expect(recycled)
-            #expect(samples.count > 50)
+            // Enough samples to have watched the recycles (a loaded box gets fewer than the nominal 250).
+            #expect(samples.count > 20)
             #expect(samples.map(\.table).min() ?? 0 >= 2, "live table dropped to \(samples.map(\.table).min() ?? -1)")
             let low = samples.filter { ($0.proc ?? 0) < 2 }
             #expect(low.isEmpty, "/proc dropped below 2: \(low.map { "table \($0.tablePids) proc \($0.procPids)" })")
