@@ -17,20 +17,8 @@ public final class Watcher: Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
-    private let state: Mutex<State>
-
-    private struct State: @unchecked Sendable {
-        // ProcFS/TreeSampler/SystemScanner are used only by the watcher thread; the Mutex only
-        // hands them over to it.
-        var sampler: TreeSampler
-        var scanner: SystemScanner
-        var supervisor: Supervisor
-        var specs: [String: ProgramSpec]
-        var spec: SupervisorSpec
-        var sink: any HistorySink
-        var cgroups: CgroupResources?
-        var logger: Logger
-    }
+    /// The watcher's work. The Mutex only hands it to the watcher thread, which holds it for its life.
+    private let loop: Mutex<WatchLoop>
 
     /// - Parameters:
     ///   - specs: every program and pool worker spec by name (limits are read from them).
@@ -38,18 +26,15 @@ public final class Watcher: Sendable {
     public init(supervisor: Supervisor, specs: [String: ProgramSpec], spec: SupervisorSpec, sink: any HistorySink,
                 cgroups: CgroupResources?, logger: Logger, procRoot: String = "/proc") {
         let procfs = ProcFS(root: procRoot, cacheLimit: 4096)
-        state = Mutex(State(sampler: TreeSampler(procfs: procfs),
-                            scanner: SystemScanner(procfs: ProcFS(root: procRoot), orphanIgnore: spec.orphanIgnore),
-                            supervisor: supervisor, specs: specs, spec: spec, sink: sink, cgroups: cgroups, logger: logger))
+        loop = Mutex(WatchLoop(sampler: TreeSampler(procfs: procfs),
+                               scanner: SystemScanner(procfs: ProcFS(root: procRoot), orphanIgnore: spec.orphanIgnore),
+                               supervisor: supervisor, specs: specs, spec: spec, sink: sink, cgroups: cgroups, logger: logger))
     }
 
-    /// Starts the watcher thread. Does nothing when sampling, limits and scans are all off.
+    /// Starts the watcher thread. With sampling, limits and scans all off it only waits for `stop()`.
     public func start() {
         let thread = Thread { [self] in
-            state.withLock { s in
-                var loop = WatchLoop(state: s)
-                loop.run(shouldStop: { self.stopped.withLock { $0 } }, wait: { self.wait(until: $0) })
-            }
+            loop.withLock { $0.run(shouldStop: { self.stopped.withLock { $0 } }, wait: { self.wait(until: $0) }) }
             finished.signal()
         }
         thread.name = "histd-watch"
@@ -70,8 +55,9 @@ public final class Watcher: Sendable {
         _ = wake.wait(timeout: .now() + .nanoseconds(Int(min(deadline.since(now).nanoseconds, Int64(Int.max)))))
     }
 
-    /// The watcher's work, confined to its thread.
-    private struct WatchLoop {
+    /// The watcher's work, confined to its thread. (ProcFS, TreeSampler and SystemScanner are not
+    /// thread-safe; only the watcher thread ever touches them.)
+    private struct WatchLoop: @unchecked Sendable {
         let sampler: TreeSampler
         let scanner: SystemScanner
         let supervisor: Supervisor
@@ -92,16 +78,6 @@ public final class Watcher: Sendable {
         var oomCounts: [UnitKey: Int64] = [:]
         var pidsHits: [UnitKey: Int64] = [:]
 
-        init(state s: State) {
-            sampler = s.sampler
-            scanner = s.scanner
-            supervisor = s.supervisor
-            specs = s.specs
-            spec = s.spec
-            sink = s.sink
-            cgroups = s.cgroups
-            logger = s.logger
-        }
 
         /// Sampling runs at `snapshot_interval`; with snapshots off it still runs every second when
         /// a program has a limit to enforce, without recording sweeps.
