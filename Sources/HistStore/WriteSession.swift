@@ -223,12 +223,7 @@ struct WriteSession {
             return row
         }
         let raw = RawInsert(st.instanceStart, db)
-        raw.bind(1, runID ?? 0)
-        raw.bind(2, programID ?? 0)
-        raw.bind(3, info.workerIndex)
-        raw.bind(4, Int64(info.identity.pid))
-        raw.bind(5, Int64(clamping: info.identity.startTicks))
-        raw.bind(6, info.startedAt.milliseconds)
+        bindStart(raw, info, programID: programID)
         try raw.run()
         let row = raw.lastRowID
         caches.setInstance(info.id, row: row)
@@ -266,16 +261,22 @@ struct WriteSession {
         return row
     }
 
-    /// Inserts an instances row with its start and its end.
-    private func insertComplete(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?, _ st: Statements,
-                                _ db: Database) throws -> Int64 {
-        let raw = RawInsert(st.instanceComplete, db)
+    /// Binds parameters 1...6 shared by both instance inserts: run, program, worker slot, pid,
+    /// start ticks, start time.
+    private func bindStart(_ raw: RawInsert, _ info: InstanceInfo, programID: Int64?) {
         raw.bind(1, runID ?? 0)
         raw.bind(2, programID ?? 0)
         raw.bind(3, info.workerIndex)
         raw.bind(4, Int64(info.identity.pid))
         raw.bind(5, Int64(clamping: info.identity.startTicks))
         raw.bind(6, info.startedAt.milliseconds)
+    }
+
+    /// Inserts an instances row with its start and its end.
+    private func insertComplete(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?, _ st: Statements,
+                                _ db: Database) throws -> Int64 {
+        let raw = RawInsert(st.instanceComplete, db)
+        bindStart(raw, info, programID: programID)
         raw.bind(7, end.endedAt.milliseconds)
         raw.bind(8, end.status.exitCode)
         raw.bind(9, end.status.signal)
