@@ -44,6 +44,11 @@ public struct InstanceEnd: Hashable, Sendable {
 }
 
 /// The names of event kinds as stored in `event_kinds.name`. Stable: scripts match on them.
+///
+/// Each case is the camelCase of its stored name, and its raw value is that name. The ids are not here:
+/// they live in the migrations' seeds of `event_kinds`, and EmbedSQLGen generates HistStore's
+/// `EventKindID` switch from them, so a kind added by a migration without a case here (or a case
+/// without a seed) does not compile.
 public enum EventKind: String, Hashable, Sendable, CaseIterable {
     case start, exit, crash
     case restartScheduled = "restart_scheduled"
@@ -60,8 +65,6 @@ public enum EventKind: String, Hashable, Sendable, CaseIterable {
     case recordingGap = "recording_gap"
     /// A process left running by an earlier histd that died, found at startup.
     case leftover
-    /// A descendant of a supervised program that outlived its parent and was re-parented to histd.
-    case adopted
 }
 
 /// One fact the engine learned. The engine hands these to a `HistorySink` and never waits for them.
@@ -83,24 +86,24 @@ public struct HistEvent: Hashable, Sendable {
         /// A process ended. Stored as kind `crash` when classified `.crash`, else `exit`.
         case ended(InstanceEnd)
         /// The next start is due after `delay`; `attempt` counts consecutive failed runs (1 = first restart).
-        case restartScheduled(delay: Duration, attempt: Int, workerIndex: Int?)
+        /// `instance`: the last instance of this unit that ended (the one being restarted), nil when none
+        /// ended yet (the first spawn failed).
+        case restartScheduled(instance: InstanceInfo?, delay: Duration, attempt: Int, workerIndex: Int?)
         /// `max_restarts` consecutive failures: the program stays `failed` until an operator starts it.
-        case gaveUp(restarts: Int, workerIndex: Int?)
-        /// histd asked the program to stop (`reason`: "shutdown", "limit", "operator", "scale_down", "recycle").
-        case stopRequested(instance: InstanceInfo, reason: String, signal: Int32)
+        /// `instance`: the last instance of this unit that ended, as for `restartScheduled`.
+        case gaveUp(instance: InstanceInfo?, restarts: Int, workerIndex: Int?)
+        /// histd asked the program to stop.
+        case stopRequested(instance: InstanceInfo, reason: StopReason, signal: Int32)
         /// The process did not stop within `stop_timeout` and was sent SIGKILL.
         case killed(instance: InstanceInfo, after: Duration)
-        /// A limit was crossed. `limit`: "max_memory_mb" (values in bytes), "cgroup_memory" (oom), "tasks_max".
-        /// `action`: "stop", "oom_kill", "fork_refused".
-        case limitBreach(instance: InstanceInfo?, limit: String, observed: Int64, threshold: Int64, action: String)
+        /// A limit was crossed (`maxMemory` values are bytes), and what was done about it.
+        case limitBreach(instance: InstanceInfo?, limit: LimitKind, observed: Int64, threshold: Int64, action: BreachAction)
         /// fork/exec failed; `step` names the failing call ("execve", "chdir", "open(cgroup.procs)").
         case spawnFailed(errno: Int32, step: String, reason: String, workerIndex: Int?)
         /// A pool changed size. `signal` is the measured CPU% that drove the decision.
         case scaled(up: Bool, signal: Double, from: Int, to: Int)
-        /// A pool worker was replaced without backoff: `reason` is "exit0" or "max_age".
-        case recycled(instance: InstanceInfo, reason: String)
-        /// A descendant of this program re-parented to histd (its parent exited first).
-        case adopted(identity: ProcessIdentity, name: String)
+        /// A pool worker was replaced without backoff.
+        case recycled(instance: InstanceInfo, reason: RecycleReason)
         /// A process of an earlier, unclean histd run still alive at startup; `action` is "stopped" or "left".
         case leftover(identity: ProcessIdentity, action: String)
     }
@@ -118,7 +121,6 @@ public struct HistEvent: Hashable, Sendable {
         case .spawnFailed: .spawnFailed
         case .scaled(let up, _, _, _): up ? .scaleUp : .scaleDown
         case .recycled: .recycled
-        case .adopted: .adopted
         case .leftover: .leftover
         }
     }

@@ -109,11 +109,11 @@ public struct OrphanSighting: Hashable, Sendable {
     public var startedAt: Timestamp
     /// Program it came from, when histd knows (it was re-parented to histd as subreaper).
     public var program: String?
-    /// Why it was judged an orphan: "adopted_by_histd", "reparented_to_init", "reparented_to_subreaper", "group_leader_gone".
-    public var reason: String
+    /// Why it was judged an orphan.
+    public var reason: OrphanReason
 
     public init(identity: ProcessIdentity, name: String, cmdline: String, user: String, startedAt: Timestamp,
-                program: String?, reason: String) {
+                program: String?, reason: OrphanReason) {
         self.identity = identity
         self.name = name
         self.cmdline = cmdline

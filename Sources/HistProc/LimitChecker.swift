@@ -3,14 +3,13 @@ import HistModel
 /// A limit crossed by one sample: what the engine records as `limit_breach` before it stops the
 /// program.
 public struct LimitBreach: Hashable, Sendable {
-    /// The config key: "max_memory_mb".
-    public var limit: String
+    public var limit: LimitKind
     /// The observed value (bytes for memory).
     public var observed: Int64
     /// The threshold it crossed, in the same unit.
     public var threshold: Int64
 
-    public init(limit: String, observed: Int64, threshold: Int64) {
+    public init(limit: LimitKind, observed: Int64, threshold: Int64) {
         self.limit = limit
         self.observed = observed
         self.threshold = threshold
@@ -26,6 +25,6 @@ public enum LimitChecker {
         guard let mb = spec.maxMemoryMB, mb > 0 else { return nil }
         let threshold = Int64(mb) * 1_048_576
         let observed = Int64(clamping: sample.rssBytes)
-        return observed > threshold ? LimitBreach(limit: "max_memory_mb", observed: observed, threshold: threshold) : nil
+        return observed > threshold ? LimitBreach(limit: .maxMemory, observed: observed, threshold: threshold) : nil
     }
 }

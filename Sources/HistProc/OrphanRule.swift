@@ -39,12 +39,7 @@ public struct SupervisorView: Hashable, Sendable {
 ///   another process (a subreaper): "reparented_to_subreaper".
 /// Processes whose name or cmdline match an `orphan_ignore` glob are never reported.
 public struct OrphanRule: Sendable {
-    public enum Reason: String, Hashable, Sendable, CaseIterable {
-        case adoptedByHistd = "adopted_by_histd"
-        case reparentedToInit = "reparented_to_init"
-        case groupLeaderGone = "group_leader_gone"
-        case reparentedToSubreaper = "reparented_to_subreaper"
-    }
+    public typealias Reason = OrphanReason
 
     public var supervisor: SupervisorView?
     /// fnmatch(3) patterns, matched against the process name (comm) and its full cmdline.

@@ -69,7 +69,7 @@ public final class SystemScanner {
                 user: uid.map(userName) ?? "",
                 startedAt: procfs.wallClock(startTicks: s.startTicks),
                 program: reason == .adoptedByHistd ? rule.program(of: s) : nil,
-                reason: reason.rawValue))
+                reason: reason))
         }
         return ScanReport(time: time, summary: summary, zombieParents: zombieParents, orphans: orphans)
     }

@@ -197,28 +197,3 @@ public final class HistoryStore: Sendable {
         }
     }
 }
-
-/// `event_kinds.id` of each kind (fixed by 0001_init.sql).
-enum EventKindID {
-    static func id(_ kind: EventKind) -> Int64 {
-        switch kind {
-        case .start: 1
-        case .exit: 2
-        case .crash: 3
-        case .restartScheduled: 4
-        case .gaveUp: 5
-        case .stopRequested: 6
-        case .killed: 7
-        case .limitBreach: 8
-        case .spawnFailed: 9
-        case .scaleUp: 10
-        case .scaleDown: 11
-        case .recycled: 12
-        case .supervisorStart: 13
-        case .supervisorStop: 14
-        case .recordingGap: 15
-        case .leftover: 16
-        case .adopted: 17
-        }
-    }
-}

@@ -44,10 +44,9 @@ public struct OpenInstance: Sendable, Hashable {
 
 /// Why a supervisor run ended (`runs.stop_reason`).
 public enum RunStopReason: String, Sendable, CaseIterable {
-    /// Orderly shutdown.
+    /// Orderly shutdown (also on SIGTERM/SIGINT: that is how histd is asked to stop). 0003 removed the
+    /// never-set 'signal'.
     case clean
     /// Found open by the next start: histd died (kill -9, crash, power loss).
     case unclean
-    /// Shut down because of a signal (SIGTERM/SIGINT) — still orderly.
-    case signal
 }

@@ -3,14 +3,12 @@ import HistModel
 
 /// Turns write items into rows, inside a transaction the caller owns. Lives on the writer thread only.
 ///
-/// Keeps the id mappings the engine does not know: engine `InstanceID` -> `instances.id`, program name ->
-/// `programs.id`, and the last ended instance per (program, worker slot), so that `restart_scheduled`
-/// and `gave_up` point at the instance they follow. The caches keep an undo log: the caller calls
+/// Keeps the id mappings the engine does not know: engine `InstanceID` -> `instances.id` and program name ->
+/// `programs.id`. Every other fact comes with the event (which instance a `restart_scheduled` or `gave_up`
+/// follows is the engine's to say, not rebuilt here). The caches keep an undo log: the caller calls
 /// `caches.commit()` after a commit and `caches.rollback()` after a rollback, so a rolled-back insert never
 /// leaves a stale id.
 struct WriteSession {
-    typealias SlotKey = WriterCaches.SlotKey
-
     /// What one batch did.
     struct Outcome {
         var maxEventID: Int64 = 0
@@ -131,27 +129,27 @@ struct WriteSession {
             instance = try endInstance(end, programID: programID, st, db)
             (value, detail) = (end.uptime.milliseconds, .none)
 
-        case .restartScheduled(let delay, let attempt, let worker):
+        case .restartScheduled(let info, let delay, let attempt, let worker):
             json.add("attempt", attempt)
             json.add("worker_index", worker)
-            (instance, value, detail) = (lastEnded(programID, worker), delay.milliseconds, .orNull)
+            (instance, value, detail) = (row(of: info), delay.milliseconds, .orNull)
 
-        case .gaveUp(let restarts, let worker):
+        case .gaveUp(let info, let restarts, let worker):
             json.add("worker_index", worker)
-            (instance, value, detail) = (lastEnded(programID, worker), Int64(restarts), .orNull)
+            (instance, value, detail) = (row(of: info), Int64(restarts), .orNull)
 
         case .stopRequested(let info, let reason, let signal):
-            json.add("reason", reason)
+            json.add("reason", reason.rawValue)
             (instance, value, detail) = (caches.instanceRows[info.id], Int64(signal), .always)
 
         case .killed(let info, let after):
             (instance, value, detail) = (caches.instanceRows[info.id], after.milliseconds, .none)
 
         case .limitBreach(let info, let limit, let observed, let threshold, let action):
-            json.add("limit", limit)
+            json.add("limit", limit.rawValue)
             json.add("threshold", threshold)
-            json.add("action", action)
-            (instance, value, detail) = (info.flatMap { caches.instanceRows[$0.id] }, observed, .always)
+            json.add("action", action.rawValue)
+            (instance, value, detail) = (row(of: info), observed, .always)
 
         case .spawnFailed(let errno, let step, let reason, let worker):
             json.add("step", step)
@@ -165,13 +163,8 @@ struct WriteSession {
             (instance, value, detail) = (nil, Int64(to), .always)
 
         case .recycled(let info, let reason):
-            json.add("reason", reason)
+            json.add("reason", reason.rawValue)
             (instance, value, detail) = (caches.instanceRows[info.id], nil, .always)
-
-        case .adopted(let identity, let name):
-            json.add("start_ticks", Int64(clamping: identity.startTicks))
-            json.add("name", name)
-            (instance, value, detail) = (nil, Int64(identity.pid), .always)
 
         case .leftover(let identity, let action):
             // Point at the earlier run's instance row; a stopped leftover's row gets its end.
@@ -255,9 +248,6 @@ struct WriteSession {
             caches.setInstance(info.id, row: row)
         }
         caches.setEnded(info.id, at: end.endedAt.milliseconds)
-        if let programID {
-            caches.setLastEnded(SlotKey(programID: programID, worker: info.workerIndex ?? -1), row: row)
-        }
         return row
     }
 
@@ -288,9 +278,10 @@ struct WriteSession {
         return raw.lastRowID
     }
 
-    private func lastEnded(_ programID: Int64?, _ worker: Int?) -> Int64? {
-        guard let programID else { return nil }
-        return caches.lastEnded[SlotKey(programID: programID, worker: worker ?? -1)]
+    /// The `instances.id` of an instance the event names, when the writer has mapped it.
+    private func row(of info: InstanceInfo?) -> Int64? {
+        guard let info else { return nil }
+        return caches.instanceRows[info.id]
     }
 
     private mutating func programID(_ name: String, _ st: Statements, _ db: Database) throws -> Int64 {
@@ -390,7 +381,7 @@ struct WriteSession {
             }
             if !extended {
                 try newOrphan.execute(arguments: [o.identity.pid, ticks, o.name, o.cmdline, o.user,
-                                                  o.startedAt.milliseconds, programID, o.reason, ts, ts])
+                                                  o.startedAt.milliseconds, programID, o.reason.rawValue, ts, ts])
             }
         }
     }

@@ -172,7 +172,7 @@ public enum WriterBenchmark {
             let name = names[Int(n % 200)]
             switch workload {
             case .restart:
-                return HistEvent(program: name, payload: .restartScheduled(delay: .milliseconds(100), attempt: Int(n % 5) + 1,
+                return HistEvent(program: name, payload: .restartScheduled(instance: nil, delay: .milliseconds(100), attempt: Int(n % 5) + 1,
                                                                            workerIndex: nil))
             case .lifecycle:
                 phase = (phase + 1) % 3
@@ -189,7 +189,7 @@ public enum WriterBenchmark {
                         instance: info, endedAt: .now(), status: .exited(code: 1), classification: .crash,
                         uptime: .milliseconds(3), stderrTail: "Traceback (most recent call last): boom")))
                 default:
-                    return HistEvent(program: current!.program, payload: .restartScheduled(delay: .zero, attempt: 1,
+                    return HistEvent(program: current!.program, payload: .restartScheduled(instance: current, delay: .zero, attempt: 1,
                                                                                             workerIndex: nil))
                 }
             }

@@ -8,25 +8,17 @@ import HistModel
 /// mapping per instance ever started, that made a long crash loop slower and slower (measured: events/s
 /// halved within 10 s of a restart storm). The undo log costs one small append per change.
 struct WriterCaches {
-    struct SlotKey: Hashable {
-        var programID: Int64
-        var worker: Int
-    }
-
     /// program name -> programs.id
     private(set) var programIDs: [String: Int64] = [:]
     /// engine InstanceID -> instances.id
     private(set) var instanceRows: [InstanceID: Int64] = [:]
     /// When each mapped instance ended (ms), for dropping old mappings.
     private(set) var endedAt: [InstanceID: Int64] = [:]
-    /// The last ended instance per (program, worker slot): what restart_scheduled and gave_up point at.
-    private(set) var lastEnded: [SlotKey: Int64] = [:]
 
     private enum Undo {
         case program(String, Int64?)
         case instance(InstanceID, Int64?)
         case ended(InstanceID, Int64?)
-        case slot(SlotKey, Int64?)
     }
 
     /// Changes of the current transaction, oldest first, with the values they replaced.
@@ -44,10 +36,6 @@ struct WriterCaches {
         undo.append(.ended(id, endedAt.updateValue(ms, forKey: id)))
     }
 
-    mutating func setLastEnded(_ key: SlotKey, row: Int64) {
-        undo.append(.slot(key, lastEnded.updateValue(row, forKey: key)))
-    }
-
     /// The transaction committed: its changes stay.
     mutating func commit() { undo.removeAll(keepingCapacity: undo.capacity <= 65_536) }
 
@@ -58,7 +46,6 @@ struct WriterCaches {
             case .program(let k, let old): programIDs[k] = old
             case .instance(let k, let old): instanceRows[k] = old
             case .ended(let k, let old): endedAt[k] = old
-            case .slot(let k, let old): lastEnded[k] = old
             }
         }
         undo.removeAll()

@@ -56,7 +56,7 @@ enum RecordScenario {
                                       uptime: .milliseconds(1), stderrTail: "boom \(cycle)")
                 event = HistEvent(time: now, program: programs[p], payload: .ended(end))
             default:
-                event = HistEvent(time: now, program: programs[p], payload: .restartScheduled(delay: .zero, attempt: 1, workerIndex: nil))
+                event = HistEvent(time: now, program: programs[p], payload: .restartScheduled(instance: nil, delay: .zero, attempt: 1, workerIndex: nil))
             }
             phase += 1
             if phase == 3 { phase = 0; cycle += 1 }
@@ -99,7 +99,7 @@ enum RecordScenario {
                 if mix {
                     writer.record(work.next())
                 } else {
-                    writer.record(HistEvent(program: work.programs[i % 200], payload: .restartScheduled(delay: .seconds(1), attempt: i, workerIndex: nil)))
+                    writer.record(HistEvent(program: work.programs[i % 200], payload: .restartScheduled(instance: nil, delay: .seconds(1), attempt: i, workerIndex: nil)))
                     i += 1
                 }
             }

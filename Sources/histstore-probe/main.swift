@@ -29,7 +29,7 @@ if args.count == 4 {
     let t0 = MonotonicInstant.now()
     var i = 0
     while i < n {
-        writer.record(HistEvent(program: "p\(i % 200)", payload: .restartScheduled(delay: .seconds(1), attempt: i, workerIndex: nil)))
+        writer.record(HistEvent(program: "p\(i % 200)", payload: .restartScheduled(instance: nil, delay: .seconds(1), attempt: i, workerIndex: nil)))
         i += 1
         if i % 50_000 == 0 { while writer.stats.queued > 50_000 { usleep(200) } } // stay under the queue bound
     }
@@ -55,7 +55,7 @@ do {
             writer.record(HistEvent(program: "probe", payload: .ended(InstanceEnd(
                 instance: info, endedAt: .now(), status: .exited(code: 1), classification: .crash,
                 uptime: .milliseconds(1), stderrTail: "probe \(n)"))))
-            writer.record(HistEvent(program: "probe", payload: .restartScheduled(delay: .milliseconds(10), attempt: 1, workerIndex: nil)))
+            writer.record(HistEvent(program: "probe", payload: .restartScheduled(instance: nil, delay: .milliseconds(10), attempt: 1, workerIndex: nil)))
         }
         let id = writer.stats.lastCommittedEventID
         if id != last {

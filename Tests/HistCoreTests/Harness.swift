@@ -34,7 +34,7 @@ extension HistEvent {
     var started: InstanceInfo? { if case .started(let i) = payload { i } else { nil } }
     var ended: InstanceEnd? { if case .ended(let e) = payload { e } else { nil } }
     var restart: (delay: Duration, attempt: Int)? {
-        if case .restartScheduled(let d, let a, _) = payload { (d, a) } else { nil }
+        if case .restartScheduled(_, let d, let a, _) = payload { (d, a) } else { nil }
     }
     var isGaveUp: Bool { if case .gaveUp = payload { true } else { false } }
     var isSpawnFailed: Bool { if case .spawnFailed = payload { true } else { false } }

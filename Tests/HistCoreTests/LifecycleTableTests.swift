@@ -64,7 +64,7 @@ import Testing
                                                    .scheduleRestart(delay: .seconds(1))]),
         Row(name: "pool worker exit 0 is recycled at once", state: .running, event: clean, policy: policy(.onFailure, recycle: true),
             counters: LifecycleCounters(restarts: 2), expectState: .starting,
-            expectActions: [.recordEnd(.clean), .emit(.recycled(reason: "exit0")), .spawn], expectRestarts: 0),
+            expectActions: [.recordEnd(.clean), .emit(.recycled(reason: .exit0)), .spawn], expectRestarts: 0),
         Row(name: "no restart during shutdown", state: .running, event: crash3, policy: policy(.always, allowed: false),
             expectState: .exited, expectActions: [.recordEnd(.crash)]),
         // Spawn failures.
@@ -99,27 +99,27 @@ import Testing
             expectActions: [.cancelKillTimer, .recordEnd(.stopped), .releaseResources, .spawn], expectRestarts: 0),
         // Limits.
         Row(name: "limit breach records and stops", state: .running,
-            event: .limitBreached(limit: "max_memory_mb", observed: 200, threshold: 100), expectState: .stopping,
-            expectActions: [.emit(.limitBreach(limit: "max_memory_mb", observed: 200, threshold: 100)),
+            event: .limitBreached(limit: .maxMemory, observed: 200, threshold: 100), expectState: .stopping,
+            expectActions: [.emit(.limitBreach(limit: .maxMemory, observed: 200, threshold: 100)),
                             .emit(.stopRequested(reason: .limit, signal: 15)), .signalGroup(15), .armKillTimer(.seconds(10))]),
         Row(name: "limit kill restarts under backoff", state: .stopping, event: .exited(status: .signaled(signal: 15, coreDumped: false), uptime: .seconds(1)),
             counters: LifecycleCounters(restarts: 1, stopReason: .limit), expectState: .backoff,
             expectActions: [.cancelKillTimer, .recordEnd(.limit), .releaseResources,
                             .emit(.restartScheduled(delay: .seconds(2), attempt: 2)), .scheduleRestart(delay: .seconds(2))]),
         Row(name: "kernel OOM kill is a limit end, restarted under backoff", state: .running,
-            event: .exitedAtLimit(status: .signaled(signal: 9, coreDumped: false), uptime: .seconds(1), limit: "cgroup_memory"),
+            event: .exitedAtLimit(status: .signaled(signal: 9, coreDumped: false), uptime: .seconds(1), limit: .cgroupMemory),
             counters: LifecycleCounters(restarts: 1), expectState: .backoff,
             expectActions: [.recordEnd(.limit), .emit(.restartScheduled(delay: .seconds(2), attempt: 2)),
                             .scheduleRestart(delay: .seconds(2))]),
         Row(name: "kernel OOM kill counts toward give-up", state: .running,
-            event: .exitedAtLimit(status: .signaled(signal: 9, coreDumped: false), uptime: .seconds(1), limit: "cgroup_memory"),
+            event: .exitedAtLimit(status: .signaled(signal: 9, coreDumped: false), uptime: .seconds(1), limit: .cgroupMemory),
             counters: LifecycleCounters(restarts: 3), expectState: .failed,
             expectActions: [.recordEnd(.limit), .emit(.gaveUp(restarts: 3))]),
         Row(name: "limit kill counts toward give-up", state: .stopping, event: crash3,
             counters: LifecycleCounters(restarts: 3, stopReason: .limit), expectState: .failed,
             expectActions: [.cancelKillTimer, .recordEnd(.limit), .releaseResources, .emit(.gaveUp(restarts: 3))]),
         Row(name: "limit breach when not running is stale", state: .backoff,
-            event: .limitBreached(limit: "max_memory_mb", observed: 1, threshold: 0), expectState: .backoff, expectActions: []),
+            event: .limitBreached(limit: .maxMemory, observed: 1, threshold: 0), expectState: .backoff, expectActions: []),
         // Timers and reset.
         Row(name: "backoff timer spawns", state: .backoff, event: .backoffElapsed, expectState: .starting, expectActions: [.spawn]),
         Row(name: "stale backoff timer is ignored", state: .running, event: .backoffElapsed, expectState: .running, expectActions: []),
@@ -139,7 +139,7 @@ import Testing
     @Test func everyCellIsTotal() {
         let events: [LifecycleEvent] = [.startRequested, .restartRequested, .spawned, .spawnFailed(errno: 2, step: "execve"),
                                         Self.crash3, Self.clean, .backoffElapsed, .stopTimeoutElapsed,
-                                        .stopRequested(.shutdown), .limitBreached(limit: "x", observed: 1, threshold: 0), .reset]
+                                        .stopRequested(.shutdown), .limitBreached(limit: .maxMemory, observed: 1, threshold: 0), .reset]
         for state in ProgramState.allCases {
             for event in events {
                 let t = Lifecycle.handle(state: state, event: event, policy: Self.policy(), counters: LifecycleCounters())

@@ -92,12 +92,12 @@ final class PoolSampler: @unchecked Sendable {
 }
 
 extension HistEvent {
-    var recycledReason: String? { if case .recycled(_, let r) = payload { r } else { nil } }
+    var recycledReason: String? { if case .recycled(_, let r) = payload { r.rawValue } else { nil } }
     var recycledInstance: InstanceInfo? { if case .recycled(let i, _) = payload { i } else { nil } }
     var scaled: (up: Bool, signal: Double, from: Int, to: Int)? {
         if case .scaled(let up, let s, let f, let t) = payload { (up, s, f, t) } else { nil }
     }
-    var stopReason: String? { if case .stopRequested(_, let r, _) = payload { r } else { nil } }
+    var stopReason: String? { if case .stopRequested(_, let r, _) = payload { r.rawValue } else { nil } }
     var stopInstance: InstanceInfo? { if case .stopRequested(let i, _, _) = payload { i } else { nil } }
 }
 

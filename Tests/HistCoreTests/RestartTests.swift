@@ -30,6 +30,16 @@ import Testing
                 #expect(gap >= Int64(expected) - 20, "gap \(i) was \(gap)ms, expected ~\(expected)ms")
                 #expect(gap <= Int64(expected) + 700, "gap \(i) was \(gap)ms, expected ~\(expected)ms")
             }
+            // Each restart_scheduled and the gave_up carry the instance that had just ended.
+            var lastEnded: InstanceInfo?
+            for e in events {
+                switch e.payload {
+                case .ended(let end): lastEnded = end.instance
+                case .restartScheduled(let instance, _, _, _), .gaveUp(let instance, _, _):
+                    #expect(instance != nil && instance == lastEnded, "\(e.kind) carries \(String(describing: instance))")
+                default: break
+                }
+            }
             #expect(sup.status().first?.state == .failed)
             #expect(sup.liveInstances().isEmpty)
         }
@@ -148,11 +158,11 @@ import Testing
         try await withSupervisor([hog], dir: dir) { sup, sink in
             await sink.waitFor { $0.contains { $0.started != nil } }
             let first = try #require(sup.liveInstances().first)
-            sup.post(.limitBreached(instance: first.id, limit: "max_memory_mb", observed: 300 << 20, threshold: 100 << 20))
+            sup.post(.limitBreached(instance: first.id, limit: .maxMemory, observed: 300 << 20, threshold: 100 << 20))
             let restarted = await sink.waitFor { $0.filter { $0.started != nil }.count >= 2 }
             #expect(restarted)
             let events = sink.events("hog")
-            #expect(events.contains { if case .limitBreach(let i, "max_memory_mb", _, _, "stop") = $0.payload { i?.id == first.id } else { false } })
+            #expect(events.contains { if case .limitBreach(let i, .maxMemory, _, _, .stop) = $0.payload { i?.id == first.id } else { false } })
             let end = try #require(events.compactMap(\.ended).first)
             #expect(end.classification == .limit)
             #expect(events.compactMap(\.restart).first?.attempt == 1)

@@ -193,7 +193,7 @@ import Testing
             let ok = await sink.waitFor { $0.filter { $0.started != nil }.count >= 10 }
             #expect(ok, "restart_delay is 5s, so 10 starts in time means no backoff was applied")
             let events = sink.events("recycler")
-            #expect(events.contains { if case .recycled(_, "exit0") = $0.payload { true } else { false } })
+            #expect(events.contains { if case .recycled(_, .exit0) = $0.payload { true } else { false } })
             #expect(events.compactMap(\.restart).isEmpty)
         }
     }

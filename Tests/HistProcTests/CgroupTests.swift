@@ -217,7 +217,7 @@ struct LimitCheckerTests {
         let spec = ProgramSpec(name: "p", command: ["/bin/true"], maxMemoryMB: 64)
         #expect(LimitChecker.check(spec, sample(rss: 64 << 20)) == nil)
         #expect(LimitChecker.check(spec, sample(rss: (64 << 20) + 1))
-                == LimitBreach(limit: "max_memory_mb", observed: (64 << 20) + 1, threshold: 64 << 20))
+                == LimitBreach(limit: .maxMemory, observed: (64 << 20) + 1, threshold: 64 << 20))
         #expect(LimitChecker.check(ProgramSpec(name: "p", command: ["/bin/true"]), sample(rss: 1 << 40)) == nil)
     }
 }

@@ -45,9 +45,9 @@ struct OrphanRuleFixtureTests {
         let report = scanner.scan(at: Timestamp(milliseconds: 1_700_000_100_000))
         let byPid = Dictionary(uniqueKeysWithValues: report.orphans.map { ($0.identity.pid, $0) })
         #expect(Set(byPid.keys) == [510, 651, 801])
-        #expect(byPid[510]?.reason == "reparented_to_init")
-        #expect(byPid[651]?.reason == "group_leader_gone")
-        #expect(byPid[801]?.reason == "reparented_to_subreaper")
+        #expect(byPid[510]?.reason == .reparentedToInit)
+        #expect(byPid[651]?.reason == .groupLeaderGone)
+        #expect(byPid[801]?.reason == .reparentedToSubreaper)
 
         let worker = try #require(byPid[510])
         #expect(worker.name == "worker")
@@ -98,7 +98,7 @@ struct OrphanRuleFixtureTests {
         let view = SupervisorView(pid: 400, spawned: [ProcessIdentity(pid: 410, startTicks: 2000)],
                                   programBySession: [420: "jobs"])
         let report = SystemScanner(procfs: ProcFS(root: f.root)).scan(supervisor: view)
-        let adopted = report.orphans.filter { $0.reason == "adopted_by_histd" }
+        let adopted = report.orphans.filter { $0.reason == .adoptedByHistd }
         #expect(Set(adopted.map(\.identity.pid)) == [421, 431])
         #expect(adopted.first { $0.identity.pid == 421 }?.program == "jobs")
         #expect(adopted.first { $0.identity.pid == 431 }?.program == nil)
@@ -167,7 +167,7 @@ struct SystemScannerLiveTests {
         #expect(TestProc.eventually { proc.stat(orphan).map { $0.ppid != shell && $0.comm == "sleep" } ?? false })
         let ppid = proc.stat(orphan)?.ppid ?? 0
         let sighting = SystemScanner().scan().orphans.first { $0.identity.pid == orphan }
-        #expect(sighting?.reason == (ppid == 1 ? "reparented_to_init" : "reparented_to_subreaper"))
+        #expect(sighting?.reason == (ppid == 1 ? .reparentedToInit : .reparentedToSubreaper))
         #expect(sighting?.name == "sleep")
     }
 
@@ -193,7 +193,7 @@ struct SystemScannerLiveTests {
                                   programBySession: [program: "batch"])
         let report = SystemScanner().scan(supervisor: view)
         let sighting = try #require(report.orphans.first { $0.identity.pid == orphan })
-        #expect(sighting.reason == "adopted_by_histd")
+        #expect(sighting.reason == .adoptedByHistd)
         #expect(sighting.program == "batch")
         #expect(sighting.name == "sleep")
         #expect(sighting.cmdline == "sleep 300")

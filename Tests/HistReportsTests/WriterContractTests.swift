@@ -31,16 +31,16 @@ import Testing
             HistEvent(time: at(1000), program: "web", payload: .started(web1)),
             HistEvent(time: at(2000), program: "batch", payload: .started(batch)),
             ended(web1, at: 61_000, .signaled(signal: 11, coreDumped: true), .crash, stderr: "segfault at 0x0\nbye"),
-            HistEvent(time: at(61_000), program: "web", payload: .restartScheduled(delay: .seconds(2), attempt: 1, workerIndex: nil)),
+            HistEvent(time: at(61_000), program: "web", payload: .restartScheduled(instance: web1, delay: .seconds(2), attempt: 1, workerIndex: nil)),
             HistEvent(time: at(63_000), program: "web", payload: .started(web2)),
             HistEvent(time: at(90_000), program: "web", payload: .limitBreach(
-                instance: web2, limit: "max_memory_mb", observed: 629_145_600, threshold: 536_870_912, action: "stop")),
-            HistEvent(time: at(90_001), program: "web", payload: .stopRequested(instance: web2, reason: "limit", signal: 15)),
+                instance: web2, limit: .maxMemory, observed: 629_145_600, threshold: 536_870_912, action: .stop)),
+            HistEvent(time: at(90_001), program: "web", payload: .stopRequested(instance: web2, reason: .limit, signal: 15)),
             ended(web2, at: 91_000, .signaled(signal: 15, coreDumped: false), .limit, stderr: ""),
-            HistEvent(time: at(91_000), program: "web", payload: .restartScheduled(delay: .seconds(4), attempt: 2, workerIndex: nil)),
+            HistEvent(time: at(91_000), program: "web", payload: .restartScheduled(instance: web2, delay: .seconds(4), attempt: 2, workerIndex: nil)),
             HistEvent(time: at(95_000), program: "web", payload: .started(web3)),
             ended(batch, at: 100_000, .exited(code: 3), .crash, stderr: "error: bad config\n"),
-            HistEvent(time: at(110_000), program: "batch", payload: .gaveUp(restarts: 5, workerIndex: nil)),
+            HistEvent(time: at(110_000), program: "batch", payload: .gaveUp(instance: batch, restarts: 5, workerIndex: nil)),
         ]
         for e in events { writer.record(e) }
     }
@@ -201,7 +201,7 @@ import Testing
             writer.record(HistEvent(time: info.startedAt, program: "workers", payload: .started(info)))
             writer.record(WriterContractTests.ended(info, at: start + 500, .exited(code: 1), .crash, stderr: "boom"))
             writer.record(HistEvent(time: WriterContractTests.at(start + 500), program: "workers",
-                                    payload: .restartScheduled(delay: .seconds(1), attempt: 1, workerIndex: worker)))
+                                    payload: .restartScheduled(instance: info, delay: .seconds(1), attempt: 1, workerIndex: worker)))
         }
         #expect(writer.flush(timeout: .seconds(10)))
         let db = try ReportDatabase(path: path)

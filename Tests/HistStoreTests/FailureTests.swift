@@ -76,7 +76,7 @@ import Testing
         try other.inDatabase { try $0.execute(sql: "BEGIN IMMEDIATE") }
         let started = Date()
         for n in 0..<100 {
-            w.record(HistEvent(time: ts(Int64(n)), program: "web", payload: .restartScheduled(delay: .seconds(1), attempt: n, workerIndex: nil)))
+            w.record(HistEvent(time: ts(Int64(n)), program: "web", payload: .restartScheduled(instance: nil, delay: .seconds(1), attempt: n, workerIndex: nil)))
         }
         #expect(Date().timeIntervalSince(started) < 2.0)
         let dropped = w.stats.dropped
@@ -106,12 +106,12 @@ import Testing
             try $0.execute(sql: "CREATE TEMP TRIGGER refuse BEFORE INSERT ON events WHEN NEW.kind = 5 BEGIN SELECT RAISE(ABORT, 'refused'); END")
         }
         for n in 0..<10 {
-            w.record(HistEvent(time: ts(Int64(n)), program: "web", payload: n == 4 ? .gaveUp(restarts: 1, workerIndex: nil)
-                                                                             : .restartScheduled(delay: .seconds(1), attempt: n, workerIndex: nil)))
+            w.record(HistEvent(time: ts(Int64(n)), program: "web", payload: n == 4 ? .gaveUp(instance: nil, restarts: 1, workerIndex: nil)
+                                                                             : .restartScheduled(instance: nil, delay: .seconds(1), attempt: n, workerIndex: nil)))
         }
         #expect(waitUntil { w.stats.dropped == 1 })
         try store.withWriteConnection { try $0.execute(sql: "DROP TRIGGER temp.refuse") }
-        w.record(HistEvent(time: ts(100), program: "web", payload: .gaveUp(restarts: 1, workerIndex: nil)))
+        w.record(HistEvent(time: ts(100), program: "web", payload: .gaveUp(instance: nil, restarts: 1, workerIndex: nil)))
         #expect(w.flush(timeout: .seconds(10)))
         let r = try reader(dir.file("h.db"))
         #expect(try count(r, "SELECT count(*) FROM events WHERE kind = 4") == 9)

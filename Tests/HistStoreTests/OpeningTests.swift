@@ -101,7 +101,7 @@ import Testing
         defer { umask(old) }
         let (store, _) = try makeStore(dir)
         let writer = store.startWriter()
-        writer.record(HistEvent(time: ts(1), program: "web", payload: .gaveUp(restarts: 1, workerIndex: nil)))
+        writer.record(HistEvent(time: ts(1), program: "web", payload: .gaveUp(instance: nil, restarts: 1, workerIndex: nil)))
         #expect(writer.flush(timeout: .seconds(10)))
         #expect(fileMode(path) == 0o640)
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))
@@ -117,7 +117,7 @@ import Testing
         let r = try reader(dir.file("h.db"))
         var seen = Set<Int>()
         for i in 0..<2000 {
-            writer.record(HistEvent(time: ts(Int64(i)), program: "web", payload: .gaveUp(restarts: i, workerIndex: nil)))
+            writer.record(HistEvent(time: ts(Int64(i)), program: "web", payload: .gaveUp(instance: nil, restarts: i, workerIndex: nil)))
             if i % 100 == 0 { seen.insert(try count(r, "SELECT count(*) FROM events WHERE kind = 5")) }
         }
         #expect(writer.flush(timeout: .seconds(20)))

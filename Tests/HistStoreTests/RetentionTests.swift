@@ -24,8 +24,8 @@ import Testing
         }
         w.record(ended(gone, at: old + 1000, .exited(code: 1), .crash))
         for n in 0..<25 {
-            w.record(HistEvent(time: ts(old + Int64(n)), program: "web", payload: .gaveUp(restarts: n, workerIndex: nil)))
-            w.record(HistEvent(time: ts(recent + Int64(n)), program: "web", payload: .gaveUp(restarts: n, workerIndex: nil)))
+            w.record(HistEvent(time: ts(old + Int64(n)), program: "web", payload: .gaveUp(instance: nil, restarts: n, workerIndex: nil)))
+            w.record(HistEvent(time: ts(recent + Int64(n)), program: "web", payload: .gaveUp(instance: nil, restarts: n, workerIndex: nil)))
         }
         for (n, t) in [old, old + 1, week, week + 1, recent].enumerated() {
             let samples = [2, 3].map {

@@ -11,7 +11,7 @@ import Testing
 
     func orphan(_ pid: Int32, _ ticks: UInt64, program: String? = nil) -> OrphanSighting {
         OrphanSighting(identity: ProcessIdentity(pid: pid, startTicks: ticks), name: "lost", cmdline: "lost -d", user: "root",
-                       startedAt: ts(-3_600_000), program: program, reason: "adopted_by_histd")
+                       startedAt: ts(-3_600_000), program: program, reason: .adoptedByHistd)
     }
 
     func scan(_ at: Int64, zombies: [ZombieParentSighting], orphans: [OrphanSighting] = []) -> ScanReport {

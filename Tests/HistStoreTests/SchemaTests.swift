@@ -108,7 +108,7 @@ import Testing
             instance: a, endedAt: Timestamp(milliseconds: now - 30_000), status: .signaled(signal: 11, coreDumped: false),
             classification: .crash, uptime: .seconds(30), stderrTail: "oops"))))
         w.record(HistEvent(time: Timestamp(milliseconds: now - 29_000), program: "web",
-                           payload: .restartScheduled(delay: .seconds(2), attempt: 1, workerIndex: nil)))
+                           payload: .restartScheduled(instance: a, delay: .seconds(2), attempt: 1, workerIndex: nil)))
         let b = InstanceInfo(id: 2, program: "web", identity: ProcessIdentity(pid: 51, startTicks: 2), startedAt: Timestamp(milliseconds: now - 27_000))
         w.record(HistEvent(time: b.startedAt, program: "web", payload: .started(b)))
         for (k, t) in [Int64(-20_000), -10_000].enumerated() {

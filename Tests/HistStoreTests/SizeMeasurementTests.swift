@@ -31,7 +31,7 @@ import Testing
             let i = info(id, p, pid: Int32(10_000 + id % 30_000), ticks: UInt64(1_000_000 + id), at: t)
             w.record(HistEvent(time: ts(t), program: p, payload: .started(i)))
             w.record(ended(i, at: t + 50, .exited(code: 1), .crash))
-            w.record(HistEvent(time: ts(t + 51), program: p, payload: .restartScheduled(delay: .seconds(1), attempt: 1, workerIndex: nil)))
+            w.record(HistEvent(time: ts(t + 51), program: p, payload: .restartScheduled(instance: nil, delay: .seconds(1), attempt: 1, workerIndex: nil)))
             if id % 10_000 == 0 { #expect(w.flush(timeout: .seconds(120))) } // measure size, not the queue bound
         }
         #expect(w.flush(timeout: .seconds(120)))

@@ -23,7 +23,7 @@ import Testing
                 expected.append((Int64(n) * 10, "start", nil, nil))
             } else {
                 w.record(HistEvent(time: ts(Int64(n) * 10), program: "web",
-                                   payload: .restartScheduled(delay: .milliseconds(Int64(n)), attempt: Int(n), workerIndex: n % 3 == 0 ? 2 : nil)))
+                                   payload: .restartScheduled(instance: nil, delay: .milliseconds(Int64(n)), attempt: Int(n), workerIndex: n % 3 == 0 ? 2 : nil)))
                 expected.append((Int64(n) * 10, "restart_scheduled", Int64(n),
                                  n % 3 == 0 ? #"{"attempt":\#(n),"worker_index":2}"# : #"{"attempt":\#(n)}"#))
             }
@@ -57,7 +57,7 @@ import Testing
         for c in 0..<50 {
             let i = info(UInt64(c + 1), "web", pid: Int32(500 + c), ticks: UInt64(c), at: Int64(c) * 100)
             w.record(HistEvent(time: ts(Int64(c) * 100), program: "web", payload: .started(i)))
-            w.record(HistEvent(time: ts(Int64(c) * 100 + 1), program: "web", payload: .stopRequested(instance: i, reason: "operator", signal: 15)))
+            w.record(HistEvent(time: ts(Int64(c) * 100 + 1), program: "web", payload: .stopRequested(instance: i, reason: .operator, signal: 15)))
             w.record(ended(i, at: Int64(c) * 100 + 50, .exited(code: 3), .crash, tail: "tail \(c)"))
         }
         let late = info(99, "web", pid: 999, ticks: 99, at: 10_000)
@@ -114,12 +114,10 @@ import Testing
         c.setInstance(1, row: 11) // overwritten, then rolled back
         c.setInstance(2, row: 20) // new, then rolled back
         c.setEnded(1, at: 500)
-        c.setLastEnded(.init(programID: 1, worker: -1), row: 11)
         c.rollback()
         #expect(c.instanceRows == [1: 10])
         #expect(c.programIDs == ["web": 1])
         #expect(c.endedAt.isEmpty)
-        #expect(c.lastEnded.isEmpty)
     }
 
     @Test func benchmarkEntryPointsMeasureTheRealWriter() throws {

@@ -63,7 +63,7 @@ public enum Lifecycle {
             if classification == .clean {
                 if policy.recycleCleanExit {
                     c.restarts = 0
-                    actions += [.emit(.recycled(reason: "exit0")), .spawn]
+                    actions += [.emit(.recycled(reason: .exit0)), .spawn]
                     return Transition(state: .starting, counters: c, actions: actions)
                 }
                 guard policy.restart == .always else { return Transition(state: .exited, counters: c, actions: actions) }

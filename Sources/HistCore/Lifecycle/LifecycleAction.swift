@@ -31,7 +31,7 @@ public enum LifecycleNotice: Hashable, Sendable {
     case stopRequested(reason: StopReason, signal: Int32)
     case killed(after: Duration)
     case spawnFailed(errno: Int32, step: String)
-    case limitBreach(limit: String, observed: Int64, threshold: Int64)
+    case limitBreach(limit: LimitKind, observed: Int64, threshold: Int64)
     /// A pool worker exited 0 and is replaced at once, without backoff.
-    case recycled(reason: String)
+    case recycled(reason: RecycleReason)
 }

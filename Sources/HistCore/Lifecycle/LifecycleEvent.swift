@@ -15,7 +15,7 @@ public enum LifecycleEvent: Hashable, Sendable {
     case exited(status: ExitStatus, uptime: Duration)
     /// The unit's process was reaped after the kernel killed it at a limit histd set (a cgroup OOM
     /// kill): classified `limit`, not `crash`, and restarted under backoff like a limit stop.
-    case exitedAtLimit(status: ExitStatus, uptime: Duration, limit: String)
+    case exitedAtLimit(status: ExitStatus, uptime: Duration, limit: LimitKind)
     /// The backoff timer fired.
     case backoffElapsed
     /// `stop_timeout` passed after the stop signal.
@@ -23,7 +23,7 @@ public enum LifecycleEvent: Hashable, Sendable {
     /// histd wants the unit stopped.
     case stopRequested(StopReason)
     /// A watcher saw a limit crossed; the unit is stopped with reason `.limit` and restarted under backoff.
-    case limitBreached(limit: String, observed: Int64, threshold: Int64)
+    case limitBreached(limit: LimitKind, observed: Int64, threshold: Int64)
     /// Operator reset: forget the restart count; a `failed` unit becomes `stopped`.
     case reset
 }

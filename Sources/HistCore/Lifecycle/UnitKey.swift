@@ -21,17 +21,3 @@ public struct UnitKey: Hashable, Sendable, Comparable, CustomStringConvertible {
         return (a.workerIndex ?? -1) < (b.workerIndex ?? -1)
     }
 }
-
-/// Why histd asked a unit to stop. The raw value is the `reason` stored with `stop_requested`.
-public enum StopReason: String, Hashable, Sendable, CaseIterable {
-    /// An operator command (`stop`/`restart`).
-    case `operator`
-    /// histd itself is shutting down.
-    case shutdown
-    /// A limit (`max_memory_mb`, ...) was breached; the unit restarts under backoff.
-    case limit
-    /// A pool is shrinking.
-    case scaleDown = "scale_down"
-    /// A pool worker is being replaced (age recycling).
-    case recycle
-}

@@ -103,6 +103,7 @@ extension Engine {
             }
             let end = InstanceEnd(instance: ending.info, endedAt: now, status: status, classification: classification,
                                   uptime: uptime, stderrTail: unit.output.tail.text)
+            unit.lastEnded = ending.info
             sink.record(HistEvent(time: now, program: unit.key.program, payload: .ended(end)))
             line.ended(status: status, classification: classification, uptime: uptime)
         case .emit(let notice):
@@ -115,13 +116,13 @@ extension Engine {
         let payload: HistEvent.Payload?
         switch notice {
         case .restartScheduled(let delay, let attempt):
-            payload = .restartScheduled(delay: delay, attempt: attempt, workerIndex: wi)
+            payload = .restartScheduled(instance: unit.lastEnded, delay: delay, attempt: attempt, workerIndex: wi)
             line.restart(delay: delay, attempt: attempt, max: unit.spec.backoff.maxRestarts)
         case .gaveUp(let restarts):
-            payload = .gaveUp(restarts: restarts, workerIndex: wi)
+            payload = .gaveUp(instance: unit.lastEnded, restarts: restarts, workerIndex: wi)
             line.gaveUp(restarts: restarts)
         case .stopRequested(let reason, let sig):
-            payload = instance.map { .stopRequested(instance: $0, reason: reason.rawValue, signal: sig) }
+            payload = instance.map { .stopRequested(instance: $0, reason: reason, signal: sig) }
             line.stopping(reason: reason, signal: sig)
         case .killed(let after):
             payload = instance.map { .killed(instance: $0, after: after) }
@@ -130,7 +131,7 @@ extension Engine {
             payload = .spawnFailed(errno: errno, step: step, reason: Sys.errnoText(errno), workerIndex: wi)
             line.spawnFailed(errno: errno, step: step, command: unit.spec.command.first ?? "")
         case .limitBreach(let limit, let observed, let threshold):
-            payload = .limitBreach(instance: instance, limit: limit, observed: observed, threshold: threshold, action: "stop")
+            payload = .limitBreach(instance: instance, limit: limit, observed: observed, threshold: threshold, action: .stop)
             line.limit(limit, observed: observed, threshold: threshold)
         case .recycled(let reason):
             payload = instance.map { .recycled(instance: $0, reason: reason) }

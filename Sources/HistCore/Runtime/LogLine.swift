@@ -55,9 +55,9 @@ struct LogLine {
         parts.append("could not start \(command): \(step): \(Sys.errnoText(errno))")
     }
 
-    mutating func limit(_ name: String, observed: Int64, threshold: Int64) {
+    mutating func limit(_ kind: LimitKind, observed: Int64, threshold: Int64) {
         level = .warning
-        parts.append("limit \(name) breached (\(observed) > \(threshold))")
+        parts.append("limit \(kind.rawValue) breached (\(observed) > \(threshold))")
     }
 
     mutating func recycled() { parts.append("recycled (exit 0): replacing now") }

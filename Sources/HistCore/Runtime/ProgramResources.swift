@@ -11,12 +11,12 @@ public protocol ProgramResources: Sendable {
     /// At shutdown, after every process is gone: remove what `prepare` created.
     func cleanup(unit: UnitKey, spec: ProgramSpec)
     /// After `unit`'s process died of a SIGKILL histd did not send: the limit the kernel enforced
-    /// (e.g. "cgroup_memory" for an OOM kill inside its cgroup), or nil.
-    func killedAtLimit(unit: UnitKey, spec: ProgramSpec) -> String?
+    /// (e.g. `.cgroupMemory` for an OOM kill inside its cgroup), or nil.
+    func killedAtLimit(unit: UnitKey, spec: ProgramSpec) -> LimitKind?
 }
 
 extension ProgramResources {
-    public func killedAtLimit(unit: UnitKey, spec: ProgramSpec) -> String? { nil }
+    public func killedAtLimit(unit: UnitKey, spec: ProgramSpec) -> LimitKind? { nil }
 }
 
 /// No cgroups: processes live in histd's own.

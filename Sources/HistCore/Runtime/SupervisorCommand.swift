@@ -14,7 +14,7 @@ public enum SupervisorCommand: Hashable, Sendable {
     /// Ordered shutdown of everything, then the engine thread ends (like SIGTERM).
     case shutdown
     /// A watcher saw `instance` cross a limit: record it, stop the instance, restart under backoff.
-    case limitBreached(instance: InstanceID, limit: String, observed: Int64, threshold: Int64)
+    case limitBreached(instance: InstanceID, limit: LimitKind, observed: Int64, threshold: Int64)
     /// Resize a pool: new slots get the next worker indexes; shrinking stops the highest indexes
     /// (reason `scale_down`) and removes their slots once their processes are gone.
     case setDesiredWorkers(pool: String, count: Int)

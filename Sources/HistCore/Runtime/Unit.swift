@@ -18,6 +18,8 @@ final class Unit {
     var state: ProgramState = .stopped
     var counters = LifecycleCounters()
     var process: LiveProcess?
+    /// The last process of this unit that ended: what `restart_scheduled` and `gave_up` follow.
+    var lastEnded: InstanceInfo?
     var restartTimer: UInt64?
     var killTimer: UInt64?
     let output: UnitOutput

@@ -48,13 +48,13 @@ public final class CgroupResources: ProgramResources {
     }
 
     /// An OOM kill in the unit's cgroup since its process started means the kernel killed it there.
-    public func killedAtLimit(unit: UnitKey, spec: ProgramSpec) -> String? {
+    public func killedAtLimit(unit: UnitKey, spec: ProgramSpec) -> LimitKind? {
         guard let controller = controller(for: unit), let now = controller.oomKillCount() else { return nil }
         let before = oomSeen.withLock { seen in
             defer { seen[unit] = now }
             return seen[unit] ?? 0
         }
-        return now > before ? "cgroup_memory" : nil
+        return now > before ? .cgroupMemory : nil
     }
 
     public func killAll(unit: UnitKey, spec: ProgramSpec) {

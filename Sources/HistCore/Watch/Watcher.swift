@@ -157,8 +157,8 @@ public final class Watcher: Sendable {
                         let threshold = limits?.memoryMax ?? 0
                         logger.warning("\(unit): the kernel OOM-killed \(oom - before) process(es) in its cgroup (memory_max \(threshold) bytes)")
                         sink.record(HistEvent(time: time, program: unit.program, payload: .limitBreach(
-                            instance: instance, limit: "cgroup_memory", observed: controller.memoryCurrent() ?? threshold,
-                            threshold: threshold, action: "oom_kill")))
+                            instance: instance, limit: .cgroupMemory, observed: controller.memoryCurrent() ?? threshold,
+                            threshold: threshold, action: .oomKill)))
                     }
                 }
                 if let hits = controller.pidsLimitHits() {
@@ -168,8 +168,8 @@ public final class Watcher: Sendable {
                         let threshold = Int64(limits?.tasksMax ?? 0)
                         logger.warning("\(unit): tasks_max \(threshold) refused \(hits - before) fork(s)")
                         sink.record(HistEvent(time: time, program: unit.program, payload: .limitBreach(
-                            instance: instance, limit: "tasks_max", observed: Int64(controller.pids().count),
-                            threshold: threshold, action: "fork_refused")))
+                            instance: instance, limit: .tasksMax, observed: Int64(controller.pids().count),
+                            threshold: threshold, action: .forkRefused)))
                     }
                 }
             }
