@@ -70,6 +70,43 @@ struct CgroupDetectionTests {
         #expect(throws: CgroupError.self) { try notRoot.create(program: "x", limits: CgroupLimits(memoryMax: 1 << 20)) }
     }
 
+    /// The cgroup v2 files histd writes and reads, on a fixture tree shaped like a delegated v2 group
+    /// (this machine's v2 mount offers no memory controller; CgroupLiveTests and the end-to-end
+    /// `cgroupV2MemoryMax...` test run the real thing where it does).
+    @Test("cgroup v2 files: subtree_control, memory.max, cpu.max, pids.max written; memory.events and pids.events read")
+    func v2Files() throws {
+        let own = TestProc.tempDir("v2-fixture")
+        defer { TestProc.removeTree(own) }
+        let parent = own + "/histd-test", leaf = parent + "/web"
+        TestProc.makeDir(parent)
+        TestProc.makeDir(leaf)
+        // The kernel provides these files; in the fixture they exist empty (writes neither create nor truncate).
+        TestProc.writeFile(parent + "/cgroup.subtree_control", "")
+        for f in ["memory.max", "cpu.max", "pids.max", "cgroup.procs", "cgroup.kill"] { TestProc.writeFile(leaf + "/" + f, "") }
+        let cgroups = Cgroups(hierarchies: Dictionary(uniqueKeysWithValues: CgroupResource.allCases.map {
+            ($0, CgroupHierarchy(resource: $0, version: .v2, ownDirectory: own))
+        }), missing: [:])
+        let group = try cgroups.create(program: "web", limits: CgroupLimits(memoryMax: 32 << 20, cpuQuotaPercent: 25, tasksMax: 7),
+                                       parentName: "histd-test")
+        #expect(group.groups == [CgroupController.Group(directory: leaf, version: .v2, resources: [.memory, .pids, .cpu])])
+        #expect(group.procsFiles == [leaf + "/cgroup.procs"])
+        #expect(TestProc.readFile(parent + "/cgroup.subtree_control") == "+cpu +memory +pids")
+        #expect(TestProc.readFile(leaf + "/memory.max") == "\(32 << 20)")
+        #expect(TestProc.readFile(leaf + "/cpu.max") == "25000 100000")
+        #expect(TestProc.readFile(leaf + "/pids.max") == "7")
+        // The counters the watcher turns into limit_breach rows (cgroup_memory/oom_kill, tasks_max/fork_refused).
+        TestProc.writeFile(leaf + "/memory.events", "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\n")
+        TestProc.writeFile(leaf + "/pids.events", "max 3\n")
+        TestProc.writeFile(leaf + "/memory.current", "33554432\n")
+        #expect(group.oomKillCount() == 1)
+        #expect(group.memoryLimitHits() == 12)
+        #expect(group.pidsLimitHits() == 3)
+        #expect(group.memoryCurrent() == 32 << 20)
+        // SIGKILL on v2 writes cgroup.kill (the kernel's atomic kill) before polling the group empty.
+        #expect(group.killAll(timeout: .seconds(1)).isEmpty)
+        #expect(TestProc.readFile(leaf + "/cgroup.kill") == "1")
+    }
+
     @Test("mountinfo octal escapes are decoded")
     func unescape() {
         #expect(CgroupMount.unescape("/mnt/with\\040space") == "/mnt/with space")
@@ -77,23 +114,16 @@ struct CgroupDetectionTests {
     }
 }
 
-/// Real cgroups: these need root and the v1/v2 controllers; they say why when they skip.
+/// Real cgroups: these need root and the controllers they use; without them they show as skipped.
 @Suite("cgroups on this machine", .serialized)
 struct CgroupLiveTests {
     let parentName = "histd-test-\(getpid())"
 
-    /// The detected cgroups, or nil with the reason printed.
-    func usable(_ needed: [CgroupResource], _ test: String) -> Cgroups? {
-        guard geteuid() == 0 else {
-            print("skipped \(test): not root (euid \(geteuid())); cgroup tests need root")
-            return nil
-        }
+    /// Whether this process can create groups with `needed` here: root, and each controller detected.
+    static func usable(_ needed: [CgroupResource]) -> Bool {
+        guard geteuid() == 0 else { return false }
         let c = Cgroups.detect()
-        for r in needed where c.hierarchies[r] == nil {
-            print("skipped \(test): cgroup controller \(r.rawValue) unavailable: \(c.missing[r] ?? "?")")
-            return nil
-        }
-        return c
+        return needed.allSatisfy { c.hierarchies[$0] != nil }
     }
 
     func cleanup(_ group: CgroupController, _ cgroups: Cgroups) {
@@ -109,9 +139,10 @@ struct CgroupLiveTests {
         #expect(c.hierarchies.count + c.missing.count == CgroupResource.allCases.count)
     }
 
-    @Test("memory_max 32M: a process allocating 100 MB is OOM-killed and counted")
+    @Test("memory_max 32M: a process allocating 100 MB is OOM-killed and counted",
+          .enabled(if: usable([.memory]), "needs root and the memory cgroup controller"))
     func oomKill() throws {
-        guard let cgroups = usable([.memory], "oomKill") else { return }
+        let cgroups = Cgroups.detect()
         let group = try cgroups.create(program: "oom", limits: CgroupLimits(memoryMax: 32 << 20), parentName: parentName)
         defer { cleanup(group, cgroups) }
         #expect(group.oomKillCount() == 0)
@@ -125,9 +156,10 @@ struct CgroupLiveTests {
         #expect((group.memoryLimitHits() ?? 0) >= 1)
     }
 
-    @Test("tasks_max 10 contains a fork bomb; killAll empties the group")
+    @Test("tasks_max 10 contains a fork bomb; killAll empties the group",
+          .enabled(if: usable([.pids]), "needs root and the pids cgroup controller"))
     func forkBomb() throws {
-        guard let cgroups = usable([.pids], "forkBomb") else { return }
+        let cgroups = Cgroups.detect()
         let group = try cgroups.create(program: "bomb", limits: CgroupLimits(tasksMax: 10), parentName: parentName)
         defer { cleanup(group, cgroups) }
         let script = "i=0; while [ $i -lt 50 ]; do sleep 30 & i=$((i+1)); done; sleep 30"
@@ -143,9 +175,10 @@ struct CgroupLiveTests {
         #expect(throws: Never.self) { try group.remove() }
     }
 
-    @Test("a double-forked grandchild that left the session is still killed by killAll; remove() succeeds")
+    @Test("a double-forked grandchild that left the session is still killed by killAll; remove() succeeds",
+          .enabled(if: usable([.pids]), "needs root and the pids cgroup controller"))
     func doubleForkEscapee() throws {
-        guard let cgroups = usable([.pids], "doubleForkEscapee") else { return }
+        let cgroups = Cgroups.detect()
         let group = try cgroups.create(program: "escape", limits: CgroupLimits(), parentName: parentName)
         defer { cleanup(group, cgroups) }
         let dir = TestProc.tempDir("escape")
@@ -172,9 +205,10 @@ struct CgroupLiveTests {
         #expect(access(group.groups[0].directory, F_OK) != 0)
     }
 
-    @Test("limits are written to the controller files; cpu quota 50% -> 50000/100000")
+    @Test("limits are written to the controller files; cpu quota 50% -> 50000/100000",
+          .enabled(if: usable([.memory, .pids, .cpu]), "needs root and the memory, pids and cpu cgroup controllers"))
     func limitFiles() throws {
-        guard let cgroups = usable([.memory, .pids, .cpu], "limitFiles") else { return }
+        let cgroups = Cgroups.detect()
         let group = try cgroups.create(program: "files",
                                        limits: CgroupLimits(memoryMax: 64 << 20, cpuQuotaPercent: 50, tasksMax: 20),
                                        parentName: parentName)

@@ -143,12 +143,37 @@ public enum Lifecycle {
         // MARK: reset
         case (.failed, .reset):
             return Transition(state: .stopped, counters: LifecycleCounters())
-        case (_, .reset):
+        case (.starting, .reset), (.running, .reset), (.backoff, .reset), (.stopping, .reset), (.stopped, .reset),
+             (.exited, .reset):
             c.restarts = 0
             return Transition(state: state, counters: c)
 
-        default:
-            // Stale timers, duplicate requests, events for a process that is not there: nothing to do.
+        // MARK: nothing to do
+        // Every remaining cell, named rather than left to a `default:`, so that a new state or a new event
+        // does not compile until each cell has decided what it means.
+        case (.starting, .startRequested), (.starting, .restartRequested), (.running, .startRequested):
+            // Already on its way up: a duplicate request.
+            return Transition(state: state, counters: c)
+        case (.starting, .backoffElapsed), (.running, .backoffElapsed), (.stopping, .backoffElapsed),
+             (.stopped, .backoffElapsed), (.exited, .backoffElapsed), (.failed, .backoffElapsed),
+             (.starting, .stopTimeoutElapsed), (.running, .stopTimeoutElapsed), (.backoff, .stopTimeoutElapsed),
+             (.stopped, .stopTimeoutElapsed), (.exited, .stopTimeoutElapsed), (.failed, .stopTimeoutElapsed):
+            // A stale timer (its state was left before it fired).
+            return Transition(state: state, counters: c)
+        case (.running, .spawned), (.running, .spawnFailed), (.stopping, .spawned), (.stopping, .spawnFailed),
+             (.backoff, .spawned), (.backoff, .spawnFailed), (.backoff, .exited), (.backoff, .exitedAtLimit),
+             (.stopped, .spawned), (.stopped, .spawnFailed), (.stopped, .exited), (.stopped, .exitedAtLimit),
+             (.exited, .spawned), (.exited, .spawnFailed), (.exited, .exited), (.exited, .exitedAtLimit),
+             (.failed, .spawned), (.failed, .spawnFailed), (.failed, .exited), (.failed, .exitedAtLimit):
+            // About a spawn or a process that is not the unit's current one: only `starting` spawns, and
+            // only `starting`, `running` and `stopping` have a process.
+            return Transition(state: state, counters: c)
+        case (.stopped, .stopRequested), (.exited, .stopRequested), (.failed, .stopRequested):
+            // Nothing runs: nothing to stop.
+            return Transition(state: state, counters: c)
+        case (.starting, .limitBreached), (.backoff, .limitBreached), (.stopping, .limitBreached),
+             (.stopped, .limitBreached), (.exited, .limitBreached), (.failed, .limitBreached):
+            // A sample of a process that is no longer running (or is being stopped already).
             return Transition(state: state, counters: c)
         }
     }
