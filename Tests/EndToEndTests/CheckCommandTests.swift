@@ -13,7 +13,7 @@ import Testing
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     }()
 
-    static var histd: String { packageRoot.appendingPathComponent(".build/debug/histd").path }
+    static var histd: String { E2E.histd }
 
     struct Output { var status: Int32; var stdout: String; var stderr: String }
 

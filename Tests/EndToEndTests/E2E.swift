@@ -9,7 +9,7 @@ import Glibc
 /// nested suites too, so no two of them compete for the 2 cores (several measure timing).
 @Suite(.serialized) struct EndToEnd {}
 
-/// Paths of the package and of the built binaries (`swift build` puts them in .build/debug).
+/// Paths of the package and of the built binaries.
 enum E2E {
     static let root: URL = {
         var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -18,8 +18,20 @@ enum E2E {
         }
         return dir
     }()
-    static var histd: String { root.appendingPathComponent(".build/debug/histd").path }
-    static var histctl: String { root.appendingPathComponent(".build/debug/histctl").path }
+    /// The build directory of the running test bundle: SwiftPM puts the test runner
+    /// (histdPackageTests.xctest) next to the executables it built for it, so this is where the
+    /// histd and histctl of the same `swift test` invocation are, whatever `--build-path`, `-c` or
+    /// triple was used. Never a hard-coded `.build/debug`, which could hold stale binaries.
+    static let buildDirectory: URL = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).resolvingSymlinksInPath().deletingLastPathComponent()
+    }()
+    static var histd: String { built("histd") }
+    static var histctl: String { built("histctl") }
+
+    /// A product of this build (the test targets depend on histd and histctl, so they are built with them).
+    static func built(_ name: String) -> String { buildDirectory.appendingPathComponent(name).path }
 
     static var isRoot: Bool { getuid() == 0 }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// Runs the built `.build/debug/histctl` against databases with known content and compares whole outputs.
+/// Runs the built histctl (`E2E.histctl`) against databases with known content and compares whole outputs.
 @Suite(.serialized) struct HistctlGoldenTests {
     static let root: URL = {
         var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -10,7 +10,7 @@ import Testing
         }
         return dir
     }()
-    static var binary: String { root.appendingPathComponent(".build/debug/histctl").path }
+    static var binary: String { E2E.histctl }
 
     struct Output { var status: Int32; var stdout: String; var stderr: String }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HistModel
 import Testing
 
 #if canImport(Glibc)
@@ -16,7 +17,7 @@ extension EndToEnd {
             let bin = ws.path("bin"), elsewhere = ws.path("elsewhere"), data = ws.path("data")
             for d in [bin, elsewhere, data] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
             for name in ["histd", "histctl"] {
-                try FileManager.default.copyItem(atPath: E2E.root.appendingPathComponent(".build/debug/\(name)").path, toPath: "\(bin)/\(name)")
+                try FileManager.default.copyItem(atPath: E2E.built(name), toPath: "\(bin)/\(name)")
             }
             let env = ["HOME": elsewhere]
             let db = "\(data)/h.db"
@@ -31,7 +32,7 @@ extension EndToEnd {
             let applied = try history.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
             #expect(applied.count == migrationFiles.count, "applied \(applied) for files \(migrationFiles)")
             #expect(try history.int("SELECT count(*) FROM scans") == 1)
-            #expect(try history.int("SELECT count(*) FROM event_kinds") >= 17)
+            #expect(try history.int("SELECT count(*) FROM event_kinds") == EventKind.allCases.count)
             // Nothing was written next to the binaries or in the working folder.
             #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: bin).sorted() == ["histctl", "histd"])

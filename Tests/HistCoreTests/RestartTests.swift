@@ -11,24 +11,25 @@ import Testing
         let dir = TempDir()
         defer { dir.remove() }
         let crasher = program("crasher", dir.script("crasher", "echo boom >&2; exit 3"),
-                              delay: .milliseconds(200), factor: 2, maxRestarts: 3)
+                              delay: .milliseconds(200), factor: 3, maxRestarts: 3)
         try await withSupervisor([crasher], dir: dir) { sup, sink in
             let gaveUp = await sink.waitFor(.seconds(15)) { $0.contains { $0.isGaveUp } }
             #expect(gaveUp)
             let events = sink.events("crasher")
             let restarts = events.compactMap(\.restart)
             #expect(restarts.map(\.attempt) == [1, 2, 3])
-            #expect(restarts.map(\.delay) == [.milliseconds(200), .milliseconds(400), .milliseconds(800)])
-            // Measured gaps between an end and the next start follow the formula (generous upper bound).
+            #expect(restarts.map(\.delay) == [.milliseconds(200), .milliseconds(600), .milliseconds(1800)])
+            // Measured gaps between an end and the next start follow the formula: at least the scheduled delay,
+            // and before the next backoff step (3x) would have been due: the restart came from this step's timer.
             let ends = events.compactMap(\.ended)
             let starts = events.compactMap(\.started)
             #expect(starts.count == 4)
             #expect(ends.count == 4)
             #expect(ends.allSatisfy { $0.classification == .crash && $0.status == .exited(code: 3) })
-            for (i, expected) in [200, 400, 800].enumerated() where i + 1 < starts.count {
+            for (i, expected) in [200, 600, 1800].enumerated() where i + 1 < starts.count {
                 let gap = starts[i + 1].startedAt.milliseconds - ends[i].endedAt.milliseconds
                 #expect(gap >= Int64(expected) - 20, "gap \(i) was \(gap)ms, expected ~\(expected)ms")
-                #expect(gap <= Int64(expected) + 700, "gap \(i) was \(gap)ms, expected ~\(expected)ms")
+                #expect(gap < Int64(expected) * 3, "gap \(i) was \(gap)ms: later than the next backoff step (\(expected * 3)ms)")
             }
             // Each restart_scheduled and the gave_up carry the instance that had just ended.
             var lastEnded: InstanceInfo?

@@ -14,7 +14,9 @@ import Testing
                                stopTimeout: .milliseconds(500))
         try await withSupervisor([stubborn], dir: dir) { sup, sink in
             await sink.waitFor { _ in dir.read(dir.path + "/ready") != nil }
-            try await Task.sleep(for: .milliseconds(50))
+            // Poll, not sleep: stop once the shell has become `sleep` (TERM stays ignored across exec).
+            let pid = try #require(sink.events("stubborn").compactMap(\.started).first?.identity.pid)
+            #expect(await sink.waitFor { _ in dir.read("/proc/\(pid)/comm") == "sleep\n" })
             sup.post(.stop(program: "stubborn"))
             let ended = await sink.waitFor { $0.contains { $0.ended != nil } }
             #expect(ended)
