@@ -50,77 +50,30 @@ public final class HistoryStore: Sendable {
     /// Records a supervisor start: closes every earlier open run as `unclean` (stopped_at = its last
     /// event, or now), inserts the new run, upserts the programs and pools with their config as JSON,
     /// and writes `supervisor_start`. Returns the closed runs' instances that may still be alive.
-    /// One transaction: either all of it is recorded or none.
+    /// One transaction: either all of it is recorded or none. Synchronous, for tools and tests;
+    /// `histd run` hands the same request to the writer (`startWriter(beginning:)`), which retries it.
     public func beginRun(host: String, pid: Int32, version: String, configPath: String?, configHash: String?,
                          bootID: String?, programs: [ProgramSpec], pools: [PoolSpec],
                          at now: Timestamp = .now()) throws -> RunStart {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var specs: [(name: String, kind: String, json: String)] = []
-        for p in programs {
-            specs.append((p.name, "program", String(decoding: try encoder.encode(p), as: UTF8.self)))
-        }
-        for p in pools {
-            specs.append((p.name, "pool", String(decoding: try encoder.encode(p), as: UTF8.self)))
-        }
-        let result: RunStart = try write("beginRun") { db in
-            var closed: [ClosedRun] = []
-            var open: [OpenInstance] = []
-            let openRuns = try Row.fetchAll(db, sql: "SELECT id, pid, started_at, boot_id FROM runs WHERE stopped_at IS NULL ORDER BY id")
-            for r in openRuns {
-                let id: Int64 = r["id"], started: Int64 = r["started_at"]
-                let boot: String? = r["boot_id"]
-                // Newest first by rowid: the run being closed is the latest, so this stops early.
-                let last = try Int64.fetchOne(db, sql: """
-                    SELECT ts FROM events WHERE run_id = ? ORDER BY id DESC LIMIT 1
-                    """, arguments: [id])
-                let stopped = max(last ?? now.milliseconds, started)
-                try db.execute(sql: "UPDATE runs SET stopped_at = ?, stop_reason = 'unclean' WHERE id = ?",
-                               arguments: [stopped, id])
-                var detail = JSONText()
-                detail.add("reason", RunStopReason.unclean.rawValue)
-                detail.add("detected_ms", now.milliseconds)
-                try db.execute(sql: "INSERT INTO events (ts, kind, run_id, value, detail) VALUES (?, ?, ?, NULL, ?)",
-                               arguments: [stopped, EventKindID.id(.supervisorStop), id, detail.text])
-                closed.append(ClosedRun(runID: id, pid: r["pid"], startedAt: Timestamp(milliseconds: started),
-                                        stoppedAt: Timestamp(milliseconds: stopped), bootID: boot))
-                // Start ticks are only comparable within one boot: other boots' processes are gone.
-                if let boot, let bootID, boot != bootID { continue }
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT i.id, i.run_id, p.name, i.worker_index, i.pid, i.start_ticks, i.started_at
-                    FROM instances i JOIN programs p ON p.id = i.program_id
-                    WHERE i.run_id = ? AND i.ended_at IS NULL ORDER BY i.id
-                    """, arguments: [id])
-                for row in rows {
-                    open.append(OpenInstance(rowID: row[0], runID: row[1], program: row[2], workerIndex: row[3],
-                                             identity: ProcessIdentity(pid: row[4], startTicks: UInt64(max(0, row[5] as Int64))),
-                                             startedAt: Timestamp(milliseconds: row[6])))
-                }
-            }
-            try db.execute(sql: """
-                INSERT INTO runs (host, pid, version, config_path, config_hash, boot_id, started_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [host, pid, version, configPath, configHash, bootID, now.milliseconds])
-            let runID = db.lastInsertedRowID
-            for spec in specs {
-                let programID = try Int64.fetchOne(db, sql: """
-                    INSERT INTO programs (name, kind) VALUES (?, ?)
-                    ON CONFLICT (name) DO UPDATE SET kind = excluded.kind RETURNING id
-                    """, arguments: [spec.name, spec.kind])!
-                try db.execute(sql: """
-                    INSERT INTO program_configs (program_id, run_id, config_json) VALUES (?, ?, ?)
-                    ON CONFLICT (program_id, run_id) DO UPDATE SET config_json = excluded.config_json
-                    """, arguments: [programID, runID, spec.json])
-            }
-            var detail = JSONText()
-            detail.add("version", version)
-            detail.add("host", host)
-            try db.execute(sql: "INSERT INTO events (ts, kind, run_id, value, detail) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [now.milliseconds, EventKindID.id(.supervisorStart), runID, Int64(pid), detail.text])
-            return RunStart(runID: runID, startedAt: now, closedRuns: closed, openInstances: open)
-        }
+        let request = try RunRequest(host: host, pid: pid, version: version, configPath: configPath, configHash: configHash,
+                                     bootID: bootID, programs: programs, pools: pools, at: now)
+        let result: RunStart = try write("beginRun") { db in try request.begin(db, detectedAt: now) }
         state.withLock { $0.runID = result.runID }
         return result
+    }
+
+    /// Starts the single writer, whose first item is beginning the run of `request`: it is retried
+    /// (with the writer's backoff) until it commits, and nothing else is written before it, so every
+    /// row of this run points at its `runs` row, however late the database becomes writable.
+    /// `HistoryWriter.waitForRun` says when (and what `beginRun` would have returned).
+    public func startWriter(beginning request: RunRequest, options: HistoryWriter.Options = .init()) -> HistoryWriter {
+        state.withLock { s in
+            if let w = s.writer { return w }
+            let w = HistoryWriter(dbQueue: dbQueue, run: .pending(request), options: options, onCommit: nil,
+                                  onRunBegun: { [weak self] start in self?.state.withLock { $0.runID = start.runID } })
+            s.writer = w
+            return w
+        }
     }
 
     /// Starts the single writer for this store (once; later calls return the same writer). Events are
@@ -133,7 +86,8 @@ public final class HistoryStore: Sendable {
     func startWriter(options: HistoryWriter.Options, onCommit: (@Sendable (UInt64) -> Void)?) -> HistoryWriter {
         state.withLock { s in
             if let w = s.writer { return w }
-            let w = HistoryWriter(dbQueue: dbQueue, runID: s.runID, options: options, onCommit: onCommit)
+            let w = HistoryWriter(dbQueue: dbQueue, run: s.runID.map { .begun($0) } ?? .none, options: options,
+                                  onCommit: onCommit, onRunBegun: nil)
             s.writer = w
             return w
         }

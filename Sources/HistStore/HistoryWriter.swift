@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import GRDB
 import HistModel
+import Synchronization
 
 /// The single writer: the engine's `HistorySink`.
 ///
@@ -57,24 +58,58 @@ public final class HistoryWriter: HistorySink, Sendable {
         }
     }
 
+    /// The run the writer attributes rows to.
+    enum Run: Sendable {
+        /// None (`histd scan --once`): scans and events get a NULL run_id.
+        case none
+        /// Already recorded (`HistoryStore.beginRun`).
+        case begun(Int64)
+        /// To be recorded by the writer as its first item, retried until it commits.
+        case pending(RunRequest)
+    }
+
     let queue: WriteQueue
     private let finished = DispatchSemaphore(value: 0)
     public let options: Options
-    /// The run events are attributed to (nil: none, e.g. `histd scan --once`).
-    public let runID: Int64?
+    /// The run once recorded; shared with the writer thread (a class: a Mutex cannot be captured).
+    private final class Begun: Sendable {
+        let state: Mutex<(runID: Int64?, start: RunStart?)>
+        init(_ runID: Int64?) { state = Mutex((runID, nil)) }
+    }
+    private let begun: Begun
 
-    init(dbQueue: DatabaseQueue, runID: Int64?, options: Options, onCommit: (@Sendable (UInt64) -> Void)? = nil) {
+    init(dbQueue: DatabaseQueue, run: Run, options: Options, onCommit: (@Sendable (UInt64) -> Void)? = nil,
+         onRunBegun: (@Sendable (RunStart) -> Void)? = nil) {
         self.queue = WriteQueue(capacity: options.capacity, onCommit: onCommit)
         self.options = options
-        self.runID = runID
-        let queue = self.queue, finished = self.finished
+        if case .begun(let id) = run { begun = Begun(id) } else { begun = Begun(nil) }
+        let queue = self.queue, finished = self.finished, begun = self.begun
         let thread = Thread {
-            var loop = WriterLoop(dbQueue: dbQueue, queue: queue, runID: runID, options: options)
+            var loop = WriterLoop(dbQueue: dbQueue, queue: queue, run: run, options: options) { start in
+                begun.state.withLock { $0 = (start.runID, start) }
+                onRunBegun?(start)
+            }
             loop.run()
             finished.signal()
         }
         thread.name = "histd-writer"
         thread.start()
+    }
+
+    /// The run rows are attributed to: nil before a pending run has begun, or when there is none
+    /// (e.g. `histd scan --once`).
+    public var runID: Int64? { begun.state.withLock { $0.runID } }
+
+    /// Waits until the writer has recorded the pending run (`HistoryStore.startWriter(beginning:)`) and
+    /// returns what recording it found; nil on timeout (the writer keeps retrying) or when the writer
+    /// was not given a run to begin.
+    public func waitForRun(timeout: Duration) -> RunStart? {
+        let deadline = MonotonicInstant.now().adding(timeout)
+        while true {
+            if let start = begun.state.withLock({ $0.start }) { return start }
+            if MonotonicInstant.now() >= deadline || queue.isStopping { return nil }
+            usleep(1000)
+        }
     }
 
     /// Queues an event; never blocks.

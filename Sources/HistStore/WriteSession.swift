@@ -15,7 +15,9 @@ struct WriteSession {
         var unmappedSamples = 0
     }
 
-    let runID: Int64?
+    /// nil until the run is recorded (the writer writes nothing of a pending run before that), or for
+    /// good when there is no run (`histd scan --once`).
+    var runID: Int64?
     var caches = WriterCaches()
     /// Events of the current transaction not yet inserted (see `EventRows`). Emptied at the start of every
     /// `write`, so rows of a rolled-back transaction are never inserted by the next one.
@@ -254,8 +256,10 @@ struct WriteSession {
     /// Binds parameters 1...6 shared by both instance inserts: run, program, worker slot, pid,
     /// start ticks, start time.
     private func bindStart(_ raw: RawInsert, _ info: InstanceInfo, programID: Int64?) {
-        raw.bind(1, runID ?? 0)
-        raw.bind(2, programID ?? 0)
+        // Never a made-up 0: a missing run or program is NULL, which instances' NOT NULL refuses, so the
+        // item is rejected and counted in the next recording_gap instead of pointing at no row.
+        raw.bind(1, runID)
+        raw.bind(2, programID)
         raw.bind(3, info.workerIndex)
         raw.bind(4, Int64(info.identity.pid))
         raw.bind(5, Int64(clamping: info.identity.startTicks))

@@ -16,20 +16,47 @@ struct WriterLoop {
     var failure: String?
     var pruner: Pruner?
     var nextPrune: MonotonicInstant
+    /// The run still to be recorded: the writer's first item. Until it commits nothing else is written
+    /// (items wait in `retained`, bounded by `retainLimit`), so no row of the run lacks its run id.
+    var pendingRun: RunRequest?
+    let onRunBegun: (RunStart) -> Void
 
     typealias WriterOptions = HistoryWriter.Options
 
-    init(dbQueue: DatabaseQueue, queue: WriteQueue, runID: Int64?, options: WriterOptions) {
+    init(dbQueue: DatabaseQueue, queue: WriteQueue, run: HistoryWriter.Run, options: WriterOptions,
+         onRunBegun: @escaping (RunStart) -> Void) {
         self.dbQueue = dbQueue
         self.queue = queue
         self.options = options
-        self.session = WriteSession(runID: runID)
+        switch run {
+        case .none: session = WriteSession(runID: nil)
+        case .begun(let id): session = WriteSession(runID: id)
+        case .pending(let request):
+            session = WriteSession(runID: nil)
+            pendingRun = request
+        }
+        self.onRunBegun = onRunBegun
         self.backoff = options.retryInitial
         self.nextPrune = .now() // prune once at start
     }
 
     mutating func run() {
         while true {
+            if pendingRun != nil {
+                let stopping = queue.take(into: &retained, timeout: .zero)
+                enforceRetainLimit()
+                if !beginRun() {
+                    if stopping {
+                        queue.dropped(retained, reason: "shutdown")
+                        retained.removeAll()
+                        return
+                    }
+                    sleepBackoff()
+                    continue
+                }
+                backoff = options.retryInitial
+                failure = nil
+            }
             let idle = retained.isEmpty && failure == nil
             let wait: Duration? = idle ? (pruner != nil ? .zero : untilNextPrune()) : .zero
             let before = retained.count
@@ -145,6 +172,31 @@ struct WriterLoop {
             let (reason, transient) = WriteFailure.classify(error)
             let message = "\(reason): \(error)"
             return transient ? .transient(reason: reason, message: message) : .rejected(message: message)
+        }
+    }
+
+    /// Records the pending run in one transaction. Every failure is retried (with the writer's backoff):
+    /// without its run, nothing of this histd can be written.
+    mutating func beginRun() -> Bool {
+        guard let request = pendingRun else { return true }
+        do {
+            let start = try dbQueue.inDatabase { db in
+                var start: RunStart?
+                try db.inTransaction(.immediate) {
+                    start = try request.begin(db, detectedAt: .now())
+                    return .commit
+                }
+                return start!
+            }
+            pendingRun = nil
+            session.runID = start.runID
+            onRunBegun(start)
+            return true
+        } catch {
+            let (reason, _) = WriteFailure.classify(error)
+            queue.failed("begin run: \(reason): \(error)")
+            failure = reason
+            return false
         }
     }
 

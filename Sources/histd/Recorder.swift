@@ -27,21 +27,25 @@ final class Recorder {
         self.logger = logger
     }
 
+    /// How long `open` waits for the writer to record the run before supervision starts anyway.
+    static let runStartWait: Duration = .seconds(2)
+
     /// Opens (creating if needed) the database and begins a run. A database that is not histd's,
-    /// or is newer than this histd, is refused (thrown). If only recording the run fails (disk full,
-    /// locked), supervision still starts: the writer keeps retrying and records the gap later.
+    /// or is newer than this histd, is refused (thrown). Recording the run is the writer's first
+    /// item: if it fails (disk full, locked), supervision still starts, and the writer retries it
+    /// before anything else, so what is recorded later still belongs to this run.
     static func open(path: String, config: HistConfig, logger: Logger) throws -> Recorder {
         let store = try HistoryStore.open(path: path)
-        var start: RunStart?
-        do {
-            start = try store.beginRun(host: hostName(), pid: getpid(), version: HistdVersion.string,
-                                       configPath: config.path, configHash: config.contentHash, bootID: bootID(),
-                                       programs: config.programs, pools: config.pools)
-        } catch {
-            logger.error("cannot record this supervisor run in \(path): \(error); supervising anyway, events are queued and retried")
+        let request = try RunRequest(host: hostName(), pid: getpid(), version: HistdVersion.string,
+                                     configPath: config.path, configHash: config.contentHash, bootID: bootID(),
+                                     programs: config.programs, pools: config.pools)
+        let writer = store.startWriter(beginning: request, options: .init(retention: config.supervisor.retention,
+                                                                          snapshotRetention: config.supervisor.snapshotRetention))
+        let start = writer.waitForRun(timeout: runStartWait)
+        if start == nil {
+            let why = writer.stats.lastError.map { ": \($0)" } ?? ""
+            logger.error("cannot record this supervisor run in \(path) yet\(why); supervising anyway, the run and its events are queued and retried (processes an earlier histd left running are not checked)")
         }
-        let writer = store.startWriter(options: .init(retention: config.supervisor.retention,
-                                                      snapshotRetention: config.supervisor.snapshotRetention))
         if let start {
             logger.notice("recording to \(path) (run \(start.runID))")
             for run in start.closedRuns {
