@@ -1,9 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers, one-way: HistModel <- HistConfig, HistProc <- HistCore ; HistModel <- HistStore <- HistReports.
-// HistCore and HistStore never import each other: the histd executable wires the engine's
-// event stream into the store's writer. histctl links only the store and the reports.
+// Layers, one-way (an arrow is an import): HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore;
+// HistModel <- HistStore <- HistReports. HistCore and HistStore never import each other: the histd executable
+// wires the engine's event stream into the store's writer. histctl imports HistConfig and HistReports (and
+// HistModel), never HistCore or HistProc.
 let package = Package(
     name: "histd",
     platforms: [.macOS(.v15)],
@@ -16,7 +17,6 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
@@ -32,13 +32,11 @@ let package = Package(
         // /proc reader (root path injectable), scans, cgroups.
         .target(name: "HistProc", dependencies: [
             "HistModel", "CShim",
-            .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // Pure lifecycle state machine, spawner, reaper, event loop, pools.
         .target(name: "HistCore", dependencies: [
             "HistModel", "HistProc", "CShim",
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // Generator that turns migrations/*.sql and queries/*.sql into Swift string literals.
         .executableTarget(name: "EmbedSQLGen"),
