@@ -62,6 +62,8 @@ public enum EventKind: String, Hashable, Sendable, CaseIterable {
     case leftover
     /// A descendant of a supervised program that outlived its parent and was re-parented to histd.
     case adopted
+    /// Someone asked histd to act through the control socket (done, failed or refused): see `OperatorAction`.
+    case operatorAction = "operator_action"
 }
 
 /// One fact the engine learned. The engine hands these to a `HistorySink` and never waits for them.
@@ -70,11 +72,16 @@ public struct HistEvent: Hashable, Sendable {
     /// Program or pool name.
     public var program: String
     public var payload: Payload
+    /// The operator action (`OperatorAction.seq`, within this run) that caused this fact, if any:
+    /// the stop, end and start a `histctl restart` brings about carry it, so the history can tell
+    /// an operator's restart from a crash.
+    public var operatorAction: UInt64?
 
-    public init(time: Timestamp = .now(), program: String, payload: Payload) {
+    public init(time: Timestamp = .now(), program: String, payload: Payload, operatorAction: UInt64? = nil) {
         self.time = time
         self.program = program
         self.payload = payload
+        self.operatorAction = operatorAction
     }
 
     public enum Payload: Hashable, Sendable {
@@ -103,6 +110,8 @@ public struct HistEvent: Hashable, Sendable {
         case adopted(identity: ProcessIdentity, name: String)
         /// A process of an earlier, unclean histd run still alive at startup; `action` is "stopped" or "left".
         case leftover(identity: ProcessIdentity, action: String)
+        /// An operator's request through the control socket and its result (also refusals).
+        case operatorAction(OperatorAction)
     }
 
     /// The stored kind name for this event.
@@ -120,6 +129,7 @@ public struct HistEvent: Hashable, Sendable {
         case .recycled: .recycled
         case .adopted: .adopted
         case .leftover: .leftover
+        case .operatorAction: .operatorAction
         }
     }
 }
