@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers, one-way: HistModel <- HistConfig, HistProc <- HistCore ; HistModel <- HistStore <- HistReports.
+// Layers, one-way: HistModel <- HistConfig, HistProc <- HistCore <- HistControl ; HistModel <- HistStore <- HistReports.
 // HistCore and HistStore never import each other: the histd executable wires the engine's
 // event stream into the store's writer. histctl links only the store and the reports.
 let package = Package(
@@ -40,6 +40,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
+        // The control socket: unix-socket server on its own thread, SO_PEERCRED authorization, NDJSON protocol.
+        .target(name: "HistControl", dependencies: [
+            "HistModel", "HistCore", "CShim",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Generator that turns migrations/*.sql and queries/*.sql into Swift string literals.
         .executableTarget(name: "EmbedSQLGen"),
         .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["EmbedSQLGen"]),
@@ -58,7 +63,7 @@ let package = Package(
         // Test helper: a process that writes through HistoryWriter until SIGKILLed (HistStoreTests).
         .executableTarget(name: "histstore-probe", dependencies: ["HistStore", "HistModel"]),
         .executableTarget(name: "histd", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore",
+            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistControl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -67,7 +72,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "histbench", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports",
+            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistControl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),

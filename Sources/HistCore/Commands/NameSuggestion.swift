@@ -1,9 +1,9 @@
 /// "Did you mean": the known name closest to a mistyped one, by edit distance.
 public enum NameSuggestion {
-    /// The closest of `candidates` to `name` when it is within a third of the name's length
+    /// The closest of `candidates` to `name` when it is within half the name's length
     /// (at least 1, at most 3 edits); nil when nothing is that close.
     public static func closest(to name: String, in candidates: [String]) -> String? {
-        let limit = max(1, min(3, name.count / 3))
+        let limit = min(3, max(1, (name.count + 1) / 2))
         var best: (String, Int)?
         for c in candidates.sorted() {
             let d = distance(Array(name.utf8), Array(c.utf8))
