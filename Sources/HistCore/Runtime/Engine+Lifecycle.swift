@@ -179,10 +179,18 @@ extension Engine {
             if let expiry = link.expiresAt, Sys.monotonicNow() > expiry {
                 unit.link = nil
             } else {
-                event.operatorAction = link.action
                 switch (link.until, event.payload) {
-                case (.started, .started), (.ended, .ended): if link.expiresAt == nil { unit.link = nil }
-                default: break
+                case (.started, .started):
+                    event.operatorAction = link.action
+                    unit.link = nil
+                case (.ended, .started):
+                    // A stop or signal never owns the next instance.
+                    unit.link = nil
+                case (.ended, .ended):
+                    event.operatorAction = link.action
+                    unit.link = nil
+                default:
+                    event.operatorAction = link.action
                 }
             }
         }
