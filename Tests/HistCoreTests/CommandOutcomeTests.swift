@@ -114,9 +114,9 @@ struct CommandOutcomeTests {
         defer { dir.remove() }
         // Ignores TERM so that shutdown lasts until stop_timeout: there is a window to post into.
         let stubborn = dir.script("stubborn", "trap '' TERM; while :; do sleep 0.05; done")
-        let pool = PoolSpec(worker: program("jobs", stubborn, stopTimeout: .seconds(2)), minWorkers: 1, maxWorkers: 3)
+        let pool = PoolSpec(worker: program("jobs", stubborn, stopTimeout: .seconds(5)), minWorkers: 1, maxWorkers: 3)
         var captured: Supervisor?
-        try await withSupervisor([program("web", stubborn, stopTimeout: .seconds(2))], pools: [pool], dir: dir) { sup, sink in
+        try await withSupervisor([program("web", stubborn, stopTimeout: .seconds(5))], pools: [pool], dir: dir) { sup, sink in
             captured = sup
             #expect(await eventually { sup.status().filter { $0.state == .running }.count == 2 })
             let waiting = sup.post(.restart(program: "web"), options: CommandOptions(wait: true))
