@@ -138,16 +138,16 @@ extension EndToEnd {
 
             // crashes: the hand kill only; the operator's HUP, stops and restarts are not crashes.
             let crashes = try E2E.run(E2E.histctl, ["crashes", "--db", ws.path("h.db"), "--format", "csv"])
-            let rows = crashes.stdout.split(separator: "\n").dropFirst()
-            #expect(rows.count == 1 && rows.first?.contains(",batch,\(batchPID),") == true, "\(crashes.stdout)")
+            let rows = crashes.stdout.split(whereSeparator: \.isNewline).dropFirst()
+            #expect(rows.count == 1 && rows.first?.contains(",batch,\(batchPID),") == true, "\(crashes.stdout)\(crashes.stderr)")
             // ...even though the record keeps the HUP death as a signal death (the fact), linked to the action.
             #expect(try db.int("""
                 SELECT count(*) FROM instances i JOIN operator_effects f ON f.instance_id = i.id AND f.effect = 'ended'
                 WHERE i.class = 'crash' AND i.signal = 1
                 """) == 1)
             let status1h = try E2E.run(E2E.histctl, ["status", "--record", "--db", ws.path("h.db"), "--format", "csv"])
-            let jobs = status1h.stdout.split(separator: "\n").first { $0.hasPrefix("jobs,") }
-            #expect(jobs?.split(separator: ",", omittingEmptySubsequences: false)[6] == "0", "\(status1h.stdout)")
+            let jobs = status1h.stdout.split(whereSeparator: \.isNewline).first { $0.hasPrefix("jobs,") }
+            #expect(jobs?.split(separator: ",", omittingEmptySubsequences: false)[6] == "0", "\(status1h.stdout)\(status1h.stderr)")
         }
     }
 }
