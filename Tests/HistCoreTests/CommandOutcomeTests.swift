@@ -128,7 +128,8 @@ struct CommandOutcomeTests {
                 #expect(await outcome(sup.post(command)) == .shuttingDown, "\(command)")
             }
             // The restart that was waiting is answered too, not left hanging.
-            #expect(await outcome(waiting) == .shuttingDown)
+            let answered = await outcome(waiting)
+            #expect(answered == .shuttingDown, "\(String(describing: answered))")
             #expect(!sink.events.contains { if case .scaled = $0.payload { true } else { false } })
         }
         let sup = try #require(captured)
