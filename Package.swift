@@ -1,10 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers, one-way (an arrow is an import): HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore;
-// HistModel <- HistStore <- HistReports. HistCore and HistStore never import each other: the histd executable
-// wires the engine's event stream into the store's writer. histctl imports HistConfig and HistReports (and
-// HistModel), never HistCore or HistProc.
+// Layers, one-way (an arrow is an import): HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore
+// <- HistControl; HistModel <- HistStore <- HistReports. HistCore and HistStore never import each other: the histd
+// executable wires the engine's event stream into the store's writer. histctl imports HistConfig and HistReports
+// (and HistModel), never HistCore, HistProc or HistControl: it speaks the control protocol as plain JSON lines.
 let package = Package(
     name: "histd",
     platforms: [.macOS(.v15)],
@@ -38,6 +38,11 @@ let package = Package(
             "HistModel", "HistProc", "CShim",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The control socket: unix-socket server on its own thread, SO_PEERCRED authorization, NDJSON protocol.
+        .target(name: "HistControl", dependencies: [
+            "HistModel", "HistCore", "CShim",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Generator that turns migrations/*.sql and queries/*.sql into Swift string literals.
         .executableTarget(name: "EmbedSQLGen"),
         .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["EmbedSQLGen"]),
@@ -56,7 +61,7 @@ let package = Package(
         // Test helper: a process that writes through HistoryWriter until SIGKILLed (HistStoreTests).
         .executableTarget(name: "histstore-probe", dependencies: ["HistStore", "HistModel"]),
         .executableTarget(name: "histd", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore",
+            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistControl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -65,7 +70,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "histbench", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports",
+            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistControl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -3,6 +3,8 @@
 -- A crash is an instance whose exit class is 'crash' (non-zero exit or a signal histd did not send)
 -- or 'limit' (histd stopped it for a limit; reason 'limit'). Each row is one instance, identified by
 -- (pid, start_ticks): a pid reused by two processes gives two rows, never one.
+-- An end an operator caused (operator_effects 'ended', migrations/0004_operator_actions.sql: a stop,
+-- restart, or a signal sent through histd) is not a crash here; a process killed by hand still is.
 -- Parameters:
 --   :since, :until  time range, ms since epoch UTC (since inclusive, until exclusive), on the end time
 --   :programs       JSON array of program names to keep; '[]' keeps all
@@ -32,5 +34,6 @@ SELECT i.ended_at AS time, p.name AS program, i.pid AS pid, i.exit_code AS exit_
 FROM programs p NOT INDEXED
 CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
 WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
+  AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
   AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
 ORDER BY i.ended_at, i.id;

@@ -1,5 +1,7 @@
 -- crashes_summary: crashes in the range grouped by program (`histctl crashes --summary`).
 -- Same rows as crashes.sql (the crashes view: exit class 'crash' or 'limit').
+-- An end an operator caused (operator_effects 'ended', migrations/0004_operator_actions.sql: a stop,
+-- restart, or a signal sent through histd) is not a crash here; a process killed by hand still is.
 -- Parameters:
 --   :since, :until  time range, ms since epoch UTC
 --   :programs       JSON array of program names to keep; '[]' keeps all
@@ -21,6 +23,7 @@ WITH g AS (
     FROM programs p NOT INDEXED
     CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
     WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
+      AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
       AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
     GROUP BY p.id
 )

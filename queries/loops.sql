@@ -1,6 +1,8 @@
 -- loops: crash loops. A program (or pool) is in a loop when at least :min_crashes crashes fall inside
 -- one sliding window of :window_ms anywhere in the range. Crashes are the rows of crashes.sql (exit
 -- class 'crash' or 'limit'); a pool's workers count together.
+-- An end an operator caused (operator_effects 'ended', migrations/0004_operator_actions.sql: a stop,
+-- restart, or a signal sent through histd) is not a crash here; a process killed by hand still is.
 -- Parameters:
 --   :since, :until   time range, ms since epoch UTC
 --   :window_ms       sliding window length, ms
@@ -29,6 +31,7 @@ per AS MATERIALIZED (
     FROM programs p NOT INDEXED
     CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
     WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
+      AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
       AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
     GROUP BY p.id
 ),

@@ -9,7 +9,8 @@
 --   pid              pid of the running instance (NULL for pools and when not running)
 --   workers          open instances in the latest supervisor run
 --   uptime_s         how long the running instance has run, seconds
---   restarts_1h      restarts scheduled in the hour before :now
+--   restarts_1h      restarts scheduled in the hour before :now, except after an end an operator caused
+--                    (operator_effects, migrations/0004_operator_actions.sql)
 --   last_exit_at     when the last ended instance ended (ms UTC)
 --   last_exit_code   its exit code (NULL when signaled)
 --   last_signal      its signal (shown by name)
@@ -38,7 +39,8 @@ SELECT
     CASE WHEN s.program_kind = 'program' AND s.state IN ('running', 'stopping')
          THEN round((:now - s.started_at) / 1000.0, 3) END AS uptime_s,
     (SELECT COUNT(*) FROM events e WHERE e.kind = 4 AND e.ts >= :now - 3600000 AND e.ts <= :now
-        AND e.program_id = s.program_id) AS restarts_1h,
+        AND e.program_id = s.program_id
+        AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = e.instance_id AND f.effect = 'ended')) AS restarts_1h,
     x.ended_at AS last_exit_at,
     x.exit_code AS last_exit_code,
     x.signal AS last_signal,

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HistModel
 import TOMLKit
 
@@ -6,6 +9,7 @@ extension ConfigValidator {
     static let supervisorKeys = [
         "db", "log_dir", "shutdown_timeout", "snapshot_interval", "scan_interval", "retention",
         "snapshot_retention", "orphan_ignore", "stop_leftovers", "log_max_size", "log_keep",
+        "control_socket", "control_group", "read_group",
     ]
     /// The range issue 4 gives for `snapshot_interval` and `scan_interval`.
     static let samplingRange: (Duration, Duration) = (.milliseconds(100), .seconds(3600))
@@ -45,6 +49,16 @@ extension ConfigValidator {
         }
         if let v = table["orphan_ignore"] { spec.orphanIgnore = stringArray(v, path + ["orphan_ignore"]) }
         if let v = table["stop_leftovers"], let b = bool(v, path + ["stop_leftovers"]) { spec.stopLeftovers = b }
+        if let v = table["control_socket"], let p = self.path(v, path + ["control_socket"]) {
+            if FileSystem.kind(p) == .directory { report(path + ["control_socket"], "\(p) is a directory; name the socket file") }
+            else { spec.controlSocket = p }
+        }
+        for key in ["control_group", "read_group"] {
+            guard let v = table[key] else { continue }
+            guard let name = v.string, !name.isEmpty else { wrongType(path + [key], expected: "a group name", got: v); continue }
+            guard getgrnam(name) != nil else { report(path + [key], "no such group \"\(name)\""); continue }
+            if key == "control_group" { spec.controlGroup = name } else { spec.readGroup = name }
+        }
         if let v = table["log_max_size"], let b = size(v, path + ["log_max_size"], in: 1024...(Int64(1) << 50)) { defaults.logMaxBytes = Int(b) }
         if let v = table["log_keep"], let i = int(v, path + ["log_keep"], in: 0...1000, what: "a number of old log files between 0 and 1000") {
             defaults.logKeep = i

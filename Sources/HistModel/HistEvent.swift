@@ -65,6 +65,8 @@ public enum EventKind: String, Hashable, Sendable, CaseIterable {
     case recordingGap = "recording_gap"
     /// A process left running by an earlier histd that died, found at startup.
     case leftover
+    /// Someone asked histd to act through the control socket (done, failed or refused): see `OperatorAction`.
+    case operatorAction = "operator_action"
 }
 
 /// One fact the engine learned. The engine hands these to a `HistorySink` and never waits for them.
@@ -73,11 +75,16 @@ public struct HistEvent: Hashable, Sendable {
     /// Program or pool name.
     public var program: String
     public var payload: Payload
+    /// The operator action (`OperatorAction.seq`, within this run) that caused this fact, if any:
+    /// the stop, end and start a `histctl restart` brings about carry it, so the history can tell
+    /// an operator's restart from a crash.
+    public var operatorAction: UInt64?
 
-    public init(time: Timestamp = .now(), program: String, payload: Payload) {
+    public init(time: Timestamp = .now(), program: String, payload: Payload, operatorAction: UInt64? = nil) {
         self.time = time
         self.program = program
         self.payload = payload
+        self.operatorAction = operatorAction
     }
 
     public enum Payload: Hashable, Sendable {
@@ -106,6 +113,8 @@ public struct HistEvent: Hashable, Sendable {
         case recycled(instance: InstanceInfo, reason: RecycleReason)
         /// A process of an earlier, unclean histd run still alive at startup; `action` is "stopped" or "left".
         case leftover(identity: ProcessIdentity, action: String)
+        /// An operator's request through the control socket and its result (also refusals).
+        case operatorAction(OperatorAction)
     }
 
     /// The stored kind name for this event.
@@ -122,6 +131,7 @@ public struct HistEvent: Hashable, Sendable {
         case .scaled(let up, _, _, _): up ? .scaleUp : .scaleDown
         case .recycled: .recycled
         case .leftover: .leftover
+        case .operatorAction: .operatorAction
         }
     }
 }

@@ -17,11 +17,18 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
     public var orphanIgnore: [String]
     /// What `histd run` does with live processes left by an earlier histd that died: stop them (default) or leave them.
     public var stopLeftovers: Bool
+    /// Control socket path (`control_socket`), nil = default resolution (see `SocketLocation`).
+    public var controlSocket: String?
+    /// Group whose members may act through the control socket (`control_group`); root always may.
+    public var controlGroup: String?
+    /// Group whose members may only read status through the control socket (`read_group`).
+    public var readGroup: String?
 
     public init(db: String? = nil, logDir: String = "logs", shutdownTimeout: Duration = .seconds(30),
                 snapshotInterval: Duration? = .seconds(1), scanInterval: Duration? = .seconds(10),
                 retention: Duration = .seconds(30 * 86400), snapshotRetention: Duration = .seconds(7 * 86400),
-                orphanIgnore: [String] = [], stopLeftovers: Bool = true) {
+                orphanIgnore: [String] = [], stopLeftovers: Bool = true,
+                controlSocket: String? = nil, controlGroup: String? = nil, readGroup: String? = nil) {
         self.db = db
         self.logDir = logDir
         self.shutdownTimeout = shutdownTimeout
@@ -31,6 +38,9 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
         self.snapshotRetention = snapshotRetention
         self.orphanIgnore = orphanIgnore
         self.stopLeftovers = stopLeftovers
+        self.controlSocket = controlSocket
+        self.controlGroup = controlGroup
+        self.readGroup = readGroup
     }
 }
 

@@ -47,6 +47,7 @@ struct WriteSession {
         let programInsert: Statement
         let sweep: Statement
         let snapshot: Statement
+        let effect: Statement
 
         static let eventsSmallSQL = EventRows.sql(rows: EventRows.smallChunk)
         static let eventsBigSQL = EventRows.sql(rows: EventRows.chunk)
@@ -69,6 +70,9 @@ struct WriteSession {
             programLookup = try db.cachedStatement(sql: "SELECT id FROM programs WHERE name = ?")
             programInsert = try db.cachedStatement(sql: "INSERT INTO programs (name, kind) VALUES (?, 'program')")
             sweep = try db.cachedStatement(sql: "INSERT INTO sweeps (ts) VALUES (?)")
+            effect = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO operator_effects (instance_id, effect, run_id, action_seq) VALUES (?, ?, ?, ?)
+                """)
             snapshot = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO snapshots (sweep_id, instance_id, state, utime, stime, rss_kb, vsz_kb, threads, fds, procs)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -183,6 +187,22 @@ struct WriteSession {
             json.add("start_ticks", Int64(clamping: identity.startTicks))
             json.add("action", action)
             (instance, value, detail) = (row, Int64(identity.pid), .always)
+
+        case .operatorAction(let a):
+            json.add("seq", Int64(clamping: a.seq))
+            json.add("action", a.action)
+            json.addRaw("programs", "[" + a.programs.map(QuotedString.quote).joined(separator: ",") + "]")
+            json.add("result", a.result)
+            json.add("message", a.message)
+            json.add("gid", Int64(a.gid))
+            json.add("user", a.user)
+            json.add("pid", Int64(a.pid))
+            json.add("comm", a.comm)
+            json.add("argument", a.argument)
+            (instance, value, detail) = (nil, Int64(a.uid), .always)
+        }
+        if let seq = e.operatorAction, let instance, let runID, let effect = Self.effect(of: e.payload) {
+            try st.effect.execute(arguments: [instance, effect, runID, Int64(clamping: seq)])
         }
         let ts = e.time.milliseconds, kind = EventKindID.id(e.kind)
         if detail == .always || (detail == .orNull && !json.isEmpty) {
@@ -195,6 +215,16 @@ struct WriteSession {
         } else {
             try appendEvent(st, db, ts: ts, kind: kind, programID: programID, instanceID: instance, value: value,
                             detail: nil, outcome: &outcome)
+        }
+    }
+
+    /// The `operator_effects.effect` an operator-caused event stands for (nil: none recorded).
+    static func effect(of payload: HistEvent.Payload) -> String? {
+        switch payload {
+        case .started: "started"
+        case .stopRequested: "stopped"
+        case .ended: "ended"
+        default: nil
         }
     }
 

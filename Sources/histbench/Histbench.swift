@@ -16,7 +16,7 @@ struct Histbench: ParsableCommand {
 
         Example: swift run -c release histbench restart --trials 50
         """,
-        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Query.self, Size.self, All.self])
+        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Query.self, Size.self, Control.self, All.self])
 }
 
 /// Options every scenario takes.
@@ -147,6 +147,14 @@ extension Histbench {
             abstract: "Database bytes per event row and per snapshot row on the fixture (dbstat).")
         @OptionGroup var options: BenchOptions
         func run() throws { try options.execute { [try SizeScenario.run($0)] } }
+    }
+
+    struct Control: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "N idle programs: wall time of `histctl status` (live) and of the `histctl restart` round trip, with the load average.")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Number of programs.") var n: Int = 500
+        func run() throws { try options.execute { [try ControlScenario.run($0, n: n, trials: options.trials ?? 20)] } }
     }
 
     struct All: ParsableCommand {

@@ -5,10 +5,12 @@ import ArgumentParser
 struct Histctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "histctl",
-        abstract: "Query histd's history: crashes, crash loops, zombies, orphans, limit breaches, status, time travel, postmortems, SQL; prune it.",
+        abstract: "Query histd's history (crashes, loops, zombies, orphans, breaches, status, postmortems, SQL; prune it), and operate a running histd (start, stop, restart, signal, scale, reload).",
         discussion: """
         histctl opens the history database read-only and never creates or changes it (except `histctl prune`, the one \
-        command that deletes old rows); histd need not be running. \
+        command that deletes old rows); histd need not be running for the reports. The control verbs (start, stop, \
+        restart, signal, scale, reload, and status when histd answers) talk to the running histd over its control \
+        socket (--socket, $HISTD_SOCKET, the config's control_socket, the default); histd records who asked. \
         The database is --db PATH, else $HISTD_DB, else the `db` of --config FILE, else the default path \
         (/var/lib/histd/history.db as root, else $XDG_STATE_HOME/histd/history.db or ~/.local/state/histd/history.db).
 
@@ -17,13 +19,15 @@ struct Histctl: ParsableCommand {
         Tables show local time ($TZ) with the UTC offset; JSON and CSV use UTC ISO-8601 with milliseconds.
 
         Exit codes: 0 ok (an empty report too); 1 runtime or database error (missing, unreadable, not a histd \
-        database); 2 bad config file; 3 the report found something and --fail-if-found was given; 64 usage error.
+        database), or histd not reachable, or the action failed (the reason is printed); 2 bad config file; 3 the report \
+        found something and --fail-if-found was given; 64 usage error or unknown program; 77 refused for lack of permission.
 
         Shell completion: histctl --generate-completion-script bash|zsh|fish
         """,
         version: HistctlVersion.string,
         subcommands: [Crashes.self, Loops.self, Zombies.self, Orphans.self, Breaches.self, Status.self, Top.self,
-                      PostmortemCommand.self, SQL.self, Prune.self]
+                      PostmortemCommand.self, SQL.self, Prune.self,
+                      Start.self, Stop.self, Restart.self, Signal.self, Scale.self, Reload.self]
     )
 }
 

@@ -1,26 +1,104 @@
 import ArgumentParser
+import Foundation
+import HistModel
 import HistReports
 
 extension Histctl {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "What state is each program in as far as the record knows, and how fresh is the record?",
+            abstract: "What state is each program in: live from the running histd when it answers, else as far as the record knows.",
             discussion: """
-            As of now (--since/--until are not used). Columns: program, kind, state, pid, workers, uptime_s, restarts_1h, \
-            last_exit_at, last_exit_code, last_signal, last_exit_class, last_event, last_snapshot, run_open. \
-            States: running, stopping, backoff, failed, exited, stopped, unknown (no end recorded but its supervisor run is \
-            over), never_started. If last_event and last_snapshot are old while run_open is yes, histd may have died.
+            Live (histd answers on its control socket, and says so): name, state, pid, uptime, backoff remaining, \
+            restarts, one row per program and per pool worker. Live is tried when the socket is named (--socket, \
+            $HISTD_SOCKET, a --config with control_socket) or when no database is named (--db, $HISTD_DB); \
+            --record skips it.
 
-            Example: histctl status --program web
+            From the record (histd not answering): as of now (--since/--until are not used). Columns: program, kind, \
+            state, pid, workers, uptime_s, restarts_1h, last_exit_at, last_exit_code, last_signal, last_exit_class, \
+            last_event, last_snapshot, run_open. States: running, stopping, backoff, failed, exited, stopped, unknown \
+            (no end recorded but its supervisor run is over), never_started. If last_event and last_snapshot are old \
+            while run_open is yes, histd may have died.
+
+            Example: histctl status web jobs.0
             """)
 
+        @Argument(help: "Programs, pools or pool workers (default: all).") var names: [String] = []
         @OptionGroup var options: CommonOptions
+        @Option(help: ArgumentHelp("The control socket (default: $HISTD_SOCKET, the config's control_socket, then the default path).", valueName: "path"))
+        var socket: String?
+        @Flag(help: "Read the record only; do not ask histd.") var record = false
 
         func run() throws {
+            if !record, let live = try live() {
+                try printLive(live)
+                return
+            }
             try Failure.report {
                 let db = try options.open()
-                try options.emit(try Reports.status(db, options.scope()))
+                var scope = try options.scope()
+                scope.programs += names
+                try options.emit(try Reports.status(db, scope))
             }
+        }
+
+        /// The live answer, or nil when histd is not asked or does not answer.
+        func live() throws -> [String: Any]? {
+            let env = options.environment
+            var control = ControlOptions()
+            control.socket = socket
+            control.config = options.config
+            let dbNamed = options.db != nil || !(env["HISTD_DB"] ?? "").isEmpty
+            guard control.explicit || !dbNamed else { return nil }
+            let client = try control.client()
+            let request: [String: Any] = ["v": 1, "cmd": "status", "names": names + options.programs]
+            do {
+                let reply = try client.send(request, timeout: .seconds(10))
+                let result = reply["result"] as? String ?? "failed"
+                if result != "done" {
+                    FileHandle.standardError.write(Data("histctl: \(reply["message"] as? String ?? result)\n".utf8))
+                    throw ExitCode(ControlClient.exitCode(result: result))
+                }
+                return reply
+            } catch let e as ControlClient.Unreachable {
+                if e.code == 77 {
+                    FileHandle.standardError.write(Data("histctl: \(e.message)\n".utf8))
+                    throw ExitCode(77)
+                }
+                FileHandle.standardError.write(Data("histctl: \(e.message); showing the record\n".utf8))
+                return nil
+            }
+        }
+
+        func printLive(_ reply: [String: Any]) throws {
+            let units = reply["units"] as? [[String: Any]] ?? []
+            if options.format == .json {
+                let data = try JSONSerialization.data(withJSONObject: ["live": true, "histd_pid": reply["histd_pid"] ?? NSNull(), "units": units],
+                                                      options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            print("live from histd (pid \(reply["histd_pid"] as? Int ?? 0))")
+            var rows = [["NAME", "STATE", "PID", "UPTIME", "BACKOFF", "RESTARTS"]]
+            for u in units {
+                rows.append([u["name"] as? String ?? "?", u["state"] as? String ?? "?", (u["pid"] as? Int).map(String.init) ?? "-",
+                             (u["uptime_ms"] as? Int).map { Self.format(ms: $0) } ?? "-",
+                             (u["backoff_remaining_ms"] as? Int).map { Self.format(ms: $0) } ?? "-",
+                             String(u["restarts"] as? Int ?? 0)])
+            }
+            let widths = (0..<6).map { c in rows.map { $0[c].count }.max() ?? 0 }
+            for r in rows {
+                print(r.enumerated().map { $0.offset == 5 ? $0.element : $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  "))
+            }
+            if options.failIfFound && !units.isEmpty { throw ExitCode(3) }
+        }
+
+        static func format(ms: Int) -> String {
+            let s = ms / 1000
+            if s < 60 { return String(format: "%.1fs", Double(ms) / 1000) }
+            if s < 3600 { return "\(s / 60)m\(s % 60)s" }
+            if s < 86400 { return "\(s / 3600)h\(s % 3600 / 60)m" }
+            return "\(s / 86400)d\(s % 86400 / 3600)h"
         }
     }
 }

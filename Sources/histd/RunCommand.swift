@@ -1,5 +1,6 @@
 import ArgumentParser
 import HistConfig
+import HistControl
 import HistCore
 import HistModel
 import HistProc
@@ -29,6 +30,10 @@ extension Histd {
             The database is, in order: --db, $HISTD_DB, the config's db, then the default
             (/var/lib/histd/history.db for root, ~/.local/state/histd/history.db otherwise).
 
+            It listens on a control socket for histctl's start, stop, restart, signal, scale and status
+            (docs/CONTROL.md): --socket, $HISTD_SOCKET, the config's control_socket, then the default
+            (/run/histd/control.sock for root, $XDG_RUNTIME_DIR/histd/control.sock otherwise).
+
             Example:
               histd run --config /etc/histd/histd.toml
 
@@ -36,6 +41,7 @@ extension Histd {
             """)
         @Option(help: "The TOML config file.") var config: String
         @Option(help: "History database path (overrides $HISTD_DB and the config's db).") var db: String?
+        @Option(help: "Control socket path (overrides $HISTD_SOCKET and the config's control_socket).") var socket: String?
         @Option(help: "Log level on stderr: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
         func validate() throws {
@@ -81,7 +87,9 @@ extension Histd {
                 let watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: recorder.sink,
                                       cgroups: resources.cgroups, logger: logger)
                 watcher.start()
+                let control = Self.startControl(flag: socket, config: loaded, supervisor: supervisor, sink: recorder.sink, logger: logger)
                 await supervisor.waitUntilFinished()
+                control?.stop()
                 watcher.stop()
                 resources.cgroups?.removeParents()
             } catch {
@@ -90,6 +98,24 @@ extension Histd {
                 throw ExitCode(1)
             }
             recorder.finish(reason: .clean)
+        }
+
+        /// The control socket (docs/CONTROL.md). A socket that cannot be made is logged and histd
+        /// supervises without it: supervision matters more than being operable.
+        static func startControl(flag: String?, config: HistConfig, supervisor: Supervisor, sink: any HistorySink,
+                                 logger: Logger) -> ControlServer? {
+            let location = SocketLocation.resolve(flag: flag, environment: currentEnvironment(), configSocket: config.supervisor.controlSocket)
+            do {
+                let access = try ControlAccess(controlGroup: config.supervisor.controlGroup, readGroup: config.supervisor.readGroup)
+                let socket = try ControlSocket(path: location.path, group: access.readGID ?? access.controlGID)
+                let server = try ControlServer(socket: socket, supervisor: supervisor, sink: sink, access: access, logger: logger)
+                server.start()
+                logger.notice("control socket: \(location.path) (from \(location.source.rawValue))")
+                return server
+            } catch {
+                logger.error("no control socket: \(error); histctl cannot act on this histd")
+                return nil
+            }
         }
 
         /// cgroups only when some program asks for them; when they are unavailable, say so once.

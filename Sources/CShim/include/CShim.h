@@ -77,6 +77,10 @@ int histd_epoll_add(int epfd, int fd, uint64_t data);
 int histd_epoll_del(int epfd, int fd);
 /// epoll_wait: fills up to `max` tags and event masks. Returns the count, or -1 with errno (EINTR possible).
 int histd_epoll_wait(int epfd, uint64_t *tags, uint32_t *events, int max, int timeout_ms);
+/// Changes `fd`'s epoll interest to `events` (EPOLLIN = 1, EPOLLOUT = 4). Returns 0 or -1.
+int histd_epoll_modify(int epfd, int fd, uint64_t data, uint32_t events);
+/// SO_PEERCRED of a connected unix socket: the peer's pid, uid and gid. Returns 0 or -1 with errno.
+int histd_peer_cred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 /// timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC). Returns fd or -1.
 int histd_timerfd_create(void);
 /// Arms the timer at absolute CLOCK_MONOTONIC `deadline_ns` (0 disarms). Returns 0 or -1.

@@ -62,7 +62,7 @@ extension Engine {
             guard let unit = units[key], let process = unit.process else { continue }
             unit.retiring = false
             unit.replacement = nil
-            sink.record(HistEvent(program: name, payload: .recycled(instance: process.info, reason: .maxAge)))
+            record(HistEvent(program: name, payload: .recycled(instance: process.info, reason: .maxAge)), unit: unit)
             logger.info("\(unit.key)[\(process.pid)]: reached max_worker_age and its replacement is live: recycling")
             deliver(.stopRequested(.recycle), to: unit)
         }

@@ -7,23 +7,22 @@ import Logging
 import Synchronization
 
 /// The runtime side of autoscaling for one pool: on its own thread, every `scale_interval` it
-/// measures the signal, asks `ScaleDecider`, and on a decision posts `.setDesiredWorkers` to the
-/// engine and records `.scaled(up:signal:from:to:)`. It never touches processes itself: the
-/// engine's reconcile step turns the new size into starts and stops.
+/// measures the signal, asks `ScaleDecider`, and on a decision posts `.autoscale` to the engine.
+/// It never touches processes or records the resize itself: the engine records `scale_up`/`scale_down`
+/// where the resize happens (so a decision that lands during shutdown is answered `.shuttingDown`
+/// and recorded nowhere), and its reconcile step turns the new size into starts and stops.
 ///
 /// It follows the engine's published desired size, so an operator's resize is the starting point
 /// of the next decision. It ends when the supervisor shuts down.
 final class PoolAutoscaler: Sendable {
     let spec: PoolSpec
     let shared: SharedState
-    let sink: any HistorySink
     let probe: any PoolCPUProbe
     let logger: Logger
 
-    init(spec: PoolSpec, shared: SharedState, sink: any HistorySink, probe: any PoolCPUProbe, logger: Logger) {
+    init(spec: PoolSpec, shared: SharedState, probe: any PoolCPUProbe, logger: Logger) {
         self.spec = spec
         self.shared = shared
-        self.sink = sink
         self.probe = probe
         self.logger = logger
     }
@@ -47,10 +46,7 @@ final class PoolAutoscaler: Sendable {
             let (next, decision) = ScaleDecider.decide(signal: signal, now: Sys.monotonicNow(), state: state, spec: spec)
             state = next
             guard let decision, !stopped else { continue }
-            shared.post(.setDesiredWorkers(pool: spec.name, count: decision.to))
-            sink.record(HistEvent(program: spec.name, payload: .scaled(up: decision.up, signal: decision.signal,
-                                                                       from: decision.from, to: decision.to)))
-            logger.notice("pool \(spec.name): \(spec.scaleOn.rawValue) \(String(format: "%.1f", decision.signal))% — scaling \(decision.up ? "up" : "down") \(decision.from) -> \(decision.to)")
+            shared.post(.autoscale(pool: spec.name, count: decision.to, signal: decision.signal))
         }
     }
 

@@ -77,7 +77,8 @@ extension Engine {
                 unit.restartTimer = nil
                 followUps.append(.backoffElapsed)
             } else {
-                unit.restartTimer = timers.schedule(at: Sys.monotonicNow() + delay, .backoff(unit.key))
+                unit.restartDue = Sys.monotonicNow() + delay
+                unit.restartTimer = timers.schedule(at: unit.restartDue!, .backoff(unit.key))
             }
         case .cancelRestartTimer:
             timers.cancel(unit.restartTimer)
@@ -104,7 +105,7 @@ extension Engine {
             let end = InstanceEnd(instance: ending.info, endedAt: now, status: status, classification: classification,
                                   uptime: uptime, stderrTail: unit.output.tail.text)
             unit.lastEnded = ending.info
-            sink.record(HistEvent(time: now, program: unit.key.program, payload: .ended(end)))
+            record(HistEvent(time: now, program: unit.key.program, payload: .ended(end)), unit: unit)
             line.ended(status: status, classification: classification, uptime: uptime)
         case .emit(let notice):
             emit(notice, unit: unit, instance: instance, time: now, line: &line)
@@ -137,7 +138,7 @@ extension Engine {
             payload = instance.map { .recycled(instance: $0, reason: reason) }
             line.recycled()
         }
-        if let payload { sink.record(HistEvent(time: time, program: unit.key.program, payload: payload)) }
+        if let payload { record(HistEvent(time: time, program: unit.key.program, payload: payload), unit: unit) }
     }
 
     /// Spawns the unit's process; returns the outcome as the next lifecycle event.
@@ -165,10 +166,36 @@ extension Engine {
             watch(p.stderrFD, .pipe(PipeReader(fd: p.stderrFD, output: unit.output, isStderr: true)))
             shared.instanceStarted(info)
             scheduleAgeRecycle(unit, instance: info.id)
-            sink.record(HistEvent(time: info.startedAt, program: unit.key.program, payload: .started(info)))
+            record(HistEvent(time: info.startedAt, program: unit.key.program, payload: .started(info)), unit: unit)
             logger.info("\(unit.key)[\(p.pid)]: started")
             return .spawned
         }
+    }
+
+    /// Hands a unit's fact to the sink, marked with the operator action that caused it (if any),
+    /// and uses up the link once its last fact (the new start, or the end) is recorded.
+    func record(_ event: HistEvent, unit: Unit) {
+        var event = event
+        if let link = unit.link {
+            if let expiry = link.expiresAt, Sys.monotonicNow() > expiry {
+                unit.link = nil
+            } else {
+                switch (link.until, event.payload) {
+                case (.started, .started):
+                    event.operatorAction = link.action
+                    unit.link = nil
+                case (.ended, .started):
+                    // A stop or signal never owns the next instance.
+                    unit.link = nil
+                case (.ended, .ended):
+                    event.operatorAction = link.action
+                    unit.link = nil
+                default:
+                    event.operatorAction = link.action
+                }
+            }
+        }
+        sink.record(event)
     }
 
     /// Signals the unit's process group, and its leader through the pidfd (which can never reach a

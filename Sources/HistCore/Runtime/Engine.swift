@@ -45,6 +45,8 @@ final class Engine {
         case done
     }
     var phase: Phase = .running
+    /// Operator commands waiting for their effect (see `PendingWait`).
+    var waits: [PendingWait] = []
     var shutdownDeadlinePassed = false
     var reapPending = false
 
@@ -127,6 +129,7 @@ final class Engine {
         while true {
             fireDueTimers()
             reconcilePools()
+            settleWaits()
             advanceShutdown()
             if phase == .done { break }
             armTimerFD()

@@ -9,7 +9,7 @@ import Synchronization
 /// the eventfd that wakes the engine) and the published snapshot of units and live instances.
 final class SharedState: Sendable {
     struct Published {
-        var commands: [SupervisorCommand] = []
+        var commands: [CommandRequest] = []
         var units: [UnitKey: UnitStatus] = [:]
         var live: [InstanceID: InstanceInfo] = [:]
         /// Session id (= instance pid, every instance runs in its own session) -> program, of
@@ -36,13 +36,27 @@ final class SharedState: Sendable {
 
     deinit { Sys.close(wakeFD) }
 
-    func post(_ command: SupervisorCommand) {
-        state.withLock { $0.commands.append(command) }
+    /// Queues a command; answers `.shuttingDown` at once (never drops it) once shutdown began or the
+    /// engine ended. The check and the append share the lock with `markFinished`, so no command can
+    /// slip in after the engine's last look at the queue.
+    @discardableResult
+    func post(_ command: SupervisorCommand, options: CommandOptions = CommandOptions()) -> CommandReply {
+        let reply = CommandReply()
+        let queued = state.withLock { s -> Bool in
+            if s.finished || (s.shuttingDown && command != .shutdown) { return false }
+            s.commands.append(CommandRequest(command: command, options: options, reply: reply))
+            return true
+        }
+        guard queued else {
+            reply.complete(.shuttingDown)
+            return reply
+        }
         var one: UInt64 = 1
         _ = withUnsafeBytes(of: &one) { Glibc.write(wakeFD, $0.baseAddress, 8) }
+        return reply
     }
 
-    func takeCommands() -> [SupervisorCommand] {
+    func takeCommands() -> [CommandRequest] {
         var buf: UInt64 = 0
         _ = Glibc.read(wakeFD, &buf, 8)
         return state.withLock { s in
@@ -80,11 +94,15 @@ final class SharedState: Sendable {
     func instanceEnded(_ id: InstanceID) { state.withLock { _ = $0.live.removeValue(forKey: id) } }
 
     func markFinished() {
-        let waiters = state.withLock { s in
+        let (waiters, unanswered) = state.withLock { s in
             s.finished = true
-            defer { s.waiters.removeAll() }
-            return s.waiters
+            defer {
+                s.waiters.removeAll()
+                s.commands.removeAll()
+            }
+            return (s.waiters, s.commands)
         }
+        for r in unanswered { r.reply.complete(.shuttingDown) }
         for w in waiters { w.resume() }
     }
 

@@ -93,7 +93,7 @@ public final class Supervisor: Sendable {
         if options.autoscale {
             for pool in pools where pool.maxWorkers > pool.minWorkers {
                 let probe = options.cpuProbe ?? ProcCPUProbe()
-                PoolAutoscaler(spec: pool, shared: shared, sink: sink, probe: probe, logger: logger).start()
+                PoolAutoscaler(spec: pool, shared: shared, probe: probe, logger: logger).start()
             }
         }
     }
@@ -111,8 +111,31 @@ public final class Supervisor: Sendable {
     /// True once the engine has ended.
     public var isFinished: Bool { shared.state.withLock { $0.finished } }
 
-    /// Queues a command for the engine thread. Thread-safe; never blocks.
-    public func post(_ command: SupervisorCommand) { shared.post(command) }
+    /// Queues a command for the engine thread and returns its answer slot. Thread-safe; never blocks.
+    /// Every command is answered: `.shuttingDown` at once once shutdown began (except `.shutdown`).
+    @discardableResult
+    public func post(_ command: SupervisorCommand, options: CommandOptions = CommandOptions()) -> CommandReply {
+        shared.post(command, options: options)
+    }
+
+    /// Posts a command and blocks the calling thread (never call it on the engine's) until the
+    /// answer, or `timeout`. With `options.wait`, the answer comes once the action took effect.
+    public func perform(_ command: SupervisorCommand, options: CommandOptions = CommandOptions(wait: true),
+                        timeout: Duration = .seconds(30)) -> CommandOutcome {
+        post(command, options: options).wait(timeout: timeout)
+    }
+
+    /// Names of every program, pool and pool worker (`jobs.0`), for "did you mean" and name checks.
+    public func unitNames() -> [String] {
+        let units = shared.state.withLock { Array($0.units.keys) }
+        return Array(Set(units.map(\.program) + units.map(\.description))).sorted()
+    }
+
+    /// The supervisor settings this supervisor runs with.
+    public var spec: SupervisorSpec { supervisorSpec }
+
+    /// The pools this supervisor was started with (their min/max bounds).
+    public var poolSpecs: [PoolSpec] { pools }
 
     /// The processes alive right now (updated on every spawn and reap), ordered by instance id.
     public func liveInstances() -> [InstanceInfo] {

@@ -31,6 +31,10 @@ final class Unit {
     var replacement: UnitKey?
     /// The `max_worker_age` timer of the current process.
     var ageTimer: UInt64?
+    /// In backoff: when the restart timer fires (monotonic), published for `histctl status`.
+    var restartDue: Duration?
+    /// The operator action whose effects this unit's next events are (see `Engine.record(_:unit:)`).
+    var link: OperatorLink?
 
     init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String) {
         self.key = key
@@ -41,7 +45,8 @@ final class Unit {
     }
 
     var status: UnitStatus {
-        UnitStatus(unit: key, state: state, restarts: counters.restarts, instance: process?.info)
+        UnitStatus(unit: key, state: state, restarts: counters.restarts, instance: process?.info,
+                   restartDue: state == .backoff ? restartDue : nil)
     }
 }
 
