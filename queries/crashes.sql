@@ -5,7 +5,7 @@
 -- (pid, start_ticks): a pid reused by two processes gives two rows, never one.
 -- Parameters:
 --   :since, :until  time range, ms since epoch UTC (since inclusive, until exclusive), on the end time
---   :programs       JSON array of program names to keep; '[]' keeps all
+--   :programs       JSON array of program names, or pool workers as POOL.INDEX, to keep; '[]' keeps all
 -- Columns:
 --   time             when the process ended (ms UTC)
 --   program          program or pool name
@@ -32,5 +32,6 @@ SELECT i.ended_at AS time, p.name AS program, i.pid AS pid, i.exit_code AS exit_
 FROM programs p NOT INDEXED
 CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
 WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
-  AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
+  AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs))
+       OR p.name || '.' || i.worker_index IN (SELECT value FROM json_each(:programs)))
 ORDER BY i.ended_at, i.id;

@@ -91,8 +91,9 @@ public struct HistEvent: Hashable, Sendable {
         /// The process did not stop within `stop_timeout` and was sent SIGKILL.
         case killed(instance: InstanceInfo, after: Duration)
         /// A limit was crossed. `limit`: "max_memory_mb" (values in bytes), "cgroup_memory" (oom), "tasks_max".
-        /// `action`: "stop", "oom_kill", "fork_refused".
-        case limitBreach(instance: InstanceInfo?, limit: String, observed: Int64, threshold: Int64, action: String)
+        /// `action`: "stop", "oom_kill", "fork_refused". `refused`: for "tasks_max", the forks the kernel refused
+        /// since the previous poll (`pids.events` "max" delta); nil for other limits.
+        case limitBreach(instance: InstanceInfo?, limit: String, observed: Int64, threshold: Int64, action: String, refused: Int64? = nil)
         /// fork/exec failed; `step` names the failing call ("execve", "chdir", "open(cgroup.procs)").
         case spawnFailed(errno: Int32, step: String, reason: String, workerIndex: Int?)
         /// A pool changed size. `signal` is the measured CPU% that drove the decision.

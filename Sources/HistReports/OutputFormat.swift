@@ -6,13 +6,16 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case table, json, csv
 }
 
-/// How to render: the time zone for tables and whether to use ANSI colour.
+/// How to render: the time zone for tables, whether to use ANSI colour, and the width tables must fit.
 public struct RenderOptions: Sendable {
     public var zone: TimeZone
     public var color: Bool
-    public init(zone: TimeZone, color: Bool = false) {
+    /// Terminal columns a table line must fit in; nil = no limit (`--wide`, or output to a pipe or file).
+    public var width: Int?
+    public init(zone: TimeZone, color: Bool = false, width: Int? = nil) {
         self.zone = zone
         self.color = color
+        self.width = width
     }
 
     /// Colour only when stdout is a terminal and `NO_COLOR` is unset (https://no-color.org).
@@ -108,13 +111,20 @@ public enum Renderer {
     // MARK: Table
 
     /// Aligned columns: numbers right-aligned, text left-aligned, NULL as "-". Empty report: "(no rows)".
+    /// With a width, long cells are shortened (TableFit) so that every line fits; one row stays one line.
     public static func table(_ r: ReportResult, options: RenderOptions) -> String {
         guard !r.rows.isEmpty else { return "(no rows)\n" }
-        let header = r.columns.map(\.name)
-        let cells = r.rows.map { $0.map { tableText($0, zone: options.zone) } }
+        let header = r.columns.map { $0.kind == .seconds && $0.name.hasSuffix("_s") ? String($0.name.dropLast(2)) : $0.name }
+        var cells = r.rows.map { row in
+            r.columns.indices.map { i in tableCell(row[i], column: r.columns[i], zone: options.zone, shorten: options.width != nil) }
+        }
         var widths = header.map(DisplayWidth.of)
         for row in cells {
             for (i, c) in row.enumerated() { widths[i] = max(widths[i], DisplayWidth.of(c)) }
+        }
+        if let width = options.width {
+            widths = TableFit.fit(widths: widths, headers: header.map(DisplayWidth.of), columns: r.columns, width: width)
+            cells = cells.map { row in row.enumerated().map { TableFit.cut($1, to: widths[$0]) } }
         }
         let rightAligned = r.columns.indices.map { i in
             r.rows.allSatisfy { row in
@@ -124,16 +134,40 @@ public enum Renderer {
         func line(_ row: [String], bold: Bool) -> String {
             var parts: [String] = []
             for (i, c) in row.enumerated() {
-                let padding = String(repeating: " ", count: widths[i] - DisplayWidth.of(c))
+                let padding = String(repeating: " ", count: max(0, widths[i] - DisplayWidth.of(c)))
                 let isLast = i == row.count - 1
                 parts.append(rightAligned[i] ? padding + c : (isLast ? c : c + padding))
             }
             let text = parts.joined(separator: "  ")
             return bold && options.color ? "\u{1B}[1m" + text + "\u{1B}[0m" : text
         }
-        var out = line(header, bold: true) + "\n"
+        var out = line(header.enumerated().map { TableFit.cut($1, to: widths[$0]) }, bold: true) + "\n"
         for row in cells { out += line(row, bold: false) + "\n" }
         return out
+    }
+
+    /// The footer under a table that was cut to --limit.
+    public static func moreFooter(_ more: Int) -> String {
+        "(\(more) more; use --limit N or --all)\n"
+    }
+
+    /// One table cell: durations human, a stderr tail as its last line when shortening, control
+    /// characters visible.
+    static func tableCell(_ v: ReportValue, column: ReportColumn, zone: TimeZone, shorten: Bool) -> String {
+        if column.kind == .seconds {
+            switch v {
+            case .real(let d): return HumanDuration.format(seconds: d)
+            case .integer(let n): return HumanDuration.format(milliseconds: n * 1000)
+            default: break
+            }
+        }
+        if shorten, column.shortening == .lastLine, case .text(let s) = v {
+            let lines = s.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+                .filter { !$0.allSatisfy(\.isWhitespace) }
+            guard let last = lines.last else { return visible(s) }
+            return lines.count > 1 ? "…" + visible(String(last)) : visible(String(last))
+        }
+        return tableText(v, zone: zone)
     }
 
     /// A cell as table text: control characters made visible so one row stays one line.

@@ -10,18 +10,35 @@ public struct ReportScope: Hashable, Sendable {
     public var programs: [String]
     /// The current time (for uptime and "the last hour").
     public var now: Timestamp
+    /// Names in `programs` that are pool workers (`jobs.0`), with their pool (ProgramFilter.resolve).
+    public var workerPools: [String: String]
 
-    public init(since: Timestamp, until: Timestamp, programs: [String] = [], now: Timestamp = .now()) {
+    public init(since: Timestamp, until: Timestamp, programs: [String] = [], now: Timestamp = .now(),
+                workerPools: [String: String] = [:]) {
         self.since = since
         self.until = until
         self.programs = programs
         self.now = now
+        self.workerPools = workerPools
     }
 
     /// The named parameters every query may use: `:since`, `:until`, `:now`, `:programs` (a JSON array).
+    /// Queries over instances match a name in `:programs` as a program or as `POOL.INDEX`.
     var arguments: [String: (any DatabaseValueConvertible)?] {
         ["since": since.milliseconds, "until": until.milliseconds, "now": now.milliseconds,
          "programs": Renderer.json(programs)]
+    }
+
+    /// The same, for queries with one row per program (status, loops): a worker name stands for its pool.
+    var programArguments: [String: (any DatabaseValueConvertible)?] {
+        var args = arguments
+        var names: [String] = []
+        for name in programs {
+            let program = workerPools[name] ?? name
+            if !names.contains(program) { names.append(program) }
+        }
+        args["programs"] = Renderer.json(names)
+        return args
     }
 }
 
@@ -29,6 +46,21 @@ extension Renderer {
     /// A JSON array of strings (for binding `:programs`).
     static func json(_ strings: [String]) -> String {
         "[" + strings.map(jsonString).joined(separator: ",") + "]"
+    }
+}
+
+/// `histctl zombies --min-duration/--min-zombies`: which zombie parents are worth showing.
+public struct ZombieFilter: Hashable, Sendable {
+    /// Consecutive scans that saw the parent with zombies.
+    public var minScans: Int
+    /// last_seen - first_seen.
+    public var minDuration: Duration
+    /// Zombies at once.
+    public var minZombies: Int
+    public init(minScans: Int = 2, minDuration: Duration = .zero, minZombies: Int = 1) {
+        self.minScans = minScans
+        self.minDuration = minDuration
+        self.minZombies = minZombies
     }
 }
 
@@ -40,8 +72,8 @@ public enum TopSort: String, CaseIterable, Sendable { case cpu, rss }
 public enum Reports {
     public static let crashColumns = [
         ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid"), ReportColumn("exit_code"),
-        ReportColumn("signal", .signal), ReportColumn("core_dumped", .bool), ReportColumn("uptime_s"),
-        ReportColumn("restart_delay_s"), ReportColumn("reason"), ReportColumn("stderr_tail"),
+        ReportColumn("signal", .signal), ReportColumn("core_dumped", .bool), ReportColumn("uptime_s", .seconds),
+        ReportColumn("restart_delay_s", .seconds), ReportColumn("reason"), ReportColumn("stderr_tail", shorten: .lastLine),
     ]
     public static let crashSummaryColumns = [
         ReportColumn("program"), ReportColumn("crashes"), ReportColumn("limit_kills"), ReportColumn("first", .time),
@@ -49,26 +81,26 @@ public enum Reports {
     ]
     public static let loopColumns = [
         ReportColumn("program"), ReportColumn("crashes"), ReportColumn("first", .time), ReportColumn("last", .time),
-        ReportColumn("longest_uptime_s"), ReportColumn("max_restart_delay_s"), ReportColumn("gave_up", .bool),
+        ReportColumn("longest_uptime_s", .seconds), ReportColumn("max_restart_delay_s", .seconds), ReportColumn("gave_up", .bool),
         ReportColumn("state"), ReportColumn("workers"),
     ]
     public static let zombieColumns = [
-        ReportColumn("parent_pid"), ReportColumn("parent_name"), ReportColumn("parent_cmdline"),
-        ReportColumn("max_zombies"), ReportColumn("first_seen", .time), ReportColumn("last_seen", .time),
-        ReportColumn("duration_s"),
+        ReportColumn("parent_pid"), ReportColumn("parent_name"), ReportColumn("parent_cmdline", shorten: .ellipsis),
+        ReportColumn("program"), ReportColumn("max_zombies"), ReportColumn("first_seen", .time), ReportColumn("last_seen", .time),
+        ReportColumn("duration_s", .seconds),
     ]
     public static let orphanColumns = [
-        ReportColumn("pid"), ReportColumn("name"), ReportColumn("cmdline"), ReportColumn("user"),
-        ReportColumn("started", .time), ReportColumn("age_s"), ReportColumn("first_seen", .time),
+        ReportColumn("pid"), ReportColumn("name"), ReportColumn("cmdline", shorten: .ellipsis), ReportColumn("user"),
+        ReportColumn("started", .time), ReportColumn("age_s", .seconds), ReportColumn("first_seen", .time),
         ReportColumn("last_seen", .time), ReportColumn("alive", .bool), ReportColumn("program"),
     ]
     public static let breachColumns = [
         ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid"), ReportColumn("limit"),
-        ReportColumn("value"), ReportColumn("threshold"), ReportColumn("action"),
+        ReportColumn("value"), ReportColumn("threshold"), ReportColumn("action"), ReportColumn("refused"),
     ]
     public static let statusColumns = [
         ReportColumn("program"), ReportColumn("kind"), ReportColumn("state"), ReportColumn("pid"),
-        ReportColumn("workers"), ReportColumn("uptime_s"), ReportColumn("restarts_1h"),
+        ReportColumn("workers"), ReportColumn("uptime_s", .seconds), ReportColumn("restarts_1h"),
         ReportColumn("last_exit_at", .time), ReportColumn("last_exit_code"), ReportColumn("last_signal", .signal),
         ReportColumn("last_exit_class"), ReportColumn("last_event", .time), ReportColumn("last_snapshot", .time),
         ReportColumn("run_open", .bool),
@@ -85,7 +117,7 @@ public enum Reports {
     ]
     public static let timelineColumns = [
         ReportColumn("time", .time), ReportColumn("kind"), ReportColumn("program"), ReportColumn("pid"),
-        ReportColumn("value"), ReportColumn("detail"),
+        ReportColumn("value"), ReportColumn("detail", shorten: .ellipsis),
     ]
     public static let runColumns = [
         ReportColumn("run"), ReportColumn("host"), ReportColumn("pid"), ReportColumn("version"),
@@ -104,7 +136,8 @@ public enum Reports {
     public static let catalog: [(query: String, columns: [ReportColumn])] = [
         ("crashes", crashColumns), ("crashes_summary", crashSummaryColumns), ("loops", loopColumns),
         ("zombies", zombieColumns), ("orphans", orphanColumns), ("breaches", breachColumns),
-        ("status", statusColumns), ("top", topColumns), ("top_scan", scanColumns), ("timeline", timelineColumns),
+        ("status", statusColumns), ("top", topColumns), ("top_scan", scanColumns),
+        ("top_nearest", [ReportColumn("source"), ReportColumn("time", .time), ReportColumn("interval_ms")]), ("timeline", timelineColumns),
         ("runs", runColumns), ("gaps", gapColumns), ("usage", usageColumns),
     ]
 
@@ -117,20 +150,25 @@ public enum Reports {
 
     /// Programs with at least `minCrashes` crashes inside one sliding `window`.
     public static func loops(_ db: ReportDatabase, _ scope: ReportScope, window: Duration, minCrashes: Int) throws(ReportError) -> ReportResult {
-        var args = scope.arguments
+        var args = scope.programArguments
         args["window_ms"] = window.milliseconds
         args["min_crashes"] = minCrashes
         return try db.run(query: "loops", arguments: args, columns: loopColumns)
     }
 
-    /// Zombie parents whose interval overlaps the scope.
-    public static func zombies(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> ReportResult {
-        try db.run(query: "zombies", arguments: scope.arguments, columns: zombieColumns)
+    /// Zombie parents whose interval overlaps the scope and passes the filter (transient one-scan zombies
+    /// are normal: the default filter wants 2 scans).
+    public static func zombies(_ db: ReportDatabase, _ scope: ReportScope, filter: ZombieFilter = ZombieFilter()) throws(ReportError) -> ReportResult {
+        var args = scope.arguments
+        args["min_scans"] = filter.minScans
+        args["min_duration_ms"] = filter.minDuration.milliseconds
+        args["min_zombies"] = filter.minZombies
+        return try db.run(query: "zombies", arguments: args, columns: zombieColumns)
     }
 
     /// Orphans seen in the scope that were at least `olderThan` old at their last sighting.
     public static func orphans(_ db: ReportDatabase, _ scope: ReportScope, olderThan: Duration) throws(ReportError) -> ReportResult {
-        var args = scope.arguments
+        var args = scope.programArguments
         args["older_than_ms"] = olderThan.milliseconds
         return try db.run(query: "orphans", arguments: args, columns: orphanColumns)
     }
@@ -142,17 +180,6 @@ public enum Reports {
 
     /// Each program's last known state as of `scope.now` (the range is not used).
     public static func status(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> ReportResult {
-        try db.run(query: "status", arguments: scope.arguments, columns: statusColumns)
-    }
-
-    /// The sweep nearest to `at`, sorted, and the scan nearest to `at` (nil when there is none).
-    public static func top(_ db: ReportDatabase, at: Timestamp, sort: TopSort, limit: Int, programs: [String]) throws(ReportError) -> (processes: ReportResult, scan: ReportResult) {
-        var args = ReportScope(since: at, until: at, programs: programs, now: at).arguments
-        args["at"] = at.milliseconds
-        args["sort"] = sort.rawValue
-        args["limit"] = limit
-        let processes = try db.run(query: "top", arguments: args, columns: topColumns)
-        let scan = try db.run(query: "top_scan", arguments: args, columns: scanColumns)
-        return (processes, scan)
+        try db.run(query: "status", arguments: scope.programArguments, columns: statusColumns)
     }
 }

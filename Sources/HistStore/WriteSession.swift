@@ -147,10 +147,11 @@ struct WriteSession {
         case .killed(let info, let after):
             (instance, value, detail) = (caches.instanceRows[info.id], after.milliseconds, .none)
 
-        case .limitBreach(let info, let limit, let observed, let threshold, let action):
+        case .limitBreach(let info, let limit, let observed, let threshold, let action, let refused):
             json.add("limit", limit)
             json.add("threshold", threshold)
             json.add("action", action)
+            json.add("refused", refused)
             (instance, value, detail) = (info.flatMap { caches.instanceRows[$0.id] }, observed, .always)
 
         case .spawnFailed(let errno, let step, let reason, let worker):

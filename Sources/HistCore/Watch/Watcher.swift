@@ -169,7 +169,7 @@ public final class Watcher: Sendable {
                         logger.warning("\(unit): tasks_max \(threshold) refused \(hits - before) fork(s)")
                         sink.record(HistEvent(time: time, program: unit.program, payload: .limitBreach(
                             instance: instance, limit: "tasks_max", observed: Int64(controller.pids().count),
-                            threshold: threshold, action: "fork_refused")))
+                            threshold: threshold, action: "fork_refused", refused: hits - before)))
                     }
                 }
             }
