@@ -26,12 +26,12 @@ scan AS (
     )
     ORDER BY abs(ts - :at), ts LIMIT 1
 )
-SELECT 'sweep' AS source, w.ts AS time,
-       NULLIF(min(COALESCE(w.ts - (SELECT max(q.ts) FROM sweeps q WHERE q.ts < w.ts), 4611686018427387904),
-           COALESCE((SELECT min(q.ts) FROM sweeps q WHERE q.ts > w.ts) - w.ts, 4611686018427387904)), 4611686018427387904) AS interval_ms
-FROM sweep w
+SELECT 'sweep' AS source, nw.ts AS time,
+       NULLIF(min(COALESCE(nw.ts - (SELECT max(q.ts) FROM sweeps q WHERE q.ts < nw.ts), 4611686018427387904),
+           COALESCE((SELECT min(q.ts) FROM sweeps q WHERE q.ts > nw.ts) - nw.ts, 4611686018427387904)), 4611686018427387904) AS interval_ms
+FROM sweep nw
 UNION ALL
-SELECT 'scan', c.ts,
-       NULLIF(min(COALESCE(c.ts - (SELECT max(q.ts) FROM scans q WHERE q.ts < c.ts), 4611686018427387904),
-           COALESCE((SELECT min(q.ts) FROM scans q WHERE q.ts > c.ts) - c.ts, 4611686018427387904)), 4611686018427387904)
-FROM scan c;
+SELECT 'scan', ns.ts,
+       NULLIF(min(COALESCE(ns.ts - (SELECT max(q.ts) FROM scans q WHERE q.ts < ns.ts), 4611686018427387904),
+           COALESCE((SELECT min(q.ts) FROM scans q WHERE q.ts > ns.ts) - ns.ts, 4611686018427387904)), 4611686018427387904)
+FROM scan ns;

@@ -111,19 +111,75 @@ public enum Renderer {
     // MARK: Table
 
     /// Aligned columns: numbers right-aligned, text left-aligned, NULL as "-". Empty report: "(no rows)".
-    /// With a width, long cells are shortened (TableFit) so that every line fits; one row stays one line.
+    /// With a width, long cells are shortened and then low-ranked columns left out (TableFit) so that
+    /// every line fits; a note under the table names what was left out. One row stays one line.
     public static func table(_ r: ReportResult, options: RenderOptions) -> String {
         guard !r.rows.isEmpty else { return "(no rows)\n" }
-        let header = r.columns.map { $0.kind == .seconds && $0.name.hasSuffix("_s") ? String($0.name.dropLast(2)) : $0.name }
+        guard let width = options.width else { return layout(r, options: options).text }
+        var shown = r
+        var dropped: [String] = []
+        // Shorten long cells first, then leave out ranked columns, and only then cut other text.
+        while layout(shown, options: options, lastResort: false).width > width {
+            let ranked = shown.columns.indices.filter { shown.columns[$0].dropRank != nil }
+            guard let i = ranked.min(by: { shown.columns[$0].dropRank! < shown.columns[$1].dropRank! }) else { break }
+            dropped.append(header(shown.columns[i]))
+            shown.columns.remove(at: i)
+            shown.rows = shown.rows.map { var row = $0; row.remove(at: i); return row }
+        }
+        var text = layout(shown, options: options, lastResort: true).text
+        if !dropped.isEmpty {
+            text += wrap("(left out to fit \(width) columns: \(dropped.joined(separator: ", ")); --wide shows all)", width: width)
+        }
+        return text
+    }
+
+    /// `text` broken at spaces into lines of at most `width` columns (a longer word stays whole).
+    public static func wrap(_ text: String, width: Int?) -> String {
+        guard let width else { return text + "\n" }
+        var out = "", line = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+            if !line.isEmpty, DisplayWidth.of(line) + 1 + DisplayWidth.of(String(word)) > width {
+                out += line + "\n"
+                line = "  " + word
+            } else {
+                line += line.isEmpty ? String(word) : " " + word
+            }
+        }
+        return out + line + "\n"
+    }
+
+    /// A column's table header: durations without their `_s`.
+    static func header(_ c: ReportColumn) -> String {
+        c.kind == .seconds && c.name.hasSuffix("_s") ? String(c.name.dropLast(2)) : c.name
+    }
+
+    /// The table text and its widest line.
+    static func layout(_ r: ReportResult, options: RenderOptions, lastResort: Bool = true) -> (text: String, width: Int) {
+        var header = r.columns.map(Self.header)
+        // A time column whose times share one UTC offset shows it once, in the header.
+        var compactTime = Set<Int>()
+        for (i, c) in r.columns.enumerated() where c.kind == .time {
+            let offsets = Set(r.rows.compactMap { row -> Int? in
+                if case .time(let t) = row[i] { CivilTime.offsetSeconds(options.zone, at: t.milliseconds) } else { nil }
+            })
+            if offsets.count == 1, let o = offsets.first {
+                compactTime.insert(i)
+                header[i] += " " + TimeText.offset(o)
+            }
+        }
         var cells = r.rows.map { row in
-            r.columns.indices.map { i in tableCell(row[i], column: r.columns[i], zone: options.zone, shorten: options.width != nil) }
+            r.columns.indices.map { i in
+                if compactTime.contains(i), case .time(let t) = row[i] { return TimeText.local(t, in: options.zone, offset: false) }
+                return tableCell(row[i], column: r.columns[i], zone: options.zone, shorten: options.width != nil)
+            }
         }
         var widths = header.map(DisplayWidth.of)
         for row in cells {
             for (i, c) in row.enumerated() { widths[i] = max(widths[i], DisplayWidth.of(c)) }
         }
         if let width = options.width {
-            widths = TableFit.fit(widths: widths, headers: header.map(DisplayWidth.of), columns: r.columns, width: width)
+            widths = TableFit.fit(widths: widths, headers: header.map(DisplayWidth.of), columns: r.columns, width: width,
+                                  lastResort: lastResort)
             cells = cells.map { row in row.enumerated().map { TableFit.cut($1, to: widths[$0]) } }
         }
         let rightAligned = r.columns.indices.map { i in
@@ -131,6 +187,7 @@ public enum Renderer {
                 switch row[i] { case .integer, .real, .null: true; default: false }
             }
         }
+        var widest = 0
         func line(_ row: [String], bold: Bool) -> String {
             var parts: [String] = []
             for (i, c) in row.enumerated() {
@@ -139,11 +196,12 @@ public enum Renderer {
                 parts.append(rightAligned[i] ? padding + c : (isLast ? c : c + padding))
             }
             let text = parts.joined(separator: "  ")
+            widest = max(widest, DisplayWidth.of(text))
             return bold && options.color ? "\u{1B}[1m" + text + "\u{1B}[0m" : text
         }
         var out = line(header.enumerated().map { TableFit.cut($1, to: widths[$0]) }, bold: true) + "\n"
         for row in cells { out += line(row, bold: false) + "\n" }
-        return out
+        return (out, widest)
     }
 
     /// The footer under a table that was cut to --limit.

@@ -43,10 +43,14 @@ public struct ReportColumn: Hashable, Sendable {
     public var name: String
     public var kind: ColumnKind
     public var shortening: CellShortening
-    public init(_ name: String, _ kind: ColumnKind = .auto, shorten: CellShortening = .none) {
+    /// When a table does not fit its width even with cells shortened, columns with a rank are left out,
+    /// lowest rank first (and named under the table); nil: always shown.
+    public var dropRank: Int?
+    public init(_ name: String, _ kind: ColumnKind = .auto, shorten: CellShortening = .none, drop: Int? = nil) {
         self.name = name
         self.kind = kind
         self.shortening = shorten
+        self.dropRank = drop
     }
 }
 

@@ -71,48 +71,48 @@ public enum TopSort: String, CaseIterable, Sendable { case cpu, rss }
 /// (a unit test checks the names against the SQL).
 public enum Reports {
     public static let crashColumns = [
-        ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid"), ReportColumn("exit_code"),
-        ReportColumn("signal", .signal), ReportColumn("core_dumped", .bool), ReportColumn("uptime_s", .seconds),
-        ReportColumn("restart_delay_s", .seconds), ReportColumn("reason"), ReportColumn("stderr_tail", shorten: .lastLine),
+        ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid", drop: 3), ReportColumn("exit_code"),
+        ReportColumn("signal", .signal), ReportColumn("core_dumped", .bool, drop: 1), ReportColumn("uptime_s", .seconds),
+        ReportColumn("restart_delay_s", .seconds, drop: 2), ReportColumn("reason"), ReportColumn("stderr_tail", shorten: .lastLine),
     ]
     public static let crashSummaryColumns = [
         ReportColumn("program"), ReportColumn("crashes"), ReportColumn("limit_kills"), ReportColumn("first", .time),
         ReportColumn("last", .time), ReportColumn("exit_codes"), ReportColumn("signals", .signalList),
     ]
     public static let loopColumns = [
-        ReportColumn("program"), ReportColumn("crashes"), ReportColumn("first", .time), ReportColumn("last", .time),
-        ReportColumn("longest_uptime_s", .seconds), ReportColumn("max_restart_delay_s", .seconds), ReportColumn("gave_up", .bool),
+        ReportColumn("program"), ReportColumn("crashes"), ReportColumn("first", .time, drop: 3), ReportColumn("last", .time),
+        ReportColumn("longest_uptime_s", .seconds, drop: 2), ReportColumn("max_restart_delay_s", .seconds, drop: 1), ReportColumn("gave_up", .bool),
         ReportColumn("state"), ReportColumn("workers"),
     ]
     public static let zombieColumns = [
-        ReportColumn("parent_pid"), ReportColumn("parent_name"), ReportColumn("parent_cmdline", shorten: .ellipsis),
-        ReportColumn("program"), ReportColumn("max_zombies"), ReportColumn("first_seen", .time), ReportColumn("last_seen", .time),
+        ReportColumn("parent_pid"), ReportColumn("parent_name", drop: 2), ReportColumn("parent_cmdline", shorten: .ellipsis),
+        ReportColumn("program"), ReportColumn("max_zombies"), ReportColumn("first_seen", .time, drop: 1), ReportColumn("last_seen", .time),
         ReportColumn("duration_s", .seconds),
     ]
     public static let orphanColumns = [
-        ReportColumn("pid"), ReportColumn("name"), ReportColumn("cmdline", shorten: .ellipsis), ReportColumn("user"),
-        ReportColumn("started", .time), ReportColumn("age_s", .seconds), ReportColumn("first_seen", .time),
+        ReportColumn("pid"), ReportColumn("name"), ReportColumn("cmdline", shorten: .ellipsis), ReportColumn("user", drop: 1),
+        ReportColumn("started", .time, drop: 2), ReportColumn("age_s", .seconds), ReportColumn("first_seen", .time, drop: 3),
         ReportColumn("last_seen", .time), ReportColumn("alive", .bool), ReportColumn("program"),
     ]
     public static let breachColumns = [
-        ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid"), ReportColumn("limit"),
+        ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid", drop: 1), ReportColumn("limit"),
         ReportColumn("value"), ReportColumn("threshold"), ReportColumn("action"), ReportColumn("refused"),
     ]
     public static let statusColumns = [
         ReportColumn("program"), ReportColumn("kind"), ReportColumn("state"), ReportColumn("pid"),
         ReportColumn("workers"), ReportColumn("uptime_s", .seconds), ReportColumn("restarts_1h"),
-        ReportColumn("last_exit_at", .time), ReportColumn("last_exit_code"), ReportColumn("last_signal", .signal),
-        ReportColumn("last_exit_class"), ReportColumn("last_event", .time), ReportColumn("last_snapshot", .time),
-        ReportColumn("run_open", .bool),
+        ReportColumn("last_exit_at", .time, drop: 4), ReportColumn("last_exit_code", drop: 2), ReportColumn("last_signal", .signal, drop: 3),
+        ReportColumn("last_exit_class", drop: 5), ReportColumn("last_event", .time, drop: 1), ReportColumn("last_snapshot", .time, drop: 1),
+        ReportColumn("run_open", .bool, drop: 1),
     ]
     public static let topColumns = [
         ReportColumn("time", .time), ReportColumn("program"), ReportColumn("worker"), ReportColumn("pid"),
-        ReportColumn("state"), ReportColumn("cpu_pct"), ReportColumn("rss_kb"), ReportColumn("vsz_kb"),
-        ReportColumn("threads"), ReportColumn("fds"), ReportColumn("procs"),
+        ReportColumn("state"), ReportColumn("cpu_pct"), ReportColumn("rss_kb"), ReportColumn("vsz_kb", drop: 1),
+        ReportColumn("threads", drop: 3), ReportColumn("fds", drop: 2), ReportColumn("procs", drop: 4),
     ]
     public static let scanColumns = [
         ReportColumn("time", .time), ReportColumn("total"), ReportColumn("running"), ReportColumn("sleeping"),
-        ReportColumn("disk_sleep"), ReportColumn("zombie"), ReportColumn("stopped"), ReportColumn("other"),
+        ReportColumn("disk_sleep", drop: 1), ReportColumn("zombie"), ReportColumn("stopped", drop: 2), ReportColumn("other", drop: 3),
         ReportColumn("total_rss_kb"),
     ]
     public static let timelineColumns = [

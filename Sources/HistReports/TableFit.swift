@@ -1,15 +1,16 @@
 import Foundation
 
 /// Fits a table into a terminal width by narrowing columns, shortenable ones (stderr tails, command
-/// lines, details) first and down to 12 columns, then any text column down to its header, widest first.
+/// lines, details) first and down to 10 columns, then (TableFit's caller leaves out low-ranked columns first) any text column down to its
+/// header, widest first.
 /// A cut cell ends in "…". Cells are measured in terminal columns (DisplayWidth), so wide characters
 /// are never split.
 public enum TableFit {
     static let separator = 2
-    static let shortenableMinimum = 12
+    static let shortenableMinimum = 10
 
     /// Column widths whose sum with separators is at most `width` when the minimums allow it.
-    static func fit(widths: [Int], headers: [Int], columns: [ReportColumn], width: Int) -> [Int] {
+    static func fit(widths: [Int], headers: [Int], columns: [ReportColumn], width: Int, lastResort: Bool = true) -> [Int] {
         var w = widths
         func total() -> Int { w.reduce(0, +) + separator * max(0, w.count - 1) }
         // Pass 1: shortenable columns, widest first. Pass 2: other text columns, widest first, not below
@@ -18,9 +19,9 @@ public enum TableFit {
             { $0.shortening != .none },
             { $0.shortening == .none && $0.kind == .auto },
         ]
-        for (n, eligible) in passes.enumerated() {
+        for (n, eligible) in passes.enumerated() where n == 0 || lastResort {
             while total() > width {
-                let floor = { (i: Int) in n == 0 ? max(shortenableMinimum, min(headers[i], shortenableMinimum)) : max(headers[i], 6) }
+                let floor = { (i: Int) in n == 0 ? max(shortenableMinimum, headers[i]) : max(headers[i], 6) }
                 guard let i = w.indices.filter({ eligible(columns[$0]) && w[$0] > floor($0) })
                     .max(by: { w[$0] < w[$1] }) else { break }
                 w[i] = max(floor(i), w[i] - (total() - width))

@@ -23,6 +23,12 @@ public enum TimeInput {
         }
     }
 
+    /// A duration option value: compound forms ("1h30m", "9m30s", "2 hours") as well as HistDuration's.
+    public static func duration(_ text: String) -> Duration? {
+        if let d = try? HistDuration.parse(text) { return d }
+        return RelativeTime.duration(Substring(text.trimmingCharacters(in: .whitespaces).lowercased())).map { .milliseconds($0) }
+    }
+
     /// Parses `text` for `option` (used only in the error message).
     public static func parse(_ text: String, option: String = "--since", now: Timestamp, zone: TimeZone) throws(ParseError) -> Timestamp {
         let s = text.trimmingCharacters(in: .whitespaces)

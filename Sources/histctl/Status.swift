@@ -38,8 +38,16 @@ extension Histctl {
                 }
                 if failed { result.rows = result.rows.filter(isBroken) }
                 let (shown, more) = result.limited(to: options.rowLimit(), keep: .first)
-                var out = Renderer.render(shown, as: options.format, options: options.renderOptions())
-                if options.format == .table, more > 0 { out += Renderer.moreFooter(more) }
+                var out: String
+                if options.format == .table {
+                    // The record's freshness is the same on every row: one line under the table.
+                    let (table, freshness) = StatusTable.split(shown, zone: options.zone)
+                    out = Renderer.table(table, options: options.renderOptions())
+                    if more > 0 { out += Renderer.moreFooter(more) }
+                    if let freshness { out += freshness + "\n" }
+                } else {
+                    out = Renderer.render(shown, as: options.format, options: options.renderOptions())
+                }
                 print(out, terminator: "")
                 try options.failIfNeeded(found: result.rows.contains(where: isBroken))
             }

@@ -39,11 +39,10 @@ extension Histctl {
                 guard let n = Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n >= 1 else { break }
                 return ZombieFilter(minScans: n, minDuration: .zero, minZombies: minZombies)
             }
-            do {
-                return ZombieFilter(minScans: 1, minDuration: try HistDuration.parse(minDuration), minZombies: minZombies)
-            } catch {
-                throw ValidationError("invalid value \"\(minDuration)\" for --min-duration: expected a number of scans (\"2 scans\") or \(HistDuration.acceptedForms)")
+            guard let d = TimeInput.duration(minDuration) else {
+                throw ValidationError("invalid value \"\(minDuration)\" for --min-duration: expected a number of scans (\"2 scans\") or \(HistDuration.acceptedForms), or several (\"9m30s\")")
             }
+            return ZombieFilter(minScans: 1, minDuration: d, minZombies: minZombies)
         }
 
         func run() throws {

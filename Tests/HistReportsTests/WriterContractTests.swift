@@ -40,10 +40,10 @@ import Testing
             HistEvent(time: at(91_000), program: "web", payload: .restartScheduled(delay: .seconds(4), attempt: 2, workerIndex: nil)),
             HistEvent(time: at(95_000), program: "web", payload: .started(web3)),
             ended(batch, at: 100_000, .exited(code: 3), .crash, stderr: "error: bad config\n"),
-            HistEvent(time: at(110_000), program: "batch", payload: .gaveUp(restarts: 5, workerIndex: nil)),
             // A cgroup tasks_max that refused 1,832 forks since the previous poll, with 8 tasks in the group.
             HistEvent(time: at(105_000), program: "web", payload: .limitBreach(
                 instance: web3, limit: "tasks_max", observed: 8, threshold: 8, action: "fork_refused", refused: 1832)),
+            HistEvent(time: at(110_000), program: "batch", payload: .gaveUp(restarts: 5, workerIndex: nil)),
         ]
         for e in events { writer.record(e) }
     }
