@@ -134,18 +134,28 @@ public enum Reports {
 
     /// Every query file with its columns (used by tests: names, plans).
     public static let catalog: [(query: String, columns: [ReportColumn])] = [
-        ("crashes", crashColumns), ("crashes_summary", crashSummaryColumns), ("loops", loopColumns),
+        ("crashes", crashColumns), ("crashes_count", [ReportColumn("crashes")]), ("crashes_summary", crashSummaryColumns), ("loops", loopColumns),
         ("zombies", zombieColumns), ("orphans", orphanColumns), ("breaches", breachColumns),
         ("status", statusColumns), ("top", topColumns), ("top_scan", scanColumns),
         ("top_nearest", [ReportColumn("source"), ReportColumn("time", .time), ReportColumn("interval_ms")]), ("timeline", timelineColumns),
         ("runs", runColumns), ("gaps", gapColumns), ("usage", usageColumns),
     ]
 
-    /// Every crash (or limit kill) in the scope; `summary` groups them by program.
-    public static func crashes(_ db: ReportDatabase, _ scope: ReportScope, summary: Bool = false) throws(ReportError) -> ReportResult {
-        summary
-            ? try db.run(query: "crashes_summary", arguments: scope.arguments, columns: crashSummaryColumns)
-            : try db.run(query: "crashes", arguments: scope.arguments, columns: crashColumns)
+    /// Every crash (or limit kill) in the scope, oldest first; `summary` groups them by program. `newest`
+    /// keeps only the newest N crashes (still oldest first); it does not apply to the summary.
+    public static func crashes(_ db: ReportDatabase, _ scope: ReportScope, summary: Bool = false, newest: Int? = nil) throws(ReportError) -> ReportResult {
+        var args = scope.arguments
+        args["limit"] = newest ?? -1
+        return summary
+            ? try db.run(query: "crashes_summary", arguments: args, columns: crashSummaryColumns)
+            : try db.run(query: "crashes", arguments: args, columns: crashColumns)
+    }
+
+    /// How many crashes `crashes` would return without `newest`.
+    public static func crashCount(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> Int {
+        let r = try db.run(query: "crashes_count", arguments: scope.arguments, columns: [ReportColumn("crashes")])
+        if case .integer(let n) = r.rows.first?.first { return Int(n) }
+        return 0
     }
 
     /// Programs with at least `minCrashes` crashes inside one sliding `window`.

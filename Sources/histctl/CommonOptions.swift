@@ -128,13 +128,15 @@ struct CommonOptions: ParsableArguments {
 
     /// Prints a report in the chosen format (at most rowLimit() rows, `keep` says which; a table says how
     /// many it left out), then applies --fail-if-found to the whole report.
-    func emit(_ result: ReportResult, keep: RowSelection = .first, tableDefault: Int = 50,
+    /// `alreadyLimited`: the query applied the limit itself and this many rows were left out.
+    func emit(_ result: ReportResult, keep: RowSelection = .first, tableDefault: Int = 50, alreadyLimited: Int? = nil,
               table transform: (ReportResult) -> ReportResult = { $0 }) throws {
-        let (shown, more) = result.limited(to: rowLimit(tableDefault: tableDefault), keep: keep)
+        var (shown, more) = result.limited(to: rowLimit(tableDefault: tableDefault), keep: keep)
+        if let alreadyLimited { more += alreadyLimited }
         var out = Renderer.render(format == .table ? transform(shown) : shown, as: format, options: renderOptions())
         if format == .table, more > 0 { out += Renderer.moreFooter(more) }
         print(out, terminator: "")
-        try failIfNeeded(found: !result.isEmpty)
+        try failIfNeeded(found: !result.isEmpty || (alreadyLimited ?? 0) > 0)
     }
 
     func failIfNeeded(found: Bool) throws {

@@ -36,23 +36,36 @@ extension Histctl {
         func run() throws {
             try Failure.report {
                 let db = try options.open()
-                let result = try Reports.crashes(db, options.scope(db), summary: summary)
+                let scope = try options.scope(db)
                 if last {
-                    let (shown, _) = result.limited(to: options.all ? nil : options.limit ?? 1, keep: .newest)
+                    // The newest N only: their rows are read, and one index-only count for "k of total".
+                    let n = options.all ? nil : options.limit ?? 1
+                    let shown = try Reports.crashes(db, scope, newest: n)
+                    let total = n == nil ? shown.rows.count : try Reports.crashCount(db, scope)
                     if options.format == .table {
-                        print(RecordView.render(shown, title: { n in
-                            let program = shown.value(n, "program"), pid = shown.value(n, "pid")
+                        print(RecordView.render(shown, title: { k in
+                            let program = shown.value(k, "program"), pid = shown.value(k, "pid")
                             let name = if case .text(let p) = program { Renderer.visible(p) } else { "?" }
                             let p = if case .integer(let v) = pid { " pid \(v)" } else { "" }
-                            return "Crash \(result.rows.count - shown.rows.count + n + 1) of \(result.rows.count): \(name)\(p)"
+                            return "Crash \(total - shown.rows.count + k + 1) of \(total): \(name)\(p)"
                         }, options: options.renderOptions()), terminator: "")
                     } else {
                         print(Renderer.render(shown, as: options.format, options: options.renderOptions()), terminator: "")
                     }
-                    try options.failIfNeeded(found: !result.isEmpty)
+                    try options.failIfNeeded(found: total > 0)
                     return
                 }
-                try options.emit(result, keep: summary ? .first : .newest)
+                if summary {
+                    try options.emit(try Reports.crashes(db, scope, summary: true))
+                    return
+                }
+                // A table shows the newest 50 of maybe tens of thousands: the query picks them (index-only)
+                // and a count says how many more there are.
+                let limit = options.rowLimit()
+                let result = try Reports.crashes(db, scope, newest: limit)
+                var more = 0
+                if let limit, result.rows.count == limit { more = try Reports.crashCount(db, scope) - limit }
+                try options.emit(result, keep: .newest, alreadyLimited: more)
             }
         }
     }

@@ -70,6 +70,21 @@ import Testing
         }
     }
 
+    /// A table's newest N are picked by the query; the count gives the rest.
+    @Test func newestCrashesAndCount() throws {
+        try withSample { db throws in
+            let all = try Reports.crashes(db, scope)
+            let two = try Reports.crashes(db, scope, newest: 2)
+            #expect(two.rows == Array(all.rows.suffix(2)))
+            #expect(try Reports.crashes(db, scope, newest: 100).rows == all.rows)
+            #expect(try Reports.crashCount(db, scope) == all.rows.count)
+            var web = scope
+            web.programs = ["web"]
+            #expect(try Reports.crashCount(db, web) == 4)
+            #expect(try Reports.crashes(db, web, newest: 1).value(0, "reason") == .text("limit"))
+        }
+    }
+
     @Test func crashSummary() throws {
         try withSample { db throws in
             let r = try Reports.crashes(db, scope, summary: true)
