@@ -7,7 +7,8 @@
 -- restart, or a signal sent through histd) is not a crash here; a process killed by hand still is.
 -- Parameters:
 --   :since, :until  time range, ms since epoch UTC (since inclusive, until exclusive), on the end time
---   :programs       JSON array of program names to keep; '[]' keeps all
+--   :programs       JSON array of program names, or pool workers as POOL.INDEX, to keep; '[]' keeps all
+--   :limit          keep only the newest :limit crashes (still returned oldest first); -1 keeps all
 -- Columns:
 --   time             when the process ended (ms UTC)
 --   program          program or pool name
@@ -20,20 +21,30 @@
 --                    60 s of its end), NULL when histd gave up or did not restart it
 --   reason           'crash' or 'limit'
 --   stderr_tail      the last lines of stderr, NULL when it printed nothing
--- Plan: per program, an instances_crashes range on ended_at (the partial index holds only crashes and
+-- Plan: the newest :limit crashes are picked first, index-only (a table shows 50 of perhaps 67,000: the
+-- stderr tails and restart delays are read for those 50 only); then, per program, an instances_crashes range on ended_at (the partial index holds only crashes and
 -- limit kills, so no other instance is touched; the view's instances_ended range reads every ended
 -- instance's row to look at its class); the instance row by primary key; events_kind_ts range on
 -- (kind = 4, ts) from the end for the restart delay (the writer records it at the end's time, so the
 -- first entry normally matches); one sort of the crashes.
+WITH picked AS MATERIALIZED (
+    SELECT i.id AS id
+    FROM programs p NOT INDEXED
+    CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
+    WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
+      AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
+      AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs))
+           OR p.name || '.' || i.worker_index IN (SELECT value FROM json_each(:programs)))
+    ORDER BY i.ended_at DESC, i.id DESC
+    LIMIT :limit
+)
 SELECT i.ended_at AS time, p.name AS program, i.pid AS pid, i.exit_code AS exit_code, i.signal AS signal,
        i.core_dumped AS core_dumped, i.uptime_ms / 1000.0 AS uptime_s,
        (SELECT r.value FROM events r
          WHERE r.kind = 4 AND r.ts >= i.ended_at AND r.ts <= i.ended_at + 60000 AND r.instance_id = i.id
          ORDER BY r.ts LIMIT 1) / 1000.0 AS restart_delay_s,
        i.class AS reason, i.stderr_tail AS stderr_tail
-FROM programs p NOT INDEXED
-CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
-WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
-  AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
-  AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
+FROM picked k
+JOIN instances i ON i.id = k.id
+JOIN programs p ON p.id = i.program_id
 ORDER BY i.ended_at, i.id;

@@ -4,7 +4,7 @@
 -- restart, or a signal sent through histd) is not a crash here; a process killed by hand still is.
 -- Parameters:
 --   :since, :until  time range, ms since epoch UTC
---   :programs       JSON array of program names to keep; '[]' keeps all
+--   :programs       JSON array of program names, or pool workers as POOL.INDEX, to keep; '[]' keeps all
 -- Columns:
 --   program     program or pool name
 --   crashes     number of crashes
@@ -24,7 +24,8 @@ WITH g AS (
     CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
     WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
       AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
-      AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
+      AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs))
+           OR p.name || '.' || i.worker_index IN (SELECT value FROM json_each(:programs)))
     GROUP BY p.id
 )
 SELECT program, crashes, limit_kills, first, last,

@@ -5,11 +5,13 @@
 -- Columns:
 --   program          program or pool name
 --   kind             'program' or 'pool'
---   state            last known state (the program_states view, migrations/0002_views.sql)
+--   state            last known state (the program_states view, migrations/0002_views.sql), except
+--                    that a program histd gave up on stays 'failed' after shutdown
 --   pid              pid of the running instance (NULL for pools and when not running)
---   workers          open instances in the latest supervisor run
+--   workers          pools: open instances in the latest supervisor run; NULL for plain programs
 --   uptime_s         how long the running instance has run, seconds
---   restarts_1h      restarts scheduled in the hour before :now, except after an end an operator caused
+--   restarts_1h      restarts in the hour before :now that happened (scheduled, then started in the
+--                    same run; not those cancelled by a shutdown), except after an end an operator caused
 --                    (operator_effects, migrations/0004_operator_actions.sql)
 --   last_exit_at     when the last ended instance ended (ms UTC)
 --   last_exit_code   its exit code (NULL when signaled)
@@ -33,14 +35,22 @@ last_end AS (
 SELECT
     s.program AS program,
     s.program_kind AS kind,
-    s.state AS state,
+    -- A give-up is the last meaningful state: shutdown (which makes the view say 'stopped') keeps it.
+    CASE WHEN s.state = 'stopped' AND x.id = s.instance_id AND
+              (SELECT e.kind FROM events e WHERE e.kind IN (4, 5, 9) AND e.ts >= x.ended_at
+                  AND e.program_id = s.program_id ORDER BY e.ts DESC, e.id DESC LIMIT 1) = 5 /* gave_up */
+         THEN 'failed' ELSE s.state END AS state,
     CASE WHEN s.program_kind = 'program' AND s.state IN ('running', 'stopping') THEN s.pid END AS pid,
-    s.open_instances AS workers,
+    CASE WHEN s.program_kind = 'pool' THEN s.open_instances END AS workers,
     CASE WHEN s.program_kind = 'program' AND s.state IN ('running', 'stopping')
          THEN round((:now - s.started_at) / 1000.0, 3) END AS uptime_s,
+    -- Restarts that happened: a restart_scheduled followed, in the same run, by a start of the program
+    -- within its delay (+60 s of slack); one that shutdown cancelled has no start.
     (SELECT COUNT(*) FROM events e WHERE e.kind = 4 AND e.ts >= :now - 3600000 AND e.ts <= :now
         AND e.program_id = s.program_id
-        AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = e.instance_id AND f.effect = 'ended')) AS restarts_1h,
+        AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = e.instance_id AND f.effect = 'ended')
+        AND EXISTS (SELECT 1 FROM events b WHERE b.kind = 1 AND b.ts >= e.ts AND b.ts <= e.ts + e.value + 60000
+                      AND b.ts <= :now AND b.program_id = s.program_id AND b.run_id IS e.run_id)) AS restarts_1h,
     x.ended_at AS last_exit_at,
     x.exit_code AS last_exit_code,
     x.signal AS last_signal,

@@ -6,7 +6,7 @@
 --   :at        the moment to look at, ms since epoch UTC
 --   :sort      'cpu' or 'rss'
 --   :limit     at most this many rows
---   :programs  JSON array of program names to keep; '[]' keeps all
+--   :programs  JSON array of program names, or pool workers as POOL.INDEX, to keep; '[]' keeps all
 -- Columns:
 --   time      the sweep's time (ms UTC)
 --   program   program or pool name
@@ -36,6 +36,7 @@ SELECT s.ts AS time, s.program AS program, i.worker_index AS worker, s.pid AS pi
 FROM snapshots_with_rates s
 LEFT JOIN instances i ON i.id = s.instance_id
 WHERE s.sweep_id = (SELECT id FROM nearest)
-  AND (json_array_length(:programs) = 0 OR s.program IN (SELECT value FROM json_each(:programs)))
+  AND (json_array_length(:programs) = 0 OR s.program IN (SELECT value FROM json_each(:programs))
+       OR s.program || '.' || i.worker_index IN (SELECT value FROM json_each(:programs)))
 ORDER BY CASE WHEN :sort = 'rss' THEN s.rss_kb ELSE s.cpu_percent END DESC NULLS LAST, s.rss_kb DESC, s.program, i.worker_index
 LIMIT :limit;

@@ -1,9 +1,9 @@
 /// "did you mean restart_delay?" for a misspelt key.
-enum KeySuggestion {
+public enum KeySuggestion {
     /// The known key closest to `key`, when it is close enough to be a likely typo:
     /// at most 2 edits, and fewer edits than a third of the key's length plus one (so `ab` does not suggest `db`
     /// unless it is nearly that word). Ties go to the first known key.
-    static func closest(to key: String, among known: [String]) -> String? {
+    public static func closest(to key: String, among known: [String]) -> String? {
         let lowered = key.lowercased()
         var best: (String, Int)?
         for candidate in known {
@@ -17,7 +17,7 @@ enum KeySuggestion {
     }
 
     /// " (did you mean X?)" or "".
-    static func hint(for key: String, among known: [String]) -> String {
+    public static func hint(for key: String, among known: [String]) -> String {
         closest(to: key, among: known).map { "; did you mean \($0)?" } ?? ""
     }
 

@@ -103,8 +103,10 @@ public struct HistEvent: Hashable, Sendable {
         case stopRequested(instance: InstanceInfo, reason: StopReason, signal: Int32)
         /// The process did not stop within `stop_timeout` and was sent SIGKILL.
         case killed(instance: InstanceInfo, after: Duration)
-        /// A limit was crossed (`maxMemory` values are bytes), and what was done about it.
-        case limitBreach(instance: InstanceInfo?, limit: LimitKind, observed: Int64, threshold: Int64, action: BreachAction)
+        /// A limit was crossed (`maxMemory` values are bytes), and what was done about it. `refused`: for
+        /// `tasksMax`, the forks the kernel refused since the previous poll (`pids.events` "max" delta); nil otherwise.
+        case limitBreach(instance: InstanceInfo?, limit: LimitKind, observed: Int64, threshold: Int64, action: BreachAction,
+                         refused: Int64? = nil)
         /// fork/exec failed; `step` names the failing call ("execve", "chdir", "open(cgroup.procs)").
         case spawnFailed(errno: Int32, step: String, reason: String, workerIndex: Int?)
         /// A pool changed size. `signal` is the measured CPU% that drove the decision.

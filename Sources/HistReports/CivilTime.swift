@@ -61,13 +61,19 @@ public enum TimeText {
         return "\(pad(f.year, 4))-\(pad(f.month))-\(pad(f.day))T\(pad(f.hour)):\(pad(f.minute)):\(pad(f.second)).\(pad(f.millis, 3))Z"
     }
 
-    /// Local time with its UTC offset, for people: `2026-11-21 11:00:00 +01:00`.
-    public static func local(_ t: Timestamp, in zone: TimeZone) -> String {
+    /// Local time with its UTC offset, for people: `2026-11-21 11:00:00 +01:00` (without the offset when
+    /// a table header carries it).
+    public static func local(_ t: Timestamp, in zone: TimeZone, offset withOffset: Bool = true) -> String {
         let offset = CivilTime.offsetSeconds(zone, at: t.milliseconds)
         let f = CivilTime.fields(t.milliseconds + Int64(offset) * 1000)
-        let sign = offset < 0 ? "-" : "+"
-        let a = abs(offset)
-        return "\(pad(f.year, 4))-\(pad(f.month))-\(pad(f.day)) \(pad(f.hour)):\(pad(f.minute)):\(pad(f.second)) \(sign)\(pad(a / 3600)):\(pad(a / 60 % 60))"
+        let text = "\(pad(f.year, 4))-\(pad(f.month))-\(pad(f.day)) \(pad(f.hour)):\(pad(f.minute)):\(pad(f.second))"
+        return withOffset ? text + " " + Self.offset(offset) : text
+    }
+
+    /// A UTC offset in seconds as `+01:00`.
+    public static func offset(_ seconds: Int) -> String {
+        let a = abs(seconds)
+        return (seconds < 0 ? "-" : "+") + "\(pad(a / 3600)):\(pad(a / 60 % 60))"
     }
 
     /// The zone named by `$TZ` when set and known (a leading ":" is allowed), else the system zone.

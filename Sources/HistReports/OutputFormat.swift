@@ -6,13 +6,16 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case table, json, csv
 }
 
-/// How to render: the time zone for tables and whether to use ANSI colour.
+/// How to render: the time zone for tables, whether to use ANSI colour, and the width tables must fit.
 public struct RenderOptions: Sendable {
     public var zone: TimeZone
     public var color: Bool
-    public init(zone: TimeZone, color: Bool = false) {
+    /// Terminal columns a table line must fit in; nil = no limit (`--wide`, or output to a pipe or file).
+    public var width: Int?
+    public init(zone: TimeZone, color: Bool = false, width: Int? = nil) {
         self.zone = zone
         self.color = color
+        self.width = width
     }
 
     /// Colour only when stdout is a terminal and `NO_COLOR` is unset (https://no-color.org).
@@ -108,32 +111,121 @@ public enum Renderer {
     // MARK: Table
 
     /// Aligned columns: numbers right-aligned, text left-aligned, NULL as "-". Empty report: "(no rows)".
+    /// With a width, long cells are shortened and then low-ranked columns left out (TableFit) so that
+    /// every line fits; a note under the table names what was left out. One row stays one line.
     public static func table(_ r: ReportResult, options: RenderOptions) -> String {
         guard !r.rows.isEmpty else { return "(no rows)\n" }
-        let header = r.columns.map(\.name)
-        let cells = r.rows.map { $0.map { tableText($0, zone: options.zone) } }
+        guard let width = options.width else { return layout(r, options: options).text }
+        var shown = r
+        var dropped: [String] = []
+        // Shorten long cells first, then leave out ranked columns, and only then cut other text.
+        while layout(shown, options: options, lastResort: false).width > width {
+            let ranked = shown.columns.indices.filter { shown.columns[$0].dropRank != nil }
+            guard let i = ranked.min(by: { shown.columns[$0].dropRank! < shown.columns[$1].dropRank! }) else { break }
+            dropped.append(header(shown.columns[i]))
+            shown.columns.remove(at: i)
+            shown.rows = shown.rows.map { var row = $0; row.remove(at: i); return row }
+        }
+        var text = layout(shown, options: options, lastResort: true).text
+        if !dropped.isEmpty {
+            text += wrap("(left out to fit \(width) columns: \(dropped.joined(separator: ", ")); --wide shows all)", width: width)
+        }
+        return text
+    }
+
+    /// `text` broken at spaces into lines of at most `width` columns (a longer word stays whole).
+    public static func wrap(_ text: String, width: Int?) -> String {
+        guard let width else { return text + "\n" }
+        var out = "", line = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+            if !line.isEmpty, DisplayWidth.of(line) + 1 + DisplayWidth.of(String(word)) > width {
+                out += line + "\n"
+                line = "  " + word
+            } else {
+                line += line.isEmpty ? String(word) : " " + word
+            }
+        }
+        return out + line + "\n"
+    }
+
+    /// A column's table header: durations without their `_s`.
+    static func header(_ c: ReportColumn) -> String {
+        c.kind == .seconds && c.name.hasSuffix("_s") ? String(c.name.dropLast(2)) : c.name
+    }
+
+    /// The table text and its widest line.
+    static func layout(_ r: ReportResult, options: RenderOptions, lastResort: Bool = true) -> (text: String, width: Int) {
+        var header = r.columns.map(Self.header)
+        // A time column whose times share one UTC offset shows it once, in the header.
+        var compactTime = Set<Int>()
+        for (i, c) in r.columns.enumerated() where c.kind == .time {
+            let offsets = Set(r.rows.compactMap { row -> Int? in
+                if case .time(let t) = row[i] { CivilTime.offsetSeconds(options.zone, at: t.milliseconds) } else { nil }
+            })
+            if offsets.count == 1, let o = offsets.first {
+                compactTime.insert(i)
+                header[i] += " " + TimeText.offset(o)
+            }
+        }
+        var cells = r.rows.map { row in
+            r.columns.indices.map { i in
+                if compactTime.contains(i), case .time(let t) = row[i] { return TimeText.local(t, in: options.zone, offset: false) }
+                return tableCell(row[i], column: r.columns[i], zone: options.zone, shorten: options.width != nil)
+            }
+        }
         var widths = header.map(DisplayWidth.of)
         for row in cells {
             for (i, c) in row.enumerated() { widths[i] = max(widths[i], DisplayWidth.of(c)) }
+        }
+        if let width = options.width {
+            widths = TableFit.fit(widths: widths, headers: header.map(DisplayWidth.of), columns: r.columns, width: width,
+                                  lastResort: lastResort)
+            cells = cells.map { row in row.enumerated().map { TableFit.cut($1, to: widths[$0]) } }
         }
         let rightAligned = r.columns.indices.map { i in
             r.rows.allSatisfy { row in
                 switch row[i] { case .integer, .real, .null: true; default: false }
             }
         }
+        var widest = 0
         func line(_ row: [String], bold: Bool) -> String {
             var parts: [String] = []
             for (i, c) in row.enumerated() {
-                let padding = String(repeating: " ", count: widths[i] - DisplayWidth.of(c))
+                let padding = String(repeating: " ", count: max(0, widths[i] - DisplayWidth.of(c)))
                 let isLast = i == row.count - 1
                 parts.append(rightAligned[i] ? padding + c : (isLast ? c : c + padding))
             }
             let text = parts.joined(separator: "  ")
+            widest = max(widest, DisplayWidth.of(text))
             return bold && options.color ? "\u{1B}[1m" + text + "\u{1B}[0m" : text
         }
-        var out = line(header, bold: true) + "\n"
+        var out = line(header.enumerated().map { TableFit.cut($1, to: widths[$0]) }, bold: true) + "\n"
         for row in cells { out += line(row, bold: false) + "\n" }
-        return out
+        return (out, widest)
+    }
+
+    /// The footer under a table that was cut to --limit.
+    public static func moreFooter(_ more: Int) -> String {
+        "(\(more) more; use --limit N or --all)\n"
+    }
+
+    /// One table cell: durations human, a stderr tail as its last line when shortening, control
+    /// characters visible.
+    static func tableCell(_ v: ReportValue, column: ReportColumn, zone: TimeZone, shorten: Bool) -> String {
+        if column.kind == .seconds {
+            switch v {
+            case .real(let d): return HumanDuration.format(seconds: d)
+            case .integer(let n): return HumanDuration.format(milliseconds: n * 1000)
+            default: break
+            }
+        }
+        if shorten, column.shortening == .lastLine, case .text(let s) = v {
+            let lines = s.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+                .filter { !$0.allSatisfy(\.isWhitespace) }
+            guard let last = lines.last else { return visible(s) }
+            return lines.count > 1 ? "…" + visible(String(last)) : visible(String(last))
+        }
+        return tableText(v, zone: zone)
     }
 
     /// A cell as table text: control characters made visible so one row stays one line.

@@ -165,7 +165,7 @@ public final class ReportDatabase: Sendable {
             case .time: return .time(Timestamp(milliseconds: n))
             case .bool: return .bool(n != 0)
             case .signal: return .text(SignalName.name(Int32(truncatingIfNeeded: n)))
-            case .auto, .signalList: return .integer(n)
+            case .auto, .signalList, .seconds: return .integer(n)
             }
         case .double(let d):
             if kind == .time { return .time(Timestamp(milliseconds: Int64(d))) }

@@ -10,18 +10,35 @@ public struct ReportScope: Hashable, Sendable {
     public var programs: [String]
     /// The current time (for uptime and "the last hour").
     public var now: Timestamp
+    /// Names in `programs` that are pool workers (`jobs.0`), with their pool (ProgramFilter.resolve).
+    public var workerPools: [String: String]
 
-    public init(since: Timestamp, until: Timestamp, programs: [String] = [], now: Timestamp = .now()) {
+    public init(since: Timestamp, until: Timestamp, programs: [String] = [], now: Timestamp = .now(),
+                workerPools: [String: String] = [:]) {
         self.since = since
         self.until = until
         self.programs = programs
         self.now = now
+        self.workerPools = workerPools
     }
 
     /// The named parameters every query may use: `:since`, `:until`, `:now`, `:programs` (a JSON array).
+    /// Queries over instances match a name in `:programs` as a program or as `POOL.INDEX`.
     var arguments: [String: (any DatabaseValueConvertible)?] {
         ["since": since.milliseconds, "until": until.milliseconds, "now": now.milliseconds,
          "programs": Renderer.json(programs)]
+    }
+
+    /// The same, for queries with one row per program (status, loops): a worker name stands for its pool.
+    var programArguments: [String: (any DatabaseValueConvertible)?] {
+        var args = arguments
+        var names: [String] = []
+        for name in programs {
+            let program = workerPools[name] ?? name
+            if !names.contains(program) { names.append(program) }
+        }
+        args["programs"] = Renderer.json(names)
+        return args
     }
 }
 
@@ -32,6 +49,21 @@ extension Renderer {
     }
 }
 
+/// `histctl zombies --min-duration/--min-zombies`: which zombie parents are worth showing.
+public struct ZombieFilter: Hashable, Sendable {
+    /// Consecutive scans that saw the parent with zombies.
+    public var minScans: Int
+    /// last_seen - first_seen.
+    public var minDuration: Duration
+    /// Zombies at once.
+    public var minZombies: Int
+    public init(minScans: Int = 2, minDuration: Duration = .zero, minZombies: Int = 1) {
+        self.minScans = minScans
+        self.minDuration = minDuration
+        self.minZombies = minZombies
+    }
+}
+
 /// `histctl top --sort`.
 public enum TopSort: String, CaseIterable, Sendable { case cpu, rss }
 
@@ -39,53 +71,53 @@ public enum TopSort: String, CaseIterable, Sendable { case cpu, rss }
 /// (a unit test checks the names against the SQL).
 public enum Reports {
     public static let crashColumns = [
-        ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid"), ReportColumn("exit_code"),
-        ReportColumn("signal", .signal), ReportColumn("core_dumped", .bool), ReportColumn("uptime_s"),
-        ReportColumn("restart_delay_s"), ReportColumn("reason"), ReportColumn("stderr_tail"),
+        ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid", drop: 3), ReportColumn("exit_code"),
+        ReportColumn("signal", .signal), ReportColumn("core_dumped", .bool, drop: 1), ReportColumn("uptime_s", .seconds),
+        ReportColumn("restart_delay_s", .seconds, drop: 2), ReportColumn("reason"), ReportColumn("stderr_tail", shorten: .lastLine),
     ]
     public static let crashSummaryColumns = [
         ReportColumn("program"), ReportColumn("crashes"), ReportColumn("limit_kills"), ReportColumn("first", .time),
         ReportColumn("last", .time), ReportColumn("exit_codes"), ReportColumn("signals", .signalList),
     ]
     public static let loopColumns = [
-        ReportColumn("program"), ReportColumn("crashes"), ReportColumn("first", .time), ReportColumn("last", .time),
-        ReportColumn("longest_uptime_s"), ReportColumn("max_restart_delay_s"), ReportColumn("gave_up", .bool),
+        ReportColumn("program"), ReportColumn("crashes"), ReportColumn("first", .time, drop: 3), ReportColumn("last", .time),
+        ReportColumn("longest_uptime_s", .seconds, drop: 2), ReportColumn("max_restart_delay_s", .seconds, drop: 1), ReportColumn("gave_up", .bool),
         ReportColumn("state"), ReportColumn("workers"),
     ]
     public static let zombieColumns = [
-        ReportColumn("parent_pid"), ReportColumn("parent_name"), ReportColumn("parent_cmdline"),
-        ReportColumn("max_zombies"), ReportColumn("first_seen", .time), ReportColumn("last_seen", .time),
-        ReportColumn("duration_s"),
+        ReportColumn("parent_pid"), ReportColumn("parent_name", drop: 2), ReportColumn("parent_cmdline", shorten: .ellipsis),
+        ReportColumn("program"), ReportColumn("max_zombies"), ReportColumn("first_seen", .time, drop: 1), ReportColumn("last_seen", .time),
+        ReportColumn("duration_s", .seconds),
     ]
     public static let orphanColumns = [
-        ReportColumn("pid"), ReportColumn("name"), ReportColumn("cmdline"), ReportColumn("user"),
-        ReportColumn("started", .time), ReportColumn("age_s"), ReportColumn("first_seen", .time),
+        ReportColumn("pid"), ReportColumn("name"), ReportColumn("cmdline", shorten: .ellipsis), ReportColumn("user", drop: 1),
+        ReportColumn("started", .time, drop: 2), ReportColumn("age_s", .seconds), ReportColumn("first_seen", .time, drop: 3),
         ReportColumn("last_seen", .time), ReportColumn("alive", .bool), ReportColumn("program"),
     ]
     public static let breachColumns = [
-        ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid"), ReportColumn("limit"),
-        ReportColumn("value"), ReportColumn("threshold"), ReportColumn("action"),
+        ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid", drop: 1), ReportColumn("limit"),
+        ReportColumn("value"), ReportColumn("threshold"), ReportColumn("action"), ReportColumn("refused"),
     ]
     public static let statusColumns = [
         ReportColumn("program"), ReportColumn("kind"), ReportColumn("state"), ReportColumn("pid"),
-        ReportColumn("workers"), ReportColumn("uptime_s"), ReportColumn("restarts_1h"),
-        ReportColumn("last_exit_at", .time), ReportColumn("last_exit_code"), ReportColumn("last_signal", .signal),
-        ReportColumn("last_exit_class"), ReportColumn("last_event", .time), ReportColumn("last_snapshot", .time),
-        ReportColumn("run_open", .bool),
+        ReportColumn("workers"), ReportColumn("uptime_s", .seconds), ReportColumn("restarts_1h"),
+        ReportColumn("last_exit_at", .time, drop: 4), ReportColumn("last_exit_code", drop: 2), ReportColumn("last_signal", .signal, drop: 3),
+        ReportColumn("last_exit_class", drop: 5), ReportColumn("last_event", .time, drop: 1), ReportColumn("last_snapshot", .time, drop: 1),
+        ReportColumn("run_open", .bool, drop: 1),
     ]
     public static let topColumns = [
         ReportColumn("time", .time), ReportColumn("program"), ReportColumn("worker"), ReportColumn("pid"),
-        ReportColumn("state"), ReportColumn("cpu_pct"), ReportColumn("rss_kb"), ReportColumn("vsz_kb"),
-        ReportColumn("threads"), ReportColumn("fds"), ReportColumn("procs"),
+        ReportColumn("state"), ReportColumn("cpu_pct"), ReportColumn("rss_kb"), ReportColumn("vsz_kb", drop: 1),
+        ReportColumn("threads", drop: 3), ReportColumn("fds", drop: 2), ReportColumn("procs", drop: 4),
     ]
     public static let scanColumns = [
         ReportColumn("time", .time), ReportColumn("total"), ReportColumn("running"), ReportColumn("sleeping"),
-        ReportColumn("disk_sleep"), ReportColumn("zombie"), ReportColumn("stopped"), ReportColumn("other"),
+        ReportColumn("disk_sleep", drop: 1), ReportColumn("zombie"), ReportColumn("stopped", drop: 2), ReportColumn("other", drop: 3),
         ReportColumn("total_rss_kb"),
     ]
     public static let timelineColumns = [
         ReportColumn("time", .time), ReportColumn("kind"), ReportColumn("program"), ReportColumn("pid"),
-        ReportColumn("value"), ReportColumn("detail"),
+        ReportColumn("value"), ReportColumn("detail", shorten: .ellipsis),
     ]
     public static let runColumns = [
         ReportColumn("run"), ReportColumn("host"), ReportColumn("pid"), ReportColumn("version"),
@@ -102,35 +134,51 @@ public enum Reports {
 
     /// Every query file with its columns (used by tests: names, plans).
     public static let catalog: [(query: String, columns: [ReportColumn])] = [
-        ("crashes", crashColumns), ("crashes_summary", crashSummaryColumns), ("loops", loopColumns),
+        ("crashes", crashColumns), ("crashes_count", [ReportColumn("crashes")]), ("crashes_summary", crashSummaryColumns), ("loops", loopColumns),
         ("zombies", zombieColumns), ("orphans", orphanColumns), ("breaches", breachColumns),
-        ("status", statusColumns), ("top", topColumns), ("top_scan", scanColumns), ("timeline", timelineColumns),
+        ("status", statusColumns), ("top", topColumns), ("top_scan", scanColumns),
+        ("top_nearest", [ReportColumn("source"), ReportColumn("time", .time), ReportColumn("interval_ms")]), ("timeline", timelineColumns),
         ("runs", runColumns), ("gaps", gapColumns), ("usage", usageColumns),
     ]
 
-    /// Every crash (or limit kill) in the scope; `summary` groups them by program.
-    public static func crashes(_ db: ReportDatabase, _ scope: ReportScope, summary: Bool = false) throws(ReportError) -> ReportResult {
-        summary
-            ? try db.run(query: "crashes_summary", arguments: scope.arguments, columns: crashSummaryColumns)
-            : try db.run(query: "crashes", arguments: scope.arguments, columns: crashColumns)
+    /// Every crash (or limit kill) in the scope, oldest first; `summary` groups them by program. `newest`
+    /// keeps only the newest N crashes (still oldest first); it does not apply to the summary.
+    public static func crashes(_ db: ReportDatabase, _ scope: ReportScope, summary: Bool = false, newest: Int? = nil) throws(ReportError) -> ReportResult {
+        var args = scope.arguments
+        args["limit"] = newest ?? -1
+        return summary
+            ? try db.run(query: "crashes_summary", arguments: args, columns: crashSummaryColumns)
+            : try db.run(query: "crashes", arguments: args, columns: crashColumns)
+    }
+
+    /// How many crashes `crashes` would return without `newest`.
+    public static func crashCount(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> Int {
+        let r = try db.run(query: "crashes_count", arguments: scope.arguments, columns: [ReportColumn("crashes")])
+        if case .integer(let n) = r.rows.first?.first { return Int(n) }
+        return 0
     }
 
     /// Programs with at least `minCrashes` crashes inside one sliding `window`.
     public static func loops(_ db: ReportDatabase, _ scope: ReportScope, window: Duration, minCrashes: Int) throws(ReportError) -> ReportResult {
-        var args = scope.arguments
+        var args = scope.programArguments
         args["window_ms"] = window.milliseconds
         args["min_crashes"] = minCrashes
         return try db.run(query: "loops", arguments: args, columns: loopColumns)
     }
 
-    /// Zombie parents whose interval overlaps the scope.
-    public static func zombies(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> ReportResult {
-        try db.run(query: "zombies", arguments: scope.arguments, columns: zombieColumns)
+    /// Zombie parents whose interval overlaps the scope and passes the filter (transient one-scan zombies
+    /// are normal: the default filter wants 2 scans).
+    public static func zombies(_ db: ReportDatabase, _ scope: ReportScope, filter: ZombieFilter = ZombieFilter()) throws(ReportError) -> ReportResult {
+        var args = scope.arguments
+        args["min_scans"] = filter.minScans
+        args["min_duration_ms"] = filter.minDuration.milliseconds
+        args["min_zombies"] = filter.minZombies
+        return try db.run(query: "zombies", arguments: args, columns: zombieColumns)
     }
 
     /// Orphans seen in the scope that were at least `olderThan` old at their last sighting.
     public static func orphans(_ db: ReportDatabase, _ scope: ReportScope, olderThan: Duration) throws(ReportError) -> ReportResult {
-        var args = scope.arguments
+        var args = scope.programArguments
         args["older_than_ms"] = olderThan.milliseconds
         return try db.run(query: "orphans", arguments: args, columns: orphanColumns)
     }
@@ -142,17 +190,6 @@ public enum Reports {
 
     /// Each program's last known state as of `scope.now` (the range is not used).
     public static func status(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> ReportResult {
-        try db.run(query: "status", arguments: scope.arguments, columns: statusColumns)
-    }
-
-    /// The sweep nearest to `at`, sorted, and the scan nearest to `at` (nil when there is none).
-    public static func top(_ db: ReportDatabase, at: Timestamp, sort: TopSort, limit: Int, programs: [String]) throws(ReportError) -> (processes: ReportResult, scan: ReportResult) {
-        var args = ReportScope(since: at, until: at, programs: programs, now: at).arguments
-        args["at"] = at.milliseconds
-        args["sort"] = sort.rawValue
-        args["limit"] = limit
-        let processes = try db.run(query: "top", arguments: args, columns: topColumns)
-        let scan = try db.run(query: "top_scan", arguments: args, columns: scanColumns)
-        return (processes, scan)
+        try db.run(query: "status", arguments: scope.programArguments, columns: statusColumns)
     }
 }

@@ -1,14 +1,17 @@
 import Foundation
 import HistModel
 
-/// Parses the `--since`/`--until`/`--at` values: a duration ago (`30s`, `15m`, `1h`, `1d`, `2w`) or an
-/// absolute time (`2026-11-21T10:00:00Z`, `2026-11-21T10:00:00+01:00`, `2026-11-21 10:00` in local time,
+/// Parses the `--since`/`--until`/`--at` values: `now`, `today`/`yesterday` (local midnight), a duration
+/// ago (`30s`, `15m`, `1h30m`, `-1h`, `"2 hours ago"`; `+1h` is ahead), `@EPOCH` seconds, or an absolute
+/// time (`2026-11-21T10:00:00Z`, `2026-11-21T10:00:00+01:00`, `2026-11-21 10:00` in local time,
 /// `2026-11-21` for local midnight). The time zone and "now" are parameters so tests are exact.
 public enum TimeInput {
     /// The accepted forms, for error messages and `--help`.
     public static let acceptedForms = """
-        a duration ago ("30s", "15m", "1h", "1d", "2w") or a time ("2026-11-21T10:00:00Z", \
-        "2026-11-21T10:00:00+01:00", "2026-11-21 10:00" in local time, or "2026-11-21" for local midnight)
+        "now"; "today" or "yesterday" (local midnight); a duration ago ("30s", "15m", "1h", "1h30m", "1d", "2w", \
+        "-1h", "2 hours ago"; "+1h" is ahead of now); "@1795255200" (seconds since the epoch); or a time \
+        ("2026-11-21T10:00:00Z", "2026-11-21T10:00:00+01:00", "2026-11-21 10:00" in local time, or "2026-11-21" \
+        for local midnight)
         """
 
     public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -20,12 +23,20 @@ public enum TimeInput {
         }
     }
 
+    /// A duration option value: compound forms ("1h30m", "9m30s", "2 hours") as well as HistDuration's.
+    public static func duration(_ text: String) -> Duration? {
+        if let d = try? HistDuration.parse(text) { return d }
+        return RelativeTime.duration(Substring(text.trimmingCharacters(in: .whitespaces).lowercased())).map { .milliseconds($0) }
+    }
+
     /// Parses `text` for `option` (used only in the error message).
     public static func parse(_ text: String, option: String = "--since", now: Timestamp, zone: TimeZone) throws(ParseError) -> Timestamp {
         let s = text.trimmingCharacters(in: .whitespaces)
         func fail(_ reason: String? = nil) -> ParseError { ParseError(option: option, input: text, reason: reason) }
         guard !s.isEmpty else { throw fail() }
+        if let t = RelativeTime.parse(s, now: now, zone: zone) { return t }
         if s.first!.isNumber, !s.contains("-"), !s.contains(":") {
+            // A plain number of seconds ago ("90"), as before the compound forms.
             guard let d = try? HistDuration.parse(s) else { throw fail() }
             return Timestamp(milliseconds: now.milliseconds - d.milliseconds)
         }
@@ -96,9 +107,14 @@ public enum TimeInput {
         let localMs = CivilTime.days(year: year, month: month, day: day) * 86_400_000
             + Int64(hour * 3_600_000 + minute * 60_000 + second * 1000 + millis)
         if let offset { return .success(Timestamp(milliseconds: localMs - Int64(offset) * 1000)) }
-        // Local time: find the offset in force at that wall-clock time (two steps settle DST changes).
+        return .success(fromLocal(localMs, zone: zone))
+    }
+
+    /// A wall-clock time in `zone` (ms since the epoch as if the zone were UTC) as a Timestamp: the offset
+    /// in force at that wall-clock time (two steps settle DST changes).
+    static func fromLocal(_ localMs: Int64, zone: TimeZone) -> Timestamp {
         let first = CivilTime.offsetSeconds(zone, at: localMs)
-        let second2 = CivilTime.offsetSeconds(zone, at: localMs - Int64(first) * 1000)
-        return .success(Timestamp(milliseconds: localMs - Int64(second2) * 1000))
+        let second = CivilTime.offsetSeconds(zone, at: localMs - Int64(first) * 1000)
+        return Timestamp(milliseconds: localMs - Int64(second) * 1000)
     }
 }

@@ -151,10 +151,11 @@ struct WriteSession {
         case .killed(let info, let after):
             (instance, value, detail) = (caches.instanceRows[info.id], after.milliseconds, .none)
 
-        case .limitBreach(let info, let limit, let observed, let threshold, let action):
+        case .limitBreach(let info, let limit, let observed, let threshold, let action, let refused):
             json.add("limit", limit.rawValue)
             json.add("threshold", threshold)
             json.add("action", action.rawValue)
+            json.add("refused", refused)
             (instance, value, detail) = (row(of: info), observed, .always)
 
         case .spawnFailed(let errno, let step, let reason, let worker):

@@ -24,6 +24,13 @@ enum QueryScenario {
         typealias Case = (name: String, limit: Double?, cli: [String], body: (ReportDatabase) throws -> Int)
         let cases: [Case] = [
             ("crashes --since 1d", 15, ["crashes", "--since", "1d"], { try Reports.crashes($0, scope(day)).rows.count }),
+            // The table's default view: the newest 50 picked by the query, plus the count for its footer.
+            ("crashes --since 1d (table, newest 50)", nil, ["crashes", "--since", "1d", "--format", "table"],
+             { db in
+                 let r = try Reports.crashes(db, scope(day), newest: 50)
+                 _ = try Reports.crashCount(db, scope(day))
+                 return r.rows.count
+             }),
             ("crashes --summary --since 1d", nil, ["crashes", "--summary", "--since", "1d"],
              { try Reports.crashes($0, scope(day), summary: true).rows.count }),
             ("loops --since 30d", 500, ["loops", "--since", "30d"],

@@ -6,7 +6,10 @@ extension Histctl {
         static let configuration = CommandConfiguration(
             abstract: "Which programs crossed a limit (memory, cgroup OOM, tasks), by how much, and what histd did?",
             discussion: """
-            Columns: time, program, pid, limit, value (observed), threshold, action. Memory values are bytes.
+            Columns: time, program, pid, limit, value (observed), threshold, action, refused. Memory values are bytes in \
+            JSON and CSV and MiB in tables (the unit of max_memory_mb). For tasks_max, value is the tasks in the cgroup \
+            when histd polled and refused the forks the kernel refused since the previous poll (pids.events "max"). \
+            Tables show the newest 50 (-n/--limit N, --all).
 
             Example: histctl breaches --since 1d --program worker --format csv
             """)
@@ -16,7 +19,7 @@ extension Histctl {
         func run() throws {
             try Failure.report {
                 let db = try options.open()
-                try options.emit(try Reports.breaches(db, options.scope()))
+                try options.emit(try Reports.breaches(db, options.scope(db)), keep: .newest, table: BreachTable.forTable)
             }
         }
     }

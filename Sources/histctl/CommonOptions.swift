@@ -15,14 +15,23 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("A histd config file whose `db` names the database (used when neither --db nor $HISTD_DB is set).", valueName: "file"))
     var config: String?
 
-    @Option(help: ArgumentHelp("Start of the range: a duration ago (30s, 15m, 1h, 1d, 2w) or a time (2026-11-21T10:00:00Z, \"2026-11-21 10:00\" local, 2026-11-21).", valueName: "time"))
+    @Option(help: ArgumentHelp("Start of the range: now, today, yesterday, a duration ago (30s, 15m, 1h30m, -1h, \"2 hours ago\"), @EPOCH seconds, or a time (2026-11-21T10:00:00Z, \"2026-11-21 10:00\" local, 2026-11-21).", valueName: "time"))
     var since: String = "1d"
 
     @Option(help: ArgumentHelp("End of the range, same forms as --since (default: now).", valueName: "time"))
     var until: String?
 
-    @Option(name: .customLong("program"), help: ArgumentHelp("Only this program or pool; repeat for several.", valueName: "name"))
+    @Option(name: .customLong("program"), help: ArgumentHelp("Only this program or pool, or one pool worker by its log name (jobs.0); repeat for several. A name the history does not have is an error.", valueName: "name"))
     var programs: [String] = []
+
+    @Option(name: [.customShort("n"), .long], help: ArgumentHelp("Show at most N rows (tables show 50 by default; JSON and CSV everything).", valueName: "N"))
+    var limit: Int?
+
+    @Flag(help: "Show every row, also in tables.")
+    var all = false
+
+    @Flag(help: "Do not shorten table cells to the terminal width (full stderr tails and command lines).")
+    var wide = false
 
     @Option(help: "Output format: table for people, json or csv for scripts.")
     var format: OutputFormat = .table
@@ -36,6 +45,27 @@ struct CommonOptions: ParsableArguments {
 
     mutating func validate() throws {
         _ = try times()
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if all && limit != nil { throw ValidationError("give either --limit or --all") }
+    }
+
+    /// How many rows to show: --limit, everything with --all, else 50 in tables and all in JSON/CSV.
+    func rowLimit(tableDefault: Int = 50) -> Int? {
+        if all { return nil }
+        if let limit { return limit }
+        return format == .table ? tableDefault : nil
+    }
+
+    /// The terminal width for tables: $COLUMNS, else TIOCGWINSZ on stdout, else none (a pipe or file gets
+    /// whole lines). --wide turns shortening off.
+    var width: Int? {
+        if wide { return nil }
+        return TerminalWidth.columns(environment: environment, fd: STDOUT_FILENO)
+    }
+
+    func renderOptions() -> RenderOptions {
+        let color = RenderOptions.colorWanted(environment: environment, isTTY: isatty(STDOUT_FILENO) == 1)
+        return RenderOptions(zone: zone, color: color, width: width)
     }
 
     /// The environment (a seam for tests is not needed: the binary is tested as a whole).
@@ -57,9 +87,28 @@ struct CommonOptions: ParsableArguments {
         }
     }
 
-    func scope() throws -> ReportScope {
+    /// The scope, with every --program name checked against the history: an unknown name is a usage
+    /// error (exit 64) with "did you mean", not an empty report.
+    func scope(_ db: ReportDatabase) throws -> ReportScope {
         let t = try times()
-        return ReportScope(since: t.since, until: t.until, programs: programs, now: t.now)
+        return ReportScope(since: t.since, until: t.until, programs: programs, now: t.now,
+                           workerPools: try checkedPrograms(db))
+    }
+
+    /// Worker names and their pools; throws UsageFailure for a name the history does not have.
+    func checkedPrograms(_ db: ReportDatabase) throws -> [String: String] {
+        let resolution = try ProgramFilter.resolve(db, programs)
+        guard let name = resolution.unknown.first else { return resolution.workerPools }
+        var message = "no program, pool or pool worker named \(QuotedString.quote(name)) in the history \(db.path)"
+        if let guess = KeySuggestion.closest(to: name, among: resolution.known) {
+            message += "; did you mean \(QuotedString.quote(guess))?"
+        } else if resolution.known.isEmpty {
+            message += " (it records no programs yet)"
+        } else {
+            let shown = resolution.known.prefix(10).map(QuotedString.quote).joined(separator: ", ")
+            message += " (it has \(shown)\(resolution.known.count > 10 ? ", ..." : ""))"
+        }
+        throw UsageFailure(message)
     }
 
     /// Opens the database read-only, resolving its path in the documented order.
@@ -77,11 +126,17 @@ struct CommonOptions: ParsableArguments {
         }
     }
 
-    /// Prints a report in the chosen format, then applies --fail-if-found.
-    func emit(_ result: ReportResult) throws {
-        let color = RenderOptions.colorWanted(environment: environment, isTTY: isatty(STDOUT_FILENO) == 1)
-        print(Renderer.render(result, as: format, options: RenderOptions(zone: zone, color: color)), terminator: "")
-        try failIfNeeded(found: !result.isEmpty)
+    /// Prints a report in the chosen format (at most rowLimit() rows, `keep` says which; a table says how
+    /// many it left out), then applies --fail-if-found to the whole report.
+    /// `alreadyLimited`: the query applied the limit itself and this many rows were left out.
+    func emit(_ result: ReportResult, keep: RowSelection = .first, tableDefault: Int = 50, alreadyLimited: Int? = nil,
+              table transform: (ReportResult) -> ReportResult = { $0 }) throws {
+        var (shown, more) = result.limited(to: rowLimit(tableDefault: tableDefault), keep: keep)
+        if let alreadyLimited { more += alreadyLimited }
+        var out = Renderer.render(format == .table ? transform(shown) : shown, as: format, options: renderOptions())
+        if format == .table, more > 0 { out += Renderer.moreFooter(more) }
+        print(out, terminator: "")
+        try failIfNeeded(found: !result.isEmpty || (alreadyLimited ?? 0) > 0)
     }
 
     func failIfNeeded(found: Bool) throws {
@@ -99,6 +154,12 @@ func loadConfig(_ path: String) throws -> HistConfig {
     }
 }
 
+/// A usage error found only once the database is open (an unknown --program): exit status 64.
+struct UsageFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
 /// A runtime failure: message on stderr, exit status 1.
 struct Failure: Error, CustomStringConvertible {
     var description: String
@@ -114,6 +175,9 @@ extension Failure {
         } catch let f as Failure {
             FileHandle.standardError.write(Data("histctl: error: \(f.description)\n".utf8))
             throw ExitCode(1)
+        } catch let u as UsageFailure {
+            FileHandle.standardError.write(Data("histctl: error: \(u.description)\n".utf8))
+            throw ExitCode(64)
         } catch let e as ReportError {
             FileHandle.standardError.write(Data("histctl: error: \(e.description)\n".utf8))
             throw ExitCode(1)

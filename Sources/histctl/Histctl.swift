@@ -14,13 +14,21 @@ struct Histctl: ParsableCommand {
         The database is --db PATH, else $HISTD_DB, else the `db` of --config FILE, else the default path \
         (/var/lib/histd/history.db as root, else $XDG_STATE_HOME/histd/history.db or ~/.local/state/histd/history.db).
 
-        Times: --since/--until take a duration ago (30s, 15m, 1h, 1d, 2w) or a time (2026-11-21T10:00:00Z, \
+        Times: --since/--until/--at take now, today, yesterday (local midnight), a duration ago (30s, 15m, 1h30m, \
+        -1h, "2 hours ago"; +1h is ahead), @EPOCH seconds, or a time (2026-11-21T10:00:00Z, \
         2026-11-21T10:00:00+01:00, "2026-11-21 10:00" in local time, 2026-11-21 for local midnight). \
-        Tables show local time ($TZ) with the UTC offset; JSON and CSV use UTC ISO-8601 with milliseconds.
+        Tables show local time ($TZ) with the UTC offset (in the header when all rows share it); JSON and CSV use UTC \
+        ISO-8601 with milliseconds.
+
+        Tables fit the terminal ($COLUMNS, else its size): long cells are shortened, low-value columns left out and \
+        named; --wide shows everything. Tables show 50 rows (-n/--limit N, --all) with a footer saying how many more; \
+        JSON and CSV are complete. --program NAME (a program, pool, or pool worker such as jobs.0) that the history does \
+        not have is a usage error.
 
         Exit codes: 0 ok (an empty report too); 1 runtime or database error (missing, unreadable, not a histd \
         database), or histd not reachable, or the action failed (the reason is printed); 2 bad config file; 3 the report \
-        found something and --fail-if-found was given; 64 usage error or unknown program; 77 refused for lack of permission.
+        found something and --fail-if-found was given; 64 usage error or unknown program (also an unknown --program); \
+        77 refused for lack of permission.
 
         Shell completion: histctl --generate-completion-script bash|zsh|fish
         """,

@@ -28,7 +28,7 @@ extension Histctl {
         func run() throws {
             try Failure.report {
                 let db = try options.open()
-                try options.emit(try Reports.loops(db, options.scope(), window: duration(window, option: "--window"), minCrashes: minCrashes))
+                try options.emit(try Reports.loops(db, options.scope(db), window: duration(window, option: "--window"), minCrashes: minCrashes), keep: .first)
             }
         }
     }

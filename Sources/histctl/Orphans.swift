@@ -25,7 +25,7 @@ extension Histctl {
         func run() throws {
             try Failure.report {
                 let db = try options.open()
-                try options.emit(try Reports.orphans(db, options.scope(), olderThan: duration(olderThan, option: "--older-than")))
+                try options.emit(try Reports.orphans(db, options.scope(db), olderThan: duration(olderThan, option: "--older-than")), keep: .newest)
             }
         }
     }

@@ -26,7 +26,7 @@ extension Histctl {
         func run() throws {
             try Failure.report {
                 let db = try options.open()
-                let report = try Postmortem.build(db, options.scope())
+                let report = try Postmortem.build(db, options.scope(db))
                 print(options.format == .json ? report.json() : report.markdown(zone: options.zone), terminator: "")
                 try options.failIfNeeded(found: !report.crashes.isEmpty || !report.breaches.isEmpty || !report.incomplete.isEmpty)
             }

@@ -34,7 +34,7 @@ extension Histctl {
                     print(try AdHocSQL.schema(db), terminator: "")
                     return
                 }
-                try options.emit(try AdHocSQL.run(db, sql: statement ?? "", scope: options.scope()))
+                try options.emit(try AdHocSQL.run(db, sql: statement ?? "", scope: options.scope(db)))
             }
         }
     }

@@ -14,12 +14,18 @@ extension Histctl {
             --record skips it.
 
             From the record (histd not answering): as of now (--since/--until are not used). Columns: program, kind, \
-            state, pid, workers, uptime_s, restarts_1h, last_exit_at, last_exit_code, last_signal, last_exit_class, \
-            last_event, last_snapshot, run_open. States: running, stopping, backoff, failed, exited, stopped, unknown \
-            (no end recorded but its supervisor run is over), never_started. If last_event and last_snapshot are old \
-            while run_open is yes, histd may have died.
+            state, pid, workers (pools only), uptime_s, restarts_1h (restarts that happened in the last hour), \
+            last_exit_at, last_exit_code, last_signal, last_exit_class, last_event, last_snapshot, run_open. \
+            States: running, stopping, backoff, failed (histd gave up; stays failed after shutdown), exited, stopped, \
+            unknown (no end recorded but its supervisor run is over), never_started. If last_event and last_snapshot are \
+            old while run_open is yes, histd may have died.
 
-            Example: histctl status web jobs.0
+            --failed lists only programs that are failed, in backoff or unknown. --fail-if-found exits 3 when any \
+            listed program is failed, in backoff or unknown (with or without --failed): the cron check "is anything broken".
+
+            Examples:
+              histctl status web jobs.0
+              histctl status --failed --fail-if-found
             """)
 
         @Argument(help: "Programs, pools or pool workers (default: all).") var names: [String] = []
@@ -28,6 +34,11 @@ extension Histctl {
         var socket: String?
         @Flag(help: "Read the record only; do not ask histd.") var record = false
 
+        @Flag(help: "Only programs that are failed, in backoff, or unknown.")
+        var failed = false
+
+        static let broken: Set<String> = ["failed", "backoff", "unknown"]
+
         func run() throws {
             if !record, let live = try live() {
                 try printLive(live)
@@ -35,9 +46,27 @@ extension Histctl {
             }
             try Failure.report {
                 let db = try options.open()
-                var scope = try options.scope()
+                var scope = try options.scope(db)
                 scope.programs += names
-                try options.emit(try Reports.status(db, scope))
+                var result = try Reports.status(db, scope)
+                let state = result.columns.firstIndex { $0.name == "state" }!
+                let isBroken = { (row: [ReportValue]) in
+                    if case .text(let s) = row[state] { Self.broken.contains(s) } else { false }
+                }
+                if failed { result.rows = result.rows.filter(isBroken) }
+                let (shown, more) = result.limited(to: options.rowLimit(), keep: .first)
+                var out: String
+                if options.format == .table {
+                    // The record's freshness is the same on every row: one line under the table.
+                    let (table, freshness) = StatusTable.split(shown, zone: options.zone)
+                    out = Renderer.table(table, options: options.renderOptions())
+                    if more > 0 { out += Renderer.moreFooter(more) }
+                    if let freshness { out += freshness + "\n" }
+                } else {
+                    out = Renderer.render(shown, as: options.format, options: options.renderOptions())
+                }
+                print(out, terminator: "")
+                try options.failIfNeeded(found: result.rows.contains(where: isBroken))
             }
         }
 
@@ -70,7 +99,9 @@ extension Histctl {
         }
 
         func printLive(_ reply: [String: Any]) throws {
-            let units = reply["units"] as? [[String: Any]] ?? []
+            let isBroken = { (u: [String: Any]) in Self.broken.contains(u["state"] as? String ?? "") }
+            var units = reply["units"] as? [[String: Any]] ?? []
+            if failed { units = units.filter(isBroken) }
             if options.format == .json {
                 let data = try JSONSerialization.data(withJSONObject: ["live": true, "histd_pid": reply["histd_pid"] ?? NSNull(), "units": units],
                                                       options: [.sortedKeys])
@@ -90,7 +121,8 @@ extension Histctl {
                 print(r.enumerated().map { $0.offset == 5 ? $0.element : $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
                     .joined(separator: "  "))
             }
-            if options.failIfFound && !units.isEmpty { throw ExitCode(3) }
+            // The same rule as the record: exit 3 only when something is broken.
+            if options.failIfFound && units.contains(where: isBroken) { throw ExitCode(3) }
         }
 
         static func format(ms: Int) -> String {

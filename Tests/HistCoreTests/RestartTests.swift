@@ -163,7 +163,7 @@ import Testing
             let restarted = await sink.waitFor { $0.filter { $0.started != nil }.count >= 2 }
             #expect(restarted)
             let events = sink.events("hog")
-            #expect(events.contains { if case .limitBreach(let i, .maxMemory, _, _, .stop) = $0.payload { i?.id == first.id } else { false } })
+            #expect(events.contains { if case .limitBreach(let i, .maxMemory, _, _, .stop, _) = $0.payload { i?.id == first.id } else { false } })
             let end = try #require(events.compactMap(\.ended).first)
             #expect(end.classification == .limit)
             #expect(events.compactMap(\.restart).first?.attempt == 1)

@@ -41,6 +41,9 @@ import Testing
         args["sort"] = "cpu"
         args["limit"] = 20
         args["buckets"] = 40
+        args["min_scans"] = 2
+        args["min_duration_ms"] = 0
+        args["min_zombies"] = 1
         for (name, _) in Reports.catalog {
             let sql = try #require(BundledSQL.query(name))
             let bad = Self.aliases(in: sql)

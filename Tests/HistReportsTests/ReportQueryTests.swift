@@ -70,6 +70,21 @@ import Testing
         }
     }
 
+    /// A table's newest N are picked by the query; the count gives the rest.
+    @Test func newestCrashesAndCount() throws {
+        try withSample { db throws in
+            let all = try Reports.crashes(db, scope)
+            let two = try Reports.crashes(db, scope, newest: 2)
+            #expect(two.rows == Array(all.rows.suffix(2)))
+            #expect(try Reports.crashes(db, scope, newest: 100).rows == all.rows)
+            #expect(try Reports.crashCount(db, scope) == all.rows.count)
+            var web = scope
+            web.programs = ["web"]
+            #expect(try Reports.crashCount(db, web) == 4)
+            #expect(try Reports.crashes(db, web, newest: 1).value(0, "reason") == .text("limit"))
+        }
+    }
+
     @Test func crashSummary() throws {
         try withSample { db throws in
             let r = try Reports.crashes(db, scope, summary: true)
@@ -106,7 +121,7 @@ import Testing
     @Test func breachesReadTheDetailJSON() throws {
         try withSample { db throws in
             let r = try Reports.breaches(db, scope)
-            #expect(r.rows == [[.time(ts(119_500)), .text("web"), .integer(102), .text("max_memory_mb"), .integer(629_145_600), .integer(536_870_912), .text("stop")]])
+            #expect(r.rows == [[.time(ts(119_500)), .text("web"), .integer(102), .text("max_memory_mb"), .integer(629_145_600), .integer(536_870_912), .text("stop"), .null]])
         }
     }
 
@@ -151,7 +166,11 @@ import Testing
 
     @Test func topDerivesCPUFromTickDeltas() throws {
         try withSample { db throws in
-            let (p, scan) = try Reports.top(db, at: ts(41_000), sort: .cpu, limit: 10, programs: [])
+            let top = try Reports.top(db, at: ts(41_000), sort: .cpu, limit: 10, programs: [])
+            let (p, scan) = (top.processes, top.scan)
+            #expect(top.sweep?.offset == .milliseconds(-1000))
+            #expect(top.sweep?.interval == .seconds(10))
+            #expect(top.sweep?.isNear == true)
             #expect(p.rows.count == 2)
             #expect(p.value(0, "time") == .time(ts(40_000)))
             #expect(p.value(0, "pid") == .integer(101))
@@ -167,6 +186,35 @@ import Testing
             let first = try Reports.top(db, at: ts(0), sort: .cpu, limit: 10, programs: ["web"]).processes
             #expect(first.rows.count == 1)
             #expect(first.value(0, "cpu_pct") == .null)
+        }
+    }
+
+    /// A moment far from every sample gives no rows, and says where the nearest sample is (the docs' own
+    /// example once showed samples from another day as if they were the state at --at).
+    @Test func topRefusesASampleFarFromTheMoment() throws {
+        try withSample { db throws in
+            // Sweeps are 10 s apart: the tolerance is max(30 s, 1 min) = 1 min.
+            let justOutside = try Reports.top(db, at: ts(30_000 - 60_001), sort: .cpu, limit: 10, programs: [])
+            #expect(justOutside.processes.isEmpty)
+            #expect(justOutside.sweep?.time == ts(30_000))
+            #expect(justOutside.sweep?.tolerance == .seconds(60))
+            #expect(justOutside.sweep?.isNear == false)
+            let justInside = try Reports.top(db, at: ts(30_000 - 60_000), sort: .cpu, limit: 10, programs: [])
+            #expect(justInside.processes.rows.count == 2)
+            let old = try Reports.top(db, at: Timestamp(milliseconds: 1_577_836_800_000), sort: .cpu, limit: 10, programs: [])
+            #expect(old.processes.isEmpty && old.scan.isEmpty)
+            let notes = old.notes(zone: TimeZone(identifier: "UTC")!)
+            #expect(notes.processes.contains("the nearest is at 2026-11-21 10:00:30 +00:00"), "\(notes.processes)")
+            #expect(notes.processes.contains("no sampling sweep within 1m of 2020-01-01 00:00:00 +00:00"), "\(notes.processes)")
+            #expect(notes.scan.contains("no system scan within"))
+            // A pool worker by its log name.
+            let worker = try Reports.top(db, at: ts(41_000), sort: .cpu, limit: 10, programs: ["workers.0"],
+                                         workerPools: ["workers.0": "workers"])
+            #expect(worker.processes.rows.count == 1)
+            #expect(worker.processes.value(0, "pid") == .integer(200))
+            let none = try Reports.top(db, at: ts(41_000), sort: .cpu, limit: 10, programs: ["workers.1"],
+                                       workerPools: ["workers.1": "workers"])
+            #expect(none.processes.isEmpty)
         }
     }
 

@@ -36,7 +36,30 @@ import Testing
         #expect(try TimeInput.parse("2026-07-01 12:00", now: now, zone: paris) == TimeInput.parse("2026-07-01T10:00:00Z", now: now, zone: utc))
     }
 
-    @Test(arguments: ["yesterday", "", "1x", "-5m", "2026-13-01", "2026-02-30", "2026-11-21T25:00", "2026-11-21T10:00:00+1", "10:00", "2026/11/21"])
+    /// Every relative form, as a table: input, expected offset from now (ms), zone.
+    @Test(arguments: [
+        ("now", 0), ("NOW", 0), ("-1h", -3_600_000), ("+1h", 3_600_000), ("1h30m", -5_400_000),
+        ("1h 30m", -5_400_000), ("2 hours ago", -7_200_000), ("1 hour ago", -3_600_000),
+        ("90 minutes ago", -5_400_000), ("1h30m ago", -5_400_000), ("1 day, 2 hours ago", -93_600_000),
+        ("3 weeks ago", -1_814_400_000), ("250ms", -250), ("1.5h", -5_400_000), ("90", -90_000),
+        ("@1795255200", 0), ("@1795255140.5", -59_500), ("today", -36_000_000), ("yesterday", -122_400_000),
+    ] as [(String, Int64)])
+    func relativeForms(_ input: String, _ offset: Int64) throws {
+        #expect(try TimeInput.parse(input, now: now, zone: utc).milliseconds == now.milliseconds + offset)
+    }
+
+    @Test func todayAndYesterdayAreLocalMidnight() throws {
+        // 10:00Z is 11:00 in Paris: today began at 23:00Z the day before.
+        #expect(try TimeInput.parse("today", now: now, zone: paris) == TimeInput.parse("2026-11-20T23:00:00Z", now: now, zone: utc))
+        #expect(try TimeInput.parse("yesterday", now: now, zone: paris) == TimeInput.parse("2026-11-19T23:00:00Z", now: now, zone: utc))
+        // 10:00Z is 05:00 in New York, still the 21st there.
+        #expect(try TimeInput.parse("today", now: now, zone: newYork) == TimeInput.parse("2026-11-21T05:00:00Z", now: now, zone: utc))
+        // Just after midnight UTC, New York is still on the previous day.
+        let early = Timestamp(milliseconds: now.milliseconds - 10 * 3_600_000 + 60_000)   // 00:01Z
+        #expect(try TimeInput.parse("today", now: early, zone: newYork) == TimeInput.parse("2026-11-20T05:00:00Z", now: now, zone: utc))
+    }
+
+    @Test(arguments: ["the day before", "5 parsecs ago", "@abc", "@", "ago", " ago", "1h30", "h", "--1h", "+-1h", "", "1x", "2026-13-01", "2026-02-30", "2026-11-21T25:00", "2026-11-21T10:00:00+1", "10:00", "2026/11/21"])
     func badInputNamesTheAcceptedForms(_ input: String) {
         do {
             _ = try TimeInput.parse(input, option: "--since", now: now, zone: utc)
@@ -46,6 +69,9 @@ import Testing
             #expect(error.description.contains("\"30s\""))
             #expect(error.description.contains("2026-11-21T10:00:00Z"))
             #expect(error.description.contains("local midnight"))
+            for form in ["\"now\"", "\"today\"", "\"yesterday\"", "\"-1h\"", "\"1h30m\"", "\"@1795255200\"", "\"2 hours ago\""] {
+                #expect(error.description.contains(form), "\(form)")
+            }
         }
     }
 

@@ -40,6 +40,9 @@ import Testing
             HistEvent(time: at(91_000), program: "web", payload: .restartScheduled(instance: web2, delay: .seconds(4), attempt: 2, workerIndex: nil)),
             HistEvent(time: at(95_000), program: "web", payload: .started(web3)),
             ended(batch, at: 100_000, .exited(code: 3), .crash, stderr: "error: bad config\n"),
+            // A cgroup tasks_max that refused 1,832 forks since the previous poll, with 8 tasks in the group.
+            HistEvent(time: at(105_000), program: "web", payload: .limitBreach(
+                instance: web3, limit: .tasksMax, observed: 8, threshold: 8, action: .forkRefused, refused: 1832)),
             HistEvent(time: at(110_000), program: "batch", payload: .gaveUp(instance: batch, restarts: 5, workerIndex: nil)),
         ]
         for e in events { writer.record(e) }
@@ -92,7 +95,14 @@ import Testing
 
         let breaches = try Reports.breaches(db, scope)
         #expect(breaches.rows == [[.time(Self.at(90_000)), .text("web"), .integer(101), .text("max_memory_mb"),
-                                   .integer(629_145_600), .integer(536_870_912), .text("stop")]])
+                                   .integer(629_145_600), .integer(536_870_912), .text("stop"), .null],
+                                  [.time(Self.at(105_000)), .text("web"), .integer(102), .text("tasks_max"),
+                                   .integer(8), .integer(8), .text("fork_refused"), .integer(1832)]])
+        // Tables show memory in MiB (the unit of max_memory_mb), tasks as counts.
+        let table = BreachTable.forTable(breaches)
+        #expect(table.value(0, "value") == .text("600 MiB"))
+        #expect(table.value(0, "threshold") == .text("512 MiB"))
+        #expect(table.value(1, "value") == .integer(8))
 
         let loops = try Reports.loops(db, scope, window: .seconds(600), minCrashes: 2)
         #expect(loops.rows.count == 1)
@@ -131,11 +141,18 @@ import Testing
         #expect(pm.incomplete.first?.reason.contains("histd run 1 ended uncleanly") == true)
         #expect(pm.runs.rows.map { $0[6] } == [.text("unclean"), .text("clean")])
         #expect(pm.crashes.rows.count == 3)
-        #expect(pm.breaches.rows.count == 1)
-        // Every recorded event is on the timeline: 12 above, 2 supervisor_start, 2 supervisor_stop.
-        #expect(pm.timeline.rows.count == 16)
+        #expect(pm.breaches.rows.count == 2)
+        // Every recorded event is on the timeline: 13 above, 2 supervisor_start, 2 supervisor_stop.
+        #expect(pm.timeline.rows.count == 17)
         let kinds = pm.timeline.rows.map { $0[1] }
         #expect(kinds.contains(.text("supervisor_stop")))
+        // After the shutdown, the program histd gave up on is still failed (not "stopped"); web's last
+        // process has no recorded end and its run is over: unknown.
+        let later = try Reports.status(after, ReportScope(since: Self.at(0), until: Self.at(500_000), now: Self.at(500_000)))
+        #expect(later.value(0, "program") == .text("batch"))
+        #expect(later.value(0, "state") == .text("failed"))
+        #expect(later.value(1, "state") == .text("unknown"))
+        #expect(later.value(1, "workers") == .null)
     }
 
     @Test func pruneDeletesOldRowsThroughTheStore() throws {

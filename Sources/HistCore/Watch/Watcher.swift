@@ -169,7 +169,7 @@ public final class Watcher: Sendable {
                         logger.warning("\(unit): tasks_max \(threshold) refused \(hits - before) fork(s)")
                         sink.record(HistEvent(time: time, program: unit.program, payload: .limitBreach(
                             instance: instance, limit: .tasksMax, observed: Int64(controller.pids().count),
-                            threshold: threshold, action: .forkRefused)))
+                            threshold: threshold, action: .forkRefused, refused: hits - before)))
                     }
                 }
             }

@@ -1,0 +1,63 @@
+import Foundation
+import HistModel
+import HistStore
+import Testing
+@testable import HistReports
+
+/// `histctl status` keeps the last meaningful state and counts only restarts that happened, on a history
+/// written by the real writer: a shutdown cancels a scheduled restart and must not turn "failed" into
+/// "stopped".
+@Suite struct StatusTruthTests {
+    static func at(_ ms: Int64) -> Timestamp { WriterContractTests.at(ms) }
+
+    @Test func giveUpSurvivesShutdownAndCancelledRestartsDoNotCount() throws {
+        let dir = SampleHistory.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/status.db"
+        let store = try HistoryStore.open(path: path)
+        let pool = PoolSpec(worker: ProgramSpec(name: "jobs", command: ["/bin/sleep", "9"]), minWorkers: 1, maxWorkers: 1)
+        _ = try store.beginRun(host: "h", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
+                               programs: [ProgramSpec(name: "svc", command: ["/bin/false"]),
+                                          ProgramSpec(name: "gone", command: ["/bin/false"])],
+                               pools: [pool], at: Self.at(0))
+        let writer = store.startWriter()
+        func info(_ id: InstanceID, _ program: String, _ started: Int64, worker: Int? = nil) -> InstanceInfo {
+            InstanceInfo(id: id, program: program, workerIndex: worker,
+                         identity: ProcessIdentity(pid: Int32(700 + id), startTicks: UInt64(id)), startedAt: Self.at(started))
+        }
+        let svc1 = info(1, "svc", 1000), svc2 = info(2, "svc", 7000), gone = info(3, "gone", 1000)
+        let job = info(4, "jobs", 1000, worker: 0)
+        let events: [HistEvent] = [
+            HistEvent(time: svc1.startedAt, program: "svc", payload: .started(svc1)),
+            HistEvent(time: gone.startedAt, program: "gone", payload: .started(gone)),
+            HistEvent(time: job.startedAt, program: "jobs", payload: .started(job)),
+            WriterContractTests.ended(svc1, at: 2000, .exited(code: 1), .crash, stderr: "x"),
+            // Restarted 5 s later: a restart that happened.
+            HistEvent(time: Self.at(2000), program: "svc", payload: .restartScheduled(delay: .seconds(5), attempt: 1, workerIndex: nil)),
+            HistEvent(time: svc2.startedAt, program: "svc", payload: .started(svc2)),
+            WriterContractTests.ended(svc2, at: 8000, .exited(code: 1), .crash, stderr: "x"),
+            // Scheduled for 30 s later, but histd shuts down first: cancelled.
+            HistEvent(time: Self.at(8000), program: "svc", payload: .restartScheduled(delay: .seconds(30), attempt: 2, workerIndex: nil)),
+            WriterContractTests.ended(gone, at: 3000, .exited(code: 2), .crash, stderr: "y"),
+            HistEvent(time: Self.at(3000), program: "gone", payload: .gaveUp(restarts: 0, workerIndex: nil)),
+            HistEvent(time: Self.at(9000), program: "jobs", payload: .stopRequested(instance: job, reason: "shutdown", signal: 15)),
+            WriterContractTests.ended(job, at: 9500, .signaled(signal: 15, coreDumped: false), .stopped, stderr: ""),
+        ]
+        for e in events { writer.record(e) }
+        #expect(writer.flush(timeout: .seconds(10)))
+        try store.endRun(reason: .clean, at: Self.at(10_000))
+        store.close()
+
+        let db = try ReportDatabase(path: path)
+        let s = try Reports.status(db, ReportScope(since: Self.at(0), until: Self.at(60_000), now: Self.at(60_000)))
+        let byName = Dictionary(uniqueKeysWithValues: s.rows.indices.map { (s.value($0, "program"), $0) })
+        let svc = try #require(byName[.text("svc")]), g = try #require(byName[.text("gone")]), j = try #require(byName[.text("jobs")])
+        #expect(s.value(g, "state") == .text("failed"))
+        #expect(s.value(svc, "state") == .text("stopped"))
+        #expect(s.value(svc, "restarts_1h") == .integer(1))
+        #expect(s.value(svc, "workers") == .null)
+        #expect(s.value(g, "workers") == .null)
+        #expect(s.value(j, "workers") == .integer(0))
+        #expect(s.value(j, "state") == .text("stopped"))
+    }
+}
