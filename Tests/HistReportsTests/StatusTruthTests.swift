@@ -33,14 +33,14 @@ import Testing
             HistEvent(time: job.startedAt, program: "jobs", payload: .started(job)),
             WriterContractTests.ended(svc1, at: 2000, .exited(code: 1), .crash, stderr: "x"),
             // Restarted 5 s later: a restart that happened.
-            HistEvent(time: Self.at(2000), program: "svc", payload: .restartScheduled(delay: .seconds(5), attempt: 1, workerIndex: nil)),
+            HistEvent(time: Self.at(2000), program: "svc", payload: .restartScheduled(instance: svc1, delay: .seconds(5), attempt: 1, workerIndex: nil)),
             HistEvent(time: svc2.startedAt, program: "svc", payload: .started(svc2)),
             WriterContractTests.ended(svc2, at: 8000, .exited(code: 1), .crash, stderr: "x"),
             // Scheduled for 30 s later, but histd shuts down first: cancelled.
-            HistEvent(time: Self.at(8000), program: "svc", payload: .restartScheduled(delay: .seconds(30), attempt: 2, workerIndex: nil)),
+            HistEvent(time: Self.at(8000), program: "svc", payload: .restartScheduled(instance: svc2, delay: .seconds(30), attempt: 2, workerIndex: nil)),
             WriterContractTests.ended(gone, at: 3000, .exited(code: 2), .crash, stderr: "y"),
-            HistEvent(time: Self.at(3000), program: "gone", payload: .gaveUp(restarts: 0, workerIndex: nil)),
-            HistEvent(time: Self.at(9000), program: "jobs", payload: .stopRequested(instance: job, reason: "shutdown", signal: 15)),
+            HistEvent(time: Self.at(3000), program: "gone", payload: .gaveUp(instance: gone, restarts: 0, workerIndex: nil)),
+            HistEvent(time: Self.at(9000), program: "jobs", payload: .stopRequested(instance: job, reason: .shutdown, signal: 15)),
             WriterContractTests.ended(job, at: 9500, .signaled(signal: 15, coreDumped: false), .stopped, stderr: ""),
         ]
         for e in events { writer.record(e) }
