@@ -1,11 +1,13 @@
 import Foundation
+import HistProc
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Small /proc readers histbench needs for its own bookkeeping (finding and killing what it started,
-/// measuring histd's CPU and memory). These deliberately do not use HistProc: the sampler is one of the
-/// things being measured, and the harness side must not depend on the code under test.
+/// measuring histd's CPU and memory). These deliberately do not use HistProc's readers (ProcFS,
+/// TreeSampler): the sampler is one of the things being measured. They do use its pure parser
+/// (`ProcStat.parse`), so /proc/PID/stat is parsed by one piece of code.
 enum ProcInfo {
     struct StatLine: Sendable {
         var pid: Int32
@@ -34,12 +36,8 @@ enum ProcInfo {
 
     /// /proc/PID/stat, parsed from the last ')' so a comm with spaces or parentheses is harmless.
     static func stat(_ pid: Int32) -> StatLine? {
-        guard let text = read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
-        // fields[0] = state (field 3), fields[1] = ppid (4), utime = 14, stime = 15, starttime = 22.
-        guard fields.count > 19, let ppid = Int32(fields[1]), let ut = UInt64(fields[11]), let st = UInt64(fields[12]),
-              let start = UInt64(fields[19]) else { return nil }
-        return StatLine(pid: pid, ppid: ppid, state: fields[0].first ?? "?", startTicks: start, utime: ut, stime: st)
+        guard let text = read("/proc/\(pid)/stat"), let s = ProcStat.parse(text) else { return nil }
+        return StatLine(pid: pid, ppid: s.ppid, state: s.state, startTicks: s.startTicks, utime: s.utime, stime: s.stime)
     }
 
     /// Every numeric entry of /proc.
