@@ -53,8 +53,14 @@ let package = Package(
             "HistModel", "HistStore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // Not shipped: a synthetic history generator (HistoryFixture) and the writer benchmarks
+        // (WriterBenchmark), shared by the tests, histbench and histstore-probe.
+        .target(name: "HistTestSupport", dependencies: [
+            "HistModel", "HistStore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         // Test helper: a process that writes through HistoryWriter until SIGKILLed (HistStoreTests).
-        .executableTarget(name: "histstore-probe", dependencies: ["HistStore", "HistModel"]),
+        .executableTarget(name: "histstore-probe", dependencies: ["HistStore", "HistModel", "HistTestSupport"]),
         .executableTarget(name: "histd", dependencies: [
             "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -65,7 +71,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "histbench", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports",
+            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -75,10 +81,10 @@ let package = Package(
         .testTarget(name: "HistProcTests", dependencies: ["HistProc", "HistModel", "CShim"]),
         .testTarget(name: "HistCoreTests", dependencies: ["HistCore", "HistModel", "HistProc", "CShim"]),
         .testTarget(name: "HistStoreTests", dependencies: [
-            "HistStore", "HistModel", "histstore-probe", .product(name: "GRDB", package: "GRDB.swift"),
+            "HistStore", "HistModel", "HistTestSupport", "histstore-probe", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "HistReportsTests", dependencies: [
-            "HistReports", "HistStore", "HistModel", .product(name: "GRDB", package: "GRDB.swift"),
+            "HistReports", "HistStore", "HistModel", "HistTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // End-to-end: runs the built histd/histctl binaries against real processes and databases.
         .testTarget(name: "EndToEndTests", dependencies: [
