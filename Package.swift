@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers, one-way (an arrow is an import): HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore;
+// Layers, one-way (an arrow is an import): HistSys (syscalls) sits below HistConfig, HistProc and HistCore;
+// HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore;
 // HistModel <- HistStore <- HistReports. HistCore and HistStore never import each other: the histd executable
 // wires the engine's event stream into the store's writer. histctl imports HistConfig and HistReports (and
 // HistModel), never HistCore or HistProc.
@@ -24,18 +25,20 @@ let package = Package(
         .target(name: "CShim"),
         // Shared value types; no dependencies.
         .target(name: "HistModel"),
+        // The one syscall layer (EINTR retried in one place); below every module that calls libc for I/O.
+        .target(name: "HistSys"),
         // TOML -> Config with file:line:key errors.
         .target(name: "HistConfig", dependencies: [
-            "HistModel",
+            "HistModel", "HistSys",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // /proc reader (root path injectable), scans, cgroups.
         .target(name: "HistProc", dependencies: [
-            "HistModel", "CShim",
+            "HistModel", "HistSys", "CShim",
         ]),
         // Pure lifecycle state machine, spawner, reaper, event loop, pools.
         .target(name: "HistCore", dependencies: [
-            "HistModel", "HistProc", "CShim",
+            "HistModel", "HistSys", "HistProc", "CShim",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Generator that turns migrations/*.sql and queries/*.sql into Swift string literals.
@@ -62,7 +65,7 @@ let package = Package(
         // Test helper: a process that writes through HistoryWriter until SIGKILLed (HistStoreTests).
         .executableTarget(name: "histstore-probe", dependencies: ["HistStore", "HistModel", "HistTestSupport"]),
         .executableTarget(name: "histd", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore",
+            "HistModel", "HistSys", "HistConfig", "HistProc", "HistCore", "HistStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -71,7 +74,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "histbench", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistTestSupport",
+            "HistModel", "HistSys", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -1,5 +1,7 @@
 import Foundation
 import HistProc
+import HistSys
+import HistModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,15 +25,7 @@ enum ProcInfo {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var data = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 4096) }
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { break }
-            data.append(contentsOf: buf[0..<n])
-        }
-        return String(decoding: data, as: UTF8.self)
+        return Sys.readToEnd(fd).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// /proc/PID/stat, parsed from the last ')' so a comm with spaces or parentheses is harmless.
@@ -117,15 +111,7 @@ enum ProcInfo {
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock stampchild writes, so stamps and our own events compare.
-func monoNow() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
+func monoNow() -> Int64 { Int64(MonotonicInstant.now().nanoseconds) }
 
 /// Sleeps the calling thread (scenarios are synchronous on purpose: nothing else runs beside them).
-func sleepSeconds(_ s: Double) {
-    var ts = timespec(tv_sec: Int(s), tv_nsec: Int((s - Double(Int(s))) * 1e9))
-    var rem = timespec()
-    while nanosleep(&ts, &rem) != 0 && errno == EINTR { ts = rem }
-}
+func sleepSeconds(_ s: Double) { Sys.sleep(.nanoseconds(Int64(s * 1e9))) }

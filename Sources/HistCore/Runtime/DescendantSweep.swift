@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+import HistModel
+import HistSys
 #endif
 import CShim
 import HistProc
@@ -66,14 +68,13 @@ struct DescendantSweep {
     }
 
     private func waitForExit(_ fds: [Int32], timeout: Duration) {
-        let deadline = Sys.monotonicNow() + timeout
+        let deadline = MonotonicInstant.now().sinceOrigin + timeout
         var pending = fds.filter { !Self.exited($0) }
         while !pending.isEmpty {
-            let left = deadline - Sys.monotonicNow()
+            let left = deadline - MonotonicInstant.now().sinceOrigin
             if left <= .zero { return }
             var pfds = pending.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let n = poll(&pfds, nfds_t(pfds.count), Int32(max(1, left.milliseconds)))
-            if n < 0 && errno != EINTR { return }
+            if Sys.poll(&pfds, timeoutMs: Int32(max(1, left.milliseconds))) < 0 { return }
             pending = pending.filter { !Self.exited($0) }
         }
     }

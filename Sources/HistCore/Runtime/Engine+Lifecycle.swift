@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShim
 import HistModel
+import HistSys
 import Logging
 
 extension Engine {
@@ -77,7 +78,7 @@ extension Engine {
                 unit.restartTimer = nil
                 followUps.append(.backoffElapsed)
             } else {
-                unit.restartTimer = timers.schedule(at: Sys.monotonicNow() + delay, .backoff(unit.key))
+                unit.restartTimer = timers.schedule(at: MonotonicInstant.now().sinceOrigin + delay, .backoff(unit.key))
             }
         case .cancelRestartTimer:
             timers.cancel(unit.restartTimer)
@@ -86,7 +87,7 @@ extension Engine {
             signalGroup(unit, sig)
         case .armKillTimer(let timeout):
             timers.cancel(unit.killTimer)
-            unit.killTimer = timers.schedule(at: Sys.monotonicNow() + timeout, .stopTimeout(unit.key))
+            unit.killTimer = timers.schedule(at: MonotonicInstant.now().sinceOrigin + timeout, .stopTimeout(unit.key))
         case .cancelKillTimer:
             timers.cancel(unit.killTimer)
             unit.killTimer = nil
@@ -156,7 +157,7 @@ extension Engine {
         case .success(let p):
             let info = InstanceInfo(id: makeInstanceID(), program: unit.key.program, workerIndex: unit.key.workerIndex,
                                     identity: ProcessIdentity(pid: p.pid, startTicks: p.startTicks), startedAt: .now())
-            unit.process = LiveProcess(info: info, pidfd: p.pidfd, startedAt: Sys.monotonicNow())
+            unit.process = LiveProcess(info: info, pidfd: p.pidfd, startedAt: MonotonicInstant.now().sinceOrigin)
             unit.output.tail.reset()
             unitByPID[p.pid] = unit.key
             rememberSession(p.pid, startTicks: p.startTicks)
