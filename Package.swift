@@ -1,10 +1,11 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers, one-way (an arrow is an import): HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore
-// <- HistControl; HistModel <- HistStore <- HistReports. HistCore and HistStore never import each other: the histd
-// executable wires the engine's event stream into the store's writer. histctl imports HistConfig and HistReports
-// (and HistModel), never HistCore, HistProc or HistControl: it speaks the control protocol as plain JSON lines.
+// Layers, one-way (an arrow is an import): HistSys (syscalls) sits below HistConfig, HistProc and HistCore;
+// HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore <- HistControl;
+// HistModel <- HistStore <- HistReports. HistCore and HistStore never import each other: the histd executable
+// wires the engine's event stream into the store's writer. histctl imports HistConfig and HistReports (and
+// HistModel), never HistCore, HistProc or HistControl: it speaks the control protocol as plain JSON lines.
 let package = Package(
     name: "histd",
     platforms: [.macOS(.v15)],
@@ -24,18 +25,20 @@ let package = Package(
         .target(name: "CShim"),
         // Shared value types; no dependencies.
         .target(name: "HistModel"),
+        // The one syscall layer (EINTR retried in one place); below every module that calls libc for I/O.
+        .target(name: "HistSys"),
         // TOML -> Config with file:line:key errors.
         .target(name: "HistConfig", dependencies: [
-            "HistModel",
+            "HistModel", "HistSys",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // /proc reader (root path injectable), scans, cgroups.
         .target(name: "HistProc", dependencies: [
-            "HistModel", "CShim",
+            "HistModel", "HistSys", "CShim",
         ]),
         // Pure lifecycle state machine, spawner, reaper, event loop, pools.
         .target(name: "HistCore", dependencies: [
-            "HistModel", "HistProc", "CShim",
+            "HistModel", "HistSys", "HistProc", "CShim",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The control socket: unix-socket server on its own thread, SO_PEERCRED authorization, NDJSON protocol.
@@ -58,10 +61,16 @@ let package = Package(
             "HistModel", "HistStore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // Not shipped: a synthetic history generator (HistoryFixture) and the writer benchmarks
+        // (WriterBenchmark), shared by the tests, histbench and histstore-probe.
+        .target(name: "HistTestSupport", dependencies: [
+            "HistModel", "HistStore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         // Test helper: a process that writes through HistoryWriter until SIGKILLed (HistStoreTests).
-        .executableTarget(name: "histstore-probe", dependencies: ["HistStore", "HistModel"]),
+        .executableTarget(name: "histstore-probe", dependencies: ["HistStore", "HistModel", "HistTestSupport"]),
         .executableTarget(name: "histd", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistControl",
+            "HistModel", "HistSys", "HistConfig", "HistProc", "HistCore", "HistStore", "HistControl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -70,7 +79,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "histbench", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistControl",
+            "HistModel", "HistSys", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistControl",
+            "HistTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -80,10 +90,10 @@ let package = Package(
         .testTarget(name: "HistProcTests", dependencies: ["HistProc", "HistModel", "CShim"]),
         .testTarget(name: "HistCoreTests", dependencies: ["HistCore", "HistModel", "HistProc", "CShim"]),
         .testTarget(name: "HistStoreTests", dependencies: [
-            "HistStore", "HistModel", "histstore-probe", .product(name: "GRDB", package: "GRDB.swift"),
+            "HistStore", "HistModel", "HistTestSupport", "histstore-probe", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "HistReportsTests", dependencies: [
-            "HistReports", "HistStore", "HistModel", .product(name: "GRDB", package: "GRDB.swift"),
+            "HistReports", "HistStore", "HistModel", "HistTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // End-to-end: runs the built histd/histctl binaries against real processes and databases.
         .testTarget(name: "EndToEndTests", dependencies: [

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import HistSys
 
 /// The few file-system questions the loader asks, in one place, with messages that say what is wrong.
 enum FileSystem {
@@ -40,19 +41,12 @@ enum FileSystem {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(ReadError(message: "cannot open: \(errnoText(errno))")) }
         defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(ReadError(message: "cannot read: \(errnoText(errno))"))
-            }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-            // A config is small; refuse something absurd (e.g. /dev/zero) instead of eating memory.
-            if out.count > 64 * 1024 * 1024 { return .failure(ReadError(message: "is larger than 64 MiB; not a config file")) }
+        // A config is small; refuse something absurd (e.g. /dev/zero) instead of eating memory.
+        let limit = 64 * 1024 * 1024
+        guard let out = Sys.readToEnd(fd, limit: limit) else {
+            return .failure(ReadError(message: "cannot read: \(errnoText(errno))"))
         }
+        if out.count > limit { return .failure(ReadError(message: "is larger than 64 MiB; not a config file")) }
         return .success(out)
     }
 

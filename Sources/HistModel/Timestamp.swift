@@ -41,6 +41,9 @@ public struct MonotonicInstant: Hashable, Comparable, Sendable {
 
     public static func < (a: MonotonicInstant, b: MonotonicInstant) -> Bool { a.nanoseconds < b.nanoseconds }
 
+    /// The instant as a Duration since the clock's origin (for the engine's Duration arithmetic).
+    public var sinceOrigin: Duration { .nanoseconds(Int64(nanoseconds)) }
+
     public func adding(_ d: Duration) -> MonotonicInstant {
         let ns = d.nanoseconds
         return MonotonicInstant(nanoseconds: ns >= 0 ? nanoseconds &+ UInt64(ns) : nanoseconds &- UInt64(-ns))

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HistModel
+import HistSys
 
 /// The cgroup(s) of one program: one directory per hierarchy (cgroup v1 mounts each controller
 /// separately; v2 has one). A value: cheap to copy and safe to share between threads; every
@@ -60,7 +61,7 @@ public struct CgroupController: Hashable, Sendable {
     public func pids() -> [Int32] {
         var all = Set<Int32>()
         for file in procsFiles {
-            guard let text = SysIO.readText(file) else { continue }
+            guard let text = Sys.readText(file) else { continue }
             for word in text.split(separator: "\n") { if let p = Int32(word) { all.insert(p) } }
         }
         return all.sorted()
@@ -77,7 +78,7 @@ public struct CgroupController: Hashable, Sendable {
     public func killAll(signal: Int32 = SIGKILL, timeout: Duration = .seconds(5)) -> [Int32] {
         let deadline = MonotonicInstant.now().adding(timeout)
         if signal == SIGKILL {
-            for g in groups where g.version == .v2 { _ = SysIO.writeFile(g.directory + "/cgroup.kill", "1") }
+            for g in groups where g.version == .v2 { _ = Sys.writeFile(g.directory + "/cgroup.kill", "1") }
         }
         // Other signals go once to each process: repeating a SIGTERM would only restart its handler.
         var signaled = Set<Int32>()
@@ -114,28 +115,28 @@ public struct CgroupController: Hashable, Sendable {
     public func oomKillCount() -> Int64? {
         guard let g = groups.first(where: { $0.resources.contains(.memory) }) else { return nil }
         let file = g.version == .v2 ? "/memory.events" : "/memory.oom_control"
-        return Self.keyedValue(SysIO.readText(g.directory + file), key: "oom_kill")
+        return Self.keyedValue(Sys.readText(g.directory + file), key: "oom_kill")
     }
 
     /// How often usage hit the memory limit (v2 `memory.events` "max", v1 `memory.failcnt`).
     /// Hits are not kills: the kernel usually reclaims memory and goes on.
     public func memoryLimitHits() -> Int64? {
         guard let g = groups.first(where: { $0.resources.contains(.memory) }) else { return nil }
-        if g.version == .v2 { return Self.keyedValue(SysIO.readText(g.directory + "/memory.events"), key: "max") }
-        return SysIO.readText(g.directory + "/memory.failcnt").flatMap { Int64($0.split(separator: "\n").first ?? "") }
+        if g.version == .v2 { return Self.keyedValue(Sys.readText(g.directory + "/memory.events"), key: "max") }
+        return Sys.readText(g.directory + "/memory.failcnt").flatMap { Int64($0.split(separator: "\n").first ?? "") }
     }
 
     /// How many forks were refused by `tasks_max` (`pids.events` "max"), or nil without pids.
     public func pidsLimitHits() -> Int64? {
         guard let g = groups.first(where: { $0.resources.contains(.pids) }) else { return nil }
-        return Self.keyedValue(SysIO.readText(g.directory + "/pids.events"), key: "max")
+        return Self.keyedValue(Sys.readText(g.directory + "/pids.events"), key: "max")
     }
 
     /// Current memory charged to the group (v2 `memory.current`, v1 `memory.usage_in_bytes`).
     public func memoryCurrent() -> Int64? {
         guard let g = groups.first(where: { $0.resources.contains(.memory) }) else { return nil }
         let file = g.version == .v2 ? "/memory.current" : "/memory.usage_in_bytes"
-        return SysIO.readText(g.directory + file).flatMap { Int64($0.split(separator: "\n").first ?? "") }
+        return Sys.readText(g.directory + file).flatMap { Int64($0.split(separator: "\n").first ?? "") }
     }
 
     /// The number after `key` in a "key value" per line file.

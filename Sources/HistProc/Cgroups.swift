@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HistModel
+import HistSys
 
 /// The cgroup controllers histd uses for `[program.X] cgroup = {...}`.
 public enum CgroupResource: String, Hashable, Sendable, CaseIterable, Comparable {
@@ -59,10 +60,10 @@ public struct Cgroups: Hashable, Sendable {
     /// Detects controllers from `/proc/self/mountinfo` and `/proc/self/cgroup` under `procRoot`.
     /// Never throws: what is missing is described in `missing`.
     public static func detect(procRoot: String = "/proc") -> Cgroups {
-        let mountinfo = SysIO.readText(procRoot + "/self/mountinfo") ?? ""
-        let membership = SysIO.readText(procRoot + "/self/cgroup") ?? ""
+        let mountinfo = Sys.readText(procRoot + "/self/mountinfo") ?? ""
+        let membership = Sys.readText(procRoot + "/self/cgroup") ?? ""
         return detect(mountinfo: mountinfo, procCgroup: membership, isWritable: { access($0, W_OK) == 0 },
-                      readFile: { SysIO.readText($0) })
+                      readFile: { Sys.readText($0) })
     }
 
     /// Detection from the two files' text; file access is injected so tests can fake a machine.
@@ -185,7 +186,7 @@ public struct Cgroups: Hashable, Sendable {
     }
 
     static func write(_ path: String, _ text: String) throws(CgroupError) {
-        let err = SysIO.writeFile(path, text)
+        let err = Sys.writeFile(path, text)
         if err != 0 { throw CgroupError(.writeFailed, path: path, errno: err, detail: "writing \"\(text)\"") }
     }
 

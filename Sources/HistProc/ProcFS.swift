@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShim
 import HistModel
+import HistSys
 
 /// Reads `/proc` (or a fake tree under another root, for tests) with plain open/read/close into
 /// buffers allocated once per reader.
@@ -41,7 +42,7 @@ public final class ProcFS {
         self.ticksPerSecond = hz > 0 ? hz : 100
         let page = histd_page_size()
         self.pageSize = page > 0 ? page : 4096
-        self.isProcfs = SysIO.isProcfs(root)
+        self.isProcfs = Sys.isProcfs(root)
     }
 
     deinit {
@@ -89,7 +90,7 @@ public final class ProcFS {
         let key = Int64(pid) << 2 | file.rawValue
         let whole = file == .children  // children can exceed one page: loop until EOF
         if let fd = cachedFDs[key] {
-            let n = whole ? SysIO.preadAll(fd, into: buffer) : preadOnce(fd)
+            let n = whole ? Sys.preadAll(fd, into: buffer) : preadOnce(fd)
             if n > 0 || (n == 0 && whole) { return n }
             // Gone (ESRCH) or empty: drop it and try the pid afresh below.
             close(fd)
@@ -101,9 +102,9 @@ public final class ProcFS {
         case .children: paths.taskPath(pid, pid, "/children")
         case .fdDirectory: paths.path(pid, "/fd")  // read through cachedFDDirectorySize, never here
         }
-        let fd = SysIO.openRead(path)
+        let fd = Sys.openRead(path)
         if fd < 0 { return -Int(errno) }
-        let n = whole ? SysIO.preadAll(fd, into: buffer) : preadOnce(fd)
+        let n = whole ? Sys.preadAll(fd, into: buffer) : preadOnce(fd)
         if n >= 0 && cachedFDs.count < cacheLimit {
             cachedFDs[key] = fd
         } else {
@@ -133,11 +134,7 @@ public final class ProcFS {
     private static let openPath: Int32 = 0o10000000
 
     private func preadOnce(_ fd: Int32) -> Int {
-        while true {
-            let n = pread(fd, buffer.baseAddress, buffer.count, 0)
-            if n >= 0 { return n }
-            if errno != EINTR { return -Int(errno) }
-        }
+        Sys.pread(fd, into: buffer)
     }
 
     /// `/proc/PID/statm`, or nil if gone/missing/unparseable.
@@ -157,7 +154,7 @@ public final class ProcFS {
     /// `/proc/PID/cmdline` with its NUL separators turned into spaces; "" for kernel threads and
     /// zombies (their cmdline is empty); nil if the process is gone. At most 64 KiB.
     public func cmdline(_ pid: Int32) -> String? {
-        let n = SysIO.readFile(paths.path(pid, "/cmdline"), into: buffer)
+        let n = Sys.readFile(paths.path(pid, "/cmdline"), into: buffer)
         if n < 0 { return nil }
         var end = n
         while end > 0 && (buffer[end - 1] == 0 || buffer[end - 1] == 32) { end -= 1 }
@@ -174,10 +171,10 @@ public final class ProcFS {
             return Int32(truncatingIfNeeded: size)
         }
         let dir = paths.path(pid, "/fd")
-        guard let size = SysIO.fileSize(dir) else { return nil }
+        guard let size = Sys.fileSize(dir) else { return nil }
         if isProcfs && size > 0 { return Int32(truncatingIfNeeded: size) }
         var count: Int32 = 0
-        let ok = SysIO.forEachEntry(dir) { _ in count += 1 }
+        let ok = Sys.forEachEntry(dir) { _ in count += 1 }
         return ok ? count : nil
     }
 
@@ -189,7 +186,7 @@ public final class ProcFS {
         var out: [Int32] = []
         if threads == 1 {
             let n = cacheLimit > 0 ? cachedRead(pid, .children)
-                                   : SysIO.readFile(paths.taskPath(pid, pid, "/children"), into: buffer)
+                                   : Sys.readFile(paths.taskPath(pid, pid, "/children"), into: buffer)
             if n >= 0 {
                 appendPids(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), to: &out)
                 return out
@@ -197,12 +194,12 @@ public final class ProcFS {
             if -n != Int(ENOENT) { return out }  // gone
         } else {
             var tids: [Int32] = []
-            let listed = SysIO.forEachEntry(paths.path(pid, "/task")) { name in
-                if let tid = SysIO.pidFromName(name) { tids.append(tid) }
+            let listed = Sys.forEachEntry(paths.path(pid, "/task")) { name in
+                if let tid = Sys.pidFromName(name) { tids.append(tid) }
             }
             var anyFile = false
             for tid in tids {
-                let n = SysIO.readFile(paths.taskPath(pid, tid, "/children"), into: buffer)
+                let n = Sys.readFile(paths.taskPath(pid, tid, "/children"), into: buffer)
                 if n >= 0 {
                     anyFile = true
                     appendPids(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), to: &out)
@@ -244,8 +241,8 @@ public final class ProcFS {
     public func allPids() -> [Int32] {
         var out: [Int32] = []
         out.reserveCapacity(1024)
-        SysIO.forEachEntry(paths.rootPath("")) { name in
-            if let pid = SysIO.pidFromName(name) { out.append(pid) }
+        Sys.forEachEntry(paths.rootPath("")) { name in
+            if let pid = Sys.pidFromName(name) { out.append(pid) }
         }
         return out
     }
@@ -254,7 +251,7 @@ public final class ProcFS {
     public func bootTime() -> Timestamp? {
         if let cachedBootTime { return cachedBootTime }
         // Not readOnce: /proc/stat exceeds one page on machines with many CPUs (the intr line).
-        let n = SysIO.readFile(paths.rootPath("/stat"), into: buffer)
+        let n = Sys.readFile(paths.rootPath("/stat"), into: buffer)
         guard n > 0 else { return nil }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<n]), as: UTF8.self)
         for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
@@ -294,14 +291,10 @@ public final class ProcFS {
     /// when the buffer is big enough, which saves the second read that would only see EOF.
     /// Returns the byte count or -errno.
     private func readOnce(_ path: UnsafePointer<CChar>) -> Int {
-        let fd = SysIO.openRead(path)
+        let fd = Sys.openRead(path)
         if fd < 0 { return -Int(errno) }
         defer { close(fd) }
-        while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            if errno != EINTR { return -Int(errno) }
-        }
+        return Sys.read(fd, into: buffer)
     }
 
     private func appendPids(_ bytes: UnsafeRawBufferPointer, to out: inout [Int32]) {

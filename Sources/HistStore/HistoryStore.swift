@@ -83,7 +83,7 @@ public final class HistoryStore: Sendable {
     }
 
     /// `onCommit` (benchmarks) is called on the writer thread after each commit with the total of items written.
-    func startWriter(options: HistoryWriter.Options, onCommit: (@Sendable (UInt64) -> Void)?) -> HistoryWriter {
+    package func startWriter(options: HistoryWriter.Options, onCommit: (@Sendable (UInt64) -> Void)?) -> HistoryWriter {
         state.withLock { s in
             if let w = s.writer { return w }
             let w = HistoryWriter(dbQueue: dbQueue, run: s.runID.map { .begun($0) } ?? .none, options: options,

@@ -258,20 +258,13 @@ struct WriteSession {
 
     private mutating func endInstance(_ end: InstanceEnd, programID: Int64?, _ st: Statements, _ db: Database) throws -> Int64 {
         let info = end.instance
-        let tail: String? = end.stderrTail.isEmpty ? nil : end.stderrTail
         let row: Int64
         endsAhead.removeValue(forKey: info.id) // an end seen before its start is never used by that start
         if !insertedComplete.isEmpty, insertedComplete.remove(info.id) != nil, let known = caches.instanceRows[info.id] {
             row = known // inserted complete at its start, in this transaction
         } else if let known = caches.instanceRows[info.id] {
             let raw = RawInsert(st.instanceEnd, db)
-            raw.bind(1, end.endedAt.milliseconds)
-            raw.bind(2, end.status.exitCode)
-            raw.bind(3, end.status.signal)
-            raw.bind(4, Int64(end.status.coreDumped ? 1 : 0))
-            raw.bind(5, end.classification.rawValue)
-            raw.bind(6, end.uptime.milliseconds)
-            raw.bind(7, tail)
+            bindEnd(raw, end, from: 1)
             raw.bind(8, known)
             try raw.run()
             row = known
@@ -297,18 +290,24 @@ struct WriteSession {
         raw.bind(6, info.startedAt.milliseconds)
     }
 
+    /// Binds the seven end columns, in the order both statements list them (ended_at, exit_code, signal,
+    /// core_dumped, class, uptime_ms, stderr_tail), as parameters `first`...`first + 6`.
+    private func bindEnd(_ raw: RawInsert, _ end: InstanceEnd, from first: Int32) {
+        raw.bind(first, end.endedAt.milliseconds)
+        raw.bind(first + 1, end.status.exitCode)
+        raw.bind(first + 2, end.status.signal)
+        raw.bind(first + 3, Int64(end.status.coreDumped ? 1 : 0))
+        raw.bind(first + 4, end.classification.rawValue)
+        raw.bind(first + 5, end.uptime.milliseconds)
+        raw.bind(first + 6, end.stderrTail.isEmpty ? nil : end.stderrTail)
+    }
+
     /// Inserts an instances row with its start and its end.
     private func insertComplete(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?, _ st: Statements,
                                 _ db: Database) throws -> Int64 {
         let raw = RawInsert(st.instanceComplete, db)
         bindStart(raw, info, programID: programID)
-        raw.bind(7, end.endedAt.milliseconds)
-        raw.bind(8, end.status.exitCode)
-        raw.bind(9, end.status.signal)
-        raw.bind(10, Int64(end.status.coreDumped ? 1 : 0))
-        raw.bind(11, end.classification.rawValue)
-        raw.bind(12, end.uptime.milliseconds)
-        raw.bind(13, end.stderrTail.isEmpty ? nil : end.stderrTail)
+        bindEnd(raw, end, from: 7)
         try raw.run()
         return raw.lastRowID
     }

@@ -42,30 +42,16 @@ struct WriterLoop {
 
     mutating func run() {
         while true {
-            if pendingRun != nil {
-                let stopping = queue.take(into: &retained, timeout: .zero)
-                enforceRetainLimit()
-                if !beginRun() {
-                    if stopping {
-                        queue.dropped(retained, reason: "shutdown")
-                        retained.removeAll()
-                        return
-                    }
-                    sleepBackoff()
-                    continue
-                }
-                backoff = options.retryInitial
-                failure = nil
-            }
-            let idle = retained.isEmpty && failure == nil
+            let idle = retained.isEmpty && failure == nil && pendingRun == nil
             let wait: Duration? = idle ? (pruner != nil ? .zero : untilNextPrune()) : .zero
             let before = retained.count
             let stopping = queue.take(into: &retained, timeout: wait)
             if retained.count > before {
                 enforceRetainLimit()
             }
-            if !retained.isEmpty || queue.progress.gapPending {
-                if writeRetained() {
+            if pendingRun != nil || !retained.isEmpty || queue.progress.gapPending {
+                // The run first: nothing of it is written before its runs row exists.
+                if beginRun() && writeRetained() {
                     backoff = options.retryInitial
                     failure = nil
                 } else {

@@ -1,5 +1,6 @@
 import Foundation
 import HistModel
+import HistTestSupport
 import HistReports
 
 /// The 30-day x 200-program history, generated once with `HistoryFixture.generate(size: .full)` into

@@ -1,11 +1,15 @@
 import Foundation
+import HistProc
+import HistSys
+import HistModel
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Small /proc readers histbench needs for its own bookkeeping (finding and killing what it started,
-/// measuring histd's CPU and memory). These deliberately do not use HistProc: the sampler is one of the
-/// things being measured, and the harness side must not depend on the code under test.
+/// measuring histd's CPU and memory). These deliberately do not use HistProc's readers (ProcFS,
+/// TreeSampler): the sampler is one of the things being measured. They do use its pure parser
+/// (`ProcStat.parse`), so /proc/PID/stat is parsed by one piece of code.
 enum ProcInfo {
     struct StatLine: Sendable {
         var pid: Int32
@@ -21,25 +25,13 @@ enum ProcInfo {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var data = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 4096) }
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { break }
-            data.append(contentsOf: buf[0..<n])
-        }
-        return String(decoding: data, as: UTF8.self)
+        return Sys.readToEnd(fd).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// /proc/PID/stat, parsed from the last ')' so a comm with spaces or parentheses is harmless.
     static func stat(_ pid: Int32) -> StatLine? {
-        guard let text = read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
-        // fields[0] = state (field 3), fields[1] = ppid (4), utime = 14, stime = 15, starttime = 22.
-        guard fields.count > 19, let ppid = Int32(fields[1]), let ut = UInt64(fields[11]), let st = UInt64(fields[12]),
-              let start = UInt64(fields[19]) else { return nil }
-        return StatLine(pid: pid, ppid: ppid, state: fields[0].first ?? "?", startTicks: start, utime: ut, stime: st)
+        guard let text = read("/proc/\(pid)/stat"), let s = ProcStat.parse(text) else { return nil }
+        return StatLine(pid: pid, ppid: s.ppid, state: s.state, startTicks: s.startTicks, utime: s.utime, stime: s.stime)
     }
 
     /// Every numeric entry of /proc.
@@ -119,15 +111,7 @@ enum ProcInfo {
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock stampchild writes, so stamps and our own events compare.
-func monoNow() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
+func monoNow() -> Int64 { Int64(MonotonicInstant.now().nanoseconds) }
 
 /// Sleeps the calling thread (scenarios are synchronous on purpose: nothing else runs beside them).
-func sleepSeconds(_ s: Double) {
-    var ts = timespec(tv_sec: Int(s), tv_nsec: Int((s - Double(Int(s))) * 1e9))
-    var rem = timespec()
-    while nanosleep(&ts, &rem) != 0 && errno == EINTR { ts = rem }
-}
+func sleepSeconds(_ s: Double) { Sys.sleep(.nanoseconds(Int64(s * 1e9))) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import HistConfig
 import HistModel
 
+import HistSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,12 +54,7 @@ extension Histd {
         /// One line to stderr with a plain write(2): `stderr` (the C global) is not concurrency-safe in Swift 6.
         static func printError(_ line: String) {
             let bytes = Array((line + "\n").utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes[offset...].withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-                if n < 0 { if errno == EINTR { continue }; return }
-                offset += n
-            }
+            _ = bytes.withUnsafeBytes { Sys.writeAll(2, $0) }
         }
 
         /// `FILE: ok — N programs, M pools` and one line per program and pool.

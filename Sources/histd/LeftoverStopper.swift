@@ -2,6 +2,7 @@ import CShim
 import HistModel
 import HistProc
 
+import HistSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,8 +49,7 @@ enum LeftoverStopper {
             let left = deadline.since(.now()).milliseconds
             guard left > 0 else { return }
             var pfds = pending.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let n = poll(&pfds, nfds_t(pfds.count), Int32(min(left, 1000)))
-            if n < 0 && errno != EINTR { return }
+            if Sys.poll(&pfds, timeoutMs: Int32(min(left, 1000))) < 0 { return }
             pending = pfds.filter { $0.revents == 0 }.map(\.fd)
         }
     }

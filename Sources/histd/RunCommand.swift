@@ -77,6 +77,7 @@ extension Histd {
             recorder.handleLeftovers(stop: loaded.supervisor.stopLeftovers)
 
             let resources = Self.makeResources(config: loaded, logger: logger)
+            var watcher: Watcher?
             do {
                 let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
                                                 sink: recorder.sink, logger: logger, resources: resources.hook)
@@ -84,16 +85,20 @@ extension Histd {
                 var specs: [String: ProgramSpec] = [:]
                 for p in loaded.programs { specs[p.name] = p }
                 for p in loaded.pools { specs[p.name] = p.worker }
-                let watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: recorder.sink,
-                                      cgroups: resources.cgroups, logger: logger)
-                watcher.start()
+                watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: recorder.sink,
+                                  cgroups: resources.cgroups, logger: logger)
+                watcher?.start()
                 let control = Self.startControl(flag: socket, config: loaded, supervisor: supervisor, sink: recorder.sink, logger: logger)
                 await supervisor.waitUntilFinished()
                 control?.stop()
-                watcher.stop()
+                watcher?.stop()
                 resources.cgroups?.removeParents()
             } catch {
                 printError("histd: \(error)")
+                // The same cleanup as a clean exit, in reverse order of start: what was started is stopped,
+                // and the "histd-<pid>" cgroup parents are removed (they are empty: no program got to run).
+                watcher?.stop()
+                resources.cgroups?.removeParents()
                 recorder.finish(reason: .unclean)
                 throw ExitCode(1)
             }

@@ -4,6 +4,7 @@
 // Usage: histstore-probe DB_PATH
 import Foundation
 import HistModel
+import HistTestSupport
 import HistStore
 
 // Also: histstore-probe DB_PATH --bench N   (records N events as fast as possible, prints events/s)

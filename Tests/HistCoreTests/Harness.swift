@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShim
 import HistModel
+import HistProc
 import Logging
 import Synchronization
 import Testing
@@ -100,7 +101,7 @@ private func system_rm(_ path: String) -> Int32 {
 
 /// True if `pid` is a live (non-zombie) process.
 func isAlive(_ pid: Int32) -> Bool {
-    guard let stat = DescendantSweep.readStat(pid) else { return false }
+    guard let stat = ProcFS().stat(pid) else { return false }
     return stat.state != "Z"
 }
 

@@ -4,6 +4,7 @@ import Glibc
 import CShim
 import Foundation
 import HistModel
+import HistProc
 import Logging
 import Testing
 import Synchronization
@@ -21,7 +22,7 @@ func procWorkers(pool: String) -> [Int32] {
     var out: [Int32] = []
     while let e = readdir(dir) {
         let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-        guard let pid = Int32(name), let stat = DescendantSweep.readStat(pid), stat.ppid == me, stat.state != "Z" else { continue }
+        guard let pid = Int32(name), let stat = ProcFS().stat(pid), stat.ppid == me, stat.state != "Z" else { continue }
         // A live process reads as an empty environ only in the middle of an exec (the file is
         // bound to the memory of the image it was opened on): read again.
         var bytes = [UInt8]()

@@ -15,6 +15,7 @@ import Testing
         try await withSupervisor([stubborn], dir: dir) { sup, sink in
             await sink.waitFor { _ in dir.read(dir.path + "/ready") != nil }
             // Poll, not sleep: stop once the shell has become `sleep` (TERM stays ignored across exec).
+            #expect(await sink.waitFor { $0.contains { $0.started != nil } })
             let pid = try #require(sink.events("stubborn").compactMap(\.started).first?.identity.pid)
             #expect(await sink.waitFor { _ in dir.read("/proc/\(pid)/comm") == "sleep\n" })
             sup.post(.stop(program: "stubborn"))

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HistModel
+import HistTestSupport
 import HistStore
 import Testing
 @testable import HistReports

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HistStore
 import HistReports
+import HistTestSupport
 
 /// A small history with known content: the schema through the store, then rows in plain SQL that follow
 /// the real writer's conventions (docs/SCHEMA.md: restart_scheduled points at the ended instance, the

@@ -74,7 +74,7 @@ extension Engine {
         unit.ageTimer = nil
         guard let name = unit.pool, let pool = pools[name], let maxAge = pool.maxWorkerAge, maxAge > .zero else { return }
         let life = AgeSchedule.lifetime(maxAge: maxAge, jitter: pool.ageJitter, using: &ageRNG)
-        unit.ageTimer = timers.schedule(at: Sys.monotonicNow() + life, .workerAge(unit.key, instance))
+        unit.ageTimer = timers.schedule(at: MonotonicInstant.now().sinceOrigin + life, .workerAge(unit.key, instance))
     }
 
     /// The worker's process reached its age: mark it retiring (its replacement starts in the

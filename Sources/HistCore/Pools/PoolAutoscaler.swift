@@ -43,7 +43,7 @@ final class PoolAutoscaler: Sendable {
         while sleep(spec.scaleInterval) {
             let signal = meter.measure(live: liveWorkers())
             if let current = shared.state.withLock({ $0.desired[spec.name] }) { state.desired = current }
-            let (next, decision) = ScaleDecider.decide(signal: signal, now: Sys.monotonicNow(), state: state, spec: spec)
+            let (next, decision) = ScaleDecider.decide(signal: signal, now: MonotonicInstant.now().sinceOrigin, state: state, spec: spec)
             state = next
             guard let decision, !stopped else { continue }
             shared.post(.autoscale(pool: spec.name, count: decision.to, signal: decision.signal))
@@ -56,10 +56,10 @@ final class PoolAutoscaler: Sendable {
 
     /// Sleeps `interval` in short steps; false once the supervisor is stopping.
     private func sleep(_ interval: Duration) -> Bool {
-        let deadline = Sys.monotonicNow() + interval
+        let deadline = MonotonicInstant.now().sinceOrigin + interval
         while true {
             if stopped { return false }
-            let left = deadline - Sys.monotonicNow()
+            let left = deadline - MonotonicInstant.now().sinceOrigin
             if left <= .zero { return true }
             let step = min(left, .milliseconds(50))
             var ts = timespec(tv_sec: Int(step.components.seconds), tv_nsec: Int(step.components.attoseconds / 1_000_000_000))
@@ -86,7 +86,7 @@ struct SignalMeter {
     mutating func measure(live: [InstanceInfo]) -> Double? {
         switch scaleOn {
         case .poolCPU:
-            let reading = PoolCPUReading(time: Sys.monotonicNow(), ticks: probe.treeTicks(live))
+            let reading = PoolCPUReading(time: MonotonicInstant.now().sinceOrigin, ticks: probe.treeTicks(live))
             defer { lastPool = reading }
             return CPUSignal.poolCPU(previous: lastPool, current: reading, ticksPerSecond: probe.ticksPerSecond)
         case .systemCPU:

@@ -4,6 +4,7 @@ import Glibc
 import HistModel
 import HistProc
 import Synchronization
+import HistSys
 
 /// Where the autoscaler reads CPU counters from (a fake in tests of the driver).
 public protocol PoolCPUProbe: Sendable {
@@ -46,17 +47,6 @@ public final class ProcCPUProbe: PoolCPUProbe {
 
     /// The whole file (`/proc/stat` can exceed a page on many-CPU machines).
     static func readFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { Glibc.close(fd) }
-        var out = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return out.isEmpty ? nil : String(decoding: out, as: UTF8.self)
+        Sys.readText(path).flatMap { $0.isEmpty ? nil : $0 }
     }
 }

@@ -1,7 +1,10 @@
 #if canImport(Glibc)
 import Glibc
+import HistModel
+import HistSys
 #endif
 import CShim
+import HistProc
 import Logging
 
 /// Finds and ends processes that came from our programs but are not any unit's main process:
@@ -19,18 +22,15 @@ struct DescendantSweep {
     var includeAllChildren: Bool
 
     func findLeftovers() -> [Leftover] {
-        guard let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
+        // The one /proc/PID/stat parser (ProcStat, through ProcFS), not a reader of its own.
+        let procfs = ProcFS()
         var found: [Leftover] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            guard let pid = Int32(name), pid != ownPID, let stat = Self.readStat(pid) else { continue }
+        for pid in procfs.allPids() {
+            guard pid != ownPID, let stat = procfs.stat(pid) else { continue }
             if stat.state == "Z" && stat.ppid != ownPID { continue }
             if includeAllChildren && stat.ppid == ownPID {
                 found.append(Leftover(pid: pid, ppid: stat.ppid))
-            } else if let leaderTicks = sessions[stat.session], sessionIsOurs(stat.session, leaderTicks: leaderTicks) {
+            } else if let leaderTicks = sessions[stat.session], sessionIsOurs(stat.session, leaderTicks: leaderTicks, procfs) {
                 found.append(Leftover(pid: pid, ppid: stat.ppid))
             }
         }
@@ -39,9 +39,9 @@ struct DescendantSweep {
 
     /// A session number is ours unless a new process reused the number (its leader alive with a
     /// different start time). While any member of our session lives, the number cannot be reused.
-    private func sessionIsOurs(_ sid: Int32, leaderTicks: UInt64) -> Bool {
-        let ticks = histd_proc_start_ticks(sid)
-        return ticks == 0 || ticks == leaderTicks
+    private func sessionIsOurs(_ sid: Int32, leaderTicks: UInt64, _ procfs: ProcFS) -> Bool {
+        guard let ticks = procfs.stat(sid)?.startTicks else { return true } // the leader is gone
+        return ticks == leaderTicks
     }
 
     /// SIGTERM, wait up to `grace` for them to exit (pidfds, no polling loop), then SIGKILL.
@@ -68,14 +68,13 @@ struct DescendantSweep {
     }
 
     private func waitForExit(_ fds: [Int32], timeout: Duration) {
-        let deadline = Sys.monotonicNow() + timeout
+        let deadline = MonotonicInstant.now().sinceOrigin + timeout
         var pending = fds.filter { !Self.exited($0) }
         while !pending.isEmpty {
-            let left = deadline - Sys.monotonicNow()
+            let left = deadline - MonotonicInstant.now().sinceOrigin
             if left <= .zero { return }
             var pfds = pending.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let n = poll(&pfds, nfds_t(pfds.count), Int32(max(1, left.milliseconds)))
-            if n < 0 && errno != EINTR { return }
+            if Sys.poll(&pfds, timeoutMs: Int32(max(1, left.milliseconds))) < 0 { return }
             pending = pending.filter { !Self.exited($0) }
         }
     }
@@ -83,26 +82,5 @@ struct DescendantSweep {
     private static func exited(_ pidfd: Int32) -> Bool {
         var pfd = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
         return poll(&pfd, 1, 0) == 1
-    }
-
-    struct Stat {
-        var state: Character
-        var ppid: Int32
-        var session: Int32
-    }
-
-    /// Fields 3 (state), 4 (ppid) and 6 (session) of /proc/PID/stat, parsed after the last ')'.
-    static func readStat(_ pid: Int32) -> Stat? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 1024)
-        let n = read(fd, &buf, buf.count)
-        guard n > 0, let close = buf[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = buf[(close + 1)..<n].split(separator: UInt8(ascii: " "))
-        guard fields.count >= 4, let state = fields[0].first,
-              let ppid = Int32(String(decoding: fields[1], as: UTF8.self)),
-              let session = Int32(String(decoding: fields[3], as: UTF8.self)) else { return nil }
-        return Stat(state: Character(UnicodeScalar(state)), ppid: ppid, session: session)
     }
 }

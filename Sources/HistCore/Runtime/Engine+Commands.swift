@@ -127,7 +127,7 @@ extension Engine {
     /// Marks the events the command causes on `unit` with the operator action (see `Unit.link`).
     private func link(_ unit: Unit, _ options: CommandOptions, until: OperatorLink.Until, expires: Duration? = nil) {
         guard let id = options.operatorAction else { return }
-        unit.link = OperatorLink(action: id, until: until, expiresAt: expires.map { Sys.monotonicNow() + $0 })
+        unit.link = OperatorLink(action: id, until: until, expiresAt: expires.map { MonotonicInstant.now().sinceOrigin + $0 })
     }
 
     /// Answers now (not waiting, or the goal already holds) or parks the reply until the goal holds.

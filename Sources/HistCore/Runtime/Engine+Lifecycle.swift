@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShim
 import HistModel
+import HistSys
 import Logging
 
 extension Engine {
@@ -77,7 +78,7 @@ extension Engine {
                 unit.restartTimer = nil
                 followUps.append(.backoffElapsed)
             } else {
-                unit.restartDue = Sys.monotonicNow() + delay
+                unit.restartDue = MonotonicInstant.now().sinceOrigin + delay
                 unit.restartTimer = timers.schedule(at: unit.restartDue!, .backoff(unit.key))
             }
         case .cancelRestartTimer:
@@ -87,7 +88,7 @@ extension Engine {
             signalGroup(unit, sig)
         case .armKillTimer(let timeout):
             timers.cancel(unit.killTimer)
-            unit.killTimer = timers.schedule(at: Sys.monotonicNow() + timeout, .stopTimeout(unit.key))
+            unit.killTimer = timers.schedule(at: MonotonicInstant.now().sinceOrigin + timeout, .stopTimeout(unit.key))
         case .cancelKillTimer:
             timers.cancel(unit.killTimer)
             unit.killTimer = nil
@@ -157,7 +158,7 @@ extension Engine {
         case .success(let p):
             let info = InstanceInfo(id: makeInstanceID(), program: unit.key.program, workerIndex: unit.key.workerIndex,
                                     identity: ProcessIdentity(pid: p.pid, startTicks: p.startTicks), startedAt: .now())
-            unit.process = LiveProcess(info: info, pidfd: p.pidfd, startedAt: Sys.monotonicNow())
+            unit.process = LiveProcess(info: info, pidfd: p.pidfd, startedAt: MonotonicInstant.now().sinceOrigin)
             unit.output.tail.reset()
             unitByPID[p.pid] = unit.key
             rememberSession(p.pid, startTicks: p.startTicks)
@@ -177,7 +178,7 @@ extension Engine {
     func record(_ event: HistEvent, unit: Unit) {
         var event = event
         if let link = unit.link {
-            if let expiry = link.expiresAt, Sys.monotonicNow() > expiry {
+            if let expiry = link.expiresAt, MonotonicInstant.now().sinceOrigin > expiry {
                 unit.link = nil
             } else {
                 switch (link.until, event.payload) {

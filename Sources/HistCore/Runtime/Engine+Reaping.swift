@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShim
 import HistModel
+import HistSys
 
 extension Engine {
     /// Collects every exit that is ready. Called on SIGCHLD and when a pidfd turns readable; the
@@ -57,7 +58,7 @@ extension Engine {
                 readPipe(reader, budget: Self.drainBudgetAtExit)
             }
         }
-        let uptime = Sys.monotonicNow() - process.startedAt
+        let uptime = MonotonicInstant.now().sinceOrigin - process.startedAt
         // A SIGKILL histd did not send may be the kernel enforcing a cgroup limit (OOM killer).
         let limit = status.signal == SIGKILL ? resources.killedAtLimit(unit: unit.key, spec: unit.spec) : nil
         let event: LifecycleEvent = limit.map { .exitedAtLimit(status: status, uptime: uptime, limit: $0) }

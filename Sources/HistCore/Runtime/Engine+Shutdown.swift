@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HistModel
+import HistSys
 
 extension Engine {
     /// Starts the ordered shutdown: nothing restarts from now on; units waiting in backoff stop at
@@ -13,7 +14,7 @@ extension Engine {
         shared.markShuttingDown()
         abandonWaits()
         logger.notice("shutdown (\(cause)): stopping \(groups.count) group(s) in stop_order \(groups), timeout \(HistDuration.format(supervisorSpec.shutdownTimeout))")
-        timers.schedule(at: Sys.monotonicNow() + supervisorSpec.shutdownTimeout, .shutdownDeadline)
+        timers.schedule(at: MonotonicInstant.now().sinceOrigin + supervisorSpec.shutdownTimeout, .shutdownDeadline)
         for unit in units.values.sorted(by: { $0.key < $1.key }) where unit.process == nil {
             deliver(.stopRequested(.shutdown), to: unit)
         }

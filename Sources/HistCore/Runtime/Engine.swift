@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShim
 import HistModel
+import HistSys
 import Logging
 
 /// The supervisor's engine. Everything in here runs on one dedicated thread: an epoll loop over a
@@ -133,9 +134,8 @@ final class Engine {
             advanceShutdown()
             if phase == .done { break }
             armTimerFD()
-            let n = histd_epoll_wait(epfd, &tags, &masks, 64, -1)
+            let n = Sys.retrying { histd_epoll_wait(epfd, &tags, &masks, 64, -1) }
             if n < 0 {
-                if errno == EINTR { continue }
                 logger.critical("epoll_wait failed: \(Sys.errnoText(errno)); shutting down")
                 beginShutdown(cause: "engine error")
                 continue
@@ -194,7 +194,7 @@ final class Engine {
     }
 
     private func fireDueTimers() {
-        let now = Sys.monotonicNow()
+        let now = MonotonicInstant.now().sinceOrigin
         while let entry = timers.popDue(now: now) {
             switch entry.payload {
             case .backoff(let key):

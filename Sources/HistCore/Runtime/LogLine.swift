@@ -1,4 +1,5 @@
 import HistModel
+import HistSys
 
 /// Builds the one human line logged per transition, e.g.
 /// `crasher[4242]: crashed (exit 3) after 1.2s — restart in 2s (attempt 2 of 5)`.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShim
 import HistModel
+import HistSys
 
 /// A process that was spawned: its identity, a pidfd (or -1 on kernels without pidfd), and the
 /// read ends of its stdout/stderr pipes (non-blocking).

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import HistSys
 #endif
 
 /// An append-only log file rotated by size: when it reaches `maxBytes`, NAME -> NAME.1 -> ... -> NAME.keep

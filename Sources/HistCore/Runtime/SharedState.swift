@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShim
 import HistModel
+import HistSys
 import Synchronization
 
 /// The only state shared between the engine thread and other threads: the command queue (with

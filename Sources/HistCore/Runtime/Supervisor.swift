@@ -4,6 +4,7 @@ import Glibc
 import CShim
 import Foundation
 import HistModel
+import HistSys
 import Logging
 import Synchronization
 

@@ -38,7 +38,7 @@ public struct UnitStatus: Hashable, Sendable {
     public var restarts: Int
     /// The live process, if any.
     public var instance: InstanceInfo?
-    /// In `backoff`: when (CLOCK_MONOTONIC, `Sys.monotonicNow()`) the next start is due.
+    /// In `backoff`: when (CLOCK_MONOTONIC, `MonotonicInstant.now().sinceOrigin`) the next start is due.
     public var restartDue: Duration?
 
     public init(unit: UnitKey, state: ProgramState, restarts: Int, instance: InstanceInfo?, restartDue: Duration? = nil) {
@@ -52,7 +52,7 @@ public struct UnitStatus: Hashable, Sendable {
     /// Time left until the next start when in backoff (nil otherwise), measured now.
     public var backoffRemaining: Duration? {
         guard state == .backoff, let restartDue else { return nil }
-        return max(.zero, restartDue - Sys.monotonicNow())
+        return max(.zero, restartDue - MonotonicInstant.now().sinceOrigin)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import HistModel
+import HistStore
 import Synchronization
 #if canImport(Glibc)
 import Glibc

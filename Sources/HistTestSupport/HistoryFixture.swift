@@ -8,6 +8,12 @@ import HistStore
 /// Deterministic for a given `Size` and `end`. Tests use a small size; the benchmark uses `.full`
 /// (30 days x 200 programs, about 10 M events).
 public enum HistoryFixture {
+    /// Why a fixture could not be generated.
+    public struct FixtureError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
     /// How much history to generate.
     public struct Size: Hashable, Sendable {
         public var programs: Int
@@ -76,7 +82,7 @@ public enum HistoryFixture {
     @discardableResult
     public static func generate(at path: String, size: Size = .small, end: Timestamp = .now()) throws -> Summary {
         guard !FileManager.default.fileExists(atPath: path) else {
-            throw ReportError(.queryFailed, "HistoryFixture: \(path) already exists")
+            throw FixtureError(message: "HistoryFixture: \(path) already exists")
         }
         try createSchema(at: path)
         let queue = try DatabaseQueue(path: path)
