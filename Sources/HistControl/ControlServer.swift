@@ -204,8 +204,16 @@ public final class ControlServer: @unchecked Sendable {
         Glibc.close(c.fd)
         connections[c.fd] = nil
         byID[c.id] = nil
-        // A request still waiting on the engine: the action goes on; it is recorded when it ends.
-        if let f = c.inFlight { for p in f.parts { p.reply.answer(.timedOut("the client went away")) } }
+        // A request still waiting on the engine: the action goes on, and is recorded now with what is known.
+        if let f = c.inFlight {
+            c.inFlight = nil
+            pendingReloads[c.id] = nil
+            for p in f.parts { p.reply.answer(.timedOut("the client went away before the action took effect")) }
+            let reply = f.request.verb == .reload
+                ? ControlReply.error(id: f.request.id, "timeout", "the client went away before reload answered")
+                : ControlAnswer.reply(for: f.request, parts: f.parts.map { ($0.name, $0.reply.outcome ?? .shuttingDown) })
+            record(f.request, c, reply, seq: f.seq, time: f.time)
+        }
     }
 
     // MARK: - Reading and writing

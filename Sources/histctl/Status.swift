@@ -11,7 +11,7 @@ extension Histctl {
             Live (histd answers on its control socket, and says so): name, state, pid, uptime, backoff remaining, \
             restarts, one row per program and per pool worker. Live is tried when the socket is named (--socket, \
             $HISTD_SOCKET, a --config with control_socket) or when no database is named (--db, $HISTD_DB); \
-            --record skips it.
+            --record skips it. --format json gives {"live":true,"histd_pid":N,"units":[...]}.
 
             From the record (histd not answering): as of now (--since/--until are not used). Columns: program, kind, \
             state, pid, workers, uptime_s, restarts_1h, last_exit_at, last_exit_code, last_signal, last_exit_class, \
@@ -48,7 +48,7 @@ extension Histctl {
             control.socket = socket
             control.config = options.config
             let dbNamed = options.db != nil || !(env["HISTD_DB"] ?? "").isEmpty
-            guard control.explicit || !dbNamed else { return nil }
+            guard try control.explicit() || !dbNamed else { return nil }
             let client = try control.client()
             let request: [String: Any] = ["v": 1, "cmd": "status", "names": names + options.programs]
             do {
