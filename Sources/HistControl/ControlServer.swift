@@ -93,8 +93,12 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Stops the thread, closes every connection and the socket (removing its path), and returns.
     public func stop() {
-        stopped.withLock { $0 = true }
-        wake()
+        // wake() under the lock: `completed` (engine and reload threads) writes only while not stopped,
+        // so nothing writes to the eventfd once it is closed below.
+        stopped.withLock { s in
+            s = true
+            wake()
+        }
         finished.wait()
         for c in connections.values { Glibc.close(c.fd) }
         connections.removeAll()
@@ -407,7 +411,7 @@ public final class ControlServer: @unchecked Sendable {
     /// Called on the engine's (or the reload) thread when a reply completes: queue and wake, nothing more.
     private func completed(_ connection: UInt64) {
         completions.withLock { $0.append(connection) }
-        wake()
+        stopped.withLock { if !$0 { wake() } }
     }
 
     /// Answers the connection's request if every part is complete, or its deadline passed.
