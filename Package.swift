@@ -89,6 +89,7 @@ let package = Package(
         .testTarget(name: "HistConfigTests", dependencies: ["HistConfig", "HistModel"]),
         .testTarget(name: "HistProcTests", dependencies: ["HistProc", "HistModel", "CShim"]),
         .testTarget(name: "HistCoreTests", dependencies: ["HistCore", "HistModel", "HistProc", "CShim"]),
+        .testTarget(name: "HistControlTests", dependencies: ["HistControl", "HistCore", "HistModel"]),
         .testTarget(name: "HistStoreTests", dependencies: [
             "HistStore", "HistModel", "HistTestSupport", "histstore-probe", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -93,8 +93,12 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Stops the thread, closes every connection and the socket (removing its path), and returns.
     public func stop() {
-        stopped.withLock { $0 = true }
-        wake()
+        // wake() under the lock: `completed` (engine and reload threads) writes only while not stopped,
+        // so nothing writes to the eventfd once it is closed below.
+        stopped.withLock { s in
+            s = true
+            wake()
+        }
         finished.wait()
         for c in connections.values { Glibc.close(c.fd) }
         connections.removeAll()
@@ -204,8 +208,16 @@ public final class ControlServer: @unchecked Sendable {
         Glibc.close(c.fd)
         connections[c.fd] = nil
         byID[c.id] = nil
-        // A request still waiting on the engine: the action goes on; it is recorded when it ends.
-        if let f = c.inFlight { for p in f.parts { p.reply.answer(.timedOut("the client went away")) } }
+        // A request still waiting on the engine: the action goes on, and is recorded now with what is known.
+        if let f = c.inFlight {
+            c.inFlight = nil
+            pendingReloads[c.id] = nil
+            for p in f.parts { p.reply.answer(.timedOut("the client went away before the action took effect")) }
+            let reply = f.request.verb == .reload
+                ? ControlReply.error(id: f.request.id, "timeout", "the client went away before reload answered")
+                : ControlAnswer.reply(for: f.request, parts: f.parts.map { ($0.name, $0.reply.outcome ?? .shuttingDown) })
+            record(f.request, c, reply, seq: f.seq, time: f.time)
+        }
     }
 
     // MARK: - Reading and writing
@@ -399,7 +411,7 @@ public final class ControlServer: @unchecked Sendable {
     /// Called on the engine's (or the reload) thread when a reply completes: queue and wake, nothing more.
     private func completed(_ connection: UInt64) {
         completions.withLock { $0.append(connection) }
-        wake()
+        stopped.withLock { if !$0 { wake() } }
     }
 
     /// Answers the connection's request if every part is complete, or its deadline passed.

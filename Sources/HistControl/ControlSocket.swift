@@ -4,7 +4,8 @@ import Glibc
 import Foundation
 
 /// The listening unix socket, created safely:
-/// - the parent folder is created (mode 0750) if missing; an existing one is used as it is;
+/// - the parent folder is created (mode 0750) if missing; an existing one must belong to histd's user or
+///   root, and must not be writable by anyone unless sticky;
 /// - an existing path is removed only when it is a socket nobody listens on (connect is refused);
 ///   a live socket ("another histd") or anything else (a file, a symlink) is an error, never touched;
 /// - the socket gets mode 0660 and, when given, the group that may connect;
@@ -60,6 +61,13 @@ public final class ControlSocket: Sendable {
         var st = stat()
         if stat(dir, &st) == 0 {
             guard (st.st_mode & S_IFMT) == S_IFDIR else { throw ControlError("\(dir) is not a directory (the control socket's folder)") }
+            // Someone else's folder, or one anyone may write without the sticky bit, could swap the socket.
+            guard st.st_uid == geteuid() || st.st_uid == 0 else {
+                throw ControlError("\(dir) (the control socket's folder) belongs to uid \(st.st_uid), not to histd's user or root")
+            }
+            guard st.st_mode & 0o002 == 0 || st.st_mode & 0o1000 != 0 else {
+                throw ControlError("\(dir) (the control socket's folder) is writable by anyone and not sticky")
+            }
             return
         }
         guard errno == ENOENT else { throw ControlError("cannot use \(dir): \(errnoText())") }

@@ -22,7 +22,7 @@ public struct PruneResult: Sendable, Equatable {
 ///
 /// What goes: events, scans, zombie/orphan intervals (by last_seen) and ended instances older than
 /// `retention`; instances never seen ending whose run is closed, by start time; sweeps and their
-/// snapshots older than `snapshotRetention`. Runs, programs and program_configs are kept (a few rows
+/// snapshots older than `snapshotRetention`; an instance's `operator_effects` rows go with it. Runs, programs and program_configs are kept (a few rows
 /// per histd start). Every delete goes through an index.
 struct Pruner {
     enum Phase: Int, CaseIterable { case events, scans, zombieParents, orphans, instancesEnded, instancesDangling, snapshots, done }
@@ -65,6 +65,11 @@ struct Pruner {
             n = try delete(db, "DELETE FROM orphans WHERE id IN (SELECT id FROM orphans WHERE last_seen < ? ORDER BY last_seen LIMIT ?)", cutoff)
             result.orphans += n
         case .instancesEnded:
+            // Their operator_effects rows first (they reference the instances; migration 0004).
+            try db.cachedStatement(sql: """
+                DELETE FROM operator_effects WHERE instance_id IN
+                    (SELECT id FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
+                """).execute(arguments: [cutoff, batchSize])
             n = try delete(db, """
                 DELETE FROM instances WHERE id IN
                     (SELECT id FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
@@ -72,6 +77,11 @@ struct Pruner {
             result.instances += n
         case .instancesDangling:
             // Never seen ending, and their run is over (histd died): only the start time is left to go by.
+            try db.cachedStatement(sql: """
+                DELETE FROM operator_effects WHERE instance_id IN
+                    (SELECT i.id FROM runs r JOIN instances i ON i.run_id = r.id AND i.ended_at IS NULL
+                     WHERE r.stopped_at IS NOT NULL AND i.started_at < ? LIMIT ?)
+                """).execute(arguments: [cutoff, batchSize])
             n = try delete(db, """
                 DELETE FROM instances WHERE id IN
                     (SELECT i.id FROM runs r JOIN instances i ON i.run_id = r.id AND i.ended_at IS NULL

@@ -32,7 +32,10 @@ enum ControlScenario {
             sleepSeconds(0.2)
         }
         guard ready else { throw Workspace.Failure(description: "histd did not report \(n) running programs in 60 s") }
-        var status: [Double] = [], restart: [Double] = []
+        var status: [Double] = [], restart: [Double] = [], baseline: [Double] = []
+        for _ in 0..<trials {
+            baseline.append(try timed([histctl, "--version"]) * 1000)
+        }
         for _ in 0..<trials {
             status.append(try timed([histctl, "status", "--socket", socket]) * 1000)
         }
@@ -42,6 +45,7 @@ enum ControlScenario {
         var r = ScenarioResult("control")
         r.add("histctl status, live, \(n) programs (wall)", unit: "ms", samples: status, target: "<= 20 ms (quiet box)")
         r.add("histctl restart round trip (wall)", unit: "ms", samples: restart)
+        r.add("histctl --version (process start, no socket)", unit: "ms", samples: baseline)
         r.info["loadavg"] = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
         r.info["histctl"] = histctl
         return r

@@ -97,8 +97,12 @@ struct ControlOptions: ParsableArguments {
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
-    /// True when the socket was named explicitly (--socket, $HISTD_SOCKET or a config).
-    var explicit: Bool { socket != nil || !(environment["HISTD_SOCKET"] ?? "").isEmpty || config != nil }
+    /// True when the socket was named explicitly (--socket, $HISTD_SOCKET, or a config with control_socket).
+    func explicit() throws -> Bool {
+        if socket != nil || !(environment["HISTD_SOCKET"] ?? "").isEmpty { return true }
+        guard let config else { return false }
+        return try loadConfig(config).supervisor.controlSocket != nil
+    }
 
     func client() throws -> ControlClient {
         var configSocket: String?

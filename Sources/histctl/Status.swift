@@ -11,7 +11,7 @@ extension Histctl {
             Live (histd answers on its control socket, and says so): name, state, pid, uptime, backoff remaining, \
             restarts, one row per program and per pool worker. Live is tried when the socket is named (--socket, \
             $HISTD_SOCKET, a --config with control_socket) or when no database is named (--db, $HISTD_DB); \
-            --record skips it.
+            --record skips it. --format json gives {"live":true,"histd_pid":N,"units":[...]}; csv has no "live" line.
 
             From the record (histd not answering): as of now (--since/--until are not used). Columns: program, kind, \
             state, pid, workers (pools only), uptime_s, restarts_1h (restarts that happened in the last hour), \
@@ -77,7 +77,7 @@ extension Histctl {
             control.socket = socket
             control.config = options.config
             let dbNamed = options.db != nil || !(env["HISTD_DB"] ?? "").isEmpty
-            guard control.explicit || !dbNamed else { return nil }
+            guard try control.explicit() || !dbNamed else { return nil }
             let client = try control.client()
             let request: [String: Any] = ["v": 1, "cmd": "status", "names": names + options.programs]
             do {
@@ -108,13 +108,18 @@ extension Histctl {
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
-            print("live from histd (pid \(reply["histd_pid"] as? Int ?? 0))")
+            if options.format != .csv { print("live from histd (pid \(reply["histd_pid"] as? Int ?? 0))") }
             var rows = [["NAME", "STATE", "PID", "UPTIME", "BACKOFF", "RESTARTS"]]
             for u in units {
                 rows.append([u["name"] as? String ?? "?", u["state"] as? String ?? "?", (u["pid"] as? Int).map(String.init) ?? "-",
                              (u["uptime_ms"] as? Int).map { Self.format(ms: $0) } ?? "-",
                              (u["backoff_remaining_ms"] as? Int).map { Self.format(ms: $0) } ?? "-",
                              String(u["restarts"] as? Int ?? 0)])
+            }
+            if options.format == .csv {
+                print(rows.map { $0.map { $0 == "-" ? "" : $0 }.joined(separator: ",") }.joined(separator: "\r\n"), terminator: "\r\n")
+                if options.failIfFound && !units.isEmpty { throw ExitCode(3) }
+                return
             }
             let widths = (0..<6).map { c in rows.map { $0[c].count }.max() ?? 0 }
             for r in rows {

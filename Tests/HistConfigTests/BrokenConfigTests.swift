@@ -38,6 +38,10 @@ import HistModel
         ("[program.a]\ncommand = \"/bin/sh\"\nstop_timeout = -1\n", 3, "program.a.stop_timeout", "not a usable number of seconds"),
         ("[supervisor]\nsnapshot_interval = \"2h\"\n", 2, "supervisor.snapshot_interval", "between 100ms and 1h"),
         ("[supervisor]\nscan_interval = \"10ms\"\n", 2, "supervisor.scan_interval", "between 100ms and 1h"),
+        // control socket (docs/CONTROL.md)
+        ("[supervisor]\ncontrol_group = \"histd-no-such-group-xyz\"\n", 2, "supervisor.control_group", "no such group \"histd-no-such-group-xyz\""),
+        ("[supervisor]\nread_group = 7\n", 2, "supervisor.read_group", "expected a group name"),
+        ("[supervisor]\ncontrol_socket = \"/tmp\"\n", 2, "supervisor.control_socket", "is a directory"),
         ("[supervisor]\nscan_interval = \"never\"\n", 2, "supervisor.scan_interval", "expected \"off\" or"),
         // enums
         ("[program.a]\ncommand = \"/bin/sh\"\nrestart = \"sometimes\"\n", 3, "program.a.restart", "expected one of \"always\", \"on-failure\", \"never\""),

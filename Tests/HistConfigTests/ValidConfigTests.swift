@@ -115,6 +115,13 @@ import HistModel
         #expect(config.pools[0].maxWorkerAge == nil && config.pools[0].ageJitter == 0.1)
     }
 
+    @Test func controlSocketKeys() throws {
+        let dir = ConfigDir()
+        let config = try dir.load("[supervisor]\ncontrol_socket = \"run/c.sock\"\ncontrol_group = \"root\"\nread_group = \"root\"\n")
+        #expect(config.supervisor.controlSocket == dir.path + "/run/c.sock")
+        #expect(config.supervisor.controlGroup == "root" && config.supervisor.readGroup == "root")
+    }
+
     @Test func emptyConfigIsValidWithNothingToSupervise() throws {
         let dir = ConfigDir()
         let config = try dir.load("# nothing yet\n")

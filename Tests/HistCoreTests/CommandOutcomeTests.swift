@@ -114,9 +114,11 @@ struct CommandOutcomeTests {
         defer { dir.remove() }
         // Ignores TERM so that shutdown lasts until stop_timeout: there is a window to post into.
         let stubborn = dir.script("stubborn", "trap '' TERM; while :; do sleep 0.05; done")
-        let pool = PoolSpec(worker: program("jobs", stubborn, stopTimeout: .seconds(5)), minWorkers: 1, maxWorkers: 3)
+        // stop_timeout 60 s: the waiting restart cannot finish before the shutdown (whose own 3 s deadline kills it).
+        let pool = PoolSpec(worker: program("jobs", stubborn, stopTimeout: .seconds(60)), minWorkers: 1, maxWorkers: 3)
         var captured: Supervisor?
-        try await withSupervisor([program("web", stubborn, stopTimeout: .seconds(5))], pools: [pool], dir: dir) { sup, sink in
+        try await withSupervisor([program("web", stubborn, stopTimeout: .seconds(60))], pools: [pool], dir: dir,
+                                 shutdownTimeout: .seconds(3)) { sup, sink in
             captured = sup
             #expect(await eventually { sup.status().filter { $0.state == .running }.count == 2 })
             let waiting = sup.post(.restart(program: "web"), options: CommandOptions(wait: true))

@@ -22,7 +22,10 @@ import Testing
         for i in [gone, longRunning, fresh] {
             w.record(HistEvent(time: i.startedAt, program: i.program, payload: .started(i)))
         }
-        w.record(ended(gone, at: old + 1000, .exited(code: 1), .crash))
+        // Its end was an operator's doing (migration 0004): its operator_effects row must go with it.
+        var end = ended(gone, at: old + 1000, .exited(code: 1), .crash)
+        end.operatorAction = 1
+        w.record(end)
         for n in 0..<25 {
             w.record(HistEvent(time: ts(old + Int64(n)), program: "web", payload: .gaveUp(instance: nil, restarts: n, workerIndex: nil)))
             w.record(HistEvent(time: ts(recent + Int64(n)), program: "web", payload: .gaveUp(instance: nil, restarts: n, workerIndex: nil)))
@@ -51,6 +54,7 @@ import Testing
         // The long-running instance (open, run still open) is kept even though it started 40 days ago.
         #expect(try r.read { try Int64.fetchAll($0, sql: "SELECT pid FROM instances ORDER BY pid") } == [11, 12])
         #expect(result.instances == 1)
+        #expect(try count(r, "SELECT count(*) FROM operator_effects") == 0)
         #expect(try count(r, "SELECT count(*) FROM scans") == 3)
         #expect(try count(r, "SELECT count(*) FROM zombie_parents") == 3)
         #expect(result.scans == 2 && result.zombieParents == 2)
