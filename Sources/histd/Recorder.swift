@@ -51,28 +51,6 @@ final class Recorder {
         return Recorder(store: store, writer: writer, start: start, logger: logger)
     }
 
-    /// Processes of an earlier, unclean run that are still alive (same pid AND start time, same
-    /// boot): stop them (their whole process group: TERM, then KILL after 5 s) or leave them, and
-    /// record a `leftover` event for each, so that nothing runs unsupervised twice.
-    func handleLeftovers(stop: Bool) {
-        guard let start, !start.openInstances.isEmpty else { return }
-        let procfs = ProcFS()
-        let alive = start.openInstances.filter { LeftoverStopper.isRunning($0.identity, procfs: procfs) }
-        guard !alive.isEmpty else { return }
-        let list = alive.map { "\($0.program)[\($0.identity.pid)]" }.joined(separator: ", ")
-        if !stop {
-            logger.warning("left running by the earlier histd (stop_leftovers = false, left alone): \(list)")
-            for o in alive { writer.record(HistEvent(program: o.program, payload: .leftover(identity: o.identity, action: "left"))) }
-            return
-        }
-        logger.warning("stopping what the earlier histd left running: \(list)")
-        let stopped = LeftoverStopper.stop(alive.map(\.identity), procfs: procfs, grace: .seconds(5))
-        for o in alive {
-            let action = stopped.contains(o.identity) ? "stopped" : "still_running"
-            writer.record(HistEvent(program: o.program, payload: .leftover(identity: o.identity, action: action)))
-        }
-    }
-
     /// Flushes the writer and closes the run.
     func finish(reason: RunStopReason) {
         do {

@@ -68,12 +68,17 @@ extension Histd {
                 printError("histd: cannot use the history database \(location.path) (from \(location.source.rawValue)): \(error)")
                 throw ExitCode(1)
             }
-            recorder.handleLeftovers(stop: loaded.supervisor.stopLeftovers)
-
             let resources = Self.makeResources(config: loaded, logger: logger)
+            // Before any program starts: stop what a dead histd of this database left running.
+            let recovery = Recovery(markerKey: location.path,
+                                    programs: Set(loaded.programs.map(\.name) + loaded.pools.map(\.name)), logger: logger)
+            let leftovers = recovery.find(openInstances: recorder.start?.openInstances ?? [], cgroups: resources.detected)
+            recovery.handle(leftovers.found, staleGroups: leftovers.staleGroups, stop: loaded.supervisor.stopLeftovers,
+                            sink: recorder.sink)
             do {
                 let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
-                                                sink: recorder.sink, logger: logger, resources: resources.hook)
+                                                sink: recorder.sink, logger: logger, resources: resources.hook,
+                                                options: SupervisorOptions(ownerKey: location.path))
                 try supervisor.start()
                 var specs: [String: ProgramSpec] = [:]
                 for p in loaded.programs { specs[p.name] = p }
@@ -93,17 +98,21 @@ extension Histd {
         }
 
         /// cgroups only when some program asks for them; when they are unavailable, say so once.
-        static func makeResources(config: HistConfig, logger: Logger) -> (hook: any ProgramResources, cgroups: CgroupResources?) {
-            let wanted = config.programs.contains { $0.cgroup != nil } || config.pools.contains { $0.worker.cgroup != nil }
-            guard wanted else { return (NoProgramResources(), nil) }
+        /// `detected` is returned whenever cgroups work at all, so that stale groups of a dead histd
+        /// are found even when this config uses none.
+        static func makeResources(config: HistConfig, logger: Logger)
+            -> (hook: any ProgramResources, cgroups: CgroupResources?, detected: Cgroups?) {
             let detected = Cgroups.detect()
+            let usable = detected.unavailableReason == nil ? detected : nil
+            let wanted = config.programs.contains { $0.cgroup != nil } || config.pools.contains { $0.worker.cgroup != nil }
+            guard wanted else { return (NoProgramResources(), nil, usable) }
             if let reason = detected.unavailableReason {
                 logger.error("cgroups are unavailable (\(reason)); programs with a cgroup table run WITHOUT their cgroup limits")
-                return (NoProgramResources(), nil)
+                return (NoProgramResources(), nil, nil)
             }
             logger.notice("cgroups: \(detected.summary)")
             let resources = CgroupResources(cgroups: detected, logger: logger)
-            return (resources, resources)
+            return (resources, resources, usable)
         }
     }
 }

@@ -41,7 +41,8 @@ import Testing
             HistEvent(time: ts(1901), program: "pool1", payload: .scaled(up: false, signal: 10, from: 3, to: 2)),
             HistEvent(time: ts(1902), program: "pool1", payload: .recycled(instance: b, reason: "max_age")),
             HistEvent(time: ts(1903), program: "web", payload: .adopted(identity: ProcessIdentity(pid: 999, startTicks: 123), name: "child")),
-            HistEvent(time: ts(1904), program: "web", payload: .leftover(identity: ProcessIdentity(pid: 998, startTicks: 124), action: "left")),
+            HistEvent(time: ts(1904), program: "web", payload: .leftover(Leftover(row: nil, identity: ProcessIdentity(pid: 998, startTicks: 124), action: .left, source: .marker))),
+            HistEvent(time: ts(1905), program: "web", payload: .swept(SweptProcess(identity: ProcessIdentity(pid: 997, startTicks: 125), instance: nil, signal: 9, reason: .shutdown, gone: false))),
             ended(lost, at: 2000, .exited(code: 3), .crash, tail: "boom"),
         ]
         for e in all { w.record(e) }
@@ -69,7 +70,8 @@ import Testing
             .init(ts: 1901, kind: "scale_down", program: "pool1", instanceID: nil, value: 2, detail: #"{"from":3,"signal":10.0}"#),
             .init(ts: 1902, kind: "recycled", program: "pool1", instanceID: instB, value: nil, detail: #"{"reason":"max_age"}"#),
             .init(ts: 1903, kind: "adopted", program: "web", instanceID: nil, value: 999, detail: #"{"start_ticks":123,"name":"child"}"#),
-            .init(ts: 1904, kind: "leftover", program: "web", instanceID: nil, value: 998, detail: #"{"start_ticks":124,"action":"left"}"#),
+            .init(ts: 1904, kind: "leftover", program: "web", instanceID: nil, value: 998, detail: #"{"start_ticks":124,"action":"left","source":"marker"}"#),
+            .init(ts: 1905, kind: "swept", program: "web", instanceID: nil, value: 997, detail: #"{"start_ticks":125,"signal":9,"reason":"shutdown","gone":false}"#),
             .init(ts: 2000, kind: "crash", program: "web", instanceID: instLost, value: 1980, detail: nil),
         ]
         #expect(rows.count == expected.count)

@@ -6,6 +6,10 @@ import HistModel
 import Logging
 
 extension Engine {
+    /// The shortest delay before a failed spawn is tried again, whatever `restart_delay` says: a
+    /// missing binary with `restart_delay = "0s"` gives at most 10 `spawn_failed` a second per unit.
+    static let spawnFailureFloor: Duration = .milliseconds(100)
+
     /// Policy of a unit right now (restarts are off once shutdown began).
     func policy(for unit: Unit) -> UnitPolicy {
         // A retiring worker is not restarted whatever ends it: its replacement already runs.
@@ -59,7 +63,7 @@ extension Engine {
         shared.publish(unit.status)
         if unit.pool != nil { poolsDirty = true }
         for next in followUps { deliver(next, to: unit) }
-        if unit.removeWhenIdle && unit.process == nil && [.stopped, .exited, .failed].contains(unit.state) {
+        if unit.removeWhenIdle && unit.process == nil && unit.drain == nil && [.stopped, .exited, .failed].contains(unit.state) {
             removeUnit(unit)
         }
     }
@@ -70,10 +74,14 @@ extension Engine {
         let instance = (ending ?? unit.process)?.info
         switch action {
         case .spawn:
-            followUps.append(spawn(unit))
+            // The previous instance's tree is still being stopped: spawn once it is gone.
+            if let drain = unit.drain { drain.spawnPending = true } else { followUps.append(spawnNow(unit)) }
         case .scheduleRestart(let delay):
             timers.cancel(unit.restartTimer)
-            if delay <= .zero {
+            if case .spawnFailed = event, delay < Self.spawnFailureFloor {
+                // Never retry a failed spawn in the same call chain: back to the loop, at a bounded rate.
+                unit.restartTimer = timers.schedule(at: Sys.monotonicNow() + Self.spawnFailureFloor, .spawnRetry(unit.key))
+            } else if delay <= .zero {
                 unit.restartTimer = nil
                 followUps.append(.backoffElapsed)
             } else {
@@ -93,7 +101,9 @@ extension Engine {
         case .killGroup:
             signalGroup(unit, SIGKILL)
         case .releaseResources:
-            resources.killAll(unit: unit.key, spec: unit.spec)
+            // Whatever is left of the stopped tree (group stragglers, cgroup members, escapers) is
+            // drained on engine timers (started at the reap); nothing here may block.
+            break
         case .recordEnd(let classification):
             guard let ending else { return }
             let status: ExitStatus, uptime: Duration
@@ -140,9 +150,12 @@ extension Engine {
     }
 
     /// Spawns the unit's process; returns the outcome as the next lifecycle event.
-    private func spawn(_ unit: Unit) -> LifecycleEvent {
+    func spawnNow(_ unit: Unit) -> LifecycleEvent {
         var env = baseEnvironment
         for (k, v) in unit.spec.env { env[k] = v }
+        // Inherited by every descendant: how this histd (and the next one, after a crash) knows them.
+        env[RunMarker.runVariable] = runMarker.text
+        env[RunMarker.unitVariable] = unit.key.description
         if let pool = unit.pool, let index = unit.key.workerIndex {
             env["HISTD_POOL"] = pool
             env["HISTD_WORKER_INDEX"] = String(index)
@@ -175,6 +188,11 @@ extension Engine {
     func signalGroup(_ unit: Unit, _ sig: Int32) {
         guard let p = unit.process else { return }
         if p.pidfd >= 0 { _ = histd_pidfd_send_signal(p.pidfd, sig) }
+        // kill_mode = "process": the main process only; its descendants are left alone.
+        if unit.spec.killMode == .process {
+            if p.pidfd < 0 { _ = kill(p.pid, sig) }
+            return
+        }
         // The leader is not reaped until we reap it, so its pid (= pgid) cannot have been reused.
         _ = killpg(p.pid, sig)
     }

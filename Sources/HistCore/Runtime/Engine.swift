@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShim
 import HistModel
+import HistProc
 import Logging
 
 /// The supervisor's engine. Everything in here runs on one dedicated thread: an epoll loop over a
@@ -37,6 +38,12 @@ final class Engine {
     /// Sessions this run created (leader pid -> leader start ticks), for the final sweep. Bounded.
     var sessions: [Int32: UInt64] = [:]
     var sessionOrder: [Int32] = []
+    /// histd's own pid, the parent of re-parented descendants.
+    let ownPID = getpid()
+    /// The marker every child inherits (`HISTD_RUN`), naming this histd process.
+    let runMarker: RunMarker
+    /// /proc reads for ownership (remnant scans): engine thread only, no fd cache.
+    let ownershipProc = ProcFS()
 
     enum Phase: Equatable {
         case running
@@ -68,6 +75,7 @@ final class Engine {
         for p in programs { self.programs[p.name] = p }
         for p in pools { self.pools[p.name] = p }
         ageRNG = options.ageJitterSeed.map { SeededGenerator(seed: $0) } ?? SeededGenerator()
+        runMarker = RunMarker(key: options.ownerKey, owner: ProcessIdentity(pid: getpid(), startTicks: histd_proc_start_ticks(getpid())))
     }
 
     deinit { readBuffer.deallocate() }
@@ -208,6 +216,16 @@ final class Engine {
                 workerReachedMaxAge(unit, instance: instance)
             case .shutdownDeadline:
                 shutdownDeadlineReached()
+            case .drainCheck(let key):
+                guard let unit = units[key], unit.drain?.checkTimer == entry.id else { continue }
+                checkDrain(unit)
+            case .drainDeadline(let key):
+                guard let unit = units[key], unit.drain?.deadlineTimer == entry.id else { continue }
+                drainDeadline(unit)
+            case .spawnRetry(let key):
+                guard let unit = units[key], unit.restartTimer == entry.id else { continue }
+                unit.restartTimer = nil
+                deliver(.backoffElapsed, to: unit)
             }
         }
     }

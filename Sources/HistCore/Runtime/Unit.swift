@@ -29,6 +29,8 @@ final class Unit {
     var replacement: UnitKey?
     /// The `max_worker_age` timer of the current process.
     var ageTimer: UInt64?
+    /// What remains of the last instance while histd stops it (kill_mode = "tree"); nil when nothing does.
+    var drain: Drain?
 
     init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String) {
         self.key = key
@@ -73,4 +75,10 @@ enum TimerKind {
     /// A pool worker's process reached its (jittered) `max_worker_age`.
     case workerAge(UnitKey, InstanceID)
     case shutdownDeadline
+    /// Re-check what remains of a unit's ended instance.
+    case drainCheck(UnitKey)
+    /// stop_timeout of a drain: SIGKILL, then give up.
+    case drainDeadline(UnitKey)
+    /// A restart after a spawn failure, held to `Engine.spawnFailureFloor` (guarded by `restartTimer`).
+    case spawnRetry(UnitKey)
 }
