@@ -15,21 +15,25 @@ public struct RunMarker: Hashable, Sendable {
     public var key: String
     /// The histd process.
     public var owner: ProcessIdentity
+    /// One supervisor inside that process (a process may run several engines, as the tests do).
+    public var engine: UInt64
 
-    public init(key: String, owner: ProcessIdentity) {
+    public init(key: String, owner: ProcessIdentity, engine: UInt64) {
         self.key = key
         self.owner = owner
+        self.engine = engine
     }
 
-    /// `KEY:PID:START_TICKS` (the key may itself contain ':'; the last two fields are numbers).
-    public var text: String { "\(key):\(owner.pid):\(owner.startTicks)" }
+    /// `KEY:PID:START_TICKS:ENGINE` (the key may itself contain ':'; the last three fields are numbers).
+    public var text: String { "\(key):\(owner.pid):\(owner.startTicks):\(engine)" }
 
     public static func parse(_ text: String) -> RunMarker? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), let ticks = UInt64(parts[parts.count - 1]) else {
+        let n = parts.count
+        guard n >= 4, let pid = Int32(parts[n - 3]), let ticks = UInt64(parts[n - 2]), let engine = UInt64(parts[n - 1]) else {
             return nil
         }
-        return RunMarker(key: parts[0..<(parts.count - 2)].joined(separator: ":"),
-                         owner: ProcessIdentity(pid: pid, startTicks: ticks))
+        return RunMarker(key: parts[0..<(n - 3)].joined(separator: ":"),
+                         owner: ProcessIdentity(pid: pid, startTicks: ticks), engine: engine)
     }
 }

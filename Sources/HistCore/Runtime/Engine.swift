@@ -75,7 +75,8 @@ final class Engine {
         for p in programs { self.programs[p.name] = p }
         for p in pools { self.pools[p.name] = p }
         ageRNG = options.ageJitterSeed.map { SeededGenerator(seed: $0) } ?? SeededGenerator()
-        runMarker = RunMarker(key: options.ownerKey, owner: ProcessIdentity(pid: getpid(), startTicks: histd_proc_start_ticks(getpid())))
+        runMarker = RunMarker(key: options.ownerKey, owner: ProcessIdentity(pid: getpid(), startTicks: histd_proc_start_ticks(getpid())),
+                              engine: UInt64.random(in: 1...UInt64.max))
     }
 
     deinit { readBuffer.deallocate() }
