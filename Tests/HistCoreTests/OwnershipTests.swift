@@ -103,15 +103,21 @@ import Testing
         }
     }
 
-    /// A script that starts a long-lived child (its pid in FILE), then exits 1 after a moment.
+    /// A script that starts a long-lived child (its pid in NAME.child.MAINPID), then exits 1 after a moment.
     static func forker(_ dir: TempDir, _ name: String, ignoreTerm: Bool = false) -> String {
         dir.script(name, """
             \(ignoreTerm ? "trap '' TERM" : "")
             sleep 1000 &
-            echo $! > \(dir.path)/\(name).child
+            echo $! > \(dir.path)/\(name).child.$$
             sleep 0.3
             exit 1
             """)
+    }
+
+    /// The child pid the first instance of `name` wrote.
+    static func firstChild(_ dir: TempDir, _ name: String, _ sink: CollectingSink) -> Int32? {
+        guard let first = sink.events(name).compactMap(\.started).first else { return nil }
+        return pids(dir.read(dir.path + "/\(name).child.\(first.identity.pid)")).first
     }
 
     @Test func killModeTreeStopsWhatRemainsAndProcessLeavesIt() async throws {
@@ -127,8 +133,8 @@ import Testing
             #expect(await sink.waitFor(.seconds(20)) { events in
                 events.filter { $0.ended != nil }.count == 2 && events.contains { $0.program == "tree" && $0.swept != nil }
             })
-            let treeChild = try #require(Self.pids(dir.read(dir.path + "/tree.child")).first)
-            let processChild = try #require(Self.pids(dir.read(dir.path + "/process.child")).first)
+            let treeChild = try #require(Self.firstChild(dir, "tree", sink))
+            let processChild = try #require(Self.firstChild(dir, "process", sink))
             orphans = [treeChild, processChild]
             #expect(!isAlive(treeChild), "kill_mode = tree left the child running")
             #expect(isAlive(processChild), "kill_mode = process stopped the child")
@@ -186,9 +192,8 @@ import Testing
         var child: Int32 = 0
         defer { if child > 0 && isAlive(child) { kill(child, SIGKILL) } }
         try await withSupervisor([stuck, looper], dir: dir, resources: resources) { _, sink in
-            // The first instance's child (a restart after the drain writes the file again).
-            #expect(await sink.waitFor { _ in !pids(dir.read(dir.path + "/stuck.child")).isEmpty })
-            child = pids(dir.read(dir.path + "/stuck.child")).first ?? 0
+            #expect(await sink.waitFor { _ in firstChild(dir, "stuck", sink) != nil })
+            child = firstChild(dir, "stuck", sink) ?? 0
             #expect(await sink.waitFor(.seconds(30)) { $0.contains { $0.program == "stuck" && $0.swept != nil } })
             let events = sink.events
             let stuckEnd = try #require(events.firstIndex { $0.program == "stuck" && $0.ended != nil })

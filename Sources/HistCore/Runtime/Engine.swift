@@ -44,6 +44,8 @@ final class Engine {
     let runMarker: RunMarker
     /// /proc reads for ownership (remnant scans): engine thread only, no fd cache.
     let ownershipProc = ProcFS()
+    /// Ignored signals already logged once.
+    var ignoredSignalsLogged: Set<Int32> = []
 
     enum Phase: Equatable {
         case running
@@ -87,7 +89,7 @@ final class Engine {
         // signalfd only sees signals blocked in this thread. (`histd run` blocks them in every
         // thread before any starts; blocking here too keeps an embedded engine correct.)
         var signals: [Int32] = [SIGCHLD]
-        if options.handleSignals { signals += [SIGTERM, SIGINT, SIGHUP] }
+        if options.handleSignals { signals = SignalPolicy.handled }
         _ = histd_block_signals(signals, Int32(signals.count))
         epfd = histd_epoll_create()
         signalFD = histd_signalfd(signals, Int32(signals.count))
@@ -183,13 +185,20 @@ final class Engine {
     }
 
     private func received(_ sig: Int32) {
-        switch sig {
-        case SIGCHLD: reapPending = true
-        case SIGTERM, SIGINT:
+        switch SignalPolicy.action(for: sig) {
+        case .reap: reapPending = true
+        case .shutdown:
             logger.notice("received \(SignalName.name(sig)): shutting down")
             beginShutdown(cause: SignalName.name(sig))
-        case SIGHUP: logger.notice("received SIGHUP: config reload is not supported yet; ignored")
-        default: break
+        case .reload:
+            logger.notice("received SIGHUP: config reload is not supported yet; ignored")
+        case .reopenLogs:
+            for unit in units.values { unit.output.reopen() }
+            logger.notice("received SIGUSR1: reopened the log files of \(units.count) unit(s)")
+        case .ignore:
+            if ignoredSignalsLogged.insert(sig).inserted {
+                logger.notice("received \(SignalName.name(sig)): ignored (logged once per signal)")
+            }
         }
     }
 
