@@ -68,6 +68,26 @@ struct Recovery {
         return (byIdentity.values.sorted { $0.identity.pid < $1.identity.pid }, stale)
     }
 
+    /// Finds and handles leftovers until a scan finds nothing new (a leftover may fork between the
+    /// scan and its stop signal: the next round catches the child), at most `rounds` times, then
+    /// removes the stale cgroups.
+    func run(openInstances: [OpenInstance], cgroups: Cgroups?, stop: Bool, sink: any HistorySink, rounds: Int = 5) {
+        var handled: Set<ProcessIdentity> = []
+        var rows = openInstances
+        var stale: [(parent: String, groups: [String])] = []
+        for _ in 0..<rounds {
+            let (found, groups) = find(openInstances: rows, cgroups: cgroups)
+            rows = []
+            if stale.isEmpty { stale = groups }
+            let fresh = found.filter { !handled.contains($0.identity) }
+            if fresh.isEmpty { break }
+            handled.formUnion(fresh.map(\.identity))
+            handle(fresh, staleGroups: [], stop: stop, sink: sink)
+            if !stop { break }
+        }
+        if stop { handle([], staleGroups: stale, stop: true, sink: sink) }
+    }
+
     /// Stops (or leaves) what `find` found, records one `leftover` each, and removes stale cgroups.
     func handle(_ found: [Found], staleGroups: [(parent: String, groups: [String])], stop: Bool, sink: any HistorySink) {
         if !found.isEmpty {

@@ -72,9 +72,8 @@ extension Histd {
             // Before any program starts: stop what a dead histd of this database left running.
             let recovery = Recovery(markerKey: location.path,
                                     programs: Set(loaded.programs.map(\.name) + loaded.pools.map(\.name)), logger: logger)
-            let leftovers = recovery.find(openInstances: recorder.start?.openInstances ?? [], cgroups: resources.detected)
-            recovery.handle(leftovers.found, staleGroups: leftovers.staleGroups, stop: loaded.supervisor.stopLeftovers,
-                            sink: recorder.sink)
+            recovery.run(openInstances: recorder.start?.openInstances ?? [], cgroups: resources.detected,
+                         stop: loaded.supervisor.stopLeftovers, sink: recorder.sink)
             do {
                 let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
                                                 sink: recorder.sink, logger: logger, resources: resources.hook,
