@@ -17,6 +17,9 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
     public var orphanIgnore: [String]
     /// What `histd run` does with live processes left by an earlier histd that died: stop them (default) or leave them.
     public var stopLeftovers: Bool
+    /// Restore each program's restart state (failed, or backoff with its remaining delay and attempt)
+    /// from the history when histd starts. `[supervisor] restore_state`, default true.
+    public var restoreState: Bool = true
 
     public init(db: String? = nil, logDir: String = "logs", shutdownTimeout: Duration = .seconds(30),
                 snapshotInterval: Duration? = .seconds(1), scanInterval: Duration? = .seconds(10),

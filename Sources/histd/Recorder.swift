@@ -16,11 +16,15 @@ final class Recorder {
     let writer: HistoryWriter
     let start: RunStart?
     let logger: Logger
+    /// Each program's last restart fact from the runs before this one (read before the writer starts).
+    let lastRestartFacts: [String: RestoredState.LastFact]
 
     /// The engine's sink.
     var sink: any HistorySink { writer }
 
-    private init(store: HistoryStore, writer: HistoryWriter, start: RunStart?, logger: Logger) {
+    private init(store: HistoryStore, writer: HistoryWriter, start: RunStart?, logger: Logger,
+                 lastRestartFacts: [String: RestoredState.LastFact]) {
+        self.lastRestartFacts = lastRestartFacts
         self.store = store
         self.writer = writer
         self.start = start
@@ -32,6 +36,7 @@ final class Recorder {
     /// locked), supervision still starts: the writer keeps retrying and records the gap later.
     static func open(path: String, config: HistConfig, logger: Logger) throws -> Recorder {
         let store = try HistoryStore.open(path: path)
+        let facts = config.supervisor.restoreState ? store.lastRestartFacts(programs: config.programs.map(\.name)) : [:]
         var start: RunStart?
         do {
             start = try store.beginRun(host: hostName(), pid: getpid(), version: HistdVersion.string,
@@ -48,7 +53,7 @@ final class Recorder {
                 logger.warning("an earlier histd (pid \(run.pid), run \(run.runID)) ended without a clean shutdown; its run is closed as unclean")
             }
         }
-        return Recorder(store: store, writer: writer, start: start, logger: logger)
+        return Recorder(store: store, writer: writer, start: start, logger: logger, lastRestartFacts: facts)
     }
 
     /// Flushes the writer and closes the run.

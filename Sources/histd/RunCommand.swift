@@ -74,10 +74,15 @@ extension Histd {
                                     programs: Set(loaded.programs.map(\.name) + loaded.pools.map(\.name)), logger: logger)
             recovery.run(openInstances: recorder.start?.openInstances ?? [], cgroups: resources.detected,
                          stop: loaded.supervisor.stopLeftovers, sink: recorder.sink)
+            var options = SupervisorOptions(ownerKey: location.path)
+            if loaded.supervisor.restoreState {
+                let now = Timestamp.now()
+                for (name, fact) in recorder.lastRestartFacts { options.restored[name] = RestoredState.decide(last: fact, now: now) }
+            }
             do {
                 let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
                                                 sink: recorder.sink, logger: logger, resources: resources.hook,
-                                                options: SupervisorOptions(ownerKey: location.path))
+                                                options: options)
                 try supervisor.start()
                 var specs: [String: ProgramSpec] = [:]
                 for p in loaded.programs { specs[p.name] = p }

@@ -31,9 +31,32 @@ extension Engine {
         }
         all.sort { $0.spec.stopOrder != $1.spec.stopOrder ? $0.spec.stopOrder > $1.spec.stopOrder : $0.key < $1.key }
         logger.notice("supervising \(programs.count) program(s) and \(pools.count) pool(s)")
-        for unit in all where unit.pool != nil || unit.spec.autostart {
-            deliver(.startRequested, to: unit)
+        for unit in all {
+            if unit.pool == nil, let restored = options.restored[unit.key.program], restored != .fresh {
+                restore(unit, restored)
+            } else if unit.pool != nil || unit.spec.autostart {
+                deliver(.startRequested, to: unit)
+            }
         }
+    }
+
+    /// Puts a unit back where the previous run left it: `failed` stays failed until an operator
+    /// starts it; a backoff waits what is left of its delay, with its attempt count.
+    private func restore(_ unit: Unit, _ restored: RestoredState) {
+        switch restored {
+        case .fresh: return
+        case .failed(let restarts):
+            unit.state = .failed
+            unit.counters.restarts = restarts
+            logger.notice("\(unit.key): failed in the previous run (gave up after \(restarts) restart(s)); stays failed until started")
+        case .backoff(let remaining, let attempt):
+            unit.state = .backoff
+            unit.counters.restarts = attempt
+            unit.restartTimer = timers.schedule(at: Sys.monotonicNow() + remaining, .backoff(unit.key))
+            sink.record(HistEvent(program: unit.key.program, payload: .restartScheduled(delay: remaining, attempt: attempt, workerIndex: nil)))
+            logger.notice("\(unit.key): in backoff in the previous run: restart \(attempt) in \(HistDuration.format(remaining))")
+        }
+        shared.publish(unit.status)
     }
 
     @discardableResult

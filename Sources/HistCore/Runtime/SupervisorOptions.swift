@@ -29,6 +29,8 @@ public struct SupervisorOptions: Sendable {
     /// The key in every child's `HISTD_RUN` marker (`histd run`: the database path). A histd recovers
     /// only leftovers whose marker has its key, so histds with different keys never touch each other's processes.
     public var ownerKey: String
+    /// Restart state of plain programs from the previous run (`[supervisor] restore_state`), by name.
+    public var restored: [String: RestoredState] = [:]
 
     public init(reapScope: ReapScope = .allChildren, handleSignals: Bool = true,
                 environment: [String: String]? = nil, descendantGrace: Duration = .seconds(2),
