@@ -61,7 +61,8 @@ struct TempDir {
     }
 
     func write(_ file: String, _ text: String) {
-        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // O_CLOEXEC: a child forked meanwhile by another test must not hold the script open for writing (execve: ETXTBSY).
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
         close(fd)
     }

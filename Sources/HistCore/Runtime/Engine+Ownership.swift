@@ -33,7 +33,11 @@ extension Engine {
     /// anything does, stop it before the unit may spawn again.
     func startDrain(_ unit: Unit, ended: InstanceInfo) {
         guard unit.spec.killMode == .tree, unit.drain == nil else { return }
-        let found = findRemnants(unit, leader: ended.identity)
+        // The /proc walk only when the leader's group is not empty; otherwise the cgroup and histd's
+        // own children are all there is to look at (both cheap), which keeps restarts fast.
+        let found = kill(-ended.identity.pid, 0) == 0 || errno == EPERM
+            ? findRemnants(unit, leader: ended.identity)
+            : quickRemnants(unit, leader: ended.identity)
         guard !found.isEmpty else { return }
         let drain = Drain(instance: ended, signal: unit.spec.stopSignal)
         unit.drain = drain
@@ -125,6 +129,50 @@ extension Engine {
     private func recordSwept(_ unit: Unit, _ identity: ProcessIdentity, drain: Drain, gone: Bool) {
         let swept = SweptProcess(identity: identity, instance: drain.instance, signal: drain.signal, reason: .instanceEnded, gone: gone)
         sink.record(HistEvent(program: unit.key.program, payload: .swept(swept)))
+    }
+
+    /// Remnants when the leader's process group is empty (`kill(-pgid, 0)` fails: the group id
+    /// stays taken while any member lives), without walking /proc: the members of its cgroup, and
+    /// histd's own children that are no unit's main process and carry this unit's marker
+    /// (re-parented escapers). A session member that moved to another group while its parent still
+    /// lives is not seen here; the final sweep at shutdown still stops it.
+    func quickRemnants(_ unit: Unit, leader: ProcessIdentity) -> [Int32: UInt64] {
+        var found: [Int32: UInt64] = [:]
+        let procfs = ownershipProc
+        for pid in resources.members(unit: unit.key, spec: unit.spec) where pid != leader.pid {
+            if let s = procfs.stat(pid), s.state != "Z" { found[pid] = s.startTicks }
+        }
+        for pid in ownChildren() where unitByPID[pid] == nil && found[pid] == nil {
+            guard let s = procfs.stat(pid), s.state != "Z", s.startTicks >= leader.startTicks,
+                  procfs.environValue(pid, RunMarker.runVariable) == runMarker.text,
+                  procfs.environValue(pid, RunMarker.unitVariable) == unit.key.description else { continue }
+            found[pid] = s.startTicks
+        }
+        return found
+    }
+
+    /// histd's children, from `/proc/self/task/*/children` (every thread's list: a re-parented
+    /// process may land on any thread).
+    func ownChildren() -> [Int32] {
+        var out: [Int32] = []
+        guard let dir = opendir("/proc/self/task") else { return out }
+        defer { closedir(dir) }
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard let tid = Int32(name) else { continue }
+            let fd = open("/proc/self/task/\(tid)/children", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { Glibc.close(fd) }
+            var text: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(fd, &buf, buf.count)
+                if n <= 0 { break }
+                text += buf[0..<n]
+            }
+            out += text.split(separator: UInt8(ascii: " ")).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+        }
+        return out
     }
 
     /// Processes that remain of the unit's ended instance `leader` (see `RemnantRule`).
