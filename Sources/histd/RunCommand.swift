@@ -23,8 +23,14 @@ extension Histd {
             stop_timeout) and exits 0 once nothing it started is left.
 
             If an earlier histd died without stopping (kill -9, power loss), this start closes its run as
-            unclean and stops the processes it left running (unless [supervisor] stop_leftovers = false),
-            so that nothing runs unsupervised twice.
+            unclean and, before starting anything, stops every process it left running (unless [supervisor]
+            stop_leftovers = false): its recorded instances, every process carrying its HISTD_RUN marker
+            (setsid escapers, double forks, processes spawned just before the crash) and its cgroups, so
+            that nothing runs unsupervised twice. Programs that had given up stay failed, and backoffs
+            resume ([supervisor] restore_state).
+
+            Signals: TERM and INT shut down; HUP is logged and ignored (no reload yet); USR1 reopens the
+            log files; every other catchable signal is ignored and logged once (docs/CONFIG.md).
 
             The database is, in order: --db, $HISTD_DB, the config's db, then the default
             (/var/lib/histd/history.db for root, ~/.local/state/histd/history.db otherwise).
