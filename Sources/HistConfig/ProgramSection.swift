@@ -12,7 +12,7 @@ extension ConfigValidator {
     static let programKeys = [
         "command", "cwd", "env", "autostart", "restart", "restart_delay", "backoff_factor", "max_backoff",
         "max_restarts", "reset_after", "stop_signal", "stop_timeout", "stop_order", "max_memory_mb", "cgroup",
-        "log_max_size", "log_keep", "stderr_tail",
+        "log_max_size", "log_keep", "stderr_tail", "kill_mode",
     ]
     static let cgroupKeys = ["memory_max", "cpu_quota", "tasks_max"]
 
@@ -62,6 +62,7 @@ extension ConfigValidator {
         if let v = table["cgroup"] { spec.cgroup = cgroup(v, path + ["cgroup"]) }
         if let v = table["log_max_size"], let b = size(v, path + ["log_max_size"], in: 1024...(Int64(1) << 50)) { spec.logMaxBytes = Int(b) }
         if let v = table["log_keep"], let i = int(v, path + ["log_keep"], in: 0...1000, what: "a number of old log files between 0 and 1000") { spec.logKeep = i }
+        if let v = table["kill_mode"], let m = oneOf(v, path + ["kill_mode"], KillMode.self) { spec.killMode = m }
         if let v = table["stderr_tail"], let b = size(v, path + ["stderr_tail"], in: 0...(16 << 20)) { spec.stderrTailBytes = Int(b) }
         return ok ? spec : nil
     }

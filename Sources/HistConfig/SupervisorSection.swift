@@ -8,7 +8,7 @@ import TOMLKit
 extension ConfigValidator {
     static let supervisorKeys = [
         "db", "log_dir", "shutdown_timeout", "snapshot_interval", "scan_interval", "retention",
-        "snapshot_retention", "orphan_ignore", "stop_leftovers", "log_max_size", "log_keep",
+        "snapshot_retention", "orphan_ignore", "stop_leftovers", "restore_state", "log_max_size", "log_keep",
         "control_socket", "control_group", "read_group",
     ]
     /// The range issue 4 gives for `snapshot_interval` and `scan_interval`.
@@ -49,6 +49,7 @@ extension ConfigValidator {
         }
         if let v = table["orphan_ignore"] { spec.orphanIgnore = stringArray(v, path + ["orphan_ignore"]) }
         if let v = table["stop_leftovers"], let b = bool(v, path + ["stop_leftovers"]) { spec.stopLeftovers = b }
+        if let v = table["restore_state"], let b = bool(v, path + ["restore_state"]) { spec.restoreState = b }
         if let v = table["control_socket"], let p = self.path(v, path + ["control_socket"]) {
             if FileSystem.kind(p) == .directory { report(path + ["control_socket"], "\(p) is a directory; name the socket file") }
             else { spec.controlSocket = p }

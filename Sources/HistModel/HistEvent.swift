@@ -67,6 +67,9 @@ public enum EventKind: String, Hashable, Sendable, CaseIterable {
     case leftover
     /// Someone asked histd to act through the control socket (done, failed or refused): see `OperatorAction`.
     case operatorAction = "operator_action"
+    /// A process that remained of an instance after its main process ended (or at shutdown), which
+    /// histd stopped (id 30, migrations/0006).
+    case swept
 }
 
 /// One fact the engine learned. The engine hands these to a `HistorySink` and never waits for them.
@@ -113,10 +116,12 @@ public struct HistEvent: Hashable, Sendable {
         case scaled(up: Bool, signal: Double, from: Int, to: Int)
         /// A pool worker was replaced without backoff.
         case recycled(instance: InstanceInfo, reason: RecycleReason)
-        /// A process of an earlier, unclean histd run still alive at startup; `action` is "stopped" or "left".
-        case leftover(identity: ProcessIdentity, action: String)
+        /// A process of an earlier, unclean histd run still alive at startup, and what was done to it.
+        case leftover(Leftover)
         /// An operator's request through the control socket and its result (also refusals).
         case operatorAction(OperatorAction)
+        /// A process that remained of an instance (or was found at shutdown) and that histd stopped.
+        case swept(SweptProcess)
     }
 
     /// The stored kind name for this event.
@@ -134,6 +139,7 @@ public struct HistEvent: Hashable, Sendable {
         case .recycled: .recycled
         case .leftover: .leftover
         case .operatorAction: .operatorAction
+        case .swept: .swept
         }
     }
 }
@@ -159,4 +165,72 @@ public struct DiscardingSink: HistorySink {
 /// Lifecycle states of a program (or of one pool worker slot).
 public enum ProgramState: String, Hashable, Sendable, CaseIterable {
     case starting, running, backoff, stopping, stopped, exited, failed
+}
+
+/// What histd did to a process an earlier, unclean run left behind (`leftover` events, `detail.action`).
+public enum LeftoverAction: String, Hashable, Sendable, CaseIterable {
+    /// Stopped (stop signal, then SIGKILL if needed) and gone.
+    case stopped
+    /// Left alone: `[supervisor] stop_leftovers = false`.
+    case left
+    /// Signalled but still alive when histd gave up waiting (uninterruptible sleep, ...).
+    case stillRunning = "still_running"
+}
+
+/// How a leftover was found.
+public enum LeftoverSource: String, Hashable, Sendable, CaseIterable {
+    /// A recorded instance of the dead run with no recorded end.
+    case instanceRow = "instance_row"
+    /// A process that carries the dead run's `HISTD_RUN` marker in its environment (escapers,
+    /// descendants, and processes spawned in the last uncommitted moments before the crash).
+    case marker
+    /// A process inside a dead run's cgroup.
+    case cgroup
+}
+
+/// A process an earlier, unclean histd run left running.
+public struct Leftover: Hashable, Sendable {
+    /// `instances.id` of the row it acts on (the dead run's instance), when there is one.
+    public var row: Int64?
+    public var identity: ProcessIdentity
+    public var action: LeftoverAction
+    public var source: LeftoverSource
+    /// The signal that ended it (stop signal or SIGKILL), 0 when none was sent.
+    public var signal: Int32
+
+    public init(row: Int64?, identity: ProcessIdentity, action: LeftoverAction, source: LeftoverSource, signal: Int32 = 0) {
+        self.row = row
+        self.identity = identity
+        self.action = action
+        self.source = source
+        self.signal = signal
+    }
+}
+
+/// Why histd swept a process (`swept` events, `detail.reason`).
+public enum SweepReason: String, Hashable, Sendable, CaseIterable {
+    /// The instance's main process ended and this process remained of its tree.
+    case instanceEnded = "instance_ended"
+    /// Found by the final sweep at shutdown.
+    case shutdown
+}
+
+/// A process histd stopped because it remained of an instance: pid and start time, the instance it
+/// belonged to (when known), the last signal sent, and whether it is gone.
+public struct SweptProcess: Hashable, Sendable {
+    public var identity: ProcessIdentity
+    public var instance: InstanceInfo?
+    /// The last signal histd sent it (the stop signal, or SIGKILL after stop_timeout).
+    public var signal: Int32
+    public var reason: SweepReason
+    /// False when it was still alive when histd stopped waiting for it.
+    public var gone: Bool
+
+    public init(identity: ProcessIdentity, instance: InstanceInfo?, signal: Int32, reason: SweepReason, gone: Bool = true) {
+        self.identity = identity
+        self.instance = instance
+        self.signal = signal
+        self.reason = reason
+        self.gone = gone
+    }
 }

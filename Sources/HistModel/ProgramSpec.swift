@@ -27,12 +27,15 @@ public struct ProgramSpec: Hashable, Sendable, Codable {
     public var logKeep: Int
     /// How much of stderr's end to keep in memory for the crash record.
     public var stderrTailBytes: Int
+    /// What an instance owns: its whole tree (default) or only its main process.
+    public var killMode: KillMode
 
     public init(name: String, command: [String], cwd: String? = nil, env: [String: String] = [:],
                 autostart: Bool = true, restart: RestartPolicy = .onFailure, backoff: BackoffPolicy = .init(),
                 stopSignal: Int32 = 15, stopTimeout: Duration = .seconds(10), stopOrder: Int = 0,
                 maxMemoryMB: Int? = nil, cgroup: CgroupLimits? = nil,
-                logMaxBytes: Int = 10 * 1024 * 1024, logKeep: Int = 5, stderrTailBytes: Int = 4096) {
+                logMaxBytes: Int = 10 * 1024 * 1024, logKeep: Int = 5, stderrTailBytes: Int = 4096,
+                killMode: KillMode = .tree) {
         self.name = name
         self.command = command
         self.cwd = cwd
@@ -48,7 +51,20 @@ public struct ProgramSpec: Hashable, Sendable, Codable {
         self.logMaxBytes = logMaxBytes
         self.logKeep = logKeep
         self.stderrTailBytes = stderrTailBytes
+        self.killMode = killMode
     }
+}
+
+/// `kill_mode`: what histd stops when an instance ends or is stopped.
+public enum KillMode: String, Hashable, Sendable, CaseIterable, Codable {
+    /// The instance owns its whole tree: when its main process exits for any reason, histd stops what
+    /// remains (its process group, its session, its cgroup, and descendants re-parented to histd
+    /// that carry its marker) before it restarts the program or reports it stopped.
+    case tree
+    /// Only the main process: stop signals go to it alone and its descendants are left running
+    /// (for programs that hand off to detached children on purpose). histd's final sweep at
+    /// shutdown still stops them.
+    case process
 }
 
 /// `[program.X] cgroup = { memory_max = "512M", cpu_quota = "50%", tasks_max = 64 }`.

@@ -23,6 +23,9 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
     public var controlGroup: String?
     /// Group whose members may only read status through the control socket (`read_group`).
     public var readGroup: String?
+    /// Restore each program's restart state (failed, or backoff with its remaining delay and attempt)
+    /// from the history when histd starts. `[supervisor] restore_state`, default true.
+    public var restoreState: Bool = true
 
     public init(db: String? = nil, logDir: String = "logs", shutdownTimeout: Duration = .seconds(30),
                 snapshotInterval: Duration? = .seconds(1), scanInterval: Duration? = .seconds(10),

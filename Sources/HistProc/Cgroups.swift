@@ -170,6 +170,48 @@ public struct Cgroups: Hashable, Sendable {
         }
     }
 
+    /// Groups that dead histd processes left: `<own>/histd-<pid>` parents (and their program groups)
+    /// whose pid `isLive` says is no longer a histd. Returns each parent with its program groups.
+    public func staleParents(isLive: (Int32) -> Bool) -> [(parent: String, groups: [String])] {
+        var out: [(String, [String])] = []
+        for own in Set(hierarchies.values.map(\.ownDirectory)).sorted() {
+            guard let dir = opendir(own) else { continue }
+            var parents: [String] = []
+            while let e = readdir(dir) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                guard name.hasPrefix("histd-"), let pid = Int32(name.dropFirst(6)), pid != getpid(), !isLive(pid) else { continue }
+                parents.append(own + "/" + name)
+            }
+            closedir(dir)
+            for parent in parents.sorted() {
+                var groups: [String] = []
+                if let d = opendir(parent) {
+                    while let e = readdir(d) {
+                        let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                        if e.pointee.d_type == UInt8(DT_DIR) && name != "." && name != ".." { groups.append(parent + "/" + name) }
+                    }
+                    closedir(d)
+                }
+                out.append((parent, groups.sorted()))
+            }
+        }
+        return out
+    }
+
+    /// The pids in one cgroup directory (`cgroup.procs`).
+    public static func pids(inGroup directory: String) -> [Int32] {
+        (SysIO.readText(directory + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    /// rmdir of a stale parent's groups, then of the parent. Returns false if any remains (busy).
+    @discardableResult
+    public static func removeGroups(parent: String, groups: [String]) -> Bool {
+        var ok = true
+        for g in groups where g.withCString({ rmdir($0) }) != 0 && errno != ENOENT { ok = false }
+        if parent.withCString({ rmdir($0) }) != 0 && errno != ENOENT { ok = false }
+        return ok
+    }
+
     // MARK: helpers
 
     /// A program name as a directory name: no "/", never "." or "..".

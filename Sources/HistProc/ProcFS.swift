@@ -162,6 +162,29 @@ public final class ProcFS {
         return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<end]), as: UTF8.self)
     }
 
+    /// The value of `name` in `/proc/PID/environ` (the environment the process was exec'd with, which
+    /// its descendants inherit unless they replace it), or nil if unset, gone or not permitted. At
+    /// most the first 64 KiB are read.
+    public func environValue(_ pid: Int32, _ name: String) -> String? {
+        let n = SysIO.readFile(paths.path(pid, "/environ"), into: buffer)
+        guard n > 0 else { return nil }
+        let key = Array(name.utf8) + [UInt8(ascii: "=")]
+        var start = 0
+        while start < n {
+            var end = start
+            while end < n && buffer[end] != 0 { end += 1 }
+            if end - start >= key.count {
+                var match = true
+                for i in 0..<key.count where buffer[start + i] != key[i] { match = false; break }
+                if match {
+                    return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[(start + key.count)..<end]), as: UTF8.self)
+                }
+            }
+            start = end + 1
+        }
+        return nil
+    }
+
     /// Number of open fds (entries of `/proc/PID/fd`), or nil if gone or not permitted.
     public func fdCount(_ pid: Int32) -> Int32? {
         // Since Linux 6.2, stat(2) on /proc/PID/fd reports the number of open fds as its size:

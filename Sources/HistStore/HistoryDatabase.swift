@@ -85,6 +85,10 @@ public enum HistoryDatabase {
     /// SQLite file, a foreign SQLite database, or a newer histd's database.
     static func openWriter(path: String, create: Bool, label: String = "histd-writer") throws -> DatabaseQueue {
         try checkPath(path, create: create)
+        // Before the first write (the writer's configuration switches the file to WAL as it opens):
+        // an existing file must be ours and not newer, checked on a read-only connection, so that a
+        // file histd refuses is left byte-identical.
+        try preflight(path)
         let dbQueue: DatabaseQueue
         do {
             dbQueue = try DatabaseQueue(path: path, configuration: writerConfiguration(label: label))
@@ -178,15 +182,30 @@ public enum HistoryDatabase {
         }
     }
 
+    /// The writer's checks (`validate(forWriting: true)`) on a read-only connection, for an existing,
+    /// non-empty file. An SQLite file with no tables yet is accepted (the writer initializes it).
+    static func preflight(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_size > 0 else { return }
+        let reader: DatabaseQueue
+        do {
+            reader = try DatabaseQueue(path: path, configuration: readerConfiguration(label: "histd-preflight"))
+        } catch let error as DatabaseError {
+            throw translate(error, path: path)
+        }
+        defer { try? reader.close() }
+        try validate(reader, path: path, forWriting: true, allowEmpty: true)
+    }
+
     /// Checks that the database is empty (new) or a histd database this binary can handle.
-    static func validate(_ dbQueue: DatabaseQueue, path: String, forWriting: Bool) throws {
+    static func validate(_ dbQueue: DatabaseQueue, path: String, forWriting: Bool, allowEmpty: Bool = false) throws {
         do {
             try dbQueue.inDatabase { db in
                 let tables = try String.fetchAll(db, sql: """
                     SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name
                     """)
                 if tables.isEmpty {
-                    if !forWriting || dbQueue.configuration.readonly {
+                    if !allowEmpty && (!forWriting || dbQueue.configuration.readonly) {
                         throw HistoryStoreError(.notAHistoryDatabase, path: path, "is an empty SQLite database, not a histd history database")
                     }
                     return

@@ -173,21 +173,27 @@ struct WriteSession {
             json.add("reason", reason.rawValue)
             (instance, value, detail) = (caches.instanceRows[info.id], nil, .always)
 
-        case .leftover(let identity, let action):
-            // Point at the earlier run's instance row; a stopped leftover's row gets its end.
+        case .leftover(let left):
+            // The row it acts on comes with the fact; a stopped leftover's row gets its end.
             let ts = e.time.milliseconds
-            let row = try Int64.fetchOne(db, sql: """
-                SELECT id FROM instances WHERE pid = ? AND start_ticks = ? ORDER BY id DESC LIMIT 1
-                """, arguments: [identity.pid, Int64(clamping: identity.startTicks)])
-            if let row, action == "stopped" {
+            if let row = left.row, left.action == .stopped {
                 try db.execute(sql: """
                     UPDATE instances SET ended_at = ?, class = 'stopped', uptime_ms = ? - started_at
                     WHERE id = ? AND ended_at IS NULL
                     """, arguments: [ts, ts, row])
             }
-            json.add("start_ticks", Int64(clamping: identity.startTicks))
-            json.add("action", action)
-            (instance, value, detail) = (row, Int64(identity.pid), .always)
+            json.add("start_ticks", Int64(clamping: left.identity.startTicks))
+            json.add("action", left.action.rawValue)
+            json.add("source", left.source.rawValue)
+            if left.signal != 0 { json.add("signal", Int(left.signal)) }
+            (instance, value, detail) = (left.row, Int64(left.identity.pid), .always)
+
+        case .swept(let swept):
+            json.add("start_ticks", Int64(clamping: swept.identity.startTicks))
+            json.add("signal", Int(swept.signal))
+            json.add("reason", swept.reason.rawValue)
+            if !swept.gone { json.add("gone", false) }
+            (instance, value, detail) = (row(of: swept.instance), Int64(swept.identity.pid), .always)
 
         case .operatorAction(let a):
             json.add("seq", Int64(clamping: a.seq))

@@ -10,8 +10,9 @@ import Glibc
 /// Stops processes that are not histd's children (left by an earlier histd): TERM to each process
 /// group, wait for the exits through pidfds (event-driven, no sleep loop), then KILL what is left.
 enum LeftoverStopper {
-    /// Returns the identities that are gone afterwards.
-    static func stop(_ identities: [ProcessIdentity], procfs: ProcFS, grace: Duration) -> Set<ProcessIdentity> {
+    /// Returns the identities that are gone afterwards, and the last signal each was sent.
+    static func stop(_ identities: [ProcessIdentity], procfs: ProcFS, grace: Duration) -> (gone: Set<ProcessIdentity>, signals: [ProcessIdentity: Int32]) {
+        var signals: [ProcessIdentity: Int32] = [:]
         var fds: [(ProcessIdentity, Int32)] = []
         for id in identities {
             let fd = histd_pidfd_open(id.pid)
@@ -20,17 +21,20 @@ enum LeftoverStopper {
             guard isRunning(id, procfs: procfs) else { close(fd); continue }
             fds.append((id, fd))
             // histd started every instance with setsid, so its pid is its process group id.
-            _ = kill(-id.pid, SIGTERM)
+            // Only when it leads its group (a marker-found escaper may sit in someone else's group).
+            if getpgid(id.pid) == id.pid { _ = kill(-id.pid, SIGTERM) }
             _ = histd_pidfd_send_signal(fd, SIGTERM)
+            signals[id] = SIGTERM
         }
         defer { for (_, fd) in fds { close(fd) } }
         waitForExits(fds.map(\.1), timeout: grace)
         for (id, fd) in fds where isRunning(id, procfs: procfs) {
             _ = histd_pidfd_send_signal(fd, SIGKILL)
-            _ = kill(-id.pid, SIGKILL)
+            if getpgid(id.pid) == id.pid { _ = kill(-id.pid, SIGKILL) }
+            signals[id] = SIGKILL
         }
         waitForExits(fds.map(\.1), timeout: .seconds(2))
-        return Set(identities.filter { !isRunning($0, procfs: procfs) })
+        return (Set(identities.filter { !isRunning($0, procfs: procfs) }), signals)
     }
 
     /// Same pid and start time, and not a zombie. A leftover is not our child: once it dies it stays

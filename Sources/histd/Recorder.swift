@@ -16,11 +16,15 @@ final class Recorder {
     let writer: HistoryWriter
     let start: RunStart?
     let logger: Logger
+    /// Each program's last restart fact from the runs before this one (read before the writer starts).
+    let lastRestartFacts: [String: RestoredState.LastFact]
 
     /// The engine's sink.
     var sink: any HistorySink { writer }
 
-    private init(store: HistoryStore, writer: HistoryWriter, start: RunStart?, logger: Logger) {
+    private init(store: HistoryStore, writer: HistoryWriter, start: RunStart?, logger: Logger,
+                 lastRestartFacts: [String: RestoredState.LastFact]) {
+        self.lastRestartFacts = lastRestartFacts
         self.store = store
         self.writer = writer
         self.start = start
@@ -36,6 +40,8 @@ final class Recorder {
     /// before anything else, so what is recorded later still belongs to this run.
     static func open(path: String, config: HistConfig, logger: Logger) throws -> Recorder {
         let store = try HistoryStore.open(path: path)
+        // Read before the writer starts, so this run's own rows never count as "the last fact".
+        let facts = config.supervisor.restoreState ? store.lastRestartFacts(programs: config.programs.map(\.name)) : [:]
         let request = try RunRequest(host: hostName(), pid: getpid(), version: HistdVersion.string,
                                      configPath: config.path, configHash: config.contentHash, bootID: bootID(),
                                      programs: config.programs, pools: config.pools)
@@ -52,29 +58,7 @@ final class Recorder {
                 logger.warning("an earlier histd (pid \(run.pid), run \(run.runID)) ended without a clean shutdown; its run is closed as unclean")
             }
         }
-        return Recorder(store: store, writer: writer, start: start, logger: logger)
-    }
-
-    /// Processes of an earlier, unclean run that are still alive (same pid AND start time, same
-    /// boot): stop them (their whole process group: TERM, then KILL after 5 s) or leave them, and
-    /// record a `leftover` event for each, so that nothing runs unsupervised twice.
-    func handleLeftovers(stop: Bool) {
-        guard let start, !start.openInstances.isEmpty else { return }
-        let procfs = ProcFS()
-        let alive = start.openInstances.filter { LeftoverStopper.isRunning($0.identity, procfs: procfs) }
-        guard !alive.isEmpty else { return }
-        let list = alive.map { "\($0.program)[\($0.identity.pid)]" }.joined(separator: ", ")
-        if !stop {
-            logger.warning("left running by the earlier histd (stop_leftovers = false, left alone): \(list)")
-            for o in alive { writer.record(HistEvent(program: o.program, payload: .leftover(identity: o.identity, action: "left"))) }
-            return
-        }
-        logger.warning("stopping what the earlier histd left running: \(list)")
-        let stopped = LeftoverStopper.stop(alive.map(\.identity), procfs: procfs, grace: .seconds(5))
-        for o in alive {
-            let action = stopped.contains(o.identity) ? "stopped" : "still_running"
-            writer.record(HistEvent(program: o.program, payload: .leftover(identity: o.identity, action: action)))
-        }
+        return Recorder(store: store, writer: writer, start: start, logger: logger, lastRestartFacts: facts)
     }
 
     /// Flushes the writer and closes the run.

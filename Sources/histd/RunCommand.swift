@@ -24,8 +24,14 @@ extension Histd {
             stop_timeout) and exits 0 once nothing it started is left.
 
             If an earlier histd died without stopping (kill -9, power loss), this start closes its run as
-            unclean and stops the processes it left running (unless [supervisor] stop_leftovers = false),
-            so that nothing runs unsupervised twice.
+            unclean and, before starting anything, stops every process it left running (unless [supervisor]
+            stop_leftovers = false): its recorded instances, every process carrying its HISTD_RUN marker
+            (setsid escapers, double forks, processes spawned just before the crash) and its cgroups, so
+            that nothing runs unsupervised twice. Programs that had given up stay failed, and backoffs
+            resume ([supervisor] restore_state).
+
+            Signals: TERM and INT shut down; HUP is logged and ignored (no reload yet); USR1 reopens the
+            log files; every other catchable signal is ignored and logged once (docs/CONFIG.md).
 
             The database is, in order: --db, $HISTD_DB, the config's db, then the default
             (/var/lib/histd/history.db for root, ~/.local/state/histd/history.db otherwise).
@@ -74,13 +80,22 @@ extension Histd {
                 printError("histd: cannot use the history database \(location.path) (from \(location.source.rawValue)): \(error)")
                 throw ExitCode(1)
             }
-            recorder.handleLeftovers(stop: loaded.supervisor.stopLeftovers)
-
             let resources = Self.makeResources(config: loaded, logger: logger)
+            // Before any program starts: stop what a dead histd of this database left running.
+            let recovery = Recovery(markerKey: location.path,
+                                    programs: Set(loaded.programs.map(\.name) + loaded.pools.map(\.name)), logger: logger)
+            recovery.run(openInstances: recorder.start?.openInstances ?? [], cgroups: resources.detected,
+                         stop: loaded.supervisor.stopLeftovers, sink: recorder.sink)
+            var options = SupervisorOptions(ownerKey: location.path)
+            if loaded.supervisor.restoreState {
+                let now = Timestamp.now()
+                for (name, fact) in recorder.lastRestartFacts { options.restored[name] = RestoredState.decide(last: fact, now: now) }
+            }
             var watcher: Watcher?
             do {
                 let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
-                                                sink: recorder.sink, logger: logger, resources: resources.hook)
+                                                sink: recorder.sink, logger: logger, resources: resources.hook,
+                                                options: options)
                 try supervisor.start()
                 var specs: [String: ProgramSpec] = [:]
                 for p in loaded.programs { specs[p.name] = p }
@@ -124,17 +139,21 @@ extension Histd {
         }
 
         /// cgroups only when some program asks for them; when they are unavailable, say so once.
-        static func makeResources(config: HistConfig, logger: Logger) -> (hook: any ProgramResources, cgroups: CgroupResources?) {
-            let wanted = config.programs.contains { $0.cgroup != nil } || config.pools.contains { $0.worker.cgroup != nil }
-            guard wanted else { return (NoProgramResources(), nil) }
+        /// `detected` is returned whenever cgroups work at all, so that stale groups of a dead histd
+        /// are found even when this config uses none.
+        static func makeResources(config: HistConfig, logger: Logger)
+            -> (hook: any ProgramResources, cgroups: CgroupResources?, detected: Cgroups?) {
             let detected = Cgroups.detect()
+            let usable = detected.unavailableReason == nil ? detected : nil
+            let wanted = config.programs.contains { $0.cgroup != nil } || config.pools.contains { $0.worker.cgroup != nil }
+            guard wanted else { return (NoProgramResources(), nil, usable) }
             if let reason = detected.unavailableReason {
                 logger.error("cgroups are unavailable (\(reason)); programs with a cgroup table run WITHOUT their cgroup limits")
-                return (NoProgramResources(), nil)
+                return (NoProgramResources(), nil, nil)
             }
             logger.notice("cgroups: \(detected.summary)")
             let resources = CgroupResources(cgroups: detected, logger: logger)
-            return (resources, resources)
+            return (resources, resources, usable)
         }
     }
 }

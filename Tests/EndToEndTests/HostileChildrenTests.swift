@@ -35,6 +35,8 @@ extension EndToEnd {
                 [program.double_fork]
                 command = ["/bin/sh", "-c", "( exec sleep 300 & ) ; exit 0"]
                 restart = "on-failure"
+                # Its orphan must outlive it for the orphan scan (kill_mode = "tree" would stop it at the exit).
+                kill_mode = "process"
 
                 [program.forker]
                 command = ["/bin/sh", "-c", "i=0; while [ $i -lt 1000 ]; do sleep 300 & i=$((i+1)); done; echo forked >&2; wait"]

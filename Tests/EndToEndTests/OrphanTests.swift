@@ -24,6 +24,8 @@ extension EndToEnd {
 
                 [program.forker]
                 command = ["/bin/sh", "-c", "( exec sleep 300 & ) ; sleep 0.3; exit 0"]
+                # The orphan must outlive its program for the scanner to see it (kill_mode = "tree" would stop it).
+                kill_mode = "process"
                 restart = "on-failure"
 
                 [program.bystander]

@@ -33,16 +33,17 @@ final class Workspace {
     }
 
     /// Starts `histd ARGS` with this workspace's marker; stdout+stderr go to `logName` in the dir.
-    func startHistd(_ args: [String], logName: String = "histd.log", cwd: String? = nil) throws -> HistdProcess {
+    /// `fileLimit`: run it under `ulimit -n N` (soft and hard), through /bin/sh, which execs histd in place.
+    func startHistd(_ args: [String], logName: String = "histd.log", cwd: String? = nil, fileLimit: Int? = nil) throws -> HistdProcess {
         let h = try HistdProcess(args: args, environment: [Self.markerKey: markerValue],
-                                 log: path(logName), cwd: cwd ?? dir)
+                                 log: path(logName), cwd: cwd ?? dir, fileLimit: fileLimit)
         started.append(h)
         return h
     }
 
     /// `histd run --config CONFIG` (the config's db and log_dir are relative to its folder).
-    func runHistd(config: String, extra: [String] = [], logName: String = "histd.log") throws -> HistdProcess {
-        try startHistd(["run", "--config", config, "--log-level", "info"] + extra, logName: logName)
+    func runHistd(config: String, extra: [String] = [], logName: String = "histd.log", fileLimit: Int? = nil) throws -> HistdProcess {
+        try startHistd(["run", "--config", config, "--log-level", "info"] + extra, logName: logName, fileLimit: fileLimit)
     }
 
     /// Processes alive now that carry this workspace's marker (in environ or cmdline).
@@ -84,7 +85,7 @@ final class HistdProcess {
     /// The raw wait status once reaped.
     private var waitStatus: Int32?
 
-    init(args: [String], environment extra: [String: String], log: String, cwd: String) throws {
+    init(args: [String], environment extra: [String: String], log: String, cwd: String, fileLimit: Int? = nil) throws {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "HISTD_DB")
         for (k, v) in extra { env[k] = v }
@@ -112,13 +113,14 @@ final class HistdProcess {
         posix_spawnattr_setsigmask(&attr, &empty)
         posix_spawnattr_setsigdefault(&attr, &all)
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = [E2E.histd] + args
+        let argv = fileLimit.map { ["/bin/sh", "-c", "ulimit -n \($0) && exec \"$0\" \"$@\"", E2E.histd] + args } ?? [E2E.histd] + args
+        let executable = fileLimit == nil ? E2E.histd : "/bin/sh"
         let envp = env.map { "\($0.key)=\($0.value)" }
         var cArgv = argv.map { strdup($0) } + [nil]
         var cEnv = envp.map { strdup($0) } + [nil]
         defer { for p in cArgv + cEnv { free(p) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, E2E.histd, &actions, &attr, &cArgv, &cEnv)
+        let rc = posix_spawn(&child, executable, &actions, &attr, &cArgv, &cEnv)
         guard rc == 0 else { throw E2EError("posix_spawn histd: \(String(cString: strerror(rc)))") }
         pid = child
     }

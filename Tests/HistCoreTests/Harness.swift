@@ -41,6 +41,7 @@ extension HistEvent {
     var isSpawnFailed: Bool { if case .spawnFailed = payload { true } else { false } }
     var isStopRequested: Bool { if case .stopRequested = payload { true } else { false } }
     var isKilled: Bool { if case .killed = payload { true } else { false } }
+    var swept: SweptProcess? { if case .swept(let s) = payload { s } else { nil } }
 }
 
 /// A temporary folder with shell scripts; removed at the end.
@@ -61,7 +62,8 @@ struct TempDir {
     }
 
     func write(_ file: String, _ text: String) {
-        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // O_CLOEXEC: a child forked meanwhile by another test must not hold the script open for writing (execve: ETXTBSY).
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
         close(fd)
     }
@@ -118,14 +120,14 @@ func program(_ name: String, _ script: String, restart: RestartPolicy = .onFailu
 /// start time) anything it started that is still alive, even when `body` fails. `options` tunes
 /// pools (jitter seed, autoscaling) for the pool suites.
 func withSupervisor(_ programs: [ProgramSpec], pools: [PoolSpec] = [], dir: TempDir, shutdownTimeout: Duration = .seconds(10),
-                    options: PoolTestOptions = .init(),
+                    options: PoolTestOptions = .init(), resources: any ProgramResources = NoProgramResources(),
                     _ body: (Supervisor, CollectingSink) async throws -> Void) async throws {
     let sink = CollectingSink()
     var logger = Logger(label: "histd.test")
-    logger.logLevel = .warning
+    logger.logLevel = getenv("HISTD_TEST_LOG") != nil ? .info : .warning
     let spec = SupervisorSpec(logDir: dir.path + "/logs", shutdownTimeout: shutdownTimeout)
     let supervisor = try Supervisor(programs: programs, pools: pools, supervisor: spec, sink: sink, logger: logger,
-                                    options: SupervisorOptions(reapScope: .supervisedOnly, handleSignals: false,
+                                    resources: resources, options: SupervisorOptions(reapScope: .supervisedOnly, handleSignals: false,
                                                                descendantGrace: .milliseconds(500),
                                                                ageJitterSeed: options.ageJitterSeed,
                                                                autoscale: options.autoscale))

@@ -57,7 +57,10 @@ import Testing
     @Test func grandchildOfAnExitedProgramIsGoneAfterShutdown() async throws {
         let dir = TempDir()
         defer { dir.remove() }
-        let forker = program("forker", dir.script("forker", "sleep 1000 & echo $! > \(dir.path)/gc.pid; exit 0"), restart: .never)
+        var forker = program("forker", dir.script("forker", "sleep 1000 & echo $! > \(dir.path)/gc.pid; exit 0"), restart: .never)
+        // kill_mode = "process" leaves the grandchild to the final sweep (with "tree" it goes at the exit:
+        // OwnershipTests).
+        forker.killMode = .process
         var grandchild: Int32 = 0
         defer { if grandchild > 0 && isAlive(grandchild) { kill(grandchild, SIGKILL) } }
         try await withSupervisor([forker], dir: dir) { _, sink in

@@ -52,6 +52,39 @@ import Testing
         #expect(try count(r, "SELECT count(*) FROM events") == 0)
     }
 
+    /// histd never modifies a file it then refuses: the checks run on a read-only connection before
+    /// the writer's first write (which switches the file to WAL).
+    @Test func refusedDatabasesStayByteIdentical() throws {
+        let dir = TempDir()
+        // Another application's database, in rollback-journal mode.
+        let foreign = dir.file("app.db")
+        let q = try DatabaseQueue(path: foreign)
+        try q.write { db in
+            try db.execute(sql: "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+            try db.execute(sql: "INSERT INTO customers (name) VALUES ('ada'), ('grace')")
+        }
+        try q.close()
+        let foreignBytes = try Data(contentsOf: URL(fileURLWithPath: foreign))
+        let e1 = #expect(throws: HistoryStoreError.self) { try HistoryStore.open(path: foreign) }
+        #expect(e1?.code == .notAHistoryDatabase)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == foreignBytes, "the foreign database was modified")
+        #expect(!FileManager.default.fileExists(atPath: foreign + "-wal"))
+
+        // A newer histd's database, checkpointed and closed (no -wal left).
+        let newer = dir.file("newer.db")
+        let s = try HistoryStore.open(path: newer)
+        try s.withWriteConnection { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('0099_future.sql')")
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            try db.execute(sql: "PRAGMA journal_mode = DELETE")
+        }
+        s.close()
+        let newerBytes = try Data(contentsOf: URL(fileURLWithPath: newer))
+        let e2 = #expect(throws: HistoryStoreError.self) { try HistoryStore.open(path: newer) }
+        #expect(e2?.code == .newerSchema)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: newer)) == newerBytes, "the newer database was modified")
+    }
+
     @Test func clearErrorsForThingsThatAreNotHistoryDatabases() throws {
         let dir = TempDir()
         // A text file.

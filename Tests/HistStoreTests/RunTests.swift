@@ -49,7 +49,7 @@ import Testing
 
         // histd reports the leftover it stopped; the old instance row gets its end.
         let w = store.startWriter()
-        w.record(HistEvent(time: ts(60_001), program: "web", payload: .leftover(identity: open.identity, action: "stopped")))
+        w.record(HistEvent(time: ts(60_001), program: "web", payload: .leftover(Leftover(row: open.rowID, identity: open.identity, action: .stopped, source: .instanceRow, signal: SIGTERM))))
         #expect(w.flush(timeout: .seconds(10)))
         #expect(try count(r, "SELECT count(*) FROM events WHERE kind = 16 AND instance_id = ? AND value = 100", [open.rowID]) == 1)
         #expect(try count(r, "SELECT count(*) FROM instances WHERE id = ? AND class = 'stopped' AND ended_at = ?", [open.rowID, T0 + 60_001]) == 1)

@@ -40,7 +40,8 @@ import Testing
             HistEvent(time: ts(1900), program: "pool1", payload: .scaled(up: true, signal: 85.5, from: 2, to: 3)),
             HistEvent(time: ts(1901), program: "pool1", payload: .scaled(up: false, signal: 10, from: 3, to: 2)),
             HistEvent(time: ts(1902), program: "pool1", payload: .recycled(instance: b, reason: .maxAge)),
-            HistEvent(time: ts(1904), program: "web", payload: .leftover(identity: ProcessIdentity(pid: 998, startTicks: 124), action: "left")),
+            HistEvent(time: ts(1904), program: "web", payload: .leftover(Leftover(row: nil, identity: ProcessIdentity(pid: 998, startTicks: 124), action: .left, source: .marker))),
+            HistEvent(time: ts(1905), program: "web", payload: .swept(SweptProcess(identity: ProcessIdentity(pid: 997, startTicks: 125), instance: nil, signal: 9, reason: .shutdown, gone: false))),
             ended(lost, at: 2000, .exited(code: 3), .crash, tail: "boom"),
         ]
         for e in all { w.record(e) }
@@ -67,7 +68,8 @@ import Testing
             .init(ts: 1900, kind: "scale_up", program: "pool1", instanceID: nil, value: 3, detail: #"{"from":2,"signal":85.5}"#),
             .init(ts: 1901, kind: "scale_down", program: "pool1", instanceID: nil, value: 2, detail: #"{"from":3,"signal":10.0}"#),
             .init(ts: 1902, kind: "recycled", program: "pool1", instanceID: instB, value: nil, detail: #"{"reason":"max_age"}"#),
-            .init(ts: 1904, kind: "leftover", program: "web", instanceID: nil, value: 998, detail: #"{"start_ticks":124,"action":"left"}"#),
+            .init(ts: 1904, kind: "leftover", program: "web", instanceID: nil, value: 998, detail: #"{"start_ticks":124,"action":"left","source":"marker"}"#),
+            .init(ts: 1905, kind: "swept", program: "web", instanceID: nil, value: 997, detail: #"{"start_ticks":125,"signal":9,"reason":"shutdown","gone":false}"#),
             .init(ts: 2000, kind: "crash", program: "web", instanceID: instLost, value: 1980, detail: nil),
         ]
         #expect(rows.count == expected.count)

@@ -27,7 +27,7 @@ public final class ProcCPUProbe: PoolCPUProbe {
 
     /// - Parameter root: the proc root ("/proc", or a fixture tree).
     public init(root: String = "/proc") {
-        let procfs = ProcFS(root: root, cacheLimit: 256)
+        let procfs = ProcFS(root: root, cacheLimit: min(256, FileLimit.cacheBudget()))
         ticksPerSecond = max(1, procfs.ticksPerSecond)
         statPath = root + "/stat"
         sampler = Mutex(TreeSampler(procfs: procfs))

@@ -7,6 +7,10 @@ import HistSys
 import Logging
 
 extension Engine {
+    /// The shortest delay before a failed spawn is tried again, whatever `restart_delay` says: a
+    /// missing binary with `restart_delay = "0s"` gives at most 10 `spawn_failed` a second per unit.
+    static let spawnFailureFloor: Duration = .milliseconds(100)
+
     /// Policy of a unit right now (restarts are off once shutdown began).
     func policy(for unit: Unit) -> UnitPolicy {
         // A retiring worker is not restarted whatever ends it: its replacement already runs.
@@ -28,9 +32,32 @@ extension Engine {
         }
         all.sort { $0.spec.stopOrder != $1.spec.stopOrder ? $0.spec.stopOrder > $1.spec.stopOrder : $0.key < $1.key }
         logger.notice("supervising \(programs.count) program(s) and \(pools.count) pool(s)")
-        for unit in all where unit.pool != nil || unit.spec.autostart {
-            deliver(.startRequested, to: unit)
+        for unit in all {
+            if unit.pool == nil, let restored = options.restored[unit.key.program], restored != .fresh {
+                restore(unit, restored)
+            } else if unit.pool != nil || unit.spec.autostart {
+                deliver(.startRequested, to: unit)
+            }
         }
+    }
+
+    /// Puts a unit back where the previous run left it: `failed` stays failed until an operator
+    /// starts it; a backoff waits what is left of its delay, with its attempt count.
+    private func restore(_ unit: Unit, _ restored: RestoredState) {
+        switch restored {
+        case .fresh: return
+        case .failed(let restarts):
+            unit.state = .failed
+            unit.counters.restarts = restarts
+            logger.notice("\(unit.key): failed in the previous run (gave up after \(restarts) restart(s)); stays failed until started")
+        case .backoff(let remaining, let attempt):
+            unit.state = .backoff
+            unit.counters.restarts = attempt
+            unit.restartTimer = timers.schedule(at: Sys.monotonicNow() + remaining, .backoff(unit.key))
+            sink.record(HistEvent(program: unit.key.program, payload: .restartScheduled(delay: remaining, attempt: attempt, workerIndex: nil)))
+            logger.notice("\(unit.key): in backoff in the previous run: restart \(attempt) in \(HistDuration.format(remaining))")
+        }
+        shared.publish(unit.status)
     }
 
     @discardableResult
@@ -60,7 +87,7 @@ extension Engine {
         shared.publish(unit.status)
         if unit.pool != nil { poolsDirty = true }
         for next in followUps { deliver(next, to: unit) }
-        if unit.removeWhenIdle && unit.process == nil && [.stopped, .exited, .failed].contains(unit.state) {
+        if unit.removeWhenIdle && unit.process == nil && unit.drain == nil && [.stopped, .exited, .failed].contains(unit.state) {
             removeUnit(unit)
         }
     }
@@ -71,10 +98,14 @@ extension Engine {
         let instance = (ending ?? unit.process)?.info
         switch action {
         case .spawn:
-            followUps.append(spawn(unit))
+            // The previous instance's tree is still being stopped: spawn once it is gone.
+            if let drain = unit.drain { drain.spawnPending = true } else { followUps.append(spawnNow(unit)) }
         case .scheduleRestart(let delay):
             timers.cancel(unit.restartTimer)
-            if delay <= .zero {
+            if case .spawnFailed = event, delay < Self.spawnFailureFloor {
+                // Never retry a failed spawn in the same call chain: back to the loop, at a bounded rate.
+                unit.restartTimer = timers.schedule(at: Sys.monotonicNow() + Self.spawnFailureFloor, .spawnRetry(unit.key))
+            } else if delay <= .zero {
                 unit.restartTimer = nil
                 followUps.append(.backoffElapsed)
             } else {
@@ -95,7 +126,9 @@ extension Engine {
         case .killGroup:
             signalGroup(unit, SIGKILL)
         case .releaseResources:
-            resources.killAll(unit: unit.key, spec: unit.spec)
+            // Whatever is left of the stopped tree (group stragglers, cgroup members, escapers) is
+            // drained on engine timers (started at the reap); nothing here may block.
+            break
         case .recordEnd(let classification):
             guard let ending else { return }
             let status: ExitStatus, uptime: Duration
@@ -143,9 +176,12 @@ extension Engine {
     }
 
     /// Spawns the unit's process; returns the outcome as the next lifecycle event.
-    private func spawn(_ unit: Unit) -> LifecycleEvent {
+    func spawnNow(_ unit: Unit) -> LifecycleEvent {
         var env = baseEnvironment
         for (k, v) in unit.spec.env { env[k] = v }
+        // Inherited by every descendant: how this histd (and the next one, after a crash) knows them.
+        env[RunMarker.runVariable] = runMarker.text
+        env[RunMarker.unitVariable] = unit.key.description
         if let pool = unit.pool, let index = unit.key.workerIndex {
             env["HISTD_POOL"] = pool
             env["HISTD_WORKER_INDEX"] = String(index)
@@ -204,6 +240,11 @@ extension Engine {
     func signalGroup(_ unit: Unit, _ sig: Int32) {
         guard let p = unit.process else { return }
         if p.pidfd >= 0 { _ = histd_pidfd_send_signal(p.pidfd, sig) }
+        // kill_mode = "process": the main process only; its descendants are left alone.
+        if unit.spec.killMode == .process {
+            if p.pidfd < 0 { _ = kill(p.pid, sig) }
+            return
+        }
         // The leader is not reaped until we reap it, so its pid (= pgid) cannot have been reused.
         _ = killpg(p.pid, sig)
     }

@@ -31,7 +31,7 @@ extension Engine {
     /// process group id, so SIGKILL to the group is safe: whatever the program left in its group
     /// dies with the stop. (After the reap that pgid could be reused.)
     private func killStragglersOfStoppedLeaders() {
-        for unit in units.values where unit.state == .stopping {
+        for unit in units.values where unit.state == .stopping && unit.spec.killMode == .tree {
             guard let p = unit.process, p.pidfd >= 0 else { continue }
             var pfd = pollfd(fd: p.pidfd, events: Int16(POLLIN), revents: 0)
             if poll(&pfd, 1, 0) == 1 { _ = killpg(p.pid, SIGKILL) }
@@ -58,6 +58,8 @@ extension Engine {
                 readPipe(reader, budget: Self.drainBudgetAtExit)
             }
         }
+        // What remains of its tree is stopped before the unit may spawn again (kill_mode = "tree").
+        startDrain(unit, ended: process.info)
         let uptime = MonotonicInstant.now().sinceOrigin - process.startedAt
         // A SIGKILL histd did not send may be the kernel enforcing a cgroup limit (OOM killer).
         let limit = status.signal == SIGKILL ? resources.killedAtLimit(unit: unit.key, spec: unit.spec) : nil

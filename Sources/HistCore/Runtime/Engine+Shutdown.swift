@@ -36,7 +36,7 @@ extension Engine {
                 for unit in members { deliver(.stopRequested(.shutdown), to: unit) }
                 phase = .stoppingGroups(groups, signalled: true)
             }
-            if members.contains(where: { $0.process != nil }) { return }
+            if members.contains(where: { $0.process != nil || $0.drain != nil }) { return }
             groups.removeFirst()
             phase = .stoppingGroups(groups, signalled: false)
         }
@@ -50,17 +50,27 @@ extension Engine {
             deliver(.stopRequested(.shutdown), to: unit)
             deliver(.stopTimeoutElapsed, to: unit)
         }
+        escalateDrains()
     }
 
     /// After the last group: kill and reap whatever descendants of our programs are left (daemons
     /// that double-forked, children of crashed programs), so nothing histd started outlives it.
     func sweepDescendants() {
         let sweep = DescendantSweep(ownPID: getpid(), sessions: sessions,
-                                    includeAllChildren: options.reapScope == .allChildren)
+                                    includeAllChildren: options.reapScope == .allChildren, marker: runMarker)
         let found = sweep.findLeftovers()
         guard !found.isEmpty else { return }
         logger.notice("stopping \(found.count) leftover descendant(s): \(found.map { String($0.pid) }.joined(separator: ", "))")
-        sweep.terminate(found, grace: options.descendantGrace, logger: logger)
+        var programOfUnit: [String: String] = [:]
+        for key in units.keys { programOfUnit[key.description] = key.program }
+        for p in sweep.terminate(found, grace: options.descendantGrace, logger: logger) where p.signal != 0 {
+            // Attributed to its program through its marker; a process without one (re-parented, marker
+            // cleared) is recorded with no program.
+            let program = p.unit.flatMap { programOfUnit[$0] } ?? ""
+            let swept = SweptProcess(identity: ProcessIdentity(pid: p.pid, startTicks: p.startTicks), instance: nil,
+                                     signal: p.signal, reason: .shutdown, gone: p.gone)
+            sink.record(HistEvent(program: program, payload: .swept(swept)))
+        }
         // Reap the ones that are our children (re-parented to histd as subreaper).
         for p in found where p.ppid == getpid() {
             var status: Int32 = 0

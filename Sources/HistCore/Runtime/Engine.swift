@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShim
 import HistModel
+import HistProc
 import HistSys
 import Logging
 
@@ -38,6 +39,14 @@ final class Engine {
     /// Sessions this run created (leader pid -> leader start ticks), for the final sweep. Bounded.
     var sessions: [Int32: UInt64] = [:]
     var sessionOrder: [Int32] = []
+    /// histd's own pid, the parent of re-parented descendants.
+    let ownPID = getpid()
+    /// The marker every child inherits (`HISTD_RUN`), naming this histd process.
+    let runMarker: RunMarker
+    /// /proc reads for ownership (remnant scans): engine thread only, no fd cache.
+    let ownershipProc = ProcFS()
+    /// Ignored signals already logged once.
+    var ignoredSignalsLogged: Set<Int32> = []
 
     enum Phase: Equatable {
         case running
@@ -71,6 +80,8 @@ final class Engine {
         for p in programs { self.programs[p.name] = p }
         for p in pools { self.pools[p.name] = p }
         ageRNG = options.ageJitterSeed.map { SeededGenerator(seed: $0) } ?? SeededGenerator()
+        runMarker = RunMarker(key: options.ownerKey, owner: ProcessIdentity(pid: getpid(), startTicks: histd_proc_start_ticks(getpid())),
+                              engine: UInt64.random(in: 1...UInt64.max))
     }
 
     deinit { readBuffer.deallocate() }
@@ -81,7 +92,7 @@ final class Engine {
         // signalfd only sees signals blocked in this thread. (`histd run` blocks them in every
         // thread before any starts; blocking here too keeps an embedded engine correct.)
         var signals: [Int32] = [SIGCHLD]
-        if options.handleSignals { signals += [SIGTERM, SIGINT, SIGHUP] }
+        if options.handleSignals { signals = SignalPolicy.handled }
         _ = histd_block_signals(signals, Int32(signals.count))
         epfd = histd_epoll_create()
         signalFD = histd_signalfd(signals, Int32(signals.count))
@@ -177,13 +188,20 @@ final class Engine {
     }
 
     private func received(_ sig: Int32) {
-        switch sig {
-        case SIGCHLD: reapPending = true
-        case SIGTERM, SIGINT:
+        switch SignalPolicy.action(for: sig) {
+        case .reap: reapPending = true
+        case .shutdown:
             logger.notice("received \(SignalName.name(sig)): shutting down")
             beginShutdown(cause: SignalName.name(sig))
-        case SIGHUP: logger.notice("received SIGHUP: config reload is not supported yet; ignored")
-        default: break
+        case .reload:
+            logger.notice("received SIGHUP: config reload is not supported yet; ignored")
+        case .reopenLogs:
+            for unit in units.values { unit.output.reopen() }
+            logger.notice("received SIGUSR1: reopened the log files of \(units.count) unit(s)")
+        case .ignore:
+            if ignoredSignalsLogged.insert(sig).inserted {
+                logger.notice("received \(SignalName.name(sig)): ignored (logged once per signal)")
+            }
         }
     }
 
@@ -211,6 +229,16 @@ final class Engine {
                 workerReachedMaxAge(unit, instance: instance)
             case .shutdownDeadline:
                 shutdownDeadlineReached()
+            case .drainCheck(let key):
+                guard let unit = units[key], unit.drain?.checkTimer == entry.id else { continue }
+                checkDrain(unit)
+            case .drainDeadline(let key):
+                guard let unit = units[key], unit.drain?.deadlineTimer == entry.id else { continue }
+                drainDeadline(unit)
+            case .spawnRetry(let key):
+                guard let unit = units[key], unit.restartTimer == entry.id else { continue }
+                unit.restartTimer = nil
+                deliver(.backoffElapsed, to: unit)
             }
         }
     }

@@ -5,8 +5,10 @@ import HistModel
 public protocol ProgramResources: Sendable {
     /// Before each spawn of `unit`: the `cgroup.procs` files the child joins before it execs.
     func prepare(unit: UnitKey, spec: ProgramSpec) -> [String]
-    /// After histd stopped `unit` (its main process is gone): kill everything left in its
-    /// resources (e.g. every process in its cgroup, catching double-forked escapees).
+    /// The processes in `unit`'s resources right now (its cgroup's members); one quick read.
+    func members(unit: UnitKey, spec: ProgramSpec) -> [Int32]
+    /// SIGKILL everything left in `unit`'s resources, once, without waiting (on cgroup v2 through
+    /// `cgroup.kill`). The engine's drain re-checks and records what is gone.
     func killAll(unit: UnitKey, spec: ProgramSpec)
     /// At shutdown, after every process is gone: remove what `prepare` created.
     func cleanup(unit: UnitKey, spec: ProgramSpec)
@@ -16,6 +18,7 @@ public protocol ProgramResources: Sendable {
 }
 
 extension ProgramResources {
+    public func members(unit: UnitKey, spec: ProgramSpec) -> [Int32] { [] }
     public func killedAtLimit(unit: UnitKey, spec: ProgramSpec) -> LimitKind? { nil }
 }
 

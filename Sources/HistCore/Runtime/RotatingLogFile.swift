@@ -23,6 +23,13 @@ final class RotatingLogFile {
 
     deinit { Sys.close(fd) }
 
+    /// Closes the file and opens `path` again (creating it): after an outside rotation moved it away.
+    func reopen() {
+        Sys.close(fd)
+        fd = -1
+        open()
+    }
+
     private func open() {
         fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         var st = stat()

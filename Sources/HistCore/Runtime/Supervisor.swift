@@ -59,8 +59,12 @@ public final class Supervisor: Sendable {
     /// Threads that already exist (an async `main` runs on Swift's pool) keep their masks, so the
     /// signals also get a handler that forwards them through a pipe the engine watches: whichever
     /// thread the kernel picks, the engine hears of the signal.
+    ///
+    /// It also raises RLIMIT_NOFILE's soft limit to the hard limit (one fd per pidfd, two per
+    /// pipe, plus the /proc caches: see `FileLimit`).
     public static func prepareProcess() throws(SupervisorError) {
-        let signals: [Int32] = [SIGCHLD, SIGTERM, SIGINT, SIGHUP]
+        FileLimit.raiseSoftToHard()
+        let signals = SignalPolicy.handled
         let rc = histd_block_signals(signals, Int32(signals.count))
         guard rc == 0 else { throw SupervisorError(.setupFailed, "pthread_sigmask: \(Sys.errnoText(rc))") }
         let installed = SignalPipe.fd.withLock { fd -> Bool in

@@ -26,10 +26,17 @@ public struct SupervisorOptions: Sendable {
     public var autoscale: Bool
     /// Where autoscalers read CPU counters; nil = `/proc` (`ProcCPUProbe`).
     public var cpuProbe: (any PoolCPUProbe)?
+    /// The key in every child's `HISTD_RUN` marker (`histd run`: the database path). A histd recovers
+    /// only leftovers whose marker has its key, so histds with different keys never touch each other's processes.
+    public var ownerKey: String
+    /// Restart state of plain programs from the previous run (`[supervisor] restore_state`), by name.
+    public var restored: [String: RestoredState] = [:]
 
     public init(reapScope: ReapScope = .allChildren, handleSignals: Bool = true,
                 environment: [String: String]? = nil, descendantGrace: Duration = .seconds(2),
-                ageJitterSeed: UInt64? = nil, autoscale: Bool = true, cpuProbe: (any PoolCPUProbe)? = nil) {
+                ageJitterSeed: UInt64? = nil, autoscale: Bool = true, cpuProbe: (any PoolCPUProbe)? = nil,
+                ownerKey: String = "embedded") {
+        self.ownerKey = ownerKey
         self.reapScope = reapScope
         self.handleSignals = handleSignals
         self.environment = environment

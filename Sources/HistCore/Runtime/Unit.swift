@@ -35,6 +35,8 @@ final class Unit {
     var restartDue: Duration?
     /// The operator action whose effects this unit's next events are (see `Engine.record(_:unit:)`).
     var link: OperatorLink?
+    /// What remains of the last instance while histd stops it (kill_mode = "tree"); nil when nothing does.
+    var drain: Drain?
 
     init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String) {
         self.key = key
@@ -80,4 +82,10 @@ enum TimerKind {
     /// A pool worker's process reached its (jittered) `max_worker_age`.
     case workerAge(UnitKey, InstanceID)
     case shutdownDeadline
+    /// Re-check what remains of a unit's ended instance.
+    case drainCheck(UnitKey)
+    /// stop_timeout of a drain: SIGKILL, then give up.
+    case drainDeadline(UnitKey)
+    /// A restart after a spawn failure, held to `Engine.spawnFailureFloor` (guarded by `restartTimer`).
+    case spawnRetry(UnitKey)
 }

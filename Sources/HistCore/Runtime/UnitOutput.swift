@@ -11,6 +11,12 @@ final class UnitOutput {
         tail = StderrTail(capacity: tailBytes)
     }
 
+    /// SIGUSR1: reopen both files by name (after logrotate moved them away).
+    func reopen() {
+        out.reopen()
+        err.reopen()
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer, stderr: Bool) {
         if stderr {
             err.write(bytes)

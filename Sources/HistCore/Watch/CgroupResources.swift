@@ -57,17 +57,20 @@ public final class CgroupResources: ProgramResources {
         return now > before ? .cgroupMemory : nil
     }
 
-    public func killAll(unit: UnitKey, spec: ProgramSpec) {
-        guard let controller = controller(for: unit) else { return }
-        let killed = controller.killAll(signal: SIGKILL, timeout: .seconds(2))
-        if !killed.isEmpty {
-            logger.notice("\(unit): killed \(killed.count) process(es) left in its cgroup: \(killed.map(String.init).joined(separator: " "))")
-        }
+    public func members(unit: UnitKey, spec: ProgramSpec) -> [Int32] {
+        controller(for: unit)?.pids() ?? []
     }
 
+    /// One pass, no waiting: the engine thread calls this (its drain re-checks on a timer).
+    public func killAll(unit: UnitKey, spec: ProgramSpec) {
+        guard let controller = controller(for: unit) else { return }
+        _ = controller.killAll(signal: SIGKILL, timeout: .zero)
+    }
+
+    /// Called once the unit's drain is over (or at teardown): one SIGKILL pass, no waiting, then rmdir.
     public func cleanup(unit: UnitKey, spec: ProgramSpec) {
         guard let controller = controllers.withLock({ $0.removeValue(forKey: unit) }) else { return }
-        _ = controller.killAll(signal: SIGKILL, timeout: .seconds(2))
+        _ = controller.killAll(signal: SIGKILL, timeout: .zero)
         do { try controller.remove() } catch {
             logger.warning("\(unit): cannot remove its cgroup: \(error)")
         }

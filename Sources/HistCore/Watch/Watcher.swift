@@ -25,7 +25,7 @@ public final class Watcher: Sendable {
     ///   - cgroups: the cgroup hook given to the supervisor, polled for OOM kills; nil without cgroups.
     public init(supervisor: Supervisor, specs: [String: ProgramSpec], spec: SupervisorSpec, sink: any HistorySink,
                 cgroups: CgroupResources?, logger: Logger, procRoot: String = "/proc") {
-        let procfs = ProcFS(root: procRoot, cacheLimit: 4096)
+        let procfs = ProcFS(root: procRoot, cacheLimit: FileLimit.cacheBudget())
         loop = Mutex(WatchLoop(sampler: TreeSampler(procfs: procfs),
                                scanner: SystemScanner(procfs: ProcFS(root: procRoot), orphanIgnore: spec.orphanIgnore),
                                supervisor: supervisor, specs: specs, spec: spec, sink: sink, cgroups: cgroups, logger: logger))

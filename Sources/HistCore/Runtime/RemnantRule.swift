@@ -1,0 +1,46 @@
+import HistModel
+
+/// Which processes remain of an instance whose main process has ended (`kill_mode = "tree"`): a pure
+/// rule over one `/proc/PID/stat` row, table-tested.
+///
+/// A process belongs to the ended instance when it is not a zombie and
+/// - it is in the instance's session or process group (histd started the instance with setsid, so
+///   both ids are the leader's pid) and started no earlier than the leader (the kernel never hands
+///   out a pid still used as a session or group id; the start-time check guards the moment after
+///   the whole group is gone and the number is free again), or
+/// - it sits in the instance's cgroup, or
+/// - it was re-parented to histd, is no unit's main process, and carries the unit's marker
+///   (`HISTD_RUN` of this histd and `HISTD_UNIT` of the unit): escapers that called setsid.
+struct RemnantRule {
+    /// The ended main process.
+    var leader: ProcessIdentity
+    /// histd's own pid (the subreaper descendants are re-parented to).
+    var ownPID: Int32
+
+    struct Candidate {
+        var pid: Int32
+        var ppid: Int32
+        var pgrp: Int32
+        var session: Int32
+        var startTicks: UInt64
+        var isZombie: Bool
+    }
+
+    enum Verdict: Equatable {
+        case notOurs
+        /// Belongs by session or process group.
+        case sameTree
+        /// Belongs by cgroup membership.
+        case sameCgroup
+        /// Re-parented to histd: belongs only if its environment carries the unit's marker.
+        case checkMarker
+    }
+
+    func verdict(_ c: Candidate, inCgroup: Bool, isUnitMain: Bool) -> Verdict {
+        if c.pid == leader.pid || c.pid == ownPID || c.isZombie || isUnitMain { return .notOurs }
+        if (c.session == leader.pid || c.pgrp == leader.pid) && c.startTicks >= leader.startTicks { return .sameTree }
+        if inCgroup { return .sameCgroup }
+        if c.ppid == ownPID && c.startTicks >= leader.startTicks { return .checkMarker }
+        return .notOurs
+    }
+}
