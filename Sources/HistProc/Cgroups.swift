@@ -200,7 +200,7 @@ public struct Cgroups: Hashable, Sendable {
 
     /// The pids in one cgroup directory (`cgroup.procs`).
     public static func pids(inGroup directory: String) -> [Int32] {
-        (SysIO.readText(directory + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
+        (Sys.readText(directory + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
     }
 
     /// rmdir of a stale parent's groups, then of the parent. Returns false if any remains (busy).

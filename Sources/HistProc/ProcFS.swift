@@ -166,7 +166,7 @@ public final class ProcFS {
     /// its descendants inherit unless they replace it), or nil if unset, gone or not permitted. At
     /// most the first 64 KiB are read.
     public func environValue(_ pid: Int32, _ name: String) -> String? {
-        let n = SysIO.readFile(paths.path(pid, "/environ"), into: buffer)
+        let n = Sys.readFile(paths.path(pid, "/environ"), into: buffer)
         guard n > 0 else { return nil }
         let key = Array(name.utf8) + [UInt8(ascii: "=")]
         var start = 0

@@ -36,7 +36,7 @@ import Testing
             HistEvent(time: ts(160), program: "web", payload: .ended(InstanceEnd(instance: signalled, endedAt: ts(160),
                 status: .signaled(signal: 1, coreDumped: false), classification: .crash, uptime: .milliseconds(60), stderrTail: "")),
                 operatorAction: 1),
-            HistEvent(time: ts(161), program: "web", payload: .restartScheduled(delay: .milliseconds(100), attempt: 1, workerIndex: nil)),
+            HistEvent(time: ts(161), program: "web", payload: .restartScheduled(instance: signalled, delay: .milliseconds(100), attempt: 1, workerIndex: nil)),
             HistEvent(time: ts(200), program: "web", payload: .started(restarted), operatorAction: 1),
         ]
         for e in events { w.record(e) }

@@ -53,8 +53,10 @@ extension Engine {
         case .backoff(let remaining, let attempt):
             unit.state = .backoff
             unit.counters.restarts = attempt
-            unit.restartTimer = timers.schedule(at: Sys.monotonicNow() + remaining, .backoff(unit.key))
-            sink.record(HistEvent(program: unit.key.program, payload: .restartScheduled(delay: remaining, attempt: attempt, workerIndex: nil)))
+            unit.restartDue = MonotonicInstant.now().sinceOrigin + remaining
+            unit.restartTimer = timers.schedule(at: unit.restartDue!, .backoff(unit.key))
+            // The instance that ended is the previous run's; this run has none to name.
+            sink.record(HistEvent(program: unit.key.program, payload: .restartScheduled(instance: nil, delay: remaining, attempt: attempt, workerIndex: nil)))
             logger.notice("\(unit.key): in backoff in the previous run: restart \(attempt) in \(HistDuration.format(remaining))")
         }
         shared.publish(unit.status)
@@ -104,7 +106,7 @@ extension Engine {
             timers.cancel(unit.restartTimer)
             if case .spawnFailed = event, delay < Self.spawnFailureFloor {
                 // Never retry a failed spawn in the same call chain: back to the loop, at a bounded rate.
-                unit.restartTimer = timers.schedule(at: Sys.monotonicNow() + Self.spawnFailureFloor, .spawnRetry(unit.key))
+                unit.restartTimer = timers.schedule(at: MonotonicInstant.now().sinceOrigin + Self.spawnFailureFloor, .spawnRetry(unit.key))
             } else if delay <= .zero {
                 unit.restartTimer = nil
                 followUps.append(.backoffElapsed)

@@ -4,6 +4,7 @@ import Glibc
 import CShim
 import HistModel
 import HistProc
+import HistSys
 
 /// What remains of an ended instance while histd stops it (`kill_mode = "tree"`). Lives on the
 /// engine thread; driven by two engine timers (a short re-check, and the stop_timeout deadline),
@@ -46,8 +47,8 @@ extension Engine {
             drain.members[pid] = ticks
             Self.signalExact(pid, ticks, drain.signal)
         }
-        drain.deadlineTimer = timers.schedule(at: Sys.monotonicNow() + unit.spec.stopTimeout, .drainDeadline(unit.key))
-        drain.checkTimer = timers.schedule(at: Sys.monotonicNow() + drain.checkInterval, .drainCheck(unit.key))
+        drain.deadlineTimer = timers.schedule(at: MonotonicInstant.now().sinceOrigin + unit.spec.stopTimeout, .drainDeadline(unit.key))
+        drain.checkTimer = timers.schedule(at: MonotonicInstant.now().sinceOrigin + drain.checkInterval, .drainCheck(unit.key))
     }
 
     /// Re-checks a drain: records members that are gone, signals members that appeared (children
@@ -66,7 +67,7 @@ extension Engine {
             return
         }
         drain.checkInterval = min(drain.checkInterval * 2, .milliseconds(100))
-        drain.checkTimer = timers.schedule(at: Sys.monotonicNow() + drain.checkInterval, .drainCheck(unit.key))
+        drain.checkTimer = timers.schedule(at: MonotonicInstant.now().sinceOrigin + drain.checkInterval, .drainCheck(unit.key))
     }
 
     /// stop_timeout passed: SIGKILL what is left (and the cgroup, atomically on v2). If even that
@@ -87,7 +88,7 @@ extension Engine {
             for (pid, ticks) in drain.members { Self.signalExact(pid, ticks, SIGKILL) }
             resources.killAll(unit: unit.key, spec: unit.spec)
             let wait = max(unit.spec.stopTimeout, .seconds(1))
-            drain.deadlineTimer = timers.schedule(at: Sys.monotonicNow() + wait, .drainDeadline(unit.key))
+            drain.deadlineTimer = timers.schedule(at: MonotonicInstant.now().sinceOrigin + wait, .drainDeadline(unit.key))
             return
         }
         logger.error("\(unit.key): \(drain.members.count) process(es) of [\(drain.instance.identity.pid)] survive SIGKILL (\(drain.members.keys.sorted().map(String.init).joined(separator: " "))); no longer waiting for them")
