@@ -6,6 +6,7 @@ extension ConfigValidator {
     static let supervisorKeys = [
         "db", "log_dir", "shutdown_timeout", "snapshot_interval", "scan_interval", "retention",
         "snapshot_retention", "orphan_ignore", "stop_leftovers", "log_max_size", "log_keep",
+        "log_timestamps",
     ]
     /// The range issue 4 gives for `snapshot_interval` and `scan_interval`.
     static let samplingRange: (Duration, Duration) = (.milliseconds(100), .seconds(3600))
@@ -45,6 +46,7 @@ extension ConfigValidator {
         }
         if let v = table["orphan_ignore"] { spec.orphanIgnore = stringArray(v, path + ["orphan_ignore"]) }
         if let v = table["stop_leftovers"], let b = bool(v, path + ["stop_leftovers"]) { spec.stopLeftovers = b }
+        if let v = table["log_timestamps"], let b = bool(v, path + ["log_timestamps"]) { spec.logTimestamps = b }
         if let v = table["log_max_size"], let b = size(v, path + ["log_max_size"], in: 1024...(Int64(1) << 50)) { defaults.logMaxBytes = Int(b) }
         if let v = table["log_keep"], let i = int(v, path + ["log_keep"], in: 0...1000, what: "a number of old log files between 0 and 1000") {
             defaults.logKeep = i

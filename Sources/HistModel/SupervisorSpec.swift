@@ -17,11 +17,14 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
     public var orphanIgnore: [String]
     /// What `histd run` does with live processes left by an earlier histd that died: stop them (default) or leave them.
     public var stopLeftovers: Bool
+    /// Prefix each line of NAME.out / NAME.err with its UTC time, and mark each instance's start
+    /// (`log_timestamps`, default true; see docs/HISTCTL.md, `histctl logs`).
+    public var logTimestamps: Bool
 
     public init(db: String? = nil, logDir: String = "logs", shutdownTimeout: Duration = .seconds(30),
                 snapshotInterval: Duration? = .seconds(1), scanInterval: Duration? = .seconds(10),
                 retention: Duration = .seconds(30 * 86400), snapshotRetention: Duration = .seconds(7 * 86400),
-                orphanIgnore: [String] = [], stopLeftovers: Bool = true) {
+                orphanIgnore: [String] = [], stopLeftovers: Bool = true, logTimestamps: Bool = true) {
         self.db = db
         self.logDir = logDir
         self.shutdownTimeout = shutdownTimeout
@@ -31,6 +34,7 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
         self.snapshotRetention = snapshotRetention
         self.orphanIgnore = orphanIgnore
         self.stopLeftovers = stopLeftovers
+        self.logTimestamps = logTimestamps
     }
 }
 

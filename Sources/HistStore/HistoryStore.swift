@@ -102,6 +102,9 @@ public final class HistoryStore: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [host, pid, version, configPath, configHash, bootID, now.milliseconds])
             let runID = db.lastInsertedRowID
+            try db.execute(sql: "INSERT INTO config_generations (run_id, generation, ts, config_hash) VALUES (?, 0, ?, ?)",
+                           arguments: [runID, now.milliseconds, configHash])
+            let generationID = db.lastInsertedRowID
             for spec in specs {
                 let programID = try Int64.fetchOne(db, sql: """
                     INSERT INTO programs (name, kind) VALUES (?, ?)
@@ -111,6 +114,10 @@ public final class HistoryStore: Sendable {
                     INSERT INTO program_configs (program_id, run_id, config_json) VALUES (?, ?, ?)
                     ON CONFLICT (program_id, run_id) DO UPDATE SET config_json = excluded.config_json
                     """, arguments: [programID, runID, spec.json])
+                try db.execute(sql: """
+                    INSERT INTO program_config_generations (generation_id, program_id, config_json) VALUES (?, ?, ?)
+                    ON CONFLICT DO UPDATE SET config_json = excluded.config_json
+                    """, arguments: [generationID, programID, spec.json])
             }
             var detail = JSONText()
             detail.add("version", version)
@@ -182,7 +189,7 @@ public final class HistoryStore: Sendable {
         try dbQueue.inDatabase(body)
     }
 
-    private func write<T>(_ what: String, _ body: (Database) throws -> T) throws -> T {
+    func write<T>(_ what: String, _ body: (Database) throws -> T) throws -> T {
         do {
             return try dbQueue.inDatabase { db in
                 var result: T?

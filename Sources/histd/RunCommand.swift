@@ -71,9 +71,12 @@ extension Histd {
             recorder.handleLeftovers(stop: loaded.supervisor.stopLeftovers)
 
             let resources = Self.makeResources(config: loaded, logger: logger)
+            let reloader = ConfigReloader(path: config, current: loaded, store: recorder.store, logger: logger)
+            var options = SupervisorOptions()
+            options.onHangup = { reloader.hangup($0) }
             do {
                 let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
-                                                sink: recorder.sink, logger: logger, resources: resources.hook)
+                                                sink: recorder.sink, logger: logger, resources: resources.hook, options: options)
                 try supervisor.start()
                 var specs: [String: ProgramSpec] = [:]
                 for p in loaded.programs { specs[p.name] = p }
@@ -81,6 +84,7 @@ extension Histd {
                 let watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: recorder.sink,
                                       cgroups: resources.cgroups, logger: logger)
                 watcher.start()
+                reloader.attach(supervisor: supervisor, watcher: watcher)
                 await supervisor.waitUntilFinished()
                 watcher.stop()
                 resources.cgroups?.removeParents()

@@ -34,4 +34,6 @@ public enum StopReason: String, Hashable, Sendable, CaseIterable {
     case scaleDown = "scale_down"
     /// A pool worker is being replaced (age recycling).
     case recycle
+    /// A config reload removed the program.
+    case reload
 }

@@ -26,6 +26,8 @@ extension Engine {
             deliver(.limitBreached(limit: limit, observed: observed, threshold: threshold), to: unit)
         case .setDesiredWorkers(let name, let count):
             resizePool(name, to: count)
+        case .reload(let request):
+            applyReload(request)
         }
     }
 

@@ -26,6 +26,9 @@ public struct SupervisorOptions: Sendable {
     public var autoscale: Bool
     /// Where autoscalers read CPU counters; nil = `/proc` (`ProcCPUProbe`).
     public var cpuProbe: (any PoolCPUProbe)?
+    /// Called on the engine thread when SIGHUP arrives (with `handleSignals`), with its sender. It
+    /// must return at once (hand the reload to another thread, which posts `.reload`); nil = log and ignore.
+    public var onHangup: (@Sendable (SignalSender) -> Void)?
 
     public init(reapScope: ReapScope = .allChildren, handleSignals: Bool = true,
                 environment: [String: String]? = nil, descendantGrace: Duration = .seconds(2),
