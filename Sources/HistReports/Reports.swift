@@ -96,6 +96,10 @@ public enum Reports {
         ReportColumn("time", .time), ReportColumn("from", .time), ReportColumn("until", .time), ReportColumn("dropped"),
         ReportColumn("reason"),
     ]
+    public static let eventColumns = [
+        ReportColumn("id"), ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid"), ReportColumn("event"),
+        ReportColumn("value"), ReportColumn("detail"), ReportColumn("exit_code"), ReportColumn("signal"), ReportColumn("class"),
+    ]
     public static let usageColumns = [
         ReportColumn("program"), ReportColumn("bucket"), ReportColumn("rss_kb"), ReportColumn("cpu_pct"),
     ]
@@ -105,7 +109,7 @@ public enum Reports {
         ("crashes", crashColumns), ("crashes_summary", crashSummaryColumns), ("loops", loopColumns),
         ("zombies", zombieColumns), ("orphans", orphanColumns), ("breaches", breachColumns),
         ("status", statusColumns), ("top", topColumns), ("top_scan", scanColumns), ("timeline", timelineColumns),
-        ("runs", runColumns), ("gaps", gapColumns), ("usage", usageColumns),
+        ("runs", runColumns), ("gaps", gapColumns), ("usage", usageColumns), ("events", eventColumns),
     ]
 
     /// Every crash (or limit kill) in the scope; `summary` groups them by program.

@@ -23,8 +23,14 @@ struct Histctl: ParsableCommand {
         """,
         version: HistctlVersion.string,
         subcommands: [Crashes.self, Loops.self, Zombies.self, Orphans.self, Breaches.self, Status.self, Top.self,
-                      PostmortemCommand.self, SQL.self, Prune.self]
+                      PostmortemCommand.self, SQL.self, Prune.self, Logs.self, Events.self]
     )
+
+    /// `--previous` alone means `--previous=1` (argument-parser options always take a value).
+    static func main() {
+        let args = CommandLine.arguments.dropFirst().map { $0 == "--previous" ? "--previous=1" : $0 }
+        main(Array(args))
+    }
 }
 
 enum HistctlVersion {
