@@ -70,3 +70,8 @@ SELECT r.id AS id, r.ts AS ts, strftime('%Y-%m-%dT%H:%M:%fZ', r.ts / 1000.0, 'un
        r.result AS result, r.plan_json AS plan_json, r.errors AS errors,
        (SELECT g.generation FROM config_generations g WHERE g.reload_id = r.id) AS generation
 FROM reloads r;
+
+-- The supervisor's own kernel start time (clock ticks since boot, /proc/PID/stat field 22): with pid and
+-- boot_id it identifies the histd process, so a reader can tell a live run from one whose histd died
+-- (histctl status then shows 'unknown (histd not running since ...)'). NULL for runs recorded before.
+ALTER TABLE runs ADD COLUMN start_ticks INTEGER;

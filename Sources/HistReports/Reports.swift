@@ -21,7 +21,7 @@ public struct ReportScope: Hashable, Sendable {
     /// The named parameters every query may use: `:since`, `:until`, `:now`, `:programs` (a JSON array).
     var arguments: [String: (any DatabaseValueConvertible)?] {
         ["since": since.milliseconds, "until": until.milliseconds, "now": now.milliseconds,
-         "programs": Renderer.json(programs)]
+         "programs": Renderer.json(programs), "supervisor_dead": 0, "after_id": -1, "limit": 1_000_000]
     }
 }
 
@@ -145,8 +145,17 @@ public enum Reports {
     }
 
     /// Each program's last known state as of `scope.now` (the range is not used).
-    public static func status(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> ReportResult {
-        try db.run(query: "status", arguments: scope.arguments, columns: statusColumns)
+    /// When the record says a supervisor run is open but its histd (pid + start time) is gone, no program
+    /// shows `running`: live states become `unknown (histd not running since TIME)`.
+    /// `supervisor`: the verdict to use instead of checking `/proc` (tests of the record's derivation on a
+    /// fixture whose histd never ran here pass `.alive`).
+    public static func status(_ db: ReportDatabase, _ scope: ReportScope,
+                              supervisor: SupervisorLiveness.Verdict? = nil) throws(ReportError) -> ReportResult {
+        var args = scope.arguments
+        let verdict: SupervisorLiveness.Verdict
+        if let supervisor { verdict = supervisor } else { verdict = try SupervisorLiveness.check(db).verdict }
+        args["supervisor_dead"] = verdict == .dead ? 1 : 0
+        return try db.run(query: "status", arguments: args, columns: statusColumns)
     }
 
     /// The sweep nearest to `at`, sorted, and the scan nearest to `at` (nil when there is none).

@@ -53,7 +53,7 @@ public final class HistoryStore: Sendable {
     /// One transaction: either all of it is recorded or none.
     public func beginRun(host: String, pid: Int32, version: String, configPath: String?, configHash: String?,
                          bootID: String?, programs: [ProgramSpec], pools: [PoolSpec],
-                         at now: Timestamp = .now()) throws -> RunStart {
+                         startTicks: UInt64? = nil, at now: Timestamp = .now()) throws -> RunStart {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var specs: [(name: String, kind: String, json: String)] = []
@@ -98,9 +98,10 @@ public final class HistoryStore: Sendable {
                 }
             }
             try db.execute(sql: """
-                INSERT INTO runs (host, pid, version, config_path, config_hash, boot_id, started_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [host, pid, version, configPath, configHash, bootID, now.milliseconds])
+                INSERT INTO runs (host, pid, version, config_path, config_hash, boot_id, started_at, start_ticks)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [host, pid, version, configPath, configHash, bootID, now.milliseconds,
+                                 startTicks.map { Int64(bitPattern: $0) }])
             let runID = db.lastInsertedRowID
             try db.execute(sql: "INSERT INTO config_generations (run_id, generation, ts, config_hash) VALUES (?, 0, ?, ?)",
                            arguments: [runID, now.milliseconds, configHash])

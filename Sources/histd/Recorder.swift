@@ -36,7 +36,8 @@ final class Recorder {
         do {
             start = try store.beginRun(host: hostName(), pid: getpid(), version: HistdVersion.string,
                                        configPath: config.path, configHash: config.contentHash, bootID: bootID(),
-                                       programs: config.programs, pools: config.pools)
+                                       programs: config.programs, pools: config.pools,
+                                       startTicks: ProcFS().stat(getpid())?.startTicks)
         } catch {
             logger.error("cannot record this supervisor run in \(path): \(error); supervising anyway, events are queued and retried")
         }
