@@ -22,6 +22,12 @@ extension Histd {
             it stops programs group by group in ascending stop_order (stop signal, then SIGKILL after
             stop_timeout) and exits 0 once nothing it started is left.
 
+            On SIGHUP it reloads the config file: the whole file is validated first (on any error nothing
+            changes, and the errors are logged as FILE:LINE: KEY: message); then added programs start, removed
+            ones stop in stop_order, programs whose spawn keys changed restart, supervision-only keys apply in
+            place and pools re-size. Keys that cannot change live (db, log_dir, ...) refuse the reload. Every
+            attempt is recorded in the reloads table with the sender's pid and uid (docs/CONFIG.md).
+
             If an earlier histd died without stopping (kill -9, power loss), this start closes its run as
             unclean and stops the processes it left running (unless [supervisor] stop_leftovers = false),
             so that nothing runs unsupervised twice.

@@ -52,9 +52,13 @@ final class UnitOutput {
         while i < n {
             if atLineStart { scratch.append(contentsOf: stamp) }
             // The rest of this line (through its newline, if it has one in this chunk).
-            var j = i
-            while j < n && bytes[j] != 10 { j += 1 }
-            if j < n { j += 1; atLineStart = true } else { atLineStart = false }
+            var j = n
+            if let nl = memchr(bytes.baseAddress! + i, 10, n - i) {
+                j = bytes.baseAddress!.distance(to: UnsafeRawPointer(nl)) + 1
+                atLineStart = true
+            } else {
+                atLineStart = false
+            }
             scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
             i = j
         }
