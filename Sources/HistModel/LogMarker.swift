@@ -18,9 +18,12 @@ public enum LogMarker {
     /// The marker in `line`, if it is one (with or without a timestamp before it).
     public static func parse(_ line: Substring) -> Start? {
         guard line.hasPrefix(prefix) else { return nil }
-        let fields = line.dropFirst(prefix.count).split(separator: " ")
-        guard fields.count >= 4, fields[1].hasPrefix("pid="), let pid = Int32(fields[1].dropFirst(4)) else { return nil }
-        return Start(unit: String(fields[0]), pid: pid, time: String(fields[3]))
+        // NAME may contain spaces: the three fields after it are read from the end.
+        let fields = line.dropFirst(prefix.count).split(separator: " ", omittingEmptySubsequences: false)
+        guard fields.count >= 4 else { return nil }
+        let pidField = fields[fields.count - 3], instanceField = fields[fields.count - 2]
+        guard pidField.hasPrefix("pid="), let pid = Int32(pidField.dropFirst(4)), instanceField.hasPrefix("instance=") else { return nil }
+        return Start(unit: fields[..<(fields.count - 3)].joined(separator: " "), pid: pid, time: String(fields[fields.count - 1]))
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for ms since the epoch (UTC; proleptic Gregorian).

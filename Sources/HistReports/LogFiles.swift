@@ -64,14 +64,16 @@ public enum LogFiles {
 
     /// The unit's instances, oldest first, from the chosen streams. With both streams, each
     /// instance's lines are merged by their time (stdout first on ties; unstamped lines keep file order).
-    public static func instances(logDir: String, unit: String, streams: [Stream]) -> [Instance] {
+    /// `byteLimits`: read at most this many bytes of these files (`--follow` reads the rest as it follows).
+    public static func instances(logDir: String, unit: String, streams: [Stream], byteLimits: [String: Int] = [:]) -> [Instance] {
         // Per stream: segments keyed by the marker's (pid, time), in order.
         var order: [String?] = []
         var byKey: [String?: Instance] = [:]
         for stream in streams {
             var current: String? = nil
             for file in files(logDir: logDir, unit: unit, stream: stream) {
-                guard let data = FileManager.default.contents(atPath: file) else { continue }
+                guard var data = FileManager.default.contents(atPath: file) else { continue }
+                if let limit = byteLimits[file], data.count > limit { data = data.prefix(limit) }
                 for line in lines(String(decoding: data, as: UTF8.self), stream: stream) {
                     if let m = line.marker {
                         current = "\(m.time) \(m.pid)"

@@ -60,7 +60,11 @@ extension Histctl {
                     guard follow else { throw Failure("no log files for \(name) in \(dir) (\(name).out, \(name).err)") }
                     units = [name]
                 }
-                let instances = LogFiles.instances(logDir: dir, unit: name, streams: streams)
+                // Following: open the current files first and show the history only up to where following
+                // starts, so no line is lost or shown twice between the two.
+                let follower = follow ? LogFollower(logDir: dir, unit: name, streams: streams) : nil
+                let limits = follower?.offsets ?? [:]
+                let instances = LogFiles.instances(logDir: dir, unit: name, streams: streams, byteLimits: limits)
                 var selected: [LogFiles.Line]
                 if let k = previous {
                     guard instances.count > k else {
@@ -79,7 +83,7 @@ extension Histctl {
                 var out = selected.map(\.text).joined(separator: "\n")
                 if !out.isEmpty { out += "\n" }
                 FileHandle.standardOutput.write(Data(out.utf8))
-                if follow { LogFollower(logDir: dir, unit: name, streams: streams).run() }
+                follower?.run()
             }
         }
 
@@ -103,9 +107,19 @@ extension Histctl {
 /// `tail -F` for a unit's current log files: prints each new complete line, and on rotation (a
 /// new file at the path) finishes the old file before reading the new one from its start.
 struct LogFollower {
-    let logDir: String
-    let unit: String
-    let streams: [LogFiles.Stream]
+    let tails: [Tail]
+
+    /// Opens the unit's current files at their ends.
+    init(logDir: String, unit: String, streams: [LogFiles.Stream]) {
+        tails = streams.map { Tail(path: "\(logDir)/\(unit).\($0.rawValue)", atEnd: true) }
+    }
+
+    /// Where following starts in each current file.
+    var offsets: [String: Int] {
+        var out: [String: Int] = [:]
+        for t in tails where t.fd >= 0 { out[t.path] = Int(lseek(t.fd, 0, SEEK_CUR)) }
+        return out
+    }
 
     final class Tail {
         let path: String
@@ -134,10 +148,31 @@ struct LogFollower {
             var st = stat()
             let rotated = stat(path, &st) == 0 && (fd < 0 || UInt64(st.st_ino) != inode)
             if rotated {
+                // What was written to the old file after the first drain and before it was rotated.
+                out += drain()
+                // Files rotated in between (more than one rotation since the last poll), oldest first.
+                for missed in missedRotations() {
+                    if let data = FileManager.default.contents(atPath: missed) { pending += data }
+                }
                 reopen(atEnd: false)
                 out += drain()
             }
             return out
+        }
+
+        /// NAME.1, NAME.2, ... that are newer than the file we were reading (found by its inode).
+        private func missedRotations() -> [String] {
+            guard fd >= 0 else { return [] }
+            var newer: [String] = []
+            for k in 1...1000 {
+                var st = stat()
+                let p = "\(path).\(k)"
+                guard stat(p, &st) == 0 else { break }
+                if UInt64(st.st_ino) == inode { return newer.reversed() }
+                newer.append(p)
+            }
+            // Ours was rotated away altogether: every rotated file is newer.
+            return newer.reversed()
         }
 
         private func drain() -> [String] {
@@ -157,7 +192,6 @@ struct LogFollower {
     }
 
     func run() -> Never {
-        let tails = streams.map { Tail(path: "\(logDir)/\(unit).\($0.rawValue)", atEnd: true) }
         while true {
             for tail in tails {
                 let lines = tail.poll()

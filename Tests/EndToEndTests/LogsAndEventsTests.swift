@@ -40,7 +40,7 @@ extension EndToEnd {
             let histd = try ws.runHistd(config: config)
             let db = HistoryDB(path: ws.path("h.db"))
             try #require(E2E.waitUntil(20) { db.instances("run") == 3 && (try? String(contentsOfFile: ws.path("logs/run.err"), encoding: .utf8))?.contains("err run 3") == true },
-                         "\(ws.log())")
+                         "instances \(db.instances("run")), run.err: \((try? String(contentsOfFile: ws.path("logs/run.err"), encoding: .utf8)) ?? "-")\n\(ws.log())")
 
             func logs(_ args: [String]) throws -> E2E.Output {
                 try E2E.run(E2E.histctl, ["logs", "run", "--config", config] + args)

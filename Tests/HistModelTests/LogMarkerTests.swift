@@ -19,6 +19,8 @@ import Testing
         #expect(m == LogMarker.Start(unit: "jobs.0", pid: 4711, time: "2025-12-01T19:55:16.123Z"))
         #expect(LogMarker.parse("### histd: start x pid=oops instance=1 t") == nil)
         #expect(LogMarker.parse("hello") == nil)
+        let spaced = LogMarker.startLine(unit: "we\"ird 'name' x", pid: 1, instance: 2, time: Timestamp(milliseconds: 0))
+        #expect(LogMarker.parse(Substring(spaced))?.unit == "we\"ird 'name' x")
         let file = line + "\n2025-12-01T19:55:16.200Z hello\n2025-12-01T19:55:16.300Z  two spaces\nno stamp\npartial"
         #expect(LogMarker.programText(file) == "hello\n two spaces\nno stamp\npartial")
         #expect(LogMarker.hasTimestamp("2025-12-01T19:55:16.200Z x"))

@@ -41,7 +41,8 @@ extension Engine {
         for change in plan.update + plan.restart where newPrograms[change.name] != nil {
             guard let spec = newPrograms[change.name], let unit = units[UnitKey(program: change.name)] else { continue }
             programs[change.name] = spec
-            if restartNames.contains(change.name) {
+            if restartNames.contains(change.name) || unit.pendingSpec != nil {
+                // (A spawn change of an earlier reload still waiting for the next spawn keeps waiting, now with this spec.)
                 unit.pendingSpec = spec
             } else {
                 unit.spec = spec
@@ -62,7 +63,7 @@ extension Engine {
                     unit.retiring = true
                     unit.removeWhenIdle = true
                     unit.retireReason = "reload"
-                } else if restartNames.contains(name) {
+                } else if restartNames.contains(name) || unit.pendingSpec != nil {
                     unit.pendingSpec = pool.worker
                 } else {
                     unit.spec = pool.worker
