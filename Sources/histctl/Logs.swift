@@ -41,6 +41,10 @@ extension Histctl {
         @Option(help: ArgumentHelp("The history database, to find the config of the latest run.", valueName: "path")) var db: String?
 
         func validate() throws {
+            // The name becomes a file name in the log folder: nothing that could leave it.
+            if name.isEmpty || name.contains("/") || name.hasPrefix(".") || name.contains("\0") {
+                throw ValidationError("\(QuotedString.quote(name)) is not a program or worker name")
+            }
             if stderr && stdout { throw ValidationError("--stderr and --stdout exclude each other; give neither for both") }
             if n < 0 { throw ValidationError("-n must be 0 (all) or more") }
             if let previous, previous < 1 { throw ValidationError("--previous takes K >= 1") }
