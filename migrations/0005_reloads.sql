@@ -5,6 +5,9 @@
 -- generation of a run (0 = the run's start, then 1, 2, ... per applied reload), and
 -- program_config_generations the config of every program and pool in that generation.
 
+-- Event kind 40: one event per reload attempt, value = reloads.id, detail = {result, trigger, sender_pid, sender_uid}.
+INSERT INTO event_kinds (id, name) VALUES (40, 'config_reload');
+
 -- Every reload attempt, applied or not (a refused, invalid or dry-run reload changes nothing, and is recorded).
 CREATE TABLE reloads (
     id           INTEGER PRIMARY KEY,

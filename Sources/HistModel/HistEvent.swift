@@ -62,6 +62,8 @@ public enum EventKind: String, Hashable, Sendable, CaseIterable {
     case leftover
     /// A descendant of a supervised program that outlived its parent and was re-parented to histd.
     case adopted
+    /// A config reload attempt (id 40, migration 0005; written with its `reloads` row, not by the engine).
+    case configReload = "config_reload"
 }
 
 /// One fact the engine learned. The engine hands these to a `HistorySink` and never waits for them.

@@ -38,6 +38,10 @@ public enum EventFeed {
             case "gave_up": return "after \(value ?? 0) restart(s)"
             case "scale_up", "scale_down": return "\(detail["from"] ?? "?") -> \(value ?? 0)"
             case "spawn_failed": return "\(detail["step"] as? String ?? "spawn"): \(detail["reason"] as? String ?? "errno \(value ?? 0)")"
+            case "config_reload":
+                let who = (detail["sender_pid"] as? Int).map { " from pid \($0)" } ?? ""
+                let uid = (detail["sender_uid"] as? Int).map { " (uid \($0))" } ?? ""
+                return "\(detail["result"] as? String ?? "?") (\(detail["trigger"] as? String ?? "?")\(who)\(uid)), reload \(value ?? 0)"
             case "limit_breach": return "\(detail["limit"] as? String ?? "limit"): \(value ?? 0) > \(detail["threshold"] ?? "?")"
             default:
                 var parts: [String] = []

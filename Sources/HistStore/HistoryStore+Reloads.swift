@@ -75,6 +75,14 @@ extension HistoryStore {
                                  record.dryRun, record.result.rawValue, record.planJSON,
                                  record.errors.isEmpty ? nil : record.errors.joined(separator: "\n")])
             let reloadID = db.lastInsertedRowID
+            // On the timeline too (histctl events, postmortem): value = reloads.id.
+            var detail = JSONText()
+            detail.add("result", record.result.rawValue)
+            detail.add("trigger", record.trigger.rawValue)
+            if let pid = record.senderPID { detail.add("sender_pid", Int64(pid)) }
+            if let uid = record.senderUID { detail.add("sender_uid", Int64(uid)) }
+            try db.execute(sql: "INSERT INTO events (ts, kind, run_id, value, detail) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [record.time.milliseconds, EventKindID.id(.configReload), runID, reloadID, detail.text])
             guard config != nil, let runID else { return (reloadID, nil) }
             let next = (try Int.fetchOne(db, sql: "SELECT max(generation) FROM config_generations WHERE run_id = ?",
                                          arguments: [runID]) ?? -1) + 1

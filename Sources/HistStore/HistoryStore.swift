@@ -227,6 +227,7 @@ enum EventKindID {
         case .recordingGap: 15
         case .leftover: 16
         case .adopted: 17
+        case .configReload: 40
         }
     }
 }

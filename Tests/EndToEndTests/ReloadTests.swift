@@ -125,6 +125,9 @@ extension EndToEnd {
             let plan = try JSONSerialization.jsonObject(with: Data((r["plan_json"] as String? ?? "{}").utf8)) as? [String: Any]
             #expect(plan?["start"] as? [String] == ["added"])
             #expect(plan?["stop"] as? [String] == ["removed"])
+            // On the timeline: one config_reload event, shown by histctl events.
+            let events = try E2E.run(E2E.histctl, ["events", "--since", "1h", "--db", ws.path("h.db")])
+            #expect(events.stdout.contains("config_reload     applied (sighup from pid \(getpid()) (uid \(getuid()))), reload 1"), "\(events.stdout)")
             // Generations: 0 (start) and 1 (the reload), each with every program's config.
             #expect(try db.int("SELECT count(*) FROM config_history WHERE generation = 0") == 5)
             #expect(try db.int("SELECT count(*) FROM config_history WHERE generation = 1") == 5)
