@@ -2,11 +2,15 @@
 -- Parameters:
 --   :now       the current time, ms since epoch UTC (for uptime and "the last hour")
 --   :programs  JSON array of program names to keep; '[]' keeps all
+--   :supervisor_dead  1 when the latest run is open but its histd (pid + start time, boot) is gone
+--                     (histctl checks /proc: SupervisorLiveness); live states then read
+--                     'unknown (histd not running since TIME)', TIME = the newest event or snapshot
 -- Columns:
 --   program          program or pool name
 --   kind             'program' or 'pool'
 --   state            last known state (the program_states view, migrations/0002_views.sql), except
---                    that a program histd gave up on stays 'failed' after shutdown
+--                    that a program histd gave up on stays 'failed' after shutdown, and
+--                    'unknown (histd not running since ...)' for running/stopping/backoff ones of a dead histd
 --   pid              pid of the running instance (NULL for pools and when not running)
 --   workers          pools: open instances in the latest supervisor run; NULL for plain programs
 --   uptime_s         how long the running instance has run, seconds
@@ -22,7 +26,20 @@
 --   run_open         1 while the latest supervisor run has not stopped (it may also have died:
 --                    compare last_event/last_snapshot with the current time)
 WITH
-state AS (SELECT * FROM program_states),
+dead_since AS (
+    SELECT strftime('%Y-%m-%dT%H:%M:%fZ', max(
+        COALESCE((SELECT MAX((SELECT MAX(e.ts) FROM events e WHERE e.kind = k.id)) FROM event_kinds k), 0),
+        COALESCE((SELECT MAX(ts) FROM sweeps), 0)) / 1000.0, 'unixepoch') AS t
+),
+state AS (
+    SELECT r.program_id, r.program, r.program_kind, r.open_instances, r.instance_id, r.started_at, r.ended_at,
+           r.class, r.run_id,
+           CASE WHEN :supervisor_dead = 1 AND r.state IN ('running', 'stopping', 'backoff') THEN NULL ELSE r.pid END AS pid,
+           CASE WHEN :supervisor_dead = 1 AND r.state IN ('running', 'stopping', 'backoff')
+                THEN 'unknown (histd not running since ' || (SELECT t FROM dead_since) || ')'
+                ELSE r.state END AS state
+    FROM program_states r
+),
 latest_run AS (
     SELECT id, stopped_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1
 ),

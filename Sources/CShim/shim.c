@@ -66,6 +66,18 @@ int histd_signalfd(const int *signals, int count) {
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+int histd_signalfd_read_sender(int fd, int *pid, unsigned *uid) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n == (ssize_t)sizeof info) {
+        *pid = (int)info.ssi_pid;
+        *uid = info.ssi_uid;
+        return (int)info.ssi_signo;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return -1;
+}
+
 int histd_signalfd_read(int fd) {
     struct signalfd_siginfo info;
     ssize_t n = read(fd, &info, sizeof info);
@@ -245,10 +257,13 @@ int histd_eventfd_create(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); 
 
 static volatile int histd_signal_pipe_write_fd = -1;
 
-static void histd_signal_pipe_handler(int sig) {
+/* One record per signal: signo, sender pid, sender uid (3 ints, 12 bytes). A pipe write of at most
+   PIPE_BUF bytes is atomic, so records never interleave; write(2) is async-signal-safe (signal-safety(7)). */
+static void histd_signal_pipe_handler(int sig, siginfo_t *info, void *context) {
+    (void)context;
     int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    if (histd_signal_pipe_write_fd >= 0) (void)write(histd_signal_pipe_write_fd, &b, 1);
+    int record[3] = { sig, info ? (int)info->si_pid : 0, info ? (int)info->si_uid : 0 };
+    if (histd_signal_pipe_write_fd >= 0) (void)write(histd_signal_pipe_write_fd, record, sizeof record);
     errno = saved;
 }
 
@@ -259,8 +274,8 @@ int histd_signal_pipe_install(const int *signals, int count) {
     for (int i = 0; i < count; i++) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
-        sa.sa_handler = histd_signal_pipe_handler;
-        sa.sa_flags = SA_RESTART;
+        sa.sa_sigaction = histd_signal_pipe_handler;
+        sa.sa_flags = SA_RESTART | SA_SIGINFO;
         sigemptyset(&sa.sa_mask);
         if (sigaction(signals[i], &sa, NULL) != 0) return -1;
     }

@@ -9,7 +9,7 @@ extension ConfigValidator {
     static let supervisorKeys = [
         "db", "log_dir", "shutdown_timeout", "snapshot_interval", "scan_interval", "retention",
         "snapshot_retention", "orphan_ignore", "stop_leftovers", "restore_state", "log_max_size", "log_keep",
-        "control_socket", "control_group", "read_group",
+        "control_socket", "control_group", "read_group", "log_timestamps",
     ]
     /// The range issue 4 gives for `snapshot_interval` and `scan_interval`.
     static let samplingRange: (Duration, Duration) = (.milliseconds(100), .seconds(3600))
@@ -60,6 +60,7 @@ extension ConfigValidator {
             guard getgrnam(name) != nil else { report(path + [key], "no such group \"\(name)\""); continue }
             if key == "control_group" { spec.controlGroup = name } else { spec.readGroup = name }
         }
+        if let v = table["log_timestamps"], let b = bool(v, path + ["log_timestamps"]) { spec.logTimestamps = b }
         if let v = table["log_max_size"], let b = size(v, path + ["log_max_size"], in: 1024...(Int64(1) << 50)) { defaults.logMaxBytes = Int(b) }
         if let v = table["log_keep"], let i = int(v, path + ["log_keep"], in: 0...1000, what: "a number of old log files between 0 and 1000") {
             defaults.logKeep = i

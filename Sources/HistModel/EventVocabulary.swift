@@ -14,6 +14,8 @@ public enum StopReason: String, Hashable, Sendable, CaseIterable {
     case scaleDown = "scale_down"
     /// A pool worker is being replaced (age recycling).
     case recycle
+    /// A config reload removed the program.
+    case reload
 }
 
 /// Which limit a `limit_breach` crossed. Stored as `limit` in its detail.
@@ -42,6 +44,8 @@ public enum RecycleReason: String, Hashable, Sendable, CaseIterable {
     case exit0
     /// It reached `max_worker_age` and its replacement is live.
     case maxAge = "max_age"
+    /// A config reload changed the pool's worker spawn keys; its replacement is live.
+    case reload
 }
 
 /// Why a process was judged an orphan (see docs/WATCHING.md). Stored in `orphans.reason`.

@@ -70,6 +70,8 @@ public enum EventKind: String, Hashable, Sendable, CaseIterable {
     /// A process that remained of an instance after its main process ended (or at shutdown), which
     /// histd stopped (id 30, migrations/0006).
     case swept
+    /// A config reload attempt (id 40, migration 0005; written with its `reloads` row, not by the engine).
+    case configReload = "config_reload"
 }
 
 /// One fact the engine learned. The engine hands these to a `HistorySink` and never waits for them.

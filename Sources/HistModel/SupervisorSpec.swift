@@ -26,12 +26,16 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
     /// Restore each program's restart state (failed, or backoff with its remaining delay and attempt)
     /// from the history when histd starts. `[supervisor] restore_state`, default true.
     public var restoreState: Bool = true
+    /// Prefix each line of NAME.out / NAME.err with its UTC time, and mark each instance's start
+    /// (`log_timestamps`, default true; see docs/HISTCTL.md, `histctl logs`).
+    public var logTimestamps: Bool
 
     public init(db: String? = nil, logDir: String = "logs", shutdownTimeout: Duration = .seconds(30),
                 snapshotInterval: Duration? = .seconds(1), scanInterval: Duration? = .seconds(10),
                 retention: Duration = .seconds(30 * 86400), snapshotRetention: Duration = .seconds(7 * 86400),
                 orphanIgnore: [String] = [], stopLeftovers: Bool = true,
-                controlSocket: String? = nil, controlGroup: String? = nil, readGroup: String? = nil) {
+                controlSocket: String? = nil, controlGroup: String? = nil, readGroup: String? = nil,
+                logTimestamps: Bool = true) {
         self.db = db
         self.logDir = logDir
         self.shutdownTimeout = shutdownTimeout
@@ -44,6 +48,7 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
         self.controlSocket = controlSocket
         self.controlGroup = controlGroup
         self.readGroup = readGroup
+        self.logTimestamps = logTimestamps
     }
 }
 

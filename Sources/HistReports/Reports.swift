@@ -26,7 +26,7 @@ public struct ReportScope: Hashable, Sendable {
     /// Queries over instances match a name in `:programs` as a program or as `POOL.INDEX`.
     var arguments: [String: (any DatabaseValueConvertible)?] {
         ["since": since.milliseconds, "until": until.milliseconds, "now": now.milliseconds,
-         "programs": Renderer.json(programs)]
+         "programs": Renderer.json(programs), "supervisor_dead": 0, "after_id": -1, "limit": 1_000_000]
     }
 
     /// The same, for queries with one row per program (status, loops): a worker name stands for its pool.
@@ -128,6 +128,10 @@ public enum Reports {
         ReportColumn("time", .time), ReportColumn("from", .time), ReportColumn("until", .time), ReportColumn("dropped"),
         ReportColumn("reason"),
     ]
+    public static let eventColumns = [
+        ReportColumn("id"), ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid"), ReportColumn("event"),
+        ReportColumn("value"), ReportColumn("detail"), ReportColumn("exit_code"), ReportColumn("signal"), ReportColumn("class"),
+    ]
     public static let usageColumns = [
         ReportColumn("program"), ReportColumn("bucket"), ReportColumn("rss_kb"), ReportColumn("cpu_pct"),
     ]
@@ -138,7 +142,7 @@ public enum Reports {
         ("zombies", zombieColumns), ("orphans", orphanColumns), ("breaches", breachColumns),
         ("status", statusColumns), ("top", topColumns), ("top_scan", scanColumns),
         ("top_nearest", [ReportColumn("source"), ReportColumn("time", .time), ReportColumn("interval_ms")]), ("timeline", timelineColumns),
-        ("runs", runColumns), ("gaps", gapColumns), ("usage", usageColumns),
+        ("runs", runColumns), ("gaps", gapColumns), ("usage", usageColumns), ("events", eventColumns),
     ]
 
     /// Every crash (or limit kill) in the scope, oldest first; `summary` groups them by program. `newest`
@@ -189,7 +193,16 @@ public enum Reports {
     }
 
     /// Each program's last known state as of `scope.now` (the range is not used).
-    public static func status(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> ReportResult {
-        try db.run(query: "status", arguments: scope.programArguments, columns: statusColumns)
+    /// When the record says a supervisor run is open but its histd (pid + start time) is gone, no program
+    /// shows `running`: live states become `unknown (histd not running since TIME)`.
+    /// `supervisor`: the verdict to use instead of checking `/proc` (tests of the record's derivation on a
+    /// fixture whose histd never ran here pass `.alive`).
+    public static func status(_ db: ReportDatabase, _ scope: ReportScope,
+                              supervisor: SupervisorLiveness.Verdict? = nil) throws(ReportError) -> ReportResult {
+        var args = scope.programArguments
+        let verdict: SupervisorLiveness.Verdict
+        if let supervisor { verdict = supervisor } else { verdict = try SupervisorLiveness.check(db).verdict }
+        args["supervisor_dead"] = verdict == .dead ? 1 : 0
+        return try db.run(query: "status", arguments: args, columns: statusColumns)
     }
 }

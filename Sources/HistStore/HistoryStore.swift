@@ -54,9 +54,9 @@ public final class HistoryStore: Sendable {
     /// `histd run` hands the same request to the writer (`startWriter(beginning:)`), which retries it.
     public func beginRun(host: String, pid: Int32, version: String, configPath: String?, configHash: String?,
                          bootID: String?, programs: [ProgramSpec], pools: [PoolSpec],
-                         at now: Timestamp = .now()) throws -> RunStart {
+                         startTicks: UInt64? = nil, at now: Timestamp = .now()) throws -> RunStart {
         let request = try RunRequest(host: host, pid: pid, version: version, configPath: configPath, configHash: configHash,
-                                     bootID: bootID, programs: programs, pools: pools, at: now)
+                                     bootID: bootID, programs: programs, pools: pools, startTicks: startTicks, at: now)
         let result: RunStart = try write("beginRun") { db in try request.begin(db, detectedAt: now) }
         state.withLock { $0.runID = result.runID }
         return result
@@ -136,7 +136,7 @@ public final class HistoryStore: Sendable {
         try dbQueue.inDatabase(body)
     }
 
-    private func write<T>(_ what: String, _ body: (Database) throws -> T) throws -> T {
+    func write<T>(_ what: String, _ body: (Database) throws -> T) throws -> T {
         do {
             return try dbQueue.inDatabase { db in
                 var result: T?

@@ -13,11 +13,14 @@ public struct RunRequest: Sendable {
     public var configHash: String?
     public var bootID: String?
     public var startedAt: Timestamp
+    /// histd's own start time (clock ticks since boot, /proc/self/stat), so a reader can tell whether the
+    /// run's histd is still the process with that pid (`SupervisorLiveness`).
+    public var startTicks: UInt64?
     /// Programs and pools with their config as JSON (sorted keys), in config order.
     var specs: [(name: String, kind: String, json: String)]
 
     public init(host: String, pid: Int32, version: String, configPath: String?, configHash: String?, bootID: String?,
-                programs: [ProgramSpec], pools: [PoolSpec], at now: Timestamp = .now()) throws {
+                programs: [ProgramSpec], pools: [PoolSpec], startTicks: UInt64? = nil, at now: Timestamp = .now()) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var specs: [(name: String, kind: String, json: String)] = []
@@ -34,6 +37,7 @@ public struct RunRequest: Sendable {
         self.configHash = configHash
         self.bootID = bootID
         self.startedAt = now
+        self.startTicks = startTicks
         self.specs = specs
     }
 
@@ -75,10 +79,15 @@ public struct RunRequest: Sendable {
             }
         }
         try db.execute(sql: """
-            INSERT INTO runs (host, pid, version, config_path, config_hash, boot_id, started_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [host, pid, version, configPath, configHash, bootID, startedAt.milliseconds])
+            INSERT INTO runs (host, pid, version, config_path, config_hash, boot_id, started_at, start_ticks)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [host, pid, version, configPath, configHash, bootID, startedAt.milliseconds,
+                             startTicks.map { Int64(bitPattern: $0) }])
         let runID = db.lastInsertedRowID
+        // Generation 0 of this run's config (migrations/0005_reloads.sql); each reload adds one.
+        try db.execute(sql: "INSERT INTO config_generations (run_id, generation, ts, config_hash) VALUES (?, 0, ?, ?)",
+                       arguments: [runID, startedAt.milliseconds, configHash])
+        let generationID = db.lastInsertedRowID
         for spec in specs {
             let programID = try Int64.fetchOne(db, sql: """
                 INSERT INTO programs (name, kind) VALUES (?, ?)
@@ -88,6 +97,10 @@ public struct RunRequest: Sendable {
                 INSERT INTO program_configs (program_id, run_id, config_json) VALUES (?, ?, ?)
                 ON CONFLICT (program_id, run_id) DO UPDATE SET config_json = excluded.config_json
                 """, arguments: [programID, runID, spec.json])
+            try db.execute(sql: """
+                INSERT INTO program_config_generations (generation_id, program_id, config_json) VALUES (?, ?, ?)
+                ON CONFLICT DO UPDATE SET config_json = excluded.config_json
+                """, arguments: [generationID, programID, spec.json])
         }
         var detail = JSONText()
         detail.add("version", version)

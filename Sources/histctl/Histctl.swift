@@ -34,9 +34,15 @@ struct Histctl: ParsableCommand {
         """,
         version: HistctlVersion.string,
         subcommands: [Crashes.self, Loops.self, Zombies.self, Orphans.self, Breaches.self, Status.self, Top.self,
-                      PostmortemCommand.self, SQL.self, Prune.self,
+                      PostmortemCommand.self, SQL.self, Prune.self, Logs.self, Events.self,
                       Start.self, Stop.self, Restart.self, Signal.self, Scale.self, Reload.self]
     )
+
+    /// `--previous` alone means `--previous=1` (argument-parser options always take a value).
+    static func main() {
+        let args = CommandLine.arguments.dropFirst().map { $0 == "--previous" ? "--previous=1" : $0 }
+        main(Array(args))
+    }
 }
 
 enum HistctlVersion {

@@ -44,7 +44,8 @@ final class Recorder {
         let facts = config.supervisor.restoreState ? store.lastRestartFacts(programs: config.programs.map(\.name)) : [:]
         let request = try RunRequest(host: hostName(), pid: getpid(), version: HistdVersion.string,
                                      configPath: config.path, configHash: config.contentHash, bootID: bootID(),
-                                     programs: config.programs, pools: config.pools)
+                                     programs: config.programs, pools: config.pools,
+                                     startTicks: ProcFS().stat(getpid())?.startTicks)
         let writer = store.startWriter(beginning: request, options: .init(retention: config.supervisor.retention,
                                                                           snapshotRetention: config.supervisor.snapshotRetention))
         let start = writer.waitForRun(timeout: runStartWait)

@@ -23,6 +23,12 @@ extension Histd {
             it stops programs group by group in ascending stop_order (stop signal, then SIGKILL after
             stop_timeout) and exits 0 once nothing it started is left.
 
+            On SIGHUP it reloads the config file: the whole file is validated first (on any error nothing
+            changes, and the errors are logged as FILE:LINE: KEY: message); then added programs start, removed
+            ones stop in stop_order, programs whose spawn keys changed restart, supervision-only keys apply in
+            place and pools re-size. Keys that cannot change live (db, log_dir, ...) refuse the reload. Every
+            attempt is recorded in the reloads table with the sender's pid and uid (docs/CONFIG.md).
+
             If an earlier histd died without stopping (kill -9, power loss), this start closes its run as
             unclean and, before starting anything, stops every process it left running (unless [supervisor]
             stop_leftovers = false): its recorded instances, every process carrying its HISTD_RUN marker
@@ -86,7 +92,9 @@ extension Histd {
                                     programs: Set(loaded.programs.map(\.name) + loaded.pools.map(\.name)), logger: logger)
             recovery.run(openInstances: recorder.start?.openInstances ?? [], cgroups: resources.detected,
                          stop: loaded.supervisor.stopLeftovers, sink: recorder.sink)
+            let reloader = ConfigReloader(path: config, current: loaded, store: recorder.store, logger: logger)
             var options = SupervisorOptions(ownerKey: location.path)
+            options.onHangup = { reloader.hangup($0) }
             if loaded.supervisor.restoreState {
                 let now = Timestamp.now()
                 for (name, fact) in recorder.lastRestartFacts { options.restored[name] = RestoredState.decide(last: fact, now: now) }
@@ -103,7 +111,9 @@ extension Histd {
                 watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: recorder.sink,
                                   cgroups: resources.cgroups, logger: logger)
                 watcher?.start()
-                let control = Self.startControl(flag: socket, config: loaded, supervisor: supervisor, sink: recorder.sink, logger: logger)
+                reloader.attach(supervisor: supervisor, watcher: watcher!)
+                let control = Self.startControl(flag: socket, config: loaded, supervisor: supervisor, sink: recorder.sink,
+                                                reloader: reloader, logger: logger)
                 await supervisor.waitUntilFinished()
                 control?.stop()
                 watcher?.stop()
@@ -120,15 +130,35 @@ extension Histd {
             recorder.finish(reason: .clean)
         }
 
+        /// `histctl reload` over the socket: the same reload as SIGHUP (ConfigReloader), recorded with the
+        /// peer's pid and uid. A file that does not load, or a key that cannot change live, is "failed"
+        /// (exit 1) with the errors as the message; nothing changes then.
+        static func reloadHook(_ reloader: ConfigReloader) -> ControlServer.ReloadHook {
+            { dryRun, peer in
+                let outcome = reloader.reload(dryRun: dryRun, requester: .init(trigger: .socket, pid: peer.pid, uid: peer.uid))
+                let ok = outcome.result != .invalid && outcome.result != .refused
+                let planned = outcome.text.isEmpty ? "nothing to change" : outcome.text
+                let message: String = switch outcome.result {
+                case .dryRun: "reload plan (dry run, nothing changed):\n" + planned
+                case .unchanged: "reload: nothing to change"
+                case .applied: "reloaded" + (outcome.generation.map { " (generation \($0))" } ?? "") + ":\n" + planned
+                case .invalid: "reload refused, nothing changed: the file has errors:\n" + outcome.text
+                case .refused: "reload refused, nothing changed:\n" + outcome.text
+                }
+                return ControlReply(id: nil, ok: ok, result: ok ? "done" : "failed", message: message)
+            }
+        }
+
         /// The control socket (docs/CONTROL.md). A socket that cannot be made is logged and histd
         /// supervises without it: supervision matters more than being operable.
         static func startControl(flag: String?, config: HistConfig, supervisor: Supervisor, sink: any HistorySink,
-                                 logger: Logger) -> ControlServer? {
+                                 reloader: ConfigReloader, logger: Logger) -> ControlServer? {
             let location = SocketLocation.resolve(flag: flag, environment: currentEnvironment(), configSocket: config.supervisor.controlSocket)
             do {
                 let access = try ControlAccess(controlGroup: config.supervisor.controlGroup, readGroup: config.supervisor.readGroup)
                 let socket = try ControlSocket(path: location.path, group: access.readGID ?? access.controlGID)
-                let server = try ControlServer(socket: socket, supervisor: supervisor, sink: sink, access: access, logger: logger)
+                let server = try ControlServer(socket: socket, supervisor: supervisor, sink: sink, access: access, logger: logger,
+                                               reload: Self.reloadHook(reloader))
                 server.start()
                 logger.notice("control socket: \(location.path) (from \(location.source.rawValue))")
                 return server

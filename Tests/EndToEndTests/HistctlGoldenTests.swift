@@ -102,8 +102,8 @@ import Testing
             #expect(status.stdout == #"""
                 [
                   {"program": "evil'; DROP TABLE events; -- \"q\" 🚀", "kind": "program", "state": "failed", "pid": null, "workers": null, "uptime_s": null, "restarts_1h": 0, "last_exit_at": "2026-11-21T10:05:00.000Z", "last_exit_code": 3, "last_signal": null, "last_exit_class": "crash", "last_event": "2026-11-21T10:15:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true},
-                  {"program": "web", "kind": "program", "state": "running", "pid": 103, "workers": null, "uptime_s": 1676.0, "restarts_1h": 3, "last_exit_at": "2026-11-21T10:02:00.000Z", "last_exit_code": null, "last_signal": "SIGKILL", "last_exit_class": "limit", "last_event": "2026-11-21T10:15:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true},
-                  {"program": "workers", "kind": "pool", "state": "running", "pid": null, "workers": 1, "uptime_s": null, "restarts_1h": 0, "last_exit_at": "2026-11-21T10:10:00.000Z", "last_exit_code": 0, "last_signal": null, "last_exit_class": "clean", "last_event": "2026-11-21T10:15:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true}
+                  {"program": "web", "kind": "program", "state": "unknown (histd not running since 2026-11-21T10:15:00.000Z)", "pid": null, "workers": null, "uptime_s": null, "restarts_1h": 3, "last_exit_at": "2026-11-21T10:02:00.000Z", "last_exit_code": null, "last_signal": "SIGKILL", "last_exit_class": "limit", "last_event": "2026-11-21T10:15:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true},
+                  {"program": "workers", "kind": "pool", "state": "unknown (histd not running since 2026-11-21T10:15:00.000Z)", "pid": null, "workers": 1, "uptime_s": null, "restarts_1h": 0, "last_exit_at": "2026-11-21T10:10:00.000Z", "last_exit_code": 0, "last_signal": null, "last_exit_class": "clean", "last_event": "2026-11-21T10:15:00.000Z", "last_snapshot": "2026-11-21T10:00:50.000Z", "run_open": true}
                 ]
 
                 """#)

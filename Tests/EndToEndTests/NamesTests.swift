@@ -4,6 +4,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import HistModel
 #endif
 
 extension EndToEnd {
@@ -78,7 +79,7 @@ extension EndToEnd {
                 #expect(object?["name"] == nil || object?["name"] as? String == n.text)
                 // The log files are named after it.
                 #expect(FileManager.default.fileExists(atPath: ws.path("logs/\(n.text).err")))
-                #expect((try? String(contentsOfFile: ws.path("logs/\(n.text).err"), encoding: .utf8)) == Self.stderrText)
+                #expect((try? String(contentsOfFile: ws.path("logs/\(n.text).err"), encoding: .utf8)).map(LogMarker.programText) == Self.stderrText)
             }
             // runs and the schema are intact: nothing was executed from a name.
             #expect(try db.int("SELECT count(*) FROM runs WHERE stop_reason = 'clean'") == 1)

@@ -120,8 +120,14 @@ import Testing
             #expect(lines.count == 20)
             #expect(lines.first == "line 11")
             #expect(lines.last == "line 30")
-            #expect(dir.read(dir.path + "/logs/tail.out") == "to stdout\n")
-            #expect(dir.read(dir.path + "/logs/tail.err")?.hasPrefix("line 1\n") == true)
+            #expect(dir.read(dir.path + "/logs/tail.out").map(LogMarker.programText) == "to stdout\n")
+            #expect(dir.read(dir.path + "/logs/tail.err").map(LogMarker.programText)?.hasPrefix("line 1\n") == true)
+            // Each line carries its time, and the instance's start is marked in both files.
+            let raw = try #require(dir.read(dir.path + "/logs/tail.out"))
+            let rawLines = raw.split(separator: "\n")
+            #expect(rawLines.count == 2)
+            #expect(LogMarker.parse(rawLines[0])?.unit == "tail")
+            #expect(LogMarker.hasTimestamp(rawLines[1]) && rawLines[1].hasSuffix(" to stdout"))
         }
     }
 

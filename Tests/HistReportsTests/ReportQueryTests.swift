@@ -146,7 +146,7 @@ import Testing
 
     @Test func statusDerivesLastKnownState() throws {
         try withSample { db throws in
-            let r = try Reports.status(db, scope)
+            let r = try Reports.status(db, scope, supervisor: .alive)
             #expect(r.rows.map { $0[0] } == [.text("evil'; DROP TABLE events; -- \"q\" 🚀"), .text("web"), .text("workers")])
             #expect(r.value(0, "state") == .text("failed"))
             #expect(r.value(1, "state") == .text("running"))

@@ -111,7 +111,7 @@ import Testing
         #expect(loops.value(0, "max_restart_delay_s") == .real(4.0))
         #expect(loops.value(0, "state") == .text("running"))
 
-        let status = try Reports.status(db, scope)
+        let status = try Reports.status(db, scope, supervisor: .alive)
         #expect(status.rows.map { $0[0] } == [.text("batch"), .text("web")])
         #expect(status.value(0, "state") == .text("failed"))
         #expect(status.value(0, "last_exit_code") == .integer(3))

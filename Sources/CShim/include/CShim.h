@@ -37,6 +37,8 @@ int histd_block_signals(const int *signals, int count);
 int histd_signalfd(const int *signals, int count);
 /// Reads one signalfd_siginfo; returns the signal number, 0 if none pending, -1 on error.
 int histd_signalfd_read(int fd);
+/// Like `histd_signalfd_read`, and also stores the sender's pid and uid (ssi_pid, ssi_uid; 0 for the kernel).
+int histd_signalfd_read_sender(int fd, int *pid, unsigned *uid);
 
 /// Options for histd_spawn. All fds are in the parent; -1 means "inherit /dev/null".
 typedef struct histd_spawn_opts {
@@ -92,6 +94,7 @@ int histd_eventfd_create(void);
 /// non-blocking close-on-exec pipe, and returns the pipe's read end (or -1). For signals that reach
 /// a thread which does not block them (threads started before the mask was set); the handler only
 /// calls write(2), which is async-signal-safe (signal-safety(7)). Call once per process.
+/// The pipe carries one 12-byte record per signal: three ints, signo, sender pid, sender uid.
 int histd_signal_pipe_install(const int *signals, int count);
 
 #ifdef __cplusplus

@@ -62,8 +62,8 @@ extension Engine {
             guard let unit = units[key], let process = unit.process else { continue }
             unit.retiring = false
             unit.replacement = nil
-            record(HistEvent(program: name, payload: .recycled(instance: process.info, reason: .maxAge)), unit: unit)
-            logger.info("\(unit.key)[\(process.pid)]: reached max_worker_age and its replacement is live: recycling")
+            record(HistEvent(program: name, payload: .recycled(instance: process.info, reason: unit.retireReason)), unit: unit)
+            logger.info("\(unit.key)[\(process.pid)]: \(unit.retireReason == .reload ? "replaced after a reload" : "reached max_worker_age"), and its replacement is live: recycling")
             deliver(.stopRequested(.recycle), to: unit)
         }
     }

@@ -19,6 +19,8 @@ final class PoolAutoscaler: Sendable {
     let shared: SharedState
     let probe: any PoolCPUProbe
     let logger: Logger
+    /// Set by `cancel()` (a reload changed or removed the pool): the thread ends at its next step.
+    private let cancelled = Mutex(false)
 
     init(spec: PoolSpec, shared: SharedState, probe: any PoolCPUProbe, logger: Logger) {
         self.spec = spec
@@ -34,7 +36,10 @@ final class PoolAutoscaler: Sendable {
         thread.start()
     }
 
-    private var stopped: Bool { shared.state.withLock { $0.shuttingDown || $0.finished } }
+    private var stopped: Bool { cancelled.withLock { $0 } || shared.state.withLock { $0.shuttingDown || $0.finished } }
+
+    /// Ends the driver thread within one sleep step; it posts nothing more.
+    func cancel() { cancelled.withLock { $0 = true } }
 
     private func run() {
         var meter = SignalMeter(scaleOn: spec.scaleOn, probe: probe, pool: spec.name)

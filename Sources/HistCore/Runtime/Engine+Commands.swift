@@ -90,6 +90,9 @@ extension Engine {
             } else {
                 reply.complete(.done([]))
             }
+        case .reload(let reload):
+            applyReload(reload)
+            reply.complete(.done([]))
         }
     }
 

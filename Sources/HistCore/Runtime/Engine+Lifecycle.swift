@@ -64,7 +64,7 @@ extension Engine {
 
     @discardableResult
     func addUnit(_ key: UnitKey, spec: ProgramSpec, pool: String?) -> Unit {
-        let unit = Unit(key: key, spec: spec, pool: pool, logDir: supervisorSpec.logDir)
+        let unit = Unit(key: key, spec: spec, pool: pool, logDir: supervisorSpec.logDir, timestamps: supervisorSpec.logTimestamps)
         units[key] = unit
         shared.publish(unit.status)
         return unit
@@ -179,6 +179,15 @@ extension Engine {
 
     /// Spawns the unit's process; returns the outcome as the next lifecycle event.
     func spawnNow(_ unit: Unit) -> LifecycleEvent {
+        if let pending = unit.pendingSpec {
+            unit.spec = pending
+            unit.pendingSpec = nil
+        }
+        if !unit.output.matches(unit.spec) {
+            // Log settings changed in a reload; a pipe of the old process keeps the old writer until it closes.
+            unit.output = UnitOutput(logDir: supervisorSpec.logDir, baseName: unit.key.description, spec: unit.spec,
+                                     timestamps: supervisorSpec.logTimestamps)
+        }
         var env = baseEnvironment
         for (k, v) in unit.spec.env { env[k] = v }
         // Inherited by every descendant: how this histd (and the next one, after a crash) knows them.
@@ -198,6 +207,7 @@ extension Engine {
                                     identity: ProcessIdentity(pid: p.pid, startTicks: p.startTicks), startedAt: .now())
             unit.process = LiveProcess(info: info, pidfd: p.pidfd, startedAt: MonotonicInstant.now().sinceOrigin)
             unit.output.tail.reset()
+            unit.output.markStart(info, unit: unit.key.description)
             unitByPID[p.pid] = unit.key
             rememberSession(p.pid, startTicks: p.startTicks)
             if p.pidfd >= 0 { watch(p.pidfd, .pidfd(unit.key)) }

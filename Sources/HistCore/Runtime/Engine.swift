@@ -12,7 +12,7 @@ import Logging
 /// for the nearest deadline, one pidfd per live process, and the pipes of children's output.
 /// No state here is touched by another thread; `SharedState` is the only bridge.
 final class Engine {
-    let supervisorSpec: SupervisorSpec
+    var supervisorSpec: SupervisorSpec
     let sink: any HistorySink
     let logger: Logger
     let resources: any ProgramResources
@@ -58,6 +58,9 @@ final class Engine {
     /// Operator commands waiting for their effect (see `PendingWait`).
     var waits: [PendingWait] = []
     var shutdownDeadlinePassed = false
+    /// Units a reload removed, one group per stop_order (ascending); the first is being stopped.
+    var reloadStops: [[UnitKey]] = []
+    var reloadStopSignalled = false
     var reapPending = false
 
     /// One read buffer for every pipe.
@@ -142,6 +145,7 @@ final class Engine {
             fireDueTimers()
             reconcilePools()
             settleWaits()
+            advanceReloadStops()
             advanceShutdown()
             if phase == .done { break }
             armTimerFD()
@@ -172,29 +176,42 @@ final class Engine {
 
     private func readSignals() {
         while true {
-            let sig = histd_signalfd_read(signalFD)
+            var pid: Int32 = 0
+            var uid: UInt32 = 0
+            let sig = histd_signalfd_read_sender(signalFD, &pid, &uid)
             if sig <= 0 { return }
-            received(sig)
+            received(sig, sender: SignalSender(signal: sig, pid: pid, uid: uid))
         }
     }
 
     private func readSignalPipe(_ fd: Int32) {
-        var bytes = [UInt8](repeating: 0, count: 64)
+        // Whole 12-byte records only (each was written atomically; a read never splits one when the
+        // buffer is a multiple of the record size).
+        var records = [Int32](repeating: 0, count: 3 * 16)
         while true {
-            let n = Glibc.read(fd, &bytes, bytes.count)
+            let n = records.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n <= 0 { return }
-            for b in bytes[0..<n] { received(Int32(b)) }
+            for r in 0..<(n / 12) {
+                let sig = records[3 * r]
+                received(sig, sender: SignalSender(signal: sig, pid: records[3 * r + 1], uid: UInt32(bitPattern: records[3 * r + 2])))
+            }
         }
     }
 
-    private func received(_ sig: Int32) {
+    private func received(_ sig: Int32, sender: SignalSender) {
         switch SignalPolicy.action(for: sig) {
         case .reap: reapPending = true
         case .shutdown:
             logger.notice("received \(SignalName.name(sig)): shutting down")
             beginShutdown(cause: SignalName.name(sig))
         case .reload:
-            logger.notice("received SIGHUP: config reload is not supported yet; ignored")
+            guard let onHangup = options.onHangup else {
+                logger.notice("received SIGHUP from pid \(sender.pid) (uid \(sender.uid)): no reload handler; ignored")
+                return
+            }
+            guard phase == .running else { return }
+            // The handler loads and plans on its own thread and posts `.reload` back: the engine never waits.
+            onHangup(sender)
         case .reopenLogs:
             for unit in units.values { unit.output.reopen() }
             logger.notice("received SIGUSR1: reopened the log files of \(units.count) unit(s)")

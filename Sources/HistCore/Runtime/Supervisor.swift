@@ -27,6 +27,8 @@ public final class Supervisor: Sendable {
     private let logger: Logger
     private let resources: any ProgramResources
     private let options: SupervisorOptions
+    /// The running autoscaler of each pool that has one (replaced when a reload changes the pool).
+    private let autoscalers = Mutex<[String: PoolAutoscaler]>([:])
 
     /// - Parameters:
     ///   - programs: validated programs (names unique among programs and pools).
@@ -95,12 +97,26 @@ public final class Supervisor: Sendable {
         thread.name = "histd-engine"
         thread.stackSize = 4 << 20
         thread.start()
-        if options.autoscale {
-            for pool in pools where pool.maxWorkers > pool.minWorkers {
-                let probe = options.cpuProbe ?? ProcCPUProbe()
-                PoolAutoscaler(spec: pool, shared: shared, probe: probe, logger: logger).start()
-            }
-        }
+        for pool in pools { startAutoscaler(pool) }
+    }
+
+    private func startAutoscaler(_ pool: PoolSpec) {
+        guard options.autoscale, pool.maxWorkers > pool.minWorkers else { return }
+        let scaler = PoolAutoscaler(spec: pool, shared: shared, probe: options.cpuProbe ?? ProcCPUProbe(), logger: logger)
+        autoscalers.withLock { $0[pool.name] = scaler }
+        scaler.start()
+    }
+
+    /// Applies a reload (see `ReloadPlan`): the engine carries out the plan on its own thread, and
+    /// the autoscalers of removed, added and re-sized pools are replaced. Returns at once. A plan
+    /// with refusals is ignored (the caller reports them).
+    public func reload(_ request: ReloadRequest) {
+        guard request.plan.refused.isEmpty else { return }
+        let touched = Set(request.plan.stop + request.plan.start + request.plan.scale.map(\.name))
+        let old = autoscalers.withLock { all in touched.compactMap { all.removeValue(forKey: $0) } }
+        for scaler in old { scaler.cancel() }
+        post(.reload(request))
+        for pool in request.config.pools where touched.contains(pool.name) { startAutoscaler(pool) }
     }
 
     /// Starts (if needed) and waits until shutdown has completed.

@@ -28,6 +28,9 @@ public enum SupervisorCommand: Hashable, Sendable {
     /// Resize a pool: new slots get the next worker indexes; shrinking stops the highest indexes
     /// (reason `scale_down`) and removes their slots once their processes are gone.
     case setDesiredWorkers(pool: String, count: Int)
+    /// Apply a reload plan (see `ReloadPlan`): start added programs, stop removed ones in stop_order,
+    /// restart changed ones, update the rest in place, re-size pools. Never blocks the engine.
+    case reload(ReloadRequest)
 }
 
 /// A unit as seen from outside the engine thread (published on every change).

@@ -31,6 +31,9 @@ public struct SupervisorOptions: Sendable {
     public var ownerKey: String
     /// Restart state of plain programs from the previous run (`[supervisor] restore_state`), by name.
     public var restored: [String: RestoredState] = [:]
+    /// Called on the engine thread when SIGHUP arrives (with `handleSignals`), with its sender. It
+    /// must return at once (hand the reload to another thread, which posts `.reload`); nil = log and ignore.
+    public var onHangup: (@Sendable (SignalSender) -> Void)?
 
     public init(reapScope: ReapScope = .allChildren, handleSignals: Bool = true,
                 environment: [String: String]? = nil, descendantGrace: Duration = .seconds(2),

@@ -12,7 +12,10 @@ struct LiveProcess {
 /// One unit's runtime state on the engine thread: its lifecycle, its process, its timers, its output.
 final class Unit {
     let key: UnitKey
-    let spec: ProgramSpec
+    var spec: ProgramSpec
+    /// A reload changed spawn-relevant keys: becomes `spec` at the next spawn (the running process
+    /// is stopped under the config it was started with).
+    var pendingSpec: ProgramSpec?
     /// Pool workers are recycled on exit 0 and get HISTD_* environment variables.
     let pool: String?
     var state: ProgramState = .stopped
@@ -22,11 +25,13 @@ final class Unit {
     var lastEnded: InstanceInfo?
     var restartTimer: UInt64?
     var killTimer: UInt64?
-    let output: UnitOutput
+    var output: UnitOutput
     /// Scale-down or recycle: drop the slot once its process is gone.
     var removeWhenIdle = false
     /// Reached `max_worker_age`: keeps running until `replacement` is live, then is stopped (reason `recycle`).
     var retiring = false
+    /// The `recycled` reason recorded when a retiring worker is released: "max_age" or "reload".
+    var retireReason: RecycleReason = .maxAge
     /// The slot started to replace this retiring one.
     var replacement: UnitKey?
     /// The `max_worker_age` timer of the current process.
@@ -38,12 +43,11 @@ final class Unit {
     /// What remains of the last instance while histd stops it (kill_mode = "tree"); nil when nothing does.
     var drain: Drain?
 
-    init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String) {
+    init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String, timestamps: Bool) {
         self.key = key
         self.spec = spec
         self.pool = pool
-        output = UnitOutput(logDir: logDir, baseName: key.description, maxBytes: spec.logMaxBytes,
-                            keep: spec.logKeep, tailBytes: spec.stderrTailBytes)
+        output = UnitOutput(logDir: logDir, baseName: key.description, spec: spec, timestamps: timestamps)
     }
 
     var status: UnitStatus {

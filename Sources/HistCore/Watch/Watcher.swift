@@ -19,6 +19,8 @@ public final class Watcher: Sendable {
     private let finished = DispatchSemaphore(value: 0)
     /// The watcher's work. The Mutex only hands it to the watcher thread, which holds it for its life.
     private let loop: Mutex<WatchLoop>
+    /// New specs from a reload, taken by the watcher thread before its next sweep.
+    private let specUpdate = SpecUpdate()
 
     /// - Parameters:
     ///   - specs: every program and pool worker spec by name (limits are read from them).
@@ -28,7 +30,8 @@ public final class Watcher: Sendable {
         let procfs = ProcFS(root: procRoot, cacheLimit: FileLimit.cacheBudget())
         loop = Mutex(WatchLoop(sampler: TreeSampler(procfs: procfs),
                                scanner: SystemScanner(procfs: ProcFS(root: procRoot), orphanIgnore: spec.orphanIgnore),
-                               supervisor: supervisor, specs: specs, spec: spec, sink: sink, cgroups: cgroups, logger: logger))
+                               supervisor: supervisor, specs: specs, spec: spec, sink: sink, cgroups: cgroups, logger: logger,
+                               specUpdate: specUpdate))
     }
 
     /// Starts the watcher thread. With sampling, limits and scans all off it only waits for `stop()`.
@@ -39,6 +42,11 @@ public final class Watcher: Sendable {
         }
         thread.name = "histd-watch"
         thread.start()
+    }
+
+    /// Replaces the specs limits are read from (after a reload): `max_memory_mb` changes apply from the next sweep.
+    public func update(specs: [String: ProgramSpec]) {
+        specUpdate.pending.withLock { $0 = specs }
     }
 
     /// Stops the thread and waits for it (a sweep in progress completes first).
@@ -61,11 +69,12 @@ public final class Watcher: Sendable {
         let sampler: TreeSampler
         let scanner: SystemScanner
         let supervisor: Supervisor
-        let specs: [String: ProgramSpec]
+        var specs: [String: ProgramSpec]
         let spec: SupervisorSpec
         let sink: any HistorySink
         let cgroups: CgroupResources?
         let logger: Logger
+        let specUpdate: SpecUpdate
         let selfPid = getpid()
 
         /// Instances already reported for a limit, so one breach is posted once.
@@ -114,6 +123,9 @@ public final class Watcher: Sendable {
         }
 
         mutating func sweep() {
+            if let updated = specUpdate.pending.withLock({ p -> [String: ProgramSpec]? in defer { p = nil }; return p }) {
+                specs = updated
+            }
             let time = Timestamp.now()
             let live = supervisor.liveInstances()
             programBySession.merge(supervisor.takeStartedSessions()) { $1 }
@@ -184,4 +196,9 @@ public final class Watcher: Sendable {
             sink.record(scanner.scan(at: .now(), supervisor: view))
         }
     }
+}
+
+/// The hand-over of reloaded specs to the watcher thread.
+final class SpecUpdate: Sendable {
+    let pending = Mutex<[String: ProgramSpec]?>(nil)
 }
