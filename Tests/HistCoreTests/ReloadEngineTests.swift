@@ -40,7 +40,7 @@ import Testing
             }
             #expect(now.count == 2 && now.isDisjoint(with: before), "before \(before), now \(now)")
             #expect(fewest >= 2, "the pool dropped to \(fewest) live workers during the replacement")
-            let recycled = sink.events("jobs").filter { if case .recycled(_, let r) = $0.payload { r == "reload" } else { false } }
+            let recycled = sink.events("jobs").filter { if case .recycled(_, let r) = $0.payload { r == .reload } else { false } }
             #expect(recycled.count == 2)
             #expect(sink.events("jobs").compactMap(\.ended).allSatisfy { $0.classification != .crash })
         }
@@ -65,7 +65,7 @@ import Testing
             let firstEnd = try #require(events.firstIndex { $0.program == "first" && $0.ended != nil })
             let secondStop = try #require(events.firstIndex { $0.program == "second" && $0.isStopRequested })
             #expect(firstEnd < secondStop, "second was signalled before first had stopped")
-            #expect(events.contains { if case .stopRequested(_, let reason, _) = $0.payload { reason == "reload" } else { false } })
+            #expect(events.contains { if case .stopRequested(_, let reason, _) = $0.payload { reason == .reload } else { false } })
             #expect(sup.liveInstances().map(\.identity.pid) == [staysPID])
             #expect(sup.status().map(\.unit.program) == ["stays"], "removed units are gone from the table")
         }
