@@ -27,6 +27,9 @@ final class ConfigValidator {
                                       key: path.isEmpty ? nil : Self.keyText(path), message: message))
     }
 
+    /// Records a problem that lives in another file (an `env_file`'s own line).
+    func add(_ problem: ConfigProblem) { problems.append(problem) }
+
     /// `program.web.command`, quoting parts that are not bare keys: `program."my app".command`.
     static func keyText(_ path: [String]) -> String {
         path.map { part in

@@ -27,12 +27,15 @@ public struct ProgramSpec: Hashable, Sendable, Codable {
     public var logKeep: Int
     /// How much of stderr's end to keep in memory for the crash record.
     public var stderrTailBytes: Int
+    /// Identity, umask, environment base and rlimits applied in the child before exec.
+    public var exec: ExecContext
 
     public init(name: String, command: [String], cwd: String? = nil, env: [String: String] = [:],
                 autostart: Bool = true, restart: RestartPolicy = .onFailure, backoff: BackoffPolicy = .init(),
                 stopSignal: Int32 = 15, stopTimeout: Duration = .seconds(10), stopOrder: Int = 0,
                 maxMemoryMB: Int? = nil, cgroup: CgroupLimits? = nil,
-                logMaxBytes: Int = 10 * 1024 * 1024, logKeep: Int = 5, stderrTailBytes: Int = 4096) {
+                logMaxBytes: Int = 10 * 1024 * 1024, logKeep: Int = 5, stderrTailBytes: Int = 4096,
+                exec: ExecContext = ExecContext()) {
         self.name = name
         self.command = command
         self.cwd = cwd
@@ -48,6 +51,7 @@ public struct ProgramSpec: Hashable, Sendable, Codable {
         self.logMaxBytes = logMaxBytes
         self.logKeep = logKeep
         self.stderrTailBytes = stderrTailBytes
+        self.exec = exec
     }
 }
 

@@ -141,15 +141,15 @@ extension Engine {
 
     /// Spawns the unit's process; returns the outcome as the next lifecycle event.
     private func spawn(_ unit: Unit) -> LifecycleEvent {
-        var env = baseEnvironment
-        for (k, v) in unit.spec.env { env[k] = v }
+        var env = Self.environment(base: baseEnvironment, spec: unit.spec)
         if let pool = unit.pool, let index = unit.key.workerIndex {
             env["HISTD_POOL"] = pool
             env["HISTD_WORKER_INDEX"] = String(index)
             env["HISTD_WORKER_COUNT"] = String(desiredWorkers[pool] ?? 0)
         }
         let cgroups = resources.prepare(unit: unit.key, spec: unit.spec)
-        switch ProcessLauncher.launch(argv: unit.spec.command, environment: env, cwd: unit.spec.cwd, cgroupProcs: cgroups) {
+        switch ProcessLauncher.launch(argv: unit.spec.command, environment: env, cwd: unit.spec.cwd, cgroupProcs: cgroups,
+                                      exec: unit.spec.exec) {
         case .failure(let failure):
             return .spawnFailed(errno: failure.errno, step: failure.step)
         case .success(let p):
@@ -168,6 +168,20 @@ extension Engine {
             logger.info("\(unit.key)[\(p.pid)]: started")
             return .spawned
         }
+    }
+
+    /// A program's environment: histd's own (or nothing with `clear_env`), then HOME/USER/LOGNAME of its
+    /// `user`, then `env_file`, then `env` (each later source wins).
+    static func environment(base: [String: String], spec: ProgramSpec) -> [String: String] {
+        var env = spec.exec.clearEnv ? [:] : base
+        if let id = spec.exec.identity, let user = id.user {
+            env["USER"] = user
+            env["LOGNAME"] = user
+            if let home = id.home { env["HOME"] = home }
+        }
+        for (k, v) in spec.exec.envFile { env[k] = v }
+        for (k, v) in spec.env { env[k] = v }
+        return env
     }
 
     /// Signals the unit's process group, and its leader through the pidfd (which can never reach a
