@@ -17,6 +17,11 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
     public var orphanIgnore: [String]
     /// What `histd run` does with live processes left by an earlier histd that died: stop them (default) or leave them.
     public var stopLeftovers: Bool
+    /// `group`: the group of the database (and its -wal/-shm), log_dir and the log files, so its members
+    /// read history and logs without sudo; nil = histd's own group.
+    public var group: String?
+    /// `group` resolved when the config loaded.
+    public var groupID: UInt32?
 
     public init(db: String? = nil, logDir: String = "logs", shutdownTimeout: Duration = .seconds(30),
                 snapshotInterval: Duration? = .seconds(1), scanInterval: Duration? = .seconds(10),

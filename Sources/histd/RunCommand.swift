@@ -61,6 +61,10 @@ extension Histd {
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
             let location = DatabaseLocation.resolve(flag: db, environment: currentEnvironment(), configDB: loaded.supervisor.db)
+            if let problem = SafeFiles.prepare(dbPath: location.path, supervisor: loaded.supervisor) {
+                printError("histd: \(problem)")
+                throw ExitCode(1)
+            }
             let recorder: Recorder
             do {
                 recorder = try Recorder.open(path: location.path, config: loaded, logger: logger)
@@ -68,6 +72,7 @@ extension Histd {
                 printError("histd: cannot use the history database \(location.path) (from \(location.source.rawValue)): \(error)")
                 throw ExitCode(1)
             }
+            SafeFiles.shareDatabase(dbPath: location.path, supervisor: loaded.supervisor)
             recorder.handleLeftovers(stop: loaded.supervisor.stopLeftovers)
 
             let resources = Self.makeResources(config: loaded, logger: logger)

@@ -34,7 +34,10 @@ extension Engine {
 
     @discardableResult
     func addUnit(_ key: UnitKey, spec: ProgramSpec, pool: String?) -> Unit {
-        let unit = Unit(key: key, spec: spec, pool: pool, logDir: supervisorSpec.logDir)
+        let unit = Unit(key: key, spec: spec, pool: pool, logDir: supervisorSpec.logDir, logGroup: supervisorSpec.groupID)
+        for problem in [unit.output.out.openProblem, unit.output.err.openProblem].compactMap({ $0 }) {
+            logger.error("\(key): log file \(problem); its output is dropped until the file can be opened")
+        }
         units[key] = unit
         shared.publish(unit.status)
         return unit

@@ -94,7 +94,9 @@ final class Engine {
         }
         watch(shared.wakeFD, .commands)
         watch(timerFD, .timer)
-        Sys.makeDirectories(supervisorSpec.logDir)
+        if let problem = FileSafety.makeDirectories(supervisorSpec.logDir, group: supervisorSpec.groupID) {
+            logger.error("log_dir: \(problem)")
+        }
         return true
     }
 

@@ -30,12 +30,12 @@ final class Unit {
     /// The `max_worker_age` timer of the current process.
     var ageTimer: UInt64?
 
-    init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String) {
+    init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String, logGroup: UInt32? = nil) {
         self.key = key
         self.spec = spec
         self.pool = pool
         output = UnitOutput(logDir: logDir, baseName: key.description, maxBytes: spec.logMaxBytes,
-                            keep: spec.logKeep, tailBytes: spec.stderrTailBytes)
+                            keep: spec.logKeep, tailBytes: spec.stderrTailBytes, group: logGroup)
     }
 
     var status: UnitStatus {

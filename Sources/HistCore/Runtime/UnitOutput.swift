@@ -5,9 +5,9 @@ final class UnitOutput {
     let err: RotatingLogFile
     var tail: StderrTail
 
-    init(logDir: String, baseName: String, maxBytes: Int, keep: Int, tailBytes: Int) {
-        out = RotatingLogFile(path: "\(logDir)/\(baseName).out", maxBytes: maxBytes, keep: keep)
-        err = RotatingLogFile(path: "\(logDir)/\(baseName).err", maxBytes: maxBytes, keep: keep)
+    init(logDir: String, baseName: String, maxBytes: Int, keep: Int, tailBytes: Int, group: UInt32? = nil) {
+        out = RotatingLogFile(path: "\(logDir)/\(baseName).out", maxBytes: maxBytes, keep: keep, group: group)
+        err = RotatingLogFile(path: "\(logDir)/\(baseName).err", maxBytes: maxBytes, keep: keep, group: group)
         tail = StderrTail(capacity: tailBytes)
     }
 
