@@ -22,6 +22,8 @@ let package = Package(
     targets: [
         // Syscalls Swift cannot call directly: variadic prctl/syscall, W* macros, vfork+exec spawn.
         .target(name: "CShim"),
+        // sqlite3_db_config (variadic) and a deadline progress handler for histctl's untrusted SQL.
+        .target(name: "CSQLiteGuard", linkerSettings: [.linkedLibrary("sqlite3")]),
         // Shared value types; no dependencies.
         .target(name: "HistModel"),
         // TOML -> Config with file:line:key errors.
@@ -52,7 +54,7 @@ let package = Package(
         ], plugins: ["EmbedSQL"]),
         // Read-only report runner and output formatting for histctl.
         .target(name: "HistReports", dependencies: [
-            "HistModel", "HistStore",
+            "HistModel", "HistStore", "CSQLiteGuard",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // Test helper: a process that writes through HistoryWriter until SIGKILLed (HistStoreTests).

@@ -25,6 +25,10 @@ struct Histctl: ParsableCommand {
         subcommands: [Crashes.self, Loops.self, Zombies.self, Orphans.self, Breaches.self, Status.self, Top.self,
                       PostmortemCommand.self, SQL.self, Prune.self]
     )
+
+    static func main() {
+        main(SQL.protectComments(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 enum HistctlVersion {
