@@ -11,6 +11,7 @@ extension Engine {
         let groups = Array(Set(units.values.map(\.spec.stopOrder))).sorted()
         phase = .stoppingGroups(groups, signalled: false)
         shared.markShuttingDown()
+        notifier.send("STOPPING=1\nSTATUS=shutting down (\(cause))")
         logger.notice("shutdown (\(cause)): stopping \(groups.count) group(s) in stop_order \(groups), timeout \(HistDuration.format(supervisorSpec.shutdownTimeout))")
         timers.schedule(at: Sys.monotonicNow() + supervisorSpec.shutdownTimeout, .shutdownDeadline)
         for unit in units.values.sorted(by: { $0.key < $1.key }) where unit.process == nil {
