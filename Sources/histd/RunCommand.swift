@@ -29,6 +29,11 @@ extension Histd {
             The database is, in order: --db, $HISTD_DB, the config's db, then the default
             (/var/lib/histd/history.db for root, ~/.local/state/histd/history.db otherwise).
 
+            As root, histd refuses a database folder or log_dir that another user can write to, never
+            follows a symbolic link for the files it writes, and creates them 0640 ([supervisor] group
+            gives them a reader group). Under systemd (Type=notify, $NOTIFY_SOCKET) it sends READY=1 once
+            every autostart program has started and STOPPING=1 when shutdown begins.
+
             Example:
               histd run --config /etc/histd/histd.toml
 
