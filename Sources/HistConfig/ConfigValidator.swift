@@ -11,6 +11,8 @@ final class ConfigValidator {
     let positions: KeyPositions
     let searchPath: String
     private(set) var problems: [ConfigProblem] = []
+    /// The uid of the histd that will run this config, when it matters (see `ConfigLoader.load`).
+    var runnerUID: UInt32?
 
     init(file: String, configDirectory: String, positions: KeyPositions, searchPath: String) {
         self.file = file

@@ -22,8 +22,7 @@ extension ConfigValidator {
     private func identity(_ table: TOMLTable, path: [String]) -> RunAs? {
         let keys = ["user", "group", "supplementary_groups"].filter { table[$0] != nil }
         guard let firstKey = keys.first else { return nil }
-        let euid = geteuid()
-        if euid != 0 {
+        if let euid = runnerUID, euid != 0 {
             // Switching identity needs CAP_SETUID/CAP_SETGID; refuse it here rather than fail every spawn.
             report(path + [firstKey], "histd runs as uid \(euid), not root, so it cannot run a program as another user or group; remove \(keys.joined(separator: ", ")) or run histd as root")
             return nil

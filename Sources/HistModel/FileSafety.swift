@@ -94,7 +94,7 @@ public enum FileSafety {
         if st.st_mode & S_IFMT != S_IFREG { return FileProblem(path: path, reason: "is not a regular file") }
         if st.st_nlink > 1 { return FileProblem(path: path, reason: "has \(st.st_nlink) hard links; histd writes only to a file of its own") }
         if let group, st.st_gid != group { _ = fchown(fd, uid_t.max, group) }
-        if st.st_mode & 0o007 != 0 { _ = fchmod(fd, st.st_mode & 0o770) }
+        if st.st_mode & 0o007 != 0 { _ = fchmod(fd, st.st_mode & 0o7770) }
         return nil
     }
 

@@ -57,7 +57,7 @@ extension Histd {
                 throw ExitCode(1)
             }
             let loaded: HistConfig
-            do { loaded = try ConfigLoader.load(path: config) } catch {
+            do { loaded = try ConfigLoader.load(path: config, runnerUID: geteuid()) } catch {
                 for problem in error.problems { printError(problem.description) }
                 printError("\(error.problems.count) problem(s); nothing was started.")
                 throw ExitCode(2)

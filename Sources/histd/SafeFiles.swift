@@ -33,9 +33,17 @@ enum SafeFiles {
     }
 
     /// After SQLite opened the database: its -wal and -shm get the group too (a non-root SQLite cannot
-    /// chown them itself).
+    /// chown them itself). By path, never by opening them: closing any fd of a file drops every POSIX lock
+    /// this process holds on it, SQLite's included, and a -shm that SQLite then thinks unused is reset
+    /// under the writer's mapping (SIGBUS).
     static func shareDatabase(dbPath: String, supervisor: SupervisorSpec) {
-        for suffix in ["", "-wal", "-shm"] { _ = FileSafety.checkExisting(dbPath + suffix, group: supervisor.groupID) }
+        for suffix in ["", "-wal", "-shm"] {
+            let path = dbPath + suffix
+            var st = stat()
+            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+            if let gid = supervisor.groupID, st.st_gid != gid { _ = lchown(path, uid_t.max, gid) }
+            if st.st_mode & 0o007 != 0 { _ = chmod(path, st.st_mode & 0o7770) }
+        }
     }
 
     static func directory(of path: String) -> String {

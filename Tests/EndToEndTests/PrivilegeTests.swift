@@ -185,6 +185,11 @@ extension EndToEnd {
                                                      E2E.histd, "check", "--config", config])
             #expect(r.status == 2, "\(r.stdout)\n\(r.stderr)")
             #expect(r.stderr.contains("\(config):3: program.web.user: histd runs as uid \(user.uid), not root, so it cannot run a program as another user"), "\(r.stderr)")
+            // histctl only reads the config's paths: the same user may use it for reports.
+            let report = try E2E.run("/usr/bin/setpriv", ["--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups",
+                                                          E2E.histctl, "crashes", "--config", config], cwd: "/")
+            #expect(report.status != 2, "\(report.stderr)")
+            #expect(!report.stderr.contains("not root"), "\(report.stderr)")
             // The same file is fine for a root histd.
             let asRoot = try E2E.run(E2E.histd, ["check", "--config", config])
             #expect(asRoot.status == 0, "\(asRoot.stderr)")
