@@ -49,6 +49,13 @@ import Glibc
         #expect(version.status == 0 && !version.stdout.isEmpty)
         let help = try E2E.run(prefix + "/bin/histctl", ["sql", "--help"], cwd: empty)
         #expect(help.stdout.contains("--timeout"))
+        // The installed binaries carry their SQL: a scan creates and migrates a database, histctl reads it.
+        let scan = try E2E.run(prefix + "/bin/histd", ["scan", "--once", "--db", dir + "/scan.db"], cwd: empty)
+        #expect(scan.status == 0, "\(scan.stderr)")
+        let schema = try E2E.run(prefix + "/bin/histctl", ["sql", "--db", dir + "/scan.db", "--format", "csv",
+                                                          "-- from an empty folder\nSELECT COUNT(*) AS n FROM event_kinds"], cwd: empty)
+        #expect(schema.status == 0, "\(schema.stderr)")
+        #expect(schema.stdout.hasPrefix("n\r\n"), "\(schema.stdout)")
         // A second install keeps an edited config.
         try "# mine\n".write(toFile: prefix + "/etc/histd/histd.toml", atomically: true, encoding: .utf8)
         #expect(try Self.install(into: prefix).status == 0)

@@ -132,6 +132,41 @@ import HistModel
         expectProblem(problems, line: 11, key: "program.db.supplementary_groups", contains: "unknown group")
     }
 
+    @Test func aNonRootRunnerGetsAProblemForEveryIdentityKeyButReadersDoNot() throws {
+        let text = """
+            [program.web]
+            command = ["/bin/true"]
+            group = "nogroup"
+            user = "nobody"
+            """
+        let dir = ConfigDir()
+        let file = dir.write("histd.toml", text)
+        do {
+            _ = try ConfigLoader.load(bytes: Array(text.utf8), displayName: file, absolutePath: file, searchPath: "/usr/bin:/bin", runnerUID: 1000)
+            Issue.record("a non-root runner accepted user/group")
+        } catch {
+            expectProblem(error.problems, line: 4, key: "program.web.user",
+                          contains: "histd runs as uid 1000, not root, so it cannot run a program as another user or group; remove user, group or run histd as root")
+        }
+        // histctl (no runner) reads the same file.
+        _ = try ConfigLoader.load(bytes: Array(text.utf8), displayName: file, absolutePath: file, searchPath: "/usr/bin:/bin")
+    }
+
+    @Test func supervisorGroupMustExist() throws {
+        let dir = ConfigDir()
+        let problems = dir.problems("""
+            [supervisor]
+            group = "no-such-group-histd"
+            """)
+        expectProblem(problems, line: 2, key: "supervisor.group", contains: "unknown group \"no-such-group-histd\"")
+        let config = try dir.load("""
+            [supervisor]
+            group = "root"
+            """)
+        #expect(config.supervisor.group == "root")
+        #expect(config.supervisor.groupID == 0)
+    }
+
     @Test(.enabled(if: geteuid() == 0, "user look-ups are only checked by a root histd"))
     func nobodyResolvesWithItsGroups() throws {
         let dir = ConfigDir()
