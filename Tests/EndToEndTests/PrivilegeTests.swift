@@ -48,6 +48,11 @@ extension EndToEnd {
                 rlimits = { nofile = 4096, core = "unlimited", nproc = 777, memlock = "4M", as = "4G" }
                 no_new_privileges = true
 
+                [program.asnobody]
+                command = ["/bin/sleep", "300"]
+                user = "nobody"
+                env = { \(Workspace.markerKey) = "\(ws.markerValue)" }
+
                 [program.onlyextra]
                 command = ["/bin/sleep", "300"]
                 user = "\(user.name)"
@@ -59,11 +64,16 @@ extension EndToEnd {
             let histd = try ws.runHistd(config: config)
             var pids: [String: Int32] = [:]
             let up = E2E.waitUntil(30) {
-                for name in ["asuser", "onlyextra"] { pids[name] = Self.livePID(db, name) }
-                return pids.count == 2
+                for name in ["asuser", "onlyextra", "asnobody"] { pids[name] = Self.livePID(db, name) }
+                return pids.count == 3
             }
             try #require(up, "both programs did not start:\n\(ws.log())")
-            let pid = pids["asuser"]!, other = pids["onlyextra"]!
+            let pid = pids["asuser"]!, other = pids["onlyextra"]!, nobody = pids["asnobody"]!
+            // user = "nobody": uid and gid 65534 (Debian's nobody/nogroup), and only nogroup as a group.
+            let nobodyPW = getpwnam("nobody")!.pointee
+            #expect(Procfs.statusField(nobody, "Uid") == Array(repeating: "\(nobodyPW.pw_uid)", count: 4).joined(separator: " "))
+            #expect(Procfs.statusField(nobody, "Gid") == Array(repeating: "\(nobodyPW.pw_gid)", count: 4).joined(separator: " "))
+            #expect(Procfs.statusField(nobody, "Groups") == "\(nobodyPW.pw_gid)")
 
             // Identity: uid and gid (real, effective, saved, fs) and initgroups' list (primary + extra).
             #expect(Procfs.statusField(pid, "Uid") == Array(repeating: "\(user.uid)", count: 4).joined(separator: " "))
