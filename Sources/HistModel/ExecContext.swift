@@ -27,6 +27,35 @@ public struct ExecContext: Hashable, Sendable, Codable {
     }
 }
 
+extension ExecContext {
+    private enum CodingKeys: String, CodingKey {
+        case identity, umask, clearEnv, envFileKeys, rlimits, noNewPrivileges
+    }
+
+    /// The history records each program's spec as JSON (programs.config): `env_file` is where secrets
+    /// live, so only its variable names are written, never their values.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(identity, forKey: .identity)
+        try c.encodeIfPresent(umask, forKey: .umask)
+        try c.encode(clearEnv, forKey: .clearEnv)
+        try c.encode(envFile.keys.sorted(), forKey: .envFileKeys)
+        try c.encode(rlimits, forKey: .rlimits)
+        try c.encode(noNewPrivileges, forKey: .noNewPrivileges)
+    }
+
+    /// Reads what `encode` wrote: the env_file variables come back with empty values.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(identity: try c.decodeIfPresent(RunAs.self, forKey: .identity),
+                  umask: try c.decodeIfPresent(UInt32.self, forKey: .umask),
+                  clearEnv: try c.decodeIfPresent(Bool.self, forKey: .clearEnv) ?? false,
+                  envFile: Dictionary(uniqueKeysWithValues: (try c.decodeIfPresent([String].self, forKey: .envFileKeys) ?? []).map { ($0, "") }),
+                  rlimits: try c.decodeIfPresent([ResourceLimit].self, forKey: .rlimits) ?? [],
+                  noNewPrivileges: try c.decodeIfPresent(Bool.self, forKey: .noNewPrivileges) ?? false)
+    }
+}
+
 /// A resolved identity: numbers for the child, names for messages.
 public struct RunAs: Hashable, Sendable, Codable {
     /// `user`, as written; nil when only `group` was given (the uid stays histd's).
