@@ -23,6 +23,8 @@ let package = Package(
     targets: [
         // Syscalls Swift cannot call directly: variadic prctl/syscall, W* macros, vfork+exec spawn.
         .target(name: "CShim"),
+        // sqlite3_db_config (variadic) and a deadline progress handler for histctl's untrusted SQL.
+        .target(name: "CSQLiteGuard", linkerSettings: [.linkedLibrary("sqlite3")]),
         // Shared value types; no dependencies.
         .target(name: "HistModel"),
         // The one syscall layer (EINTR retried in one place); below every module that calls libc for I/O.
@@ -58,7 +60,7 @@ let package = Package(
         ], plugins: ["EmbedSQL"]),
         // Read-only report runner and output formatting for histctl.
         .target(name: "HistReports", dependencies: [
-            "HistModel", "HistStore",
+            "HistModel", "HistStore", "CSQLiteGuard",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // Not shipped: a synthetic history generator (HistoryFixture) and the writer benchmarks

@@ -1,6 +1,6 @@
 -- loops: crash loops. A program (or pool) is in a loop when at least :min_crashes crashes fall inside
 -- one sliding window of :window_ms anywhere in the range. Crashes are the rows of crashes.sql (exit
--- class 'crash' or 'limit'); a pool's workers count together.
+-- class 'crash' or 'limit', and spawn_failed events); a pool's workers count together.
 -- An end an operator caused (operator_effects 'ended', migrations/0004_operator_actions.sql: a stop,
 -- restart, or a signal sent through histd) is not a crash here; a process killed by hand still is.
 -- Parameters:
@@ -19,21 +19,32 @@
 --   state                last known state (the program_states view)
 --   workers              for a pool: the worker indexes whose crashes are in the loop (e.g. "0,2"); NULL for a program
 -- Plan: programs in id order, then per program one instances_crashes range (index-only, already in
--- time order) fed to histctl_crash_loop(), an aggregate that HistReports registers on its connection
+-- time order) plus an events_kind_ts range on (kind = 9, ts) for spawn failures, fed to histctl_crash_loop(), an aggregate that HistReports registers on its connection
 -- (Sources/HistReports/CrashLoopAggregate.swift): one linear pass per program instead of window
 -- functions. Then one events_kind_ts range on (kind = 4, ts) over the loops' overall span, index-only
 -- (value is in the index), for the restart delays of all loops at once (histctl_span_max); gave_up by
 -- a (kind = 5, ts) range per loop; program_states for the loops' programs only.
 WITH
 per AS MATERIALIZED (
-    SELECT p.id AS program_id, p.name AS program,
-           histctl_crash_loop(i.ended_at, i.worker_index, i.uptime_ms, :window_ms, :min_crashes) AS loop
-    FROM programs p NOT INDEXED
-    CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
-    WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
-      AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
-      AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
-    GROUP BY p.id
+    SELECT crash_rows.program_id AS program_id, crash_rows.program AS program,
+           histctl_crash_loop(crash_rows.ended_at, crash_rows.worker_index, crash_rows.uptime_ms, :window_ms, :min_crashes) AS loop
+    FROM (
+        SELECT p.id AS program_id, p.name AS program, i.ended_at AS ended_at, i.worker_index AS worker_index,
+               i.uptime_ms AS uptime_ms
+        FROM programs p NOT INDEXED
+        CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
+        WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
+          AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
+          AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
+        UNION ALL
+        -- Starts that failed before exec (spawn_failed events) loop too; they never ran (no uptime).
+        SELECT p.id, p.name, e.ts, json_extract(e.detail, '$.worker_index'), NULL
+        FROM events e INDEXED BY events_kind_ts
+        JOIN programs p ON p.id = e.program_id
+        WHERE e.kind = 9 /* spawn_failed */ AND e.ts >= :since AND e.ts < :until
+          AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
+    ) crash_rows
+    GROUP BY crash_rows.program_id
 ),
 loops AS MATERIALIZED (
     SELECT program_id, program, json_extract(loop, '$.crashes') AS crashes, json_extract(loop, '$.first') AS first,

@@ -11,6 +11,8 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -111,6 +113,46 @@ static int move_fd(int from, int to) {
     return dup2(from, to) < 0 ? -1 : 0;
 }
 
+int histd_rlimit_resource(const char *name) {
+    if (strcmp(name, "nofile") == 0) return RLIMIT_NOFILE;
+    if (strcmp(name, "core") == 0) return RLIMIT_CORE;
+    if (strcmp(name, "nproc") == 0) return RLIMIT_NPROC;
+    if (strcmp(name, "memlock") == 0) return RLIMIT_MEMLOCK;
+    if (strcmp(name, "as") == 0) return RLIMIT_AS;
+    return -1;
+}
+
+static const char *rlimit_step(int resource) {
+    switch (resource) {
+    case RLIMIT_NOFILE: return "setrlimit(RLIMIT_NOFILE)";
+    case RLIMIT_CORE: return "setrlimit(RLIMIT_CORE)";
+    case RLIMIT_NPROC: return "setrlimit(RLIMIT_NPROC)";
+    case RLIMIT_MEMLOCK: return "setrlimit(RLIMIT_MEMLOCK)";
+    case RLIMIT_AS: return "setrlimit(RLIMIT_AS)";
+    default: return "setrlimit";
+    }
+}
+
+/* Credentials in the vfork child go through raw syscalls: glibc's setuid/setgid/setgroups wrappers
+   broadcast the change to every thread of the process (its SIGSETXID machinery), and in a vfork
+   child "the process's threads" are the parent's, whose memory we share. glibc's own posix_spawn
+   uses raw syscalls here for the same reason. */
+static int apply_identity(const histd_spawn_opts *o, const char **step) {
+    for (int i = 0; i < o->rlimit_count; i++) {
+        struct { uint64_t cur, max; } lim = { o->rlimits[i].value, o->rlimits[i].value };
+        if (syscall(SYS_prlimit64, 0, o->rlimits[i].resource, &lim, NULL) != 0) {
+            *step = rlimit_step(o->rlimits[i].resource);
+            return -1;
+        }
+    }
+    if (o->set_umask) umask((mode_t)o->umask_value);
+    if (o->set_groups && syscall(SYS_setgroups, (size_t)o->group_count, o->groups) != 0) { *step = "setgroups"; return -1; }
+    if (o->set_gid && syscall(SYS_setresgid, o->gid, o->gid, o->gid) != 0) { *step = "setgid"; return -1; }
+    if (o->set_uid && syscall(SYS_setresuid, o->uid, o->uid, o->uid) != 0) { *step = "setuid"; return -1; }
+    if (o->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { *step = "prctl(PR_SET_NO_NEW_PRIVS)"; return -1; }
+    return 0;
+}
+
 pid_t histd_spawn(const histd_spawn_opts *o, int *child_errno, const char **failed_step) {
     *child_errno = 0;
     *failed_step = NULL;
@@ -131,8 +173,6 @@ pid_t histd_spawn(const histd_spawn_opts *o, int *child_errno, const char **fail
             sa.sa_handler = SIG_DFL;
             sigaction(sig, &sa, NULL);  // errors for invalid RT numbers are harmless
         }
-        if (o->pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, o->pdeathsig, 0, 0, 0) != 0)
-            child_fail(child_errno, failed_step, "prctl(PR_SET_PDEATHSIG)");
         if (o->new_session && setsid() < 0) child_fail(child_errno, failed_step, "setsid");
         if (o->cgroup_procs) {
             for (const char *const *p = o->cgroup_procs; *p; p++) {
@@ -156,6 +196,11 @@ pid_t histd_spawn(const histd_spawn_opts *o, int *child_errno, const char **fail
         if (err <= 2 && err != 2) { err = fcntl(err, F_DUPFD_CLOEXEC, 3); }
         if (in < 0 || out < 0 || err < 0) child_fail(child_errno, failed_step, "fcntl(F_DUPFD)");
         if (move_fd(in, 0) || move_fd(out, 1) || move_fd(err, 2)) child_fail(child_errno, failed_step, "dup2");
+        const char *step = NULL;
+        if (apply_identity(o, &step) != 0) child_fail(child_errno, failed_step, step);
+        // After the credential change, which clears the parent-death signal.
+        if (o->pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, o->pdeathsig, 0, 0, 0) != 0)
+            child_fail(child_errno, failed_step, "prctl(PR_SET_PDEATHSIG)");
         if (o->cwd && chdir(o->cwd) != 0) child_fail(child_errno, failed_step, "chdir");
         sigset_t empty;
         sigemptyset(&empty);

@@ -8,20 +8,24 @@ import TOMLKit
 /// a directory. See docs/CONFIG.md for the schema.
 public enum ConfigLoader {
     /// Reads, parses and validates `path`. Throws `ConfigErrors` listing every problem found,
-    /// each with file, line and key.
-    public static func load(path: String) throws(ConfigErrors) -> HistConfig {
+    /// each with file, line and key. `runnerUID` is the uid of the histd that will run it (histd passes
+    /// its euid): then `user`/`group` keys that uid cannot honour (it is not root) are problems. nil (histctl,
+    /// which only reads the config's paths) skips that check.
+    public static func load(path: String, runnerUID: UInt32? = nil) throws(ConfigErrors) -> HistConfig {
         let absolutePath = FileSystem.absolute(path, relativeTo: FileSystem.currentDirectory())
         let bytes: [UInt8]
         switch FileSystem.readFile(absolutePath) {
         case .success(let b): bytes = b
         case .failure(let e): throw ConfigErrors(problems: [ConfigProblem(file: path, line: nil, key: nil, message: e.message)])
         }
-        return try load(bytes: bytes, displayName: path, absolutePath: absolutePath, searchPath: FileSystem.searchPath())
+        return try load(bytes: bytes, displayName: path, absolutePath: absolutePath, searchPath: FileSystem.searchPath(),
+                        runnerUID: runnerUID)
     }
 
     /// Validates config text as if it were the file at `absolutePath` (relative paths resolve against its folder).
     /// `displayName` is what problems call the file. `searchPath` is the `$PATH` used to find bare command names.
-    public static func load(bytes: [UInt8], displayName: String, absolutePath: String, searchPath: String) throws(ConfigErrors) -> HistConfig {
+    public static func load(bytes: [UInt8], displayName: String, absolutePath: String, searchPath: String,
+                            runnerUID: UInt32? = nil) throws(ConfigErrors) -> HistConfig {
         func fail(_ line: Int?, _ column: Int?, _ message: String) -> ConfigErrors {
             ConfigErrors(problems: [ConfigProblem(file: displayName, line: line, column: column, key: nil, message: message)])
         }
@@ -50,6 +54,7 @@ public enum ConfigLoader {
 
         let validator = ConfigValidator(file: displayName, configDirectory: FileSystem.directory(of: absolutePath),
                                         positions: positions, searchPath: searchPath)
+        validator.runnerUID = runnerUID
         let config = validator.document(root, path: absolutePath, contentHash: SHA256.hex(bytes))
         guard validator.problems.isEmpty else {
             // Stable sort by line: problems about the same line keep the order they were found in.

@@ -11,6 +11,8 @@ final class ConfigValidator {
     let positions: KeyPositions
     let searchPath: String
     private(set) var problems: [ConfigProblem] = []
+    /// The uid of the histd that will run this config, when it matters (see `ConfigLoader.load`).
+    var runnerUID: UInt32?
 
     init(file: String, configDirectory: String, positions: KeyPositions, searchPath: String) {
         self.file = file
@@ -26,6 +28,9 @@ final class ConfigValidator {
         problems.append(ConfigProblem(file: file, line: line ?? positions.line(of: path),
                                       key: path.isEmpty ? nil : Self.keyText(path), message: message))
     }
+
+    /// Records a problem that lives in another file (an `env_file`'s own line).
+    func add(_ problem: ConfigProblem) { problems.append(problem) }
 
     /// `program.web.command`, quoting parts that are not bare keys: `program."my app".command`.
     static func keyText(_ path: [String]) -> String {

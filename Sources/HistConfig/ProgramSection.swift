@@ -13,7 +13,7 @@ extension ConfigValidator {
         "command", "cwd", "env", "autostart", "restart", "restart_delay", "backoff_factor", "max_backoff",
         "max_restarts", "reset_after", "stop_signal", "stop_timeout", "stop_order", "max_memory_mb", "cgroup",
         "log_max_size", "log_keep", "stderr_tail", "kill_mode",
-    ]
+    ] + execKeys
     static let cgroupKeys = ["memory_max", "cpu_quota", "tasks_max"]
 
     /// Why a name cannot be used, or nil. Names become file names (LOG_DIR/NAME.out) and history keys.
@@ -64,6 +64,7 @@ extension ConfigValidator {
         if let v = table["log_keep"], let i = int(v, path + ["log_keep"], in: 0...1000, what: "a number of old log files between 0 and 1000") { spec.logKeep = i }
         if let v = table["kill_mode"], let m = oneOf(v, path + ["kill_mode"], KillMode.self) { spec.killMode = m }
         if let v = table["stderr_tail"], let b = size(v, path + ["stderr_tail"], in: 0...(16 << 20)) { spec.stderrTailBytes = Int(b) }
+        spec.exec = exec(table, path: path)
         return ok ? spec : nil
     }
 

@@ -9,7 +9,7 @@ extension ConfigValidator {
     static let supervisorKeys = [
         "db", "log_dir", "shutdown_timeout", "snapshot_interval", "scan_interval", "retention",
         "snapshot_retention", "orphan_ignore", "stop_leftovers", "restore_state", "log_max_size", "log_keep",
-        "control_socket", "control_group", "read_group", "log_timestamps",
+        "control_socket", "control_group", "read_group", "log_timestamps", "group",
     ]
     /// The range issue 4 gives for `snapshot_interval` and `scan_interval`.
     static let samplingRange: (Duration, Duration) = (.milliseconds(100), .seconds(3600))
@@ -64,6 +64,14 @@ extension ConfigValidator {
         if let v = table["log_max_size"], let b = size(v, path + ["log_max_size"], in: 1024...(Int64(1) << 50)) { defaults.logMaxBytes = Int(b) }
         if let v = table["log_keep"], let i = int(v, path + ["log_keep"], in: 0...1000, what: "a number of old log files between 0 and 1000") {
             defaults.logKeep = i
+        }
+        if let v = table["group"], let name = string(v, path + ["group"]) {
+            if let gid = Accounts.groupID(name) {
+                spec.group = name
+                spec.groupID = gid
+            } else {
+                report(path + ["group"], "unknown group \"\(name)\": it is not in the group database (create it with: groupadd --system \(name))")
+            }
         }
         return (spec, defaults)
     }

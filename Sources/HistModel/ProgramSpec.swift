@@ -29,13 +29,15 @@ public struct ProgramSpec: Hashable, Sendable, Codable {
     public var stderrTailBytes: Int
     /// What an instance owns: its whole tree (default) or only its main process.
     public var killMode: KillMode
+    /// Identity, umask, environment base and rlimits applied in the child before exec.
+    public var exec: ExecContext
 
     public init(name: String, command: [String], cwd: String? = nil, env: [String: String] = [:],
                 autostart: Bool = true, restart: RestartPolicy = .onFailure, backoff: BackoffPolicy = .init(),
                 stopSignal: Int32 = 15, stopTimeout: Duration = .seconds(10), stopOrder: Int = 0,
                 maxMemoryMB: Int? = nil, cgroup: CgroupLimits? = nil,
                 logMaxBytes: Int = 10 * 1024 * 1024, logKeep: Int = 5, stderrTailBytes: Int = 4096,
-                killMode: KillMode = .tree) {
+                killMode: KillMode = .tree, exec: ExecContext = ExecContext()) {
         self.name = name
         self.command = command
         self.cwd = cwd
@@ -52,6 +54,7 @@ public struct ProgramSpec: Hashable, Sendable, Codable {
         self.logKeep = logKeep
         self.stderrTailBytes = stderrTailBytes
         self.killMode = killMode
+        self.exec = exec
     }
 }
 

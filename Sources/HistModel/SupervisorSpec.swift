@@ -29,6 +29,11 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
     /// Prefix each line of NAME.out / NAME.err with its UTC time, and mark each instance's start
     /// (`log_timestamps`, default true; see docs/HISTCTL.md, `histctl logs`).
     public var logTimestamps: Bool
+    /// `group`: the group of the database (and its -wal/-shm), log_dir and the log files, so its members
+    /// read history and logs without sudo; nil = histd's own group.
+    public var group: String?
+    /// `group` resolved when the config loaded.
+    public var groupID: UInt32?
 
     public init(db: String? = nil, logDir: String = "logs", shutdownTimeout: Duration = .seconds(30),
                 snapshotInterval: Duration? = .seconds(1), scanInterval: Duration? = .seconds(10),

@@ -47,7 +47,14 @@ struct CrashLoopAggregate: DatabaseAggregate {
     }
 
     func finalize() throws -> (any DatabaseValueConvertible)? {
-        let ts = state.ts, workers = state.workers, uptimes = state.uptimes, window = state.window, minCrashes = state.minCrashes
+        var ts = state.ts, workers = state.workers, uptimes = state.uptimes
+        let window = state.window, minCrashes = state.minCrashes
+        // Crashes come in time order from the index; spawn failures (a second source in loops.sql) may
+        // interleave, so sort when they did not arrive sorted (one check, no cost otherwise).
+        if zip(ts, ts.dropFirst()).contains(where: { $0 > $1 }) {
+            let order = ts.indices.sorted { ts[$0] < ts[$1] }
+            (ts, workers, uptimes) = (order.map { ts[$0] }, order.map { workers[$0] }, order.map { uptimes[$0] })
+        }
         let loop = Self.members(ts: ts, window: window, minCrashes: minCrashes)
         guard !loop.isEmpty else { return nil }
         var first = Int64.max, last = Int64.min

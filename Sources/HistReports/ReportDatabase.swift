@@ -1,3 +1,4 @@
+import CSQLiteGuard
 import Foundation
 import GRDB
 import HistModel
@@ -11,6 +12,13 @@ import HistStore
 public final class ReportDatabase: Sendable {
     public let path: String
     let queue: DatabaseQueue
+    /// CLOCK_MONOTONIC ns after which the progress handler interrupts the running statement; 0 = none.
+    /// Written only around a statement on the calling thread (`withTimeout`), read by SQLite on the same one.
+    nonisolated(unsafe) let deadline: UnsafeMutablePointer<UInt64> = {
+        let p = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
 
     /// Opens `path` after checking that it is a non-empty, complete SQLite file with histd's tables.
     public init(path: String) throws(ReportError) {
@@ -33,6 +41,20 @@ public final class ReportDatabase: Sendable {
                 // queries/loops.sql finds crash loops and their restart delays with these, in one pass each.
                 $0.add(function: CrashLoopAggregate.function)
                 $0.add(function: SpanMaxAggregate.function)
+                // `histctl sql` runs statements from outside: defensive mode (no writable_schema, no
+                // shadow-table writes), no load_extension, and no fts3_tokenizer(), whose one-argument
+                // form returns a pointer (an address leak) and whose two-argument form installs one.
+                if let handle = $0.sqliteConnection {
+                    let raw = UnsafeMutableRawPointer(handle)
+                    let rc = histd_sqlite_harden(raw)
+                    if rc != 0 { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "cannot enable SQLite's defensive mode") }
+                    histd_sqlite_install_deadline(raw, deadline)
+                }
+                for arity in [1, 2] {
+                    $0.add(function: DatabaseFunction("fts3_tokenizer", argumentCount: arity, pure: false) { _ in
+                        throw DatabaseError(message: "fts3_tokenizer() is disabled in histctl")
+                    })
+                }
             }
         } catch {
             throw Self.openError(path, error)
@@ -110,6 +132,31 @@ public final class ReportDatabase: Sendable {
             }
         }
         return ReportError(.cannotOpen, "cannot read \(path): \(error)")
+    }
+
+    deinit { deadline.deallocate() }
+
+    /// Whether SQLite's defensive mode is on for this connection (it always is; for tests).
+    public var isDefensive: Bool {
+        (try? queue.inDatabase { db in db.sqliteConnection.map { histd_sqlite_is_defensive(UnsafeMutableRawPointer($0)) == 1 } ?? false }) ?? false
+    }
+
+    /// Runs `body` with a deadline: a statement still running `timeout` from now is interrupted
+    /// (SQLite's progress handler), and the error says so. nil = no deadline.
+    public func withTimeout<T>(_ timeout: Duration?, _ body: () throws(ReportError) -> T) throws(ReportError) -> T {
+        guard let timeout, timeout > .zero else { return try body() }
+        let (s, attos) = timeout.components
+        let ns = UInt64(max(0, s)) * 1_000_000_000 + UInt64(max(0, attos) / 1_000_000_000)
+        deadline.pointee = histd_sqlite_monotonic_ns() + ns
+        defer { deadline.pointee = 0 }
+        do {
+            return try body()
+        } catch {
+            if histd_sqlite_monotonic_ns() > deadline.pointee, error.message.contains("interrupt") {
+                throw ReportError(.queryFailed, "the statement was interrupted after \(HistDuration.format(timeout)) (--timeout); narrow it with WHERE/LIMIT or give a longer --timeout")
+            }
+            throw error
+        }
     }
 
     /// Runs the embedded query `queries/NAME.sql` with named arguments and reads the declared columns.

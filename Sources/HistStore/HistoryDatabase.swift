@@ -129,6 +129,16 @@ public enum HistoryDatabase {
     /// file with mode 0640 when `create` (so SQLite never creates the file with its default 0644).
     static func checkPath(_ path: String, create: Bool) throws {
         guard !path.isEmpty else { throw HistoryStoreError(.cannotOpen, path: path, "empty path") }
+        if create {
+            // The writer never follows a link for the database or its -wal/-shm: a root histd would
+            // overwrite whatever a planted link points at with an SQLite file.
+            for file in [path, path + "-wal", path + "-shm"] {
+                var lst = stat()
+                if lstat(file, &lst) == 0, (lst.st_mode & S_IFMT) == S_IFLNK {
+                    throw HistoryStoreError(.cannotOpen, path: path, "cannot be used: \(file) is a symbolic link; histd never follows links for the files it writes (remove the link, or point db at the real file)")
+                }
+            }
+        }
         var st = stat()
         if stat(path, &st) == 0 {
             if (st.st_mode & S_IFMT) == S_IFDIR {
@@ -155,7 +165,7 @@ public enum HistoryDatabase {
         }
         // O_EXCL: if another process creates it first, we just use theirs. fchmod: the umask may have
         // removed bits we want or, more importantly, the caller's umask is irrelevant to the result.
-        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, fileMode)
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, fileMode)
         if fd < 0 {
             let e = errno
             if e == EEXIST { return }

@@ -38,10 +38,11 @@ struct Histctl: ParsableCommand {
                       Start.self, Stop.self, Restart.self, Signal.self, Scale.self, Reload.self]
     )
 
-    /// `--previous` alone means `--previous=1` (argument-parser options always take a value).
+    /// `--previous` alone means `--previous=1` (argument-parser options always take a value), and a
+    /// `histctl sql` statement that starts with `--` is kept as the statement (SQL.protectComments).
     static func main() {
         let args = CommandLine.arguments.dropFirst().map { $0 == "--previous" ? "--previous=1" : $0 }
-        main(Array(args))
+        main(SQL.protectComments(Array(args)))
     }
 }
 

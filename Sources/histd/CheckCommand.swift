@@ -41,7 +41,7 @@ extension Histd {
         func run() async throws {
             let loaded: HistConfig
             do {
-                loaded = try ConfigLoader.load(path: config)
+                loaded = try ConfigLoader.load(path: config, runnerUID: geteuid())
             } catch {
                 for problem in error.problems { Self.printError(problem.description) }
                 let n = error.problems.count

@@ -45,6 +45,10 @@ extension Histd {
             It listens on a control socket for histctl's start, stop, restart, signal, scale and status
             (docs/CONTROL.md): --socket, $HISTD_SOCKET, the config's control_socket, then the default
             (/run/histd/control.sock for root, $XDG_RUNTIME_DIR/histd/control.sock otherwise).
+            As root, histd refuses a database folder or log_dir that another user can write to, never
+            follows a symbolic link for the files it writes, and creates them 0640 ([supervisor] group
+            gives them a reader group). Under systemd (Type=notify, $NOTIFY_SOCKET) it sends READY=1 once
+            every autostart program has started and STOPPING=1 when shutdown begins.
 
             Example:
               histd run --config /etc/histd/histd.toml
@@ -70,7 +74,7 @@ extension Histd {
                 throw ExitCode(1)
             }
             let loaded: HistConfig
-            do { loaded = try ConfigLoader.load(path: config) } catch {
+            do { loaded = try ConfigLoader.load(path: config, runnerUID: geteuid()) } catch {
                 for problem in error.problems { printError(problem.description) }
                 printError("\(error.problems.count) problem(s); nothing was started.")
                 throw ExitCode(2)
@@ -79,6 +83,10 @@ extension Histd {
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
             let location = DatabaseLocation.resolve(flag: db, environment: currentEnvironment(), configDB: loaded.supervisor.db)
+            if let problem = SafeFiles.prepare(dbPath: location.path, supervisor: loaded.supervisor) {
+                printError("histd: \(problem)")
+                throw ExitCode(1)
+            }
             let recorder: Recorder
             do {
                 recorder = try Recorder.open(path: location.path, config: loaded, logger: logger)
@@ -86,6 +94,7 @@ extension Histd {
                 printError("histd: cannot use the history database \(location.path) (from \(location.source.rawValue)): \(error)")
                 throw ExitCode(1)
             }
+            SafeFiles.shareDatabase(dbPath: location.path, supervisor: loaded.supervisor)
             let resources = Self.makeResources(config: loaded, logger: logger)
             // Before any program starts: stop what a dead histd of this database left running.
             let recovery = Recovery(markerKey: location.path,

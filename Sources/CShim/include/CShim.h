@@ -40,6 +40,16 @@ int histd_signalfd_read(int fd);
 /// Like `histd_signalfd_read`, and also stores the sender's pid and uid (ssi_pid, ssi_uid; 0 for the kernel).
 int histd_signalfd_read_sender(int fd, int *pid, unsigned *uid);
 
+/// One resource limit for the child: soft and hard set to `value` (UINT64_MAX = RLIM_INFINITY, unlimited).
+typedef struct histd_rlimit {
+    int resource;                ///< from histd_rlimit_resource
+    uint64_t value;
+} histd_rlimit;
+
+
+/// The RLIMIT_* number for "nofile", "core", "nproc", "memlock", "as", or -1 for another name.
+int histd_rlimit_resource(const char *name);
+
 /// Options for histd_spawn. All fds are in the parent; -1 means "inherit /dev/null".
 typedef struct histd_spawn_opts {
     const char *path;            ///< executable (argv[0] resolved by caller, or searched in PATH when no '/')
@@ -52,12 +62,28 @@ typedef struct histd_spawn_opts {
     int new_session;             ///< 1 = setsid() (own session and process group)
     const char *const *cgroup_procs; ///< NULL-terminated list of cgroup.procs files to join before exec, or NULL
     int pdeathsig;               ///< 0 = none; else prctl(PR_SET_PDEATHSIG) in the child
+    // Identity and limits, applied in this order after stdio and before chdir and exec (so the
+    // working directory is entered as the new user). Everything is resolved by the parent: the
+    // vfork child may only make async-signal-safe calls (no NSS, no initgroups).
+    const histd_rlimit *rlimits; ///< `rlimit_count` limits to set (before dropping root, so a hard limit may rise)
+    int rlimit_count;
+    int set_umask;               ///< 1 = umask(umask_value); 0 = inherit histd's
+    int umask_value;
+    int set_groups;              ///< 1 = setgroups(group_count, groups) (0 entries drops them all)
+    const gid_t *groups;
+    int group_count;
+    int set_gid;                 ///< 1 = setresgid(gid, gid, gid)
+    gid_t gid;
+    int set_uid;                 ///< 1 = setresuid(uid, uid, uid)
+    uid_t uid;
+    int no_new_privs;            ///< 1 = prctl(PR_SET_NO_NEW_PRIVS, 1)
 } histd_spawn_opts;
 
 /// Starts a child with vfork+execve. Between the two the child: resets every signal's disposition
 /// to default and its mask to empty (threads of Swift's pools block most signals, and a child would
 /// inherit that), calls setsid, joins the cgroups (so memory is charged from the first page), sets
-/// up stdio, chdir, and execs. Returns the pid (> 0), or -1 with *child_errno set to the errno of
+/// up stdio, sets rlimits, umask, groups, gid, uid, no_new_privs, the parent-death signal (a
+/// credential change clears it), chdir, and execs. Returns the pid (> 0), or -1 with *child_errno set to the errno of
 /// the step that failed and *failed_step to a static string naming it ("execve", "chdir", ...).
 pid_t histd_spawn(const histd_spawn_opts *opts, int *child_errno, const char **failed_step);
 

@@ -64,7 +64,11 @@ extension Engine {
 
     @discardableResult
     func addUnit(_ key: UnitKey, spec: ProgramSpec, pool: String?) -> Unit {
-        let unit = Unit(key: key, spec: spec, pool: pool, logDir: supervisorSpec.logDir, timestamps: supervisorSpec.logTimestamps)
+        let unit = Unit(key: key, spec: spec, pool: pool, logDir: supervisorSpec.logDir, timestamps: supervisorSpec.logTimestamps,
+                        logGroup: supervisorSpec.groupID)
+        for problem in [unit.output.out.openProblem, unit.output.err.openProblem].compactMap({ $0 }) {
+            logger.error("\(key): log file \(problem); its output is dropped until the file can be opened")
+        }
         units[key] = unit
         shared.publish(unit.status)
         return unit
@@ -186,10 +190,9 @@ extension Engine {
         if !unit.output.matches(unit.spec) {
             // Log settings changed in a reload; a pipe of the old process keeps the old writer until it closes.
             unit.output = UnitOutput(logDir: supervisorSpec.logDir, baseName: unit.key.description, spec: unit.spec,
-                                     timestamps: supervisorSpec.logTimestamps)
+                                     timestamps: supervisorSpec.logTimestamps, group: supervisorSpec.groupID)
         }
-        var env = baseEnvironment
-        for (k, v) in unit.spec.env { env[k] = v }
+        var env = Self.environment(base: baseEnvironment, spec: unit.spec)
         // Inherited by every descendant: how this histd (and the next one, after a crash) knows them.
         env[RunMarker.runVariable] = runMarker.text
         env[RunMarker.unitVariable] = unit.key.description
@@ -199,7 +202,8 @@ extension Engine {
             env["HISTD_WORKER_COUNT"] = String(desiredWorkers[pool] ?? 0)
         }
         let cgroups = resources.prepare(unit: unit.key, spec: unit.spec)
-        switch ProcessLauncher.launch(argv: unit.spec.command, environment: env, cwd: unit.spec.cwd, cgroupProcs: cgroups) {
+        switch ProcessLauncher.launch(argv: unit.spec.command, environment: env, cwd: unit.spec.cwd, cgroupProcs: cgroups,
+                                      exec: unit.spec.exec) {
         case .failure(let failure):
             return .spawnFailed(errno: failure.errno, step: failure.step)
         case .success(let p):
@@ -245,6 +249,20 @@ extension Engine {
             }
         }
         sink.record(event)
+    }
+
+    /// A program's environment: histd's own (or nothing with `clear_env`), then HOME/USER/LOGNAME of its
+    /// `user`, then `env_file`, then `env` (each later source wins).
+    static func environment(base: [String: String], spec: ProgramSpec) -> [String: String] {
+        var env = spec.exec.clearEnv ? [:] : base
+        if let id = spec.exec.identity, let user = id.user {
+            env["USER"] = user
+            env["LOGNAME"] = user
+            if let home = id.home { env["HOME"] = home }
+        }
+        for (k, v) in spec.exec.envFile { env[k] = v }
+        for (k, v) in spec.env { env[k] = v }
+        return env
     }
 
     /// Signals the unit's process group, and its leader through the pidfd (which can never reach a

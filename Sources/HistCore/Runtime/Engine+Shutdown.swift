@@ -13,6 +13,7 @@ extension Engine {
         phase = .stoppingGroups(groups, signalled: false)
         shared.markShuttingDown()
         abandonWaits()
+        notifier.send("STOPPING=1\nSTATUS=shutting down (\(cause))")
         logger.notice("shutdown (\(cause)): stopping \(groups.count) group(s) in stop_order \(groups), timeout \(HistDuration.format(supervisorSpec.shutdownTimeout))")
         timers.schedule(at: MonotonicInstant.now().sinceOrigin + supervisorSpec.shutdownTimeout, .shutdownDeadline)
         for unit in units.values.sorted(by: { $0.key < $1.key }) where unit.process == nil {

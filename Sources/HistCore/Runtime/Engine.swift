@@ -19,6 +19,8 @@ final class Engine {
     let options: SupervisorOptions
     let shared: SharedState
     let baseEnvironment: [String: String]
+    /// sd_notify: READY=1 after startup, STOPPING=1 when shutdown begins.
+    let notifier: ServiceNotifier
 
     var epfd: Int32 = -1
     var signalFD: Int32 = -1
@@ -79,7 +81,9 @@ final class Engine {
         self.resources = resources
         self.options = options
         self.shared = shared
-        self.baseEnvironment = baseEnvironment
+        // $NOTIFY_SOCKET is histd's own line to systemd; the programs must not report for it.
+        notifier = ServiceNotifier(environment: baseEnvironment)
+        self.baseEnvironment = baseEnvironment.filter { $0.key != "NOTIFY_SOCKET" }
         for p in programs { self.programs[p.name] = p }
         for p in pools { self.pools[p.name] = p }
         ageRNG = options.ageJitterSeed.map { SeededGenerator(seed: $0) } ?? SeededGenerator()
@@ -111,7 +115,9 @@ final class Engine {
         }
         watch(shared.wakeFD, .commands)
         watch(timerFD, .timer)
-        Sys.makeDirectories(supervisorSpec.logDir)
+        if let problem = FileSafety.makeDirectories(supervisorSpec.logDir, group: supervisorSpec.groupID) {
+            logger.error("log_dir: \(problem)")
+        }
         return true
     }
 
@@ -139,6 +145,8 @@ final class Engine {
             return
         }
         startUp()
+        // Every autostart program has been spawned (or its spawn failed and is in backoff) by now.
+        notifier.send("READY=1\nSTATUS=supervising \(units.count) unit(s)\nMAINPID=\(getpid())")
         var tags = [UInt64](repeating: 0, count: 64)
         var masks = [UInt32](repeating: 0, count: 64)
         while true {

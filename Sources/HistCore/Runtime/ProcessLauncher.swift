@@ -25,7 +25,7 @@ struct LaunchFailure: Error {
 /// own session (so the pgid is the pid and a stop reaches the whole tree), cgroups joined before exec.
 enum ProcessLauncher {
     static func launch(argv: [String], environment: [String: String], cwd: String?,
-                       cgroupProcs: [String]) -> Result<LaunchedProcess, LaunchFailure> {
+                       cgroupProcs: [String], exec: ExecContext = ExecContext()) -> Result<LaunchedProcess, LaunchFailure> {
         guard let path = argv.first, !path.isEmpty else {
             return .failure(LaunchFailure(errno: ENOENT, step: "execve"))
         }
@@ -38,6 +38,13 @@ enum ProcessLauncher {
         let envStrings = environment.map { "\($0.key)=\($0.value)" }
         var childErrno: Int32 = 0
         var failedStep: UnsafePointer<CChar>? = nil
+
+        // Numbers only: names were resolved when the config loaded (the vfork child cannot call NSS).
+        let limits: [histd_rlimit] = exec.rlimits.compactMap { limit in
+            let resource = histd_rlimit_resource(limit.name)
+            return resource < 0 ? nil : histd_rlimit(resource: resource, value: limit.value ?? UInt64.max)
+        }
+        let groups: [gid_t] = exec.identity?.groups ?? []
 
         let pid: pid_t = withCStringArray(argv) { cArgv in
             withCStringArray(envStrings) { cEnv in
@@ -54,12 +61,28 @@ enum ProcessLauncher {
                             opts.stderr_fd = errPipe.write
                             opts.new_session = 1
                             opts.pdeathsig = 0
-                            return cgroupProcs.isEmpty
-                                ? histd_spawn(&opts, &childErrno, &failedStep)
-                                : cCgroups.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: cgroupProcs.count + 1) {
-                                    opts.cgroup_procs = $0
-                                    return histd_spawn(&opts, &childErrno, &failedStep)
+                            if let mask = exec.umask { opts.set_umask = 1; opts.umask_value = Int32(mask) }
+                            opts.no_new_privs = exec.noNewPrivileges ? 1 : 0
+                            if let id = exec.identity {
+                                opts.set_groups = 1
+                                opts.group_count = Int32(groups.count)
+                                opts.set_gid = 1
+                                opts.gid = id.gid
+                                if let uid = id.uid { opts.set_uid = 1; opts.uid = uid }
+                            }
+                            return limits.withUnsafeBufferPointer { cLimits in
+                                groups.withUnsafeBufferPointer { cGroups in
+                                    opts.rlimits = cLimits.baseAddress
+                                    opts.rlimit_count = Int32(cLimits.count)
+                                    opts.groups = cGroups.baseAddress
+                                    return cgroupProcs.isEmpty
+                                        ? histd_spawn(&opts, &childErrno, &failedStep)
+                                        : cCgroups.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: cgroupProcs.count + 1) {
+                                            opts.cgroup_procs = $0
+                                            return histd_spawn(&opts, &childErrno, &failedStep)
+                                        }
                                 }
+                            }
                         }
                     }
                 }

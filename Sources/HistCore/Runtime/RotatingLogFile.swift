@@ -2,6 +2,7 @@
 import Glibc
 import HistSys
 #endif
+import HistModel
 
 /// An append-only log file rotated by size: when it reaches `maxBytes`, NAME -> NAME.1 -> ... -> NAME.keep
 /// (the oldest is dropped) and a fresh NAME is opened. Write errors (disk full, folder removed) are
@@ -13,11 +14,16 @@ final class RotatingLogFile {
     private var fd: Int32 = -1
     private var size: Int = 0
     private(set) var writeErrors = 0
+    /// `[supervisor] group`: the file's group, so its members can read the logs.
+    let group: UInt32?
+    /// Why the last open failed (a planted symbolic link, a FIFO, permissions), nil after a good open.
+    private(set) var openProblem: FileProblem?
 
-    init(path: String, maxBytes: Int, keep: Int) {
+    init(path: String, maxBytes: Int, keep: Int, group: UInt32? = nil) {
         self.path = path
         self.maxBytes = max(1, maxBytes)
         self.keep = max(0, keep)
+        self.group = group
         open()
     }
 
@@ -31,7 +37,12 @@ final class RotatingLogFile {
     }
 
     private func open() {
-        fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        // 0640, O_NOFOLLOW, regular files only: stderr can hold secrets, and a root histd must not
+        // append to whatever a planted link points at (FileSafety).
+        switch FileSafety.openForAppend(path, group: group) {
+        case .success(let opened): fd = opened; openProblem = nil
+        case .failure(let problem): fd = -1; openProblem = problem
+        }
         var st = stat()
         size = (fd >= 0 && fstat(fd, &st) == 0) ? Int(st.st_size) : 0
     }

@@ -43,11 +43,11 @@ final class Unit {
     /// What remains of the last instance while histd stops it (kill_mode = "tree"); nil when nothing does.
     var drain: Drain?
 
-    init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String, timestamps: Bool) {
+    init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String, timestamps: Bool, logGroup: UInt32? = nil) {
         self.key = key
         self.spec = spec
         self.pool = pool
-        output = UnitOutput(logDir: logDir, baseName: key.description, spec: spec, timestamps: timestamps)
+        output = UnitOutput(logDir: logDir, baseName: key.description, spec: spec, timestamps: timestamps, group: logGroup)
     }
 
     var status: UnitStatus {

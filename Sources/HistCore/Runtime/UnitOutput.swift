@@ -21,15 +21,16 @@ final class UnitOutput {
     private var scratch: [UInt8] = []
     private var clock = LogClock()
 
-    init(logDir: String, baseName: String, spec: ProgramSpec, timestamps: Bool) {
+    init(logDir: String, baseName: String, spec: ProgramSpec, timestamps: Bool, group: UInt32? = nil) {
         maxBytes = spec.logMaxBytes
         keep = spec.logKeep
         tailBytes = spec.stderrTailBytes
-        out = RotatingLogFile(path: "\(logDir)/\(baseName).out", maxBytes: maxBytes, keep: keep)
-        err = RotatingLogFile(path: "\(logDir)/\(baseName).err", maxBytes: maxBytes, keep: keep)
+        out = RotatingLogFile(path: "\(logDir)/\(baseName).out", maxBytes: maxBytes, keep: keep, group: group)
+        err = RotatingLogFile(path: "\(logDir)/\(baseName).err", maxBytes: maxBytes, keep: keep, group: group)
         tail = StderrTail(capacity: tailBytes)
         self.timestamps = timestamps
-        scratch.reserveCapacity(64 * 1024 + 8 * 1024)
+        // No reserveCapacity here: with 500 units that would be 36 MB before any output; the buffer grows
+        // on first use and keeps its capacity after that.
     }
 
     /// Whether this output was built with `spec`'s log settings (a reload may have changed them).
