@@ -107,13 +107,14 @@ extension HistctlGoldenTests {
             #expect(s80.stdout == #"""
                 program                      kind     state    pid  workers  uptime  restarts_1h
                 evil'; DROP TABLE events; …  program  failed     -        -       -            0
-                web                          program  running  103        -  27m56s            3
-                workers                      pool     running    -        1       -            0
+                web                          program  unknown    -        -       -            3
+                workers                      pool     unknown    -        1       -            0
                 (left out to fit 80 columns: last_exit_code, last_signal, last_exit_at,
                   last_exit_class; --wide shows all)
                 newest event: 2026-11-21 10:15:00 +00:00
                 newest sweep: 2026-11-21 10:00:50 +00:00
                 supervisor run open: yes
+                unknown: histd not running since 2026-11-21T10:15:00.000Z
 
                 """#)
             checkFits(s80.stdout, 80)
@@ -121,11 +122,12 @@ extension HistctlGoldenTests {
             #expect(s200.stdout == #"""
                 program                              kind     state    pid  workers  uptime  restarts_1h  last_exit_at +00:00  last_exit_code  last_signal  last_exit_class
                 evil'; DROP TABLE events; -- "q" 🚀  program  failed     -        -       -            0  2026-11-21 10:05:00               3  -            crash
-                web                                  program  running  103        -  27m56s            3  2026-11-21 10:02:00               -  SIGKILL      limit
-                workers                              pool     running    -        1       -            0  2026-11-21 10:13:20               7  -            crash
+                web                                  program  unknown    -        -       -            3  2026-11-21 10:02:00               -  SIGKILL      limit
+                workers                              pool     unknown    -        1       -            0  2026-11-21 10:13:20               7  -            crash
                 newest event: 2026-11-21 10:15:00 +00:00
                 newest sweep: 2026-11-21 10:00:50 +00:00
                 supervisor run open: yes
+                unknown: histd not running since 2026-11-21T10:15:00.000Z
 
                 """#)
             checkFits(s200.stdout, 200)

@@ -149,6 +149,7 @@ struct ReloadPlanTests {
         b.stopSignal = 2; b.stopTimeout = .seconds(1); b.stopOrder = 3; b.maxMemoryMB = 5
         b.cgroup = CgroupLimits(memoryMax: 1, cpuQuotaPercent: 2, tasksMax: 3)
         b.logMaxBytes = 1; b.logKeep = 1; b.stderrTailBytes = 1
+        b.killMode = .process; b.exec.clearEnv = true
         let silent = ReloadKeys.program.filter { !$0.differs(a, b) }.map(\.field)
         #expect(silent == ["cgroup"])  // presence: both have a cgroup table
         var c = a

@@ -8,15 +8,15 @@ import Testing
         #expect(EventKind.allCases.map(\.rawValue) == [
             "start", "exit", "crash", "restart_scheduled", "gave_up", "stop_requested", "killed", "limit_breach",
             "spawn_failed", "scale_up", "scale_down", "recycled", "supervisor_start", "supervisor_stop",
-            "recording_gap", "leftover",
+            "recording_gap", "leftover", "operator_action", "swept", "config_reload",
         ])
     }
 
     @Test func reasonsAndKinds() {
-        #expect(StopReason.allCases.map(\.rawValue) == ["operator", "shutdown", "limit", "scale_down", "recycle"])
+        #expect(StopReason.allCases.map(\.rawValue) == ["operator", "shutdown", "limit", "scale_down", "recycle", "reload"])
         #expect(LimitKind.allCases.map(\.rawValue) == ["max_memory_mb", "cgroup_memory", "tasks_max"])
         #expect(BreachAction.allCases.map(\.rawValue) == ["stop", "oom_kill", "fork_refused"])
-        #expect(RecycleReason.allCases.map(\.rawValue) == ["exit0", "max_age"])
+        #expect(RecycleReason.allCases.map(\.rawValue) == ["exit0", "max_age", "reload"])
         #expect(OrphanReason.allCases.map(\.rawValue) == [
             "adopted_by_histd", "reparented_to_init", "group_leader_gone", "reparented_to_subreaper",
         ])

@@ -52,7 +52,7 @@ import Testing
         // The view and the report query: the hand kill only.
         #expect(try r.read { try Int.fetchAll($0, sql: "SELECT pid FROM crashes") } == [500])
         let sql = try #require(BundledSQL.query("crashes"))
-        let pids = try r.read { try Int.fetchAll($0, sql: sql, arguments: ["since": T0 - 1000, "until": T0 + 10_000, "programs": "[]"]) }
+        let pids = try r.read { try Int.fetchAll($0, sql: sql, arguments: ["since": T0 - 1000, "until": T0 + 10_000, "programs": "[]", "limit": -1]) }
         #expect(pids.count == 1)
     }
 }

@@ -62,6 +62,10 @@ public enum ReloadKeys {
         .init("logMaxBytes", "log_max_size", .restart) { $0.logMaxBytes },
         .init("logKeep", "log_keep", .restart) { $0.logKeep },
         .init("stderrTailBytes", "stderr_tail", .restart) { $0.stderrTailBytes },
+        // Read when an instance ends or is stopped: the next end uses the new mode.
+        .init("killMode", "kill_mode", .inPlace) { $0.killMode },
+        // user, group, umask, env_file, clear_env, rlimits, no_new_privileges: applied in the child before exec.
+        .init("exec", "user/group/umask/env_file/clear_env/rlimits/no_new_privileges", .restart) { $0.exec },
     ]
 
     /// `PoolSpec` fields other than `worker` (whose keys are `program`'s).
@@ -92,5 +96,14 @@ public enum ReloadKeys {
         .init("stopLeftovers", "stop_leftovers", .inPlace) { $0.stopLeftovers },
         // Changing the line format in the middle of a run would mix formats in one file.
         .init("logTimestamps", "log_timestamps", .refuse) { $0.logTimestamps },
+        // The control socket is made once at start; moving it live would strand every histctl that knows the old path.
+        .init("controlSocket", "control_socket", .refuse) { $0.controlSocket },
+        .init("controlGroup", "control_group", .refuse) { $0.controlGroup },
+        .init("readGroup", "read_group", .refuse) { $0.readGroup },
+        // Only read at startup (the previous run's restart state): a new value matters at the next start.
+        .init("restoreState", "restore_state", .inPlace) { $0.restoreState },
+        // The group of the database and log files is set when they are created or opened.
+        .init("group", "group", .refuse) { $0.group },
+        .init("groupID", "group", .refuse) { $0.groupID },
     ]
 }

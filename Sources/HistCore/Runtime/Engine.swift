@@ -217,7 +217,11 @@ final class Engine {
                 logger.notice("received SIGHUP from pid \(sender.pid) (uid \(sender.uid)): no reload handler; ignored")
                 return
             }
-            guard phase == .running else { return }
+            guard phase == .running else {
+                logger.notice("received SIGHUP from pid \(sender.pid) (uid \(sender.uid)) during shutdown; ignored")
+                return
+            }
+            logger.notice("received SIGHUP from pid \(sender.pid) (uid \(sender.uid)): reloading the config")
             // The handler loads and plans on its own thread and posts `.reload` back: the engine never waits.
             onHangup(sender)
         case .reopenLogs:
