@@ -31,6 +31,8 @@ struct WriteSession {
     private var endsAhead: [InstanceID: InstanceEnd] = [:]
     /// Instances inserted complete in this batch whose end has not been reached yet.
     private var insertedComplete: Set<InstanceID> = []
+    /// This transaction's crashes for `crash_hours`, written once per key before the commit.
+    private var rollup = CrashRollup()
 
     init(runID: Int64?) { self.runID = runID }
 
@@ -47,6 +49,7 @@ struct WriteSession {
         let programInsert: Statement
         let sweep: Statement
         let snapshot: Statement
+        let crashRollup: Statement
 
         static let eventsSmallSQL = EventRows.sql(rows: EventRows.smallChunk)
         static let eventsBigSQL = EventRows.sql(rows: EventRows.chunk)
@@ -60,7 +63,7 @@ struct WriteSession {
                 """)
             instanceEnd = try db.cachedStatement(sql: """
                 UPDATE instances SET ended_at = ?, exit_code = ?, signal = ?, core_dumped = ?, class = ?, uptime_ms = ?,
-                    stderr_tail = ? WHERE id = ?
+                    stderr_tail = ? WHERE id = ? AND ended_at IS NULL
                 """)
             instanceComplete = try db.cachedStatement(sql: """
                 INSERT INTO instances (run_id, program_id, worker_index, pid, start_ticks, started_at, ended_at, exit_code,
@@ -73,6 +76,7 @@ struct WriteSession {
                 INSERT OR REPLACE INTO snapshots (sweep_id, instance_id, state, utime, stime, rss_kb, vsz_kb, threads, fds, procs)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            crashRollup = try db.cachedStatement(sql: CrashRollup.upsertSQL)
         }
     }
 
@@ -80,6 +84,7 @@ struct WriteSession {
     mutating func write(_ items: ArraySlice<WriteItem>, gap: GapAccumulator?, db: Database, now: Int64) throws -> Outcome {
         let st = try Statements(db)
         pending.discard()
+        rollup.discard()
         var outcome = Outcome()
         if let gap, !gap.isEmpty {
             let detail = Array(gap.detailJSON(recordedAt: now).utf8)
@@ -103,6 +108,7 @@ struct WriteSession {
             }
         }
         try flushEvents(st, db, &outcome)
+        try rollup.flush(st.crashRollup, db)
         return outcome
     }
 
@@ -237,7 +243,7 @@ struct WriteSession {
         let row: Int64
         endsAhead.removeValue(forKey: info.id) // an end seen before its start is never used by that start
         if !insertedComplete.isEmpty, insertedComplete.remove(info.id) != nil, let known = caches.instanceRows[info.id] {
-            row = known // inserted complete at its start, in this transaction
+            row = known // inserted complete at its start, in this transaction (and counted there)
         } else if let known = caches.instanceRows[info.id] {
             let raw = RawInsert(st.instanceEnd, db)
             raw.bind(1, end.endedAt.milliseconds)
@@ -249,11 +255,14 @@ struct WriteSession {
             raw.bind(7, tail)
             raw.bind(8, known)
             try raw.run()
+            // An instance that already has an end keeps its first one (and is counted once).
+            if raw.changes == 1 { countCrash(info, end, programID: programID) }
             row = known
         } else {
             // The start was lost (recording gap) or belongs to no run we know: write the whole row.
             row = try insertComplete(info, end, programID: programID, st, db)
             caches.setInstance(info.id, row: row)
+            // insertComplete counted it.
         }
         caches.setEnded(info.id, at: end.endedAt.milliseconds)
         if let programID {
@@ -274,7 +283,7 @@ struct WriteSession {
     }
 
     /// Inserts an instances row with its start and its end.
-    private func insertComplete(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?, _ st: Statements,
+    private mutating func insertComplete(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?, _ st: Statements,
                                 _ db: Database) throws -> Int64 {
         let raw = RawInsert(st.instanceComplete, db)
         bindStart(raw, info, programID: programID)
@@ -286,7 +295,14 @@ struct WriteSession {
         raw.bind(12, end.uptime.milliseconds)
         raw.bind(13, end.stderrTail.isEmpty ? nil : end.stderrTail)
         try raw.run()
+        countCrash(info, end, programID: programID)
         return raw.lastRowID
+    }
+
+    /// Adds an instance end just written to its instances row to this transaction's `crash_hours` batch.
+    private mutating func countCrash(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?) {
+        rollup.add(programID: programID ?? 0, worker: info.workerIndex, class: end.classification.rawValue,
+                   exitCode: end.status.exitCode, signal: end.status.signal, endedAt: end.endedAt.milliseconds)
     }
 
     private func lastEnded(_ programID: Int64?, _ worker: Int?) -> Int64? {
