@@ -43,6 +43,18 @@ state AS (
 latest_run AS (
     SELECT id, stopped_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1
 ),
+-- Restarts in the hour before :now that happened, for all programs in one pass over that hour's
+-- restart_scheduled entries (an index range on (kind = 4, ts)); a filter per program would walk every
+-- program's entries once per program.
+restarts AS (
+    SELECT e.program_id AS program_id, COUNT(*) AS n
+    FROM events e
+    WHERE e.kind = 4 AND e.ts >= :now - 3600000 AND e.ts <= :now
+      AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = e.instance_id AND f.effect = 'ended')
+      AND EXISTS (SELECT 1 FROM events b WHERE b.kind = 1 AND b.ts >= e.ts AND b.ts <= e.ts + e.value + 60000
+                    AND b.ts <= :now AND b.program_id = e.program_id AND b.run_id IS e.run_id)
+    GROUP BY e.program_id
+),
 last_end AS (
     SELECT s.program_id,
            (SELECT x.id FROM instances x WHERE x.program_id = s.program_id AND x.ended_at IS NOT NULL
@@ -63,11 +75,7 @@ SELECT
          THEN round((:now - s.started_at) / 1000.0, 3) END AS uptime_s,
     -- Restarts that happened: a restart_scheduled followed, in the same run, by a start of the program
     -- within its delay (+60 s of slack); one that shutdown cancelled has no start.
-    (SELECT COUNT(*) FROM events e WHERE e.kind = 4 AND e.ts >= :now - 3600000 AND e.ts <= :now
-        AND e.program_id = s.program_id
-        AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = e.instance_id AND f.effect = 'ended')
-        AND EXISTS (SELECT 1 FROM events b WHERE b.kind = 1 AND b.ts >= e.ts AND b.ts <= e.ts + e.value + 60000
-                      AND b.ts <= :now AND b.program_id = s.program_id AND b.run_id IS e.run_id)) AS restarts_1h,
+    COALESCE(rs.n, 0) AS restarts_1h,
     x.ended_at AS last_exit_at,
     x.exit_code AS last_exit_code,
     x.signal AS last_signal,
@@ -79,5 +87,6 @@ SELECT
 FROM state s
 LEFT JOIN last_end le ON le.program_id = s.program_id
 LEFT JOIN instances x ON x.id = le.instance_id
+LEFT JOIN restarts rs ON rs.program_id = s.program_id
 WHERE json_array_length(:programs) = 0 OR s.program IN (SELECT value FROM json_each(:programs))
 ORDER BY s.program;

@@ -29,6 +29,26 @@ public struct ReportScope: Hashable, Sendable {
          "programs": Renderer.json(programs), "supervisor_dead": 0, "after_id": -1, "limit": 1_000_000]
     }
 
+    /// `arguments` plus the whole UTC hours inside the range, for queries that read hourly rollups
+    /// (migrations/0007_rollups.sql) for those and raw rows only for the partial hours at the edges:
+    /// `:whole_from` ..< `:whole_until`, hour-aligned; both are `:until` when no whole hour fits.
+    var rollupArguments: [String: (any DatabaseValueConvertible)?] {
+        var args = arguments
+        let (from, until) = ReportScope.wholeHours(since: since.milliseconds, until: until.milliseconds)
+        args["whole_from"] = from
+        args["whole_until"] = until
+        return args
+    }
+
+    /// The whole hours (of 3,600,000 ms, aligned as `ms - ms % 3600000`) inside [since, until).
+    static func wholeHours(since: Int64, until: Int64) -> (from: Int64, until: Int64) {
+        let hour: Int64 = 3_600_000
+        func floor(_ ms: Int64) -> Int64 { let r = ms % hour; return r < 0 ? ms - r - hour : ms - r }
+        let lo = floor(since) == since ? since : floor(since) + hour
+        let hi = floor(until)
+        return lo < hi ? (lo, hi) : (until, until)
+    }
+
     /// The same, for queries with one row per program (status, loops): a worker name stands for its pool.
     var programArguments: [String: (any DatabaseValueConvertible)?] {
         var args = arguments
@@ -148,7 +168,7 @@ public enum Reports {
     /// Every crash (or limit kill) in the scope, oldest first; `summary` groups them by program. `newest`
     /// keeps only the newest N crashes (still oldest first); it does not apply to the summary.
     public static func crashes(_ db: ReportDatabase, _ scope: ReportScope, summary: Bool = false, newest: Int? = nil) throws(ReportError) -> ReportResult {
-        var args = scope.arguments
+        var args = scope.rollupArguments
         args["limit"] = newest ?? -1
         return summary
             ? try db.run(query: "crashes_summary", arguments: args, columns: crashSummaryColumns)
@@ -157,7 +177,7 @@ public enum Reports {
 
     /// How many crashes `crashes` would return without `newest`.
     public static func crashCount(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> Int {
-        let r = try db.run(query: "crashes_count", arguments: scope.arguments, columns: [ReportColumn("crashes")])
+        let r = try db.run(query: "crashes_count", arguments: scope.rollupArguments, columns: [ReportColumn("crashes")])
         if case .integer(let n) = r.rows.first?.first { return Int(n) }
         return 0
     }

@@ -22,8 +22,10 @@ public struct PruneResult: Sendable, Equatable {
 ///
 /// What goes: events, scans, zombie/orphan intervals (by last_seen) and ended instances older than
 /// `retention`; instances never seen ending whose run is closed, by start time; sweeps and their
-/// snapshots older than `snapshotRetention`; an instance's `operator_effects` rows go with it. Runs, programs and program_configs are kept (a few rows
-/// per histd start). Every delete goes through an index.
+/// snapshots older than `snapshotRetention`; an instance's `operator_effects` rows go with it. Runs, programs
+/// and program_configs are kept (a few rows per histd start). Every delete goes through an index. The
+/// `crash_hours` rollup is adjusted in the same transaction as the instances it summarises, so it stays
+/// exact between steps.
 struct Pruner {
     enum Phase: Int, CaseIterable { case events, scans, zombieParents, orphans, instancesEnded, instancesDangling, snapshots, done }
 
@@ -70,11 +72,16 @@ struct Pruner {
                 DELETE FROM operator_effects WHERE instance_id IN
                     (SELECT id FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
                 """).execute(arguments: [cutoff, batchSize])
+            // The newest end this batch removes: every instance that ended before it goes in this batch.
+            let newest = try Int64.fetchOne(db.cachedStatement(sql: """
+                SELECT max(ended_at) FROM (SELECT ended_at FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
+                """), arguments: [cutoff, batchSize])
             n = try delete(db, """
                 DELETE FROM instances WHERE id IN
                     (SELECT id FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
                 """, cutoff)
             result.instances += n
+            if let newest { try pruneRollups(db, through: newest) }
         case .instancesDangling:
             // Never seen ending, and their run is over (histd died): only the start time is left to go by.
             try db.cachedStatement(sql: """
@@ -113,6 +120,16 @@ struct Pruner {
         }
         if n < batchSize { phase = Phase(rawValue: phase.rawValue + 1) ?? .done }
         return n
+    }
+
+    /// Keeps `crash_hours` exact in the transaction that deleted instances ended up to `newest`: hours
+    /// before newest's hour lost all their instances, so their rows go; newest's own hour may keep some
+    /// (ends at or after newest), so its rows are recomputed from what is left (a few thousand index
+    /// entries at most).
+    private func pruneRollups(_ db: Database, through newest: Int64) throws {
+        let hour = CrashRollup.hour(newest)
+        try db.cachedStatement(sql: "DELETE FROM crash_hours WHERE hour < ?").execute(arguments: [hour])
+        try CrashRollup.rebuild(db, from: hour, until: hour + CrashRollup.hourMs)
     }
 
     private func delete(_ db: Database, _ sql: String, _ cutoff: Int64) throws -> Int {

@@ -31,6 +31,11 @@ struct WriteSession {
     private var endsAhead: [InstanceID: InstanceEnd] = [:]
     /// Instances inserted complete in this batch whose end has not been reached yet.
     private var insertedComplete: Set<InstanceID> = []
+    /// Instances whose end in this batch an operator caused (operator_effects 'ended'): not crashes, so
+    /// not counted in crash_hours, the same rule as queries/crashes.sql.
+    private var operatorEnded: Set<InstanceID> = []
+    /// This transaction's crashes for `crash_hours`, written once per key before the commit.
+    private var rollup = CrashRollup()
 
     init(runID: Int64?) { self.runID = runID }
 
@@ -48,6 +53,7 @@ struct WriteSession {
         let sweep: Statement
         let snapshot: Statement
         let effect: Statement
+        let crashRollup: Statement
 
         static let eventsSmallSQL = EventRows.sql(rows: EventRows.smallChunk)
         static let eventsBigSQL = EventRows.sql(rows: EventRows.chunk)
@@ -61,7 +67,7 @@ struct WriteSession {
                 """)
             instanceEnd = try db.cachedStatement(sql: """
                 UPDATE instances SET ended_at = ?, exit_code = ?, signal = ?, core_dumped = ?, class = ?, uptime_ms = ?,
-                    stderr_tail = ? WHERE id = ?
+                    stderr_tail = ? WHERE id = ? AND ended_at IS NULL
                 """)
             instanceComplete = try db.cachedStatement(sql: """
                 INSERT INTO instances (run_id, program_id, worker_index, pid, start_ticks, started_at, ended_at, exit_code,
@@ -77,6 +83,7 @@ struct WriteSession {
                 INSERT OR REPLACE INTO snapshots (sweep_id, instance_id, state, utime, stime, rss_kb, vsz_kb, threads, fds, procs)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            crashRollup = try db.cachedStatement(sql: CrashRollup.upsertSQL)
         }
     }
 
@@ -84,6 +91,7 @@ struct WriteSession {
     mutating func write(_ items: ArraySlice<WriteItem>, gap: GapAccumulator?, db: Database, now: Int64) throws -> Outcome {
         let st = try Statements(db)
         pending.discard()
+        rollup.discard()
         var outcome = Outcome()
         if let gap, !gap.isEmpty {
             let detail = Array(gap.detailJSON(recordedAt: now).utf8)
@@ -94,9 +102,11 @@ struct WriteSession {
         }
         endsAhead.removeAll(keepingCapacity: true)
         insertedComplete.removeAll(keepingCapacity: true)
+        operatorEnded.removeAll(keepingCapacity: true)
         for i in items.indices {
-            if case .event(let e) = items[i], case .ended(let end) = e.payload, endsAhead[end.instance.id] == nil {
-                endsAhead[end.instance.id] = end
+            if case .event(let e) = items[i], case .ended(let end) = e.payload {
+                if endsAhead[end.instance.id] == nil { endsAhead[end.instance.id] = end }
+                if e.operatorAction != nil { operatorEnded.insert(end.instance.id) }
             }
         }
         for i in items.indices {
@@ -107,6 +117,7 @@ struct WriteSession {
             }
         }
         try flushEvents(st, db, &outcome)
+        try rollup.flush(st.crashRollup, db)
         return outcome
     }
 
@@ -267,17 +278,20 @@ struct WriteSession {
         let row: Int64
         endsAhead.removeValue(forKey: info.id) // an end seen before its start is never used by that start
         if !insertedComplete.isEmpty, insertedComplete.remove(info.id) != nil, let known = caches.instanceRows[info.id] {
-            row = known // inserted complete at its start, in this transaction
+            row = known // inserted complete at its start, in this transaction (and counted there)
         } else if let known = caches.instanceRows[info.id] {
             let raw = RawInsert(st.instanceEnd, db)
             bindEnd(raw, end, from: 1)
             raw.bind(8, known)
             try raw.run()
+            // An instance that already has an end keeps its first one (and is counted once).
+            if raw.changes == 1 { countCrash(info, end, programID: programID) }
             row = known
         } else {
             // The start was lost (recording gap) or belongs to no run we know: write the whole row.
             row = try insertComplete(info, end, programID: programID, st, db)
             caches.setInstance(info.id, row: row)
+            // insertComplete counted it.
         }
         caches.setEnded(info.id, at: end.endedAt.milliseconds)
         return row
@@ -309,12 +323,13 @@ struct WriteSession {
     }
 
     /// Inserts an instances row with its start and its end.
-    private func insertComplete(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?, _ st: Statements,
+    private mutating func insertComplete(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?, _ st: Statements,
                                 _ db: Database) throws -> Int64 {
         let raw = RawInsert(st.instanceComplete, db)
         bindStart(raw, info, programID: programID)
         bindEnd(raw, end, from: 7)
         try raw.run()
+        countCrash(info, end, programID: programID)
         return raw.lastRowID
     }
 
@@ -322,6 +337,13 @@ struct WriteSession {
     private func row(of info: InstanceInfo?) -> Int64? {
         guard let info else { return nil }
         return caches.instanceRows[info.id]
+    }
+
+    /// Adds an instance end just written to its instances row to this transaction's `crash_hours` batch.
+    private mutating func countCrash(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?) {
+        guard operatorEnded.isEmpty || !operatorEnded.contains(info.id) else { return }
+        rollup.add(programID: programID ?? 0, worker: info.workerIndex, class: end.classification.rawValue,
+                   exitCode: end.status.exitCode, signal: end.status.signal, endedAt: end.endedAt.milliseconds)
     }
 
     private mutating func programID(_ name: String, _ st: Statements, _ db: Database) throws -> Int64 {

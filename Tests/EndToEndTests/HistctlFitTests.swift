@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HistStore
 import Testing
 
 /// Tables that fit a terminal ($COLUMNS 80 and 200), hostile text that stays in its cell, the record view,
@@ -24,6 +25,7 @@ extension HistctlGoldenTests {
                         "first line\n\u{1B}[2J\u{1B}[31mred\ttab 日本語のエラーメッセージがとても長いのでこれは切られるべきです\n\n",
                         "/usr/bin/web --flag \u{1B}]0;pwned\u{7} 日本語 --a-very-long-option=value --another-one=1234567890 --more",
                     ])
+                try HistoryRollups.rebuildAll(d)
             }
             try queue.close()
             try body(db)

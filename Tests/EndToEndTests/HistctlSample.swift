@@ -21,7 +21,11 @@ enum HistctlSample {
         store.close()
         guard !empty else { return }
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in try db.execute(sql: sql) }
+        // Raw rows, written without the writer: derive the rollups as migration 0007 does.
+        try queue.write { db in
+            try db.execute(sql: sql)
+            try HistoryRollups.rebuildAll(db)
+        }
         try queue.close()
     }
 }

@@ -34,7 +34,7 @@ import Testing
         let db = try ReportDatabase(path: path)
         let scope = ReportScope(since: Timestamp(milliseconds: SampleHistory.t0 - 86_400_000), until: Timestamp(milliseconds: SampleHistory.t0),
                                 programs: [], now: Timestamp(milliseconds: SampleHistory.t0))
-        var args = scope.arguments
+        var args = scope.rollupArguments
         args["window_ms"] = 600_000
         args["min_crashes"] = 3
         args["older_than_ms"] = 3_600_000

@@ -30,7 +30,11 @@ enum SampleHistory {
     static func create(at path: String) throws {
         try createEmpty(at: path)
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in try db.execute(sql: sql) }
+        // Raw rows, written without the writer: derive the rollups as migration 0007 does.
+        try queue.write { db in
+            try db.execute(sql: sql)
+            try HistoryRollups.rebuildAll(db)
+        }
         try queue.close()
     }
 
