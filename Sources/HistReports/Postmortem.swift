@@ -28,10 +28,19 @@ public struct Postmortem: Sendable {
     public var breaches: ReportResult
     public var zombies: ReportResult
     public var orphans: ReportResult
+    /// Crashes with identical stderr tails collapsed, per program.
+    public var crashGroups: [CrashGroup]
+    /// The Markdown sparklines: `buckets` per program, each the bucket's peak.
     public var usage: [Usage]
+    /// The HTML charts: up to `seriesBuckets` points per program, each a bucket's peak.
+    public var series: [UsageSeries]
+    /// Limits in force per program and run (memory and CPU lines on the charts).
+    public var limits: [ProgramLimit]
 
-    /// Number of buckets in each chart.
+    /// Number of buckets in each Markdown sparkline.
     public static let buckets = 40
+    /// Number of buckets (at most one point each) in each HTML chart series; a multiple of `buckets`.
+    public static let seriesBuckets = 1000
 
     /// Gathers the report. Crash clusters are crash loops of at least 2 crashes within `clusterWindow`.
     public static func build(_ db: ReportDatabase, _ scope: ReportScope, clusterWindow: Duration = .seconds(600)) throws(ReportError) -> Postmortem {
@@ -56,27 +65,27 @@ public struct Postmortem: Sendable {
         }
         incomplete.sort { ($0.from, $0.until) < ($1.from, $1.until) }
 
-        let usageRows = try db.run(query: "usage", arguments: args.merging(["buckets": buckets]) { $1 }, columns: Reports.usageColumns)
-        var usage: [Usage] = []
-        for i in usageRows.rows.indices {
-            guard case .text(let program) = usageRows.value(i, "program"), case .integer(let b) = usageRows.value(i, "bucket"),
-                  b >= 0, b < buckets else { continue }
-            if usage.last?.program != program {
-                usage.append(Usage(program: program, rssKB: Array(repeating: nil, count: buckets), cpuPercent: Array(repeating: nil, count: buckets)))
-            }
-            usage[usage.count - 1].rssKB[Int(b)] = usageRows.value(i, "rss_kb").double
-            usage[usage.count - 1].cpuPercent[Int(b)] = usageRows.value(i, "cpu_pct").double
+        let usageRows = try db.run(query: "usage", arguments: args.merging(["buckets": seriesBuckets]) { $1 }, columns: Reports.usageColumns)
+        let series = UsageSeries.from(usageRows)
+        let usage = series.map { s in
+            let f = s.folded(into: buckets, from: seriesBuckets)
+            return Usage(program: s.program, rssKB: f.rssKB, cpuPercent: f.cpuPercent)
         }
+        let limits = ProgramLimit.from(try db.run(query: "limits", arguments: args, columns: Reports.limitColumns))
+        var timeline = try db.run(query: "timeline", arguments: args, columns: Reports.timelineColumns)
+        EventUnits.addUnitColumn(&timeline)
+        let crashes = try Reports.crashes(db, scope)
 
         return Postmortem(
             scope: scope, incomplete: incomplete, runs: runs,
-            timeline: try db.run(query: "timeline", arguments: args, columns: Reports.timelineColumns),
-            crashes: try Reports.crashes(db, scope),
+            timeline: timeline,
+            crashes: crashes,
             clusters: try Reports.loops(db, scope, window: clusterWindow, minCrashes: 2),
             breaches: try Reports.breaches(db, scope),
             zombies: try Reports.zombies(db, scope),
             orphans: try Reports.orphans(db, scope, olderThan: .zero),
-            usage: usage)
+            crashGroups: CrashGroup.groups(crashes),
+            usage: usage, series: series, limits: limits)
     }
 
     // MARK: Markdown
@@ -101,7 +110,7 @@ public struct Postmortem: Sendable {
         out += "- \(runs.rows.count) supervisor runs\n\n"
         out += section("Supervisor runs", runs, zone)
         out += section("Crash clusters", clusters, zone)
-        out += section("Crashes", crashes, zone)
+        out += crashSection(zone)
         out += section("Limit breaches", breaches, zone)
         out += section("Zombie parents", zombies, zone)
         out += section("Orphans", orphans, zone)
@@ -109,11 +118,14 @@ public struct Postmortem: Sendable {
         if usage.isEmpty {
             out += "No samples in this window.\n\n"
         } else {
-            out += "Each chart spans the window in \(Self.buckets) buckets; a blank means no sample.\n\n"
+            out += "Each chart spans the window asked for (\(t(scope.since)) to \(t(scope.until))) in \(Self.buckets) buckets of "
+                + "\(SpanText.text(milliseconds: (scope.until.milliseconds - scope.since.milliseconds) / Int64(Self.buckets))); "
+                + "each bar is the bucket's peak sample, a blank means no sample. Max RSS is the largest sample; a limit breach "
+                + "can see a higher value between samples (see Limit breaches).\n\n"
             out += "| program | max RSS | RSS | max CPU% | CPU |\n|---|---:|---|---:|---|\n"
-            for u in usage {
-                let maxRSS = u.rssKB.compactMap { $0 }.max().map { String(format: "%.1f MiB", $0 / 1024) } ?? "-"
-                let maxCPU = u.cpuPercent.compactMap { $0 }.max().map { String(format: "%.1f", $0) } ?? "-"
+            for (u, s) in zip(usage, series) {
+                let maxRSS = s.peakRSSKB.map { String(format: "%.1f MiB", $0 / 1024) } ?? "-"
+                let maxCPU = s.peakCPUPercent.map { String(format: "%.1f", $0) } ?? "-"
                 out += "| \(Self.cell(u.program)) | \(maxRSS) | `\(Sparkline.render(u.rssKB))` | \(maxCPU) | `\(Sparkline.render(u.cpuPercent))` |\n"
             }
             out += "\n"
@@ -133,12 +145,28 @@ public struct Postmortem: Sendable {
         return out + "\n"
     }
 
-    /// A Markdown table cell: pipes escaped (newlines are already visible as ⏎).
-    static func cell(_ s: String) -> String {
-        let v = Renderer.visible(s)
-        // Foundation's replacingOccurrences is slow per call; most cells have no pipe.
-        return v.utf8.contains(UInt8(ascii: "|")) ? v.replacingOccurrences(of: "|", with: "\\|") : v
+    /// Crashes with identical stderr tails collapsed: one table row per (program, tail), then each
+    /// distinct tail once, as an indented code block.
+    func crashSection(_ zone: TimeZone) -> String {
+        func t(_ ts: Timestamp) -> String { TimeText.local(ts, in: zone) }
+        var out = "## Crashes\n\n"
+        guard !crashGroups.isEmpty else { return out + "None.\n\n" }
+        out += "\(crashes.rows.count) crashes (including limit kills) with \(crashGroups.count) distinct (program, stderr tail) pairs; "
+            + "identical ones are collapsed.\n\n"
+        out += "| # | program | crashes | limit kills | ended by | first | last |\n|---:|---|---:|---:|---|---|---|\n"
+        for (n, g) in crashGroups.enumerated() {
+            out += "| \(n + 1) | \(Self.cell(g.program)) | \(g.count) | \(g.limitKills) | \(Self.cell(g.endings.joined(separator: ", "))) | \(t(g.first)) | \(t(g.last)) |\n"
+        }
+        out += "\n"
+        for (n, g) in crashGroups.enumerated() {
+            out += "### #\(n + 1) \(Self.cell(g.program)): \(g.summary(t))\n\n"
+            if let tail = g.tail { out += MarkdownText.codeBlock(tail) + "\n" } else { out += "No stderr output.\n\n" }
+        }
+        return out
     }
+
+    /// A Markdown table cell from untrusted text: Markdown and HTML syntax escaped (MarkdownText).
+    static func cell(_ s: String) -> String { MarkdownText.inline(s) }
 
     // MARK: JSON
 
@@ -161,6 +189,13 @@ public struct Postmortem: Sendable {
         out += "  \"runs\": \(array(runs)),\n"
         out += "  \"crash_clusters\": \(array(clusters)),\n"
         out += "  \"crashes\": \(array(crashes)),\n"
+        let groups = crashGroups.map {
+            Renderer.jsonObject(columns: ["program", "crashes", "limit_kills", "first", "last", "first_pid", "last_pid", "ended_by", "stderr_tail"],
+                                row: [.text($0.program), .integer(Int64($0.count)), .integer(Int64($0.limitKills)), .time($0.first), .time($0.last),
+                                      $0.firstPID.map { .integer($0) } ?? .null, $0.lastPID.map { .integer($0) } ?? .null,
+                                      .text($0.endings.joined(separator: ", ")), $0.tail.map { .text($0) } ?? .null])
+        }
+        out += "  \"crash_groups\": " + (groups.isEmpty ? "[]" : "[\n    " + groups.joined(separator: ",\n    ") + "\n  ]") + ",\n"
         out += "  \"breaches\": \(array(breaches)),\n"
         out += "  \"zombies\": \(array(zombies)),\n"
         out += "  \"orphans\": \(array(orphans)),\n"

@@ -97,7 +97,11 @@ public enum Reports {
         ReportColumn("reason"),
     ]
     public static let usageColumns = [
-        ReportColumn("program"), ReportColumn("bucket"), ReportColumn("rss_kb"), ReportColumn("cpu_pct"),
+        ReportColumn("program"), ReportColumn("bucket"), ReportColumn("time", .time), ReportColumn("rss_kb"), ReportColumn("cpu_pct"),
+    ]
+    public static let limitColumns = [
+        ReportColumn("program"), ReportColumn("run"), ReportColumn("started_at", .time), ReportColumn("stopped_at", .time),
+        ReportColumn("max_memory_mb"), ReportColumn("cgroup_memory_b"), ReportColumn("cpu_quota_pct"),
     ]
 
     /// Every query file with its columns (used by tests: names, plans).
@@ -106,6 +110,7 @@ public enum Reports {
         ("zombies", zombieColumns), ("orphans", orphanColumns), ("breaches", breachColumns),
         ("status", statusColumns), ("top", topColumns), ("top_scan", scanColumns), ("timeline", timelineColumns),
         ("runs", runColumns), ("gaps", gapColumns), ("usage", usageColumns),
+        ("limits", limitColumns),
     ]
 
     /// Every crash (or limit kill) in the scope; `summary` groups them by program.

@@ -24,7 +24,7 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("program"), help: ArgumentHelp("Only this program or pool; repeat for several.", valueName: "name"))
     var programs: [String] = []
 
-    @Option(help: "Output format: table for people, json or csv for scripts.")
+    @Option(help: "Output format: table for people, json or csv for scripts, html for a page (postmortem: charts).")
     var format: OutputFormat = .table
 
     @Flag(help: "Exit with status 3 when the report is not empty (for cron and alerting).")

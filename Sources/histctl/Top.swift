@@ -53,6 +53,8 @@ extension Histctl {
                     print(out, terminator: "")
                 case .csv:
                     print(Renderer.csv(processes), terminator: "")
+                case .html:
+                    print(Renderer.render(processes, as: .html, options: RenderOptions(zone: options.zone)), terminator: "")
                 case .json:
                     let scanJSON = scan.isEmpty ? "null" : Renderer.jsonObject(columns: scan.columns.map(\.name), row: scan.rows[0])
                     let rows = processes.rows.map { "    " + Renderer.jsonObject(columns: processes.columns.map(\.name), row: $0) }
