@@ -15,12 +15,12 @@
 -- Plan: runs are few; program_configs (one row per program per run, small) is read for them; no
 -- events, instances or snapshots are read.
 SELECT p.name AS program, r.id AS run, r.started_at AS started_at, r.stopped_at AS stopped_at,
-       COALESCE(json_extract(c.config_json, '$.maxMemoryMB'), json_extract(c.config_json, '$.worker.maxMemoryMB')) AS max_memory_mb,
-       COALESCE(json_extract(c.config_json, '$.cgroup.memoryMax'), json_extract(c.config_json, '$.worker.cgroup.memoryMax')) AS cgroup_memory_b,
-       COALESCE(json_extract(c.config_json, '$.cgroup.cpuQuotaPercent'), json_extract(c.config_json, '$.worker.cgroup.cpuQuotaPercent')) AS cpu_quota_pct
+       COALESCE(json_extract(pc.config_json, '$.maxMemoryMB'), json_extract(pc.config_json, '$.worker.maxMemoryMB')) AS max_memory_mb,
+       COALESCE(json_extract(pc.config_json, '$.cgroup.memoryMax'), json_extract(pc.config_json, '$.worker.cgroup.memoryMax')) AS cgroup_memory_b,
+       COALESCE(json_extract(pc.config_json, '$.cgroup.cpuQuotaPercent'), json_extract(pc.config_json, '$.worker.cgroup.cpuQuotaPercent')) AS cpu_quota_pct
 FROM runs r
-JOIN program_configs c ON c.run_id = r.id
-JOIN programs p ON p.id = c.program_id
+JOIN program_configs pc ON pc.run_id = r.id
+JOIN programs p ON p.id = pc.program_id
 WHERE r.started_at < :until AND (r.stopped_at IS NULL OR r.stopped_at >= :since)
   AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
 ORDER BY p.name, r.started_at, r.id;

@@ -98,7 +98,7 @@ public struct Postmortem: Sendable {
             out += "The record has no known gaps in this window.\n\n"
         } else {
             out += incomplete.map {
-                "> **⚠ The record is incomplete between \(t($0.from)) and \(t($0.until))**: \($0.reason).\n"
+                "> **⚠ The record is incomplete between \(t($0.from)) and \(t($0.until))**: \(MarkdownText.inline($0.reason)).\n"
             }.joined(separator: ">\n") + "\n"
         }
         out += "## Summary\n\n"

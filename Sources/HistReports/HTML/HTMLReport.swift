@@ -74,7 +74,7 @@ struct HTMLReport {
         for k in MarkKind.allCases where k != .other {
             out += "<li><svg viewBox=\"-8 -8 16 16\"><use href=\"#\(k.symbolID)\" class=\"mark k-\(k.rawValue)\"/></svg>\(HTMLText.escape(k.label))</li>"
         }
-        out += "<li><svg viewBox=\"0 0 16 16\"><rect class=\"gap\" x=\"1\" y=\"1\" width=\"14\" height=\"14\"/></svg>record incomplete</li>"
+        out += "<li><svg viewBox=\"0 0 16 16\"><rect class=\"gap legend-gap\" x=\"1\" y=\"1\" width=\"14\" height=\"14\"/></svg>record incomplete</li>"
         return out + "</ul>\n"
     }
 
