@@ -72,7 +72,8 @@ extension EndToEnd {
         func reportOfARealRunRendersInChromiumWithEveryMark() throws {
             let chromium = try #require(E2E.chromium)
             let ws = try Workspace("htmlreport")
-            defer { ws.cleanup() }
+            // HISTD_E2E_KEEP=1 keeps the report, its screenshot and the database for a look.
+            defer { ws.cleanup(keepDir: ProcessInfo.processInfo.environment["HISTD_E2E_KEEP"] != nil) }
             let crasher = try ws.write("crash.sh", Self.crasher)
             let leak = try ws.write("leak.py", Self.leak)
             let config = try ws.write("h.toml", """
