@@ -167,6 +167,58 @@ import Testing
         #expect(svg.contains("RSS peak 133.0 MiB"))
     }
 
+    /// A leaker sampled every 10 s for 30 minutes: it grows by 5 MiB a sample up to 133 MiB and is then
+    /// stopped (limit 125 MiB, as the sampler sees it only between samples). Issue 14 saw "max RSS
+    /// 73.6 MiB" here: buckets averaged their samples. Peaks must stay peaks, and the sparkline must
+    /// span the 30 minutes asked for, not one bar of a day.
+    @Test func maxRSSIsThePeakAndChartsSpanTheWindowAskedFor() throws {
+        let dir = SampleHistory.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/leak.db"
+        let store = try HistoryStore.open(path: path)
+        _ = try store.beginRun(host: "h", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
+                               programs: [ProgramSpec(name: "leaky", command: ["/bin/true"], maxMemoryMB: 125)], pools: [], at: Self.at(0))
+        try store.withWriteConnection { db in
+            let program = try Int64.fetchOne(db, sql: "SELECT id FROM programs WHERE name = 'leaky'")!
+            var instance: Int64 = 0
+            var rss = 0
+            for n in 0..<180 {
+                let ts = Self.at(Int64(n) * 10_000 + 5000).milliseconds
+                if instance == 0 || rss >= 133 * 1024 {
+                    if instance > 0 {
+                        try db.execute(sql: "UPDATE instances SET ended_at = ?, signal = 15, class = 'limit', uptime_ms = 1 WHERE id = ?", arguments: [ts - 1, instance])
+                    }
+                    try db.execute(sql: "INSERT INTO instances (run_id, program_id, pid, start_ticks, started_at) VALUES (1, ?, ?, ?, ?)",
+                                   arguments: [program, 1000 + n, n, ts - 1])
+                    instance = db.lastInsertedRowID
+                    rss = 8 * 1024
+                } else {
+                    rss += 5 * 1024
+                }
+                try db.execute(sql: "INSERT INTO sweeps (id, ts) VALUES (?, ?)", arguments: [n + 1, ts])
+                try db.execute(sql: "INSERT INTO snapshots VALUES (?, ?, 'R', ?, 0, ?, ?, 1, 3, 1)", arguments: [n + 1, instance, n * 50, rss, rss * 2])
+            }
+        }
+        store.close()
+        let db = try ReportDatabase(path: path)
+        let pm = try Postmortem.build(db, ReportScope(since: Self.at(0), until: Self.at(1_800_000), now: Self.at(1_800_000)))
+        let md = pm.markdown(zone: TimeZone(identifier: "UTC")!)
+        let row = try #require(md.split(separator: "\n").first { $0.hasPrefix("| leaky |") && $0.contains(" MiB |") })
+        #expect(row.hasPrefix("| leaky | 133.0 MiB | `"), "\(row)")
+        let bars = try #require(row.split(separator: "`").dropFirst().first)
+        #expect(bars.count == Postmortem.buckets)
+        #expect(!bars.contains(" "), "every bucket of the 30 minutes has samples: \(bars)")
+        #expect(bars.contains("█") && Set(bars).count >= 3, "the climb shows: \(bars)")
+        // 50 ticks per 10 s = 5% CPU.
+        #expect(row.hasSuffix("| 5.0 | `\(String(repeating: "▁", count: Postmortem.buckets))` |"), "\(row)")
+        let html = pm.html(zone: TimeZone(identifier: "UTC")!)
+        #expect(html.contains("RSS peak 133.0 MiB"))
+        #expect(html.contains("limit 125.0 MiB"))
+        #expect(html.contains("<title>limit: max_memory_mb 125.0 MiB</title>"))
+        // One point per sweep (180 < 1,000 buckets): every peak is drawn.
+        #expect(pm.series.first?.points.count == 180)
+    }
+
     @Test func escaping() {
         #expect(HTMLText.escape("a<b>&\"'c") == "a&lt;b&gt;&amp;&quot;&#39;c")
         #expect(HTMLText.escape("plain text") == "plain text")

@@ -26,6 +26,7 @@ enum HTMLStyle {
     th { background: var(--panel); font-weight: 600; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
     pre { margin: 2px 0; padding: 6px 8px; background: var(--panel); border: 1px solid var(--rule); white-space: pre-wrap;
       word-break: break-word; overflow-wrap: anywhere; font: 12px/1.35 ui-monospace, "DejaVu Sans Mono", monospace; max-height: 24em; overflow: auto; }
+    details summary { cursor: pointer; } details[open] summary { display: none; }
     .code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; word-break: break-all; }
     svg { display: block; width: 100%; height: auto; overflow: hidden; }
     svg text { fill: var(--muted); font: 11px system-ui, sans-serif; }

@@ -20,6 +20,9 @@ enum HTMLTable {
         switch v {
         case .integer, .real: return "<td class=\"n\">\(HTMLText.escape(Renderer.tableText(v, zone: zone)))</td>"
         case .text(let s) where s.contains("\n"): return "<td><pre>\(HTMLText.escape(s))</pre></td>"
+        case .text(let s) where s.count > 160:
+            // A long command line stays one line until asked for (a <details>, no script).
+            return "<td class=\"code\"><details><summary>\(HTMLText.escape(String(s.prefix(100))))…</summary>\(HTMLText.escape(s))</details></td>"
         case .text(let s): return "<td class=\"code\">\(HTMLText.escape(s))</td>"
         default: return "<td>\(HTMLText.escape(Renderer.tableText(v, zone: zone)))</td>"
         }
