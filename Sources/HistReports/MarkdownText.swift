@@ -1,7 +1,7 @@
 /// Untrusted text (stderr, cmdlines, program names, event details) made inert for Markdown: after
 /// rendering, it reads as the same characters and never as HTML, a link, emphasis, code or a table cell
 /// boundary. CommonMark lets any ASCII punctuation be backslash-escaped, so the characters that can
-/// start syntax are: `\` `` ` `` `*` `_` `[` `]` `<` `>` `|` `#` `!` `~` `&` `(` `)` `{` `}`, plus `:`
+/// start syntax are: `\` `` ` `` `*` `_` (except inside a word) `[` `]` `<` `>` `|` `#` `!` `~` `&` `(` `)` `{` `}`, plus `:`
 /// (GFM would turn "http://..." into a link). Control characters become visible first (a newline is
 /// ⏎), so one value never spans two lines of a table.
 public enum MarkdownText {
@@ -14,8 +14,16 @@ public enum MarkdownText {
         guard v.utf8.contains(where: { special.contains($0) }) else { return v }
         var out = ""
         out.reserveCapacity(v.utf8.count + 8)
-        for ch in v.unicodeScalars {
-            if ch.isASCII, special.contains(UInt8(ch.value)) { out.unicodeScalars.append("\\") }
+        let scalars = Array(v.unicodeScalars)
+        for (i, ch) in scalars.enumerated() {
+            if ch.isASCII, special.contains(UInt8(ch.value)) {
+                // An underscore inside a word ("queue_full") cannot open or close emphasis (CommonMark's
+                // flanking rules): left as is, so names stay readable.
+                func word(_ j: Int) -> Bool {
+                    j >= 0 && j < scalars.count && (scalars[j].properties.isAlphabetic || ("0"..."9").contains(scalars[j]))
+                }
+                if !(ch == "_" && word(i - 1) && word(i + 1)) { out.unicodeScalars.append("\\") }
+            }
             out.unicodeScalars.append(ch)
         }
         return out

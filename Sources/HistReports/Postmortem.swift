@@ -10,6 +10,8 @@ public struct Postmortem: Sendable {
         public var until: Timestamp
         /// Why: "N records dropped (recording_gap: queue_full)" or "histd run N ended uncleanly; ...".
         public var reason: String
+        /// `reason` for Markdown: the recorded (untrusted) part escaped, histctl's own words as they are.
+        var reasonMarkdown: String
     }
 
     /// One program's RSS and CPU over the window, one value per bucket (nil = no sample).
@@ -52,16 +54,22 @@ public struct Postmortem: Sendable {
             guard case .time(let from) = gaps.value(i, "from"), case .time(let until) = gaps.value(i, "until") else { continue }
             var dropped = "records"
             if case .integer(let n) = gaps.value(i, "dropped") { dropped = "\(n) record\(n == 1 ? "" : "s")" }
-            var why = ""
-            if case .text(let r) = gaps.value(i, "reason"), !r.isEmpty { why = ": " + r.replacingOccurrences(of: ",", with: ", ") }
-            incomplete.append(Incomplete(from: from, until: until, reason: "\(dropped) dropped (recording_gap\(why))"))
+            var why = "", whyMarkdown = ""
+            if case .text(let r) = gaps.value(i, "reason"), !r.isEmpty {
+                let listed = r.replacingOccurrences(of: ",", with: ", ")
+                why = ": " + listed
+                whyMarkdown = ": " + MarkdownText.inline(listed)
+            }
+            incomplete.append(Incomplete(from: from, until: until, reason: "\(dropped) dropped (recording_gap\(why))",
+                                         reasonMarkdown: "\(dropped) dropped (recording_gap\(whyMarkdown))"))
         }
         for i in runs.rows.indices {
             guard case .time(let last) = runs.value(i, "last_record"), case .time(let next) = runs.value(i, "next_start"),
                   last < scope.until, next > scope.since else { continue }
             var run = ""
             if case .integer(let n) = runs.value(i, "run") { run = " \(n)" }
-            incomplete.append(Incomplete(from: last, until: next, reason: "histd run\(run) ended uncleanly; nothing was recorded until the next start"))
+            let why = "histd run\(run) ended uncleanly; nothing was recorded until the next start"
+            incomplete.append(Incomplete(from: last, until: next, reason: why, reasonMarkdown: why))
         }
         incomplete.sort { ($0.from, $0.until) < ($1.from, $1.until) }
 
@@ -98,7 +106,7 @@ public struct Postmortem: Sendable {
             out += "The record has no known gaps in this window.\n\n"
         } else {
             out += incomplete.map {
-                "> **⚠ The record is incomplete between \(t($0.from)) and \(t($0.until))**: \(MarkdownText.inline($0.reason)).\n"
+                "> **⚠ The record is incomplete between \(t($0.from)) and \(t($0.until))**: \($0.reasonMarkdown).\n"
             }.joined(separator: ">\n") + "\n"
         }
         out += "## Summary\n\n"
