@@ -23,7 +23,7 @@ enum HTMLStyle {
     .facts li b { font-size: 18px; display: block; }
     table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; font-size: 12.5px; }
     th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid var(--rule); vertical-align: top; }
-    th { background: var(--panel); font-weight: 600; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+    th { background: var(--panel); font-weight: 600; } td.t { white-space: nowrap; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
     pre { margin: 2px 0; padding: 6px 8px; background: var(--panel); border: 1px solid var(--rule); white-space: pre-wrap;
       word-break: break-word; overflow-wrap: anywhere; font: 12px/1.35 ui-monospace, "DejaVu Sans Mono", monospace; max-height: 24em; overflow: auto; }
     details summary { cursor: pointer; } details[open] summary { display: none; }

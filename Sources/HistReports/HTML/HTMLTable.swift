@@ -24,6 +24,7 @@ enum HTMLTable {
             // A long command line stays one line until asked for (a <details>, no script).
             return "<td class=\"code\"><details><summary>\(HTMLText.escape(String(s.prefix(100))))…</summary>\(HTMLText.escape(s))</details></td>"
         case .text(let s): return "<td class=\"code\">\(HTMLText.escape(s))</td>"
+        case .time: return "<td class=\"t\">\(HTMLText.escape(Renderer.tableText(v, zone: zone)))</td>"
         default: return "<td>\(HTMLText.escape(Renderer.tableText(v, zone: zone)))</td>"
         }
     }
