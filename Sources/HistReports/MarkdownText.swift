@@ -1,7 +1,7 @@
 /// Untrusted text (stderr, cmdlines, program names, event details) made inert for Markdown: after
 /// rendering, it reads as the same characters and never as HTML, a link, emphasis, code or a table cell
 /// boundary. CommonMark lets any ASCII punctuation be backslash-escaped, so the characters that can
-/// start syntax are: `\` `` ` `` `*` `_` (except inside a word) `[` `]` `<` `>` `|` `#` `!` `~` `&` `(` `)` `{` `}`, plus `:`
+/// start syntax are: `\` `` ` `` `*` `_` (except inside a word) `[` `]` `<` `>` `|` `#` `!` `~` `&` `(` `)` `{` `}`, plus `:` before `//`
 /// (GFM would turn "http://..." into a link). Control characters become visible first (a newline is
 /// ⏎), so one value never spans two lines of a table.
 public enum MarkdownText {
@@ -22,7 +22,9 @@ public enum MarkdownText {
                 func word(_ j: Int) -> Bool {
                     j >= 0 && j < scalars.count && (scalars[j].properties.isAlphabetic || ("0"..."9").contains(scalars[j]))
                 }
-                if !(ch == "_" && word(i - 1) && word(i + 1)) { out.unicodeScalars.append("\\") }
+                // A colon matters only in "scheme://" (GFM autolinks); times keep theirs.
+                let linkColon = ch == ":" && i + 2 < scalars.count && scalars[i + 1] == "/" && scalars[i + 2] == "/"
+                if !(ch == "_" && word(i - 1) && word(i + 1)) && (ch != ":" || linkColon) { out.unicodeScalars.append("\\") }
             }
             out.unicodeScalars.append(ch)
         }

@@ -148,7 +148,10 @@ public struct Postmortem: Sendable {
         out += "| " + r.columns.map(\.name).joined(separator: " | ") + " |\n"
         out += "|" + String(repeating: "---|", count: r.columns.count) + "\n"
         for row in r.rows {
-            out += "| " + row.map { Self.cell(Renderer.tableText($0, zone: zone)) }.joined(separator: " | ") + " |\n"
+            // Text from the database is escaped; numbers and times are histctl's own.
+            out += "| " + row.map { v in
+                if case .text = v { Self.cell(Renderer.tableText(v, zone: zone)) } else { Renderer.tableText(v, zone: zone) }
+            }.joined(separator: " | ") + " |\n"
         }
         return out + "\n"
     }

@@ -226,6 +226,7 @@ import Testing
         #expect(HTMLText.escape("é ✓ 🚀\n\t") == "é ✓ 🚀\n\t")
         #expect(MarkdownText.inline("a|b <x> *y* _z_ [q](r) `c` &amp; #h !i ~s http://e") ==
                 "a\\|b \\<x\\> \\*y\\* \\_z\\_ \\[q\\]\\(r\\) \\`c\\` \\&amp; \\#h \\!i \\~s http\\://e")
+        #expect(MarkdownText.inline("at 10:00:05 see https://x") == "at 10:00:05 see https\\://x")
         #expect(MarkdownText.inline("line1\nline2") == "line1⏎line2")
         #expect(MarkdownText.inline("queue_full jobs_0 _lead trail_ a__b") == "queue_full jobs_0 \\_lead trail\\_ a\\_\\_b")
         #expect(MarkdownText.codeBlock("a\n```\n<b>\n") == "    a\n    ```\n    <b>\n")
