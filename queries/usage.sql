@@ -1,7 +1,9 @@
--- usage: per-program RSS and CPU over the range in :buckets equal time buckets (postmortem charts).
+-- usage: per-program peak RSS and peak CPU% over the range in :buckets equal time buckets (the
+-- postmortem's charts: 1,000 buckets for HTML, folded to 40 for the Markdown sparklines).
 -- Per sweep, a program's RSS is the sum over its instances and its CPU% the sum of its instances'
--- cpu_percent from the snapshots_with_rates view (tick delta since the previous sweep, 100 ticks/s);
--- buckets average the sweeps in them.
+-- cpu_percent from the snapshots_with_rates view (tick delta since the previous sweep, 100 ticks/s).
+-- A bucket keeps the **largest** sweep value of each (not the average): downsampling never hides a
+-- peak, and the chart's maximum is the true maximum of the samples.
 -- Parameters:
 --   :since, :until  time range, ms since epoch UTC
 --   :buckets        number of buckets
@@ -9,8 +11,9 @@
 -- Columns:
 --   program   program or pool name
 --   bucket    0 ..< :buckets
---   rss_kb    average RSS in the bucket, KiB
---   cpu_pct   average CPU% in the bucket, NULL when no sample had a predecessor
+--   time      the first sweep in the bucket (ms UTC)
+--   rss_kb    largest per-sweep RSS in the bucket, KiB
+--   cpu_pct   largest per-sweep CPU% in the bucket, NULL when no sample had a predecessor
 -- Plan: sweeps_ts range, each sweep's previous sweep by primary key once (not once per sample);
 -- snapshots by primary key (this sweep, then the previous sweep's sample of the same instance);
 -- instances by primary key; grouped by (sweep, program id) first, names joined on the 200-odd groups.
@@ -24,7 +27,7 @@ sw AS MATERIALIZED (
     WHERE w.ts >= :since AND w.ts < :until
 ),
 per AS (
-    SELECT i.program_id AS program_id, sw.bucket AS bucket, SUM(c.rss_kb) AS rss_kb,
+    SELECT i.program_id AS program_id, sw.bucket AS bucket, sw.ts AS ts, SUM(c.rss_kb) AS rss_kb,
            SUM(CASE WHEN sw.prev_ts IS NULL OR sw.ts <= sw.prev_ts OR ps.utime IS NULL THEN NULL
                     ELSE max(0.0, (c.utime + c.stime - ps.utime - ps.stime) * 1000.0 / (sw.ts - sw.prev_ts)) END) AS cpu_pct
     FROM sw
@@ -33,7 +36,7 @@ per AS (
     JOIN instances i ON i.id = c.instance_id
     GROUP BY sw.id, i.program_id
 )
-SELECT p.name AS program, bucket, round(AVG(rss_kb), 1) AS rss_kb, round(AVG(cpu_pct), 1) AS cpu_pct
+SELECT p.name AS program, bucket, MIN(ts) AS time, MAX(rss_kb) AS rss_kb, round(MAX(cpu_pct), 1) AS cpu_pct
 FROM per JOIN programs p ON p.id = per.program_id
 WHERE json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs))
 GROUP BY p.name, bucket

@@ -1,9 +1,10 @@
 import Foundation
 import HistModel
 
-/// `--format`: `table` for people, `json` and `csv` for scripts.
+/// `--format`: `table` for people, `json` and `csv` for scripts, `html` for a page to share
+/// (the postmortem's charts; other reports as an HTML table).
 public enum OutputFormat: String, CaseIterable, Sendable {
-    case table, json, csv
+    case table, json, csv, html
 }
 
 /// How to render: the time zone for tables, whether to use ANSI colour, and the width tables must fit.
@@ -32,6 +33,7 @@ public enum Renderer {
         case .table: table(r, options: options)
         case .json: json(r)
         case .csv: csv(r)
+        case .html: HTMLTable.document(r, title: "histctl report", zone: options.zone)
         }
     }
 

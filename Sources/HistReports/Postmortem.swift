@@ -10,6 +10,8 @@ public struct Postmortem: Sendable {
         public var until: Timestamp
         /// Why: "N records dropped (recording_gap: queue_full)" or "histd run N ended uncleanly; ...".
         public var reason: String
+        /// `reason` for Markdown: the recorded (untrusted) part escaped, histctl's own words as they are.
+        var reasonMarkdown: String
     }
 
     /// One program's RSS and CPU over the window, one value per bucket (nil = no sample).
@@ -28,10 +30,19 @@ public struct Postmortem: Sendable {
     public var breaches: ReportResult
     public var zombies: ReportResult
     public var orphans: ReportResult
+    /// Crashes with identical stderr tails collapsed, per program.
+    public var crashGroups: [CrashGroup]
+    /// The Markdown sparklines: `buckets` per program, each the bucket's peak.
     public var usage: [Usage]
+    /// The HTML charts: up to `seriesBuckets` points per program, each a bucket's peak.
+    public var series: [UsageSeries]
+    /// Limits in force per program and run (memory and CPU lines on the charts).
+    public var limits: [ProgramLimit]
 
-    /// Number of buckets in each chart.
+    /// Number of buckets in each Markdown sparkline.
     public static let buckets = 40
+    /// Number of buckets (at most one point each) in each HTML chart series; a multiple of `buckets`.
+    public static let seriesBuckets = 1000
 
     /// Gathers the report. Crash clusters are crash loops of at least 2 crashes within `clusterWindow`.
     public static func build(_ db: ReportDatabase, _ scope: ReportScope, clusterWindow: Duration = .seconds(600)) throws(ReportError) -> Postmortem {
@@ -43,40 +54,46 @@ public struct Postmortem: Sendable {
             guard case .time(let from) = gaps.value(i, "from"), case .time(let until) = gaps.value(i, "until") else { continue }
             var dropped = "records"
             if case .integer(let n) = gaps.value(i, "dropped") { dropped = "\(n) record\(n == 1 ? "" : "s")" }
-            var why = ""
-            if case .text(let r) = gaps.value(i, "reason"), !r.isEmpty { why = ": " + r.replacingOccurrences(of: ",", with: ", ") }
-            incomplete.append(Incomplete(from: from, until: until, reason: "\(dropped) dropped (recording_gap\(why))"))
+            var why = "", whyMarkdown = ""
+            if case .text(let r) = gaps.value(i, "reason"), !r.isEmpty {
+                let listed = r.replacingOccurrences(of: ",", with: ", ")
+                why = ": " + listed
+                whyMarkdown = ": " + MarkdownText.inline(listed)
+            }
+            incomplete.append(Incomplete(from: from, until: until, reason: "\(dropped) dropped (recording_gap\(why))",
+                                         reasonMarkdown: "\(dropped) dropped (recording_gap\(whyMarkdown))"))
         }
         for i in runs.rows.indices {
             guard case .time(let last) = runs.value(i, "last_record"), case .time(let next) = runs.value(i, "next_start"),
                   last < scope.until, next > scope.since else { continue }
             var run = ""
             if case .integer(let n) = runs.value(i, "run") { run = " \(n)" }
-            incomplete.append(Incomplete(from: last, until: next, reason: "histd run\(run) ended uncleanly; nothing was recorded until the next start"))
+            let why = "histd run\(run) ended uncleanly; nothing was recorded until the next start"
+            incomplete.append(Incomplete(from: last, until: next, reason: why, reasonMarkdown: why))
         }
         incomplete.sort { ($0.from, $0.until) < ($1.from, $1.until) }
 
-        let usageRows = try db.run(query: "usage", arguments: args.merging(["buckets": buckets]) { $1 }, columns: Reports.usageColumns)
-        var usage: [Usage] = []
-        for i in usageRows.rows.indices {
-            guard case .text(let program) = usageRows.value(i, "program"), case .integer(let b) = usageRows.value(i, "bucket"),
-                  b >= 0, b < buckets else { continue }
-            if usage.last?.program != program {
-                usage.append(Usage(program: program, rssKB: Array(repeating: nil, count: buckets), cpuPercent: Array(repeating: nil, count: buckets)))
-            }
-            usage[usage.count - 1].rssKB[Int(b)] = usageRows.value(i, "rss_kb").double
-            usage[usage.count - 1].cpuPercent[Int(b)] = usageRows.value(i, "cpu_pct").double
+        let usageRows = try db.run(query: "usage", arguments: args.merging(["buckets": seriesBuckets]) { $1 }, columns: Reports.usageColumns)
+        let series = UsageSeries.from(usageRows)
+        let usage = series.map { s in
+            let f = s.folded(into: buckets, from: seriesBuckets)
+            return Usage(program: s.program, rssKB: f.rssKB, cpuPercent: f.cpuPercent)
         }
+        let limits = ProgramLimit.from(try db.run(query: "limits", arguments: args, columns: Reports.limitColumns))
+        var timeline = try db.run(query: "timeline", arguments: args, columns: Reports.timelineColumns)
+        EventUnits.addUnitColumn(&timeline)
+        let crashes = try Reports.crashes(db, scope)
 
         return Postmortem(
             scope: scope, incomplete: incomplete, runs: runs,
-            timeline: try db.run(query: "timeline", arguments: args, columns: Reports.timelineColumns),
-            crashes: try Reports.crashes(db, scope),
+            timeline: timeline,
+            crashes: crashes,
             clusters: try Reports.loops(db, scope, window: clusterWindow, minCrashes: 2),
             breaches: try Reports.breaches(db, scope),
             zombies: try Reports.zombies(db, scope),
             orphans: try Reports.orphans(db, scope, olderThan: .zero),
-            usage: usage)
+            crashGroups: CrashGroup.groups(crashes),
+            usage: usage, series: series, limits: limits)
     }
 
     // MARK: Markdown
@@ -89,7 +106,7 @@ public struct Postmortem: Sendable {
             out += "The record has no known gaps in this window.\n\n"
         } else {
             out += incomplete.map {
-                "> **⚠ The record is incomplete between \(t($0.from)) and \(t($0.until))**: \($0.reason).\n"
+                "> **⚠ The record is incomplete between \(t($0.from)) and \(t($0.until))**: \($0.reasonMarkdown).\n"
             }.joined(separator: ">\n") + "\n"
         }
         out += "## Summary\n\n"
@@ -101,7 +118,7 @@ public struct Postmortem: Sendable {
         out += "- \(runs.rows.count) supervisor runs\n\n"
         out += section("Supervisor runs", runs, zone)
         out += section("Crash clusters", clusters, zone)
-        out += section("Crashes", crashes, zone)
+        out += crashSection(zone)
         out += section("Limit breaches", breaches, zone)
         out += section("Zombie parents", zombies, zone)
         out += section("Orphans", orphans, zone)
@@ -109,11 +126,14 @@ public struct Postmortem: Sendable {
         if usage.isEmpty {
             out += "No samples in this window.\n\n"
         } else {
-            out += "Each chart spans the window in \(Self.buckets) buckets; a blank means no sample.\n\n"
+            out += "Each chart spans the window asked for (\(t(scope.since)) to \(t(scope.until))) in \(Self.buckets) buckets of "
+                + "\(SpanText.text(milliseconds: (scope.until.milliseconds - scope.since.milliseconds) / Int64(Self.buckets))); "
+                + "each bar is the bucket's peak sample, a blank means no sample. Max RSS is the largest sample; a limit breach "
+                + "can see a higher value between samples (see Limit breaches).\n\n"
             out += "| program | max RSS | RSS | max CPU% | CPU |\n|---|---:|---|---:|---|\n"
-            for u in usage {
-                let maxRSS = u.rssKB.compactMap { $0 }.max().map { String(format: "%.1f MiB", $0 / 1024) } ?? "-"
-                let maxCPU = u.cpuPercent.compactMap { $0 }.max().map { String(format: "%.1f", $0) } ?? "-"
+            for (u, s) in zip(usage, series) {
+                let maxRSS = s.peakRSSKB.map { String(format: "%.1f MiB", $0 / 1024) } ?? "-"
+                let maxCPU = s.peakCPUPercent.map { String(format: "%.1f", $0) } ?? "-"
                 out += "| \(Self.cell(u.program)) | \(maxRSS) | `\(Sparkline.render(u.rssKB))` | \(maxCPU) | `\(Sparkline.render(u.cpuPercent))` |\n"
             }
             out += "\n"
@@ -128,17 +148,36 @@ public struct Postmortem: Sendable {
         out += "| " + r.columns.map(\.name).joined(separator: " | ") + " |\n"
         out += "|" + String(repeating: "---|", count: r.columns.count) + "\n"
         for row in r.rows {
-            out += "| " + row.map { Self.cell(Renderer.tableText($0, zone: zone)) }.joined(separator: " | ") + " |\n"
+            // Text from the database is escaped; numbers and times are histctl's own.
+            out += "| " + row.map { v in
+                if case .text = v { Self.cell(Renderer.tableText(v, zone: zone)) } else { Renderer.tableText(v, zone: zone) }
+            }.joined(separator: " | ") + " |\n"
         }
         return out + "\n"
     }
 
-    /// A Markdown table cell: pipes escaped (newlines are already visible as ⏎).
-    static func cell(_ s: String) -> String {
-        let v = Renderer.visible(s)
-        // Foundation's replacingOccurrences is slow per call; most cells have no pipe.
-        return v.utf8.contains(UInt8(ascii: "|")) ? v.replacingOccurrences(of: "|", with: "\\|") : v
+    /// Crashes with identical stderr tails collapsed: one table row per (program, tail), then each
+    /// distinct tail once, as an indented code block.
+    func crashSection(_ zone: TimeZone) -> String {
+        func t(_ ts: Timestamp) -> String { TimeText.local(ts, in: zone) }
+        var out = "## Crashes\n\n"
+        guard !crashGroups.isEmpty else { return out + "None.\n\n" }
+        out += "\(crashes.rows.count) crashes (including limit kills) with \(crashGroups.count) distinct (program, stderr tail) pairs; "
+            + "identical ones are collapsed.\n\n"
+        out += "| # | program | crashes | limit kills | ended by | first | last |\n|---:|---|---:|---:|---|---|---|\n"
+        for (n, g) in crashGroups.enumerated() {
+            out += "| \(n + 1) | \(Self.cell(g.program)) | \(g.count) | \(g.limitKills) | \(Self.cell(g.endings.joined(separator: ", "))) | \(t(g.first)) | \(t(g.last)) |\n"
+        }
+        out += "\n"
+        for (n, g) in crashGroups.enumerated() {
+            out += "### #\(n + 1) \(Self.cell(g.program)): \(g.summary(t))\n\n"
+            if let tail = g.tail { out += MarkdownText.codeBlock(tail) + "\n" } else { out += "No stderr output.\n\n" }
+        }
+        return out
     }
+
+    /// A Markdown table cell from untrusted text: Markdown and HTML syntax escaped (MarkdownText).
+    static func cell(_ s: String) -> String { MarkdownText.inline(s) }
 
     // MARK: JSON
 
@@ -161,6 +200,13 @@ public struct Postmortem: Sendable {
         out += "  \"runs\": \(array(runs)),\n"
         out += "  \"crash_clusters\": \(array(clusters)),\n"
         out += "  \"crashes\": \(array(crashes)),\n"
+        let groups = crashGroups.map {
+            Renderer.jsonObject(columns: ["program", "crashes", "limit_kills", "first", "last", "first_pid", "last_pid", "ended_by", "stderr_tail"],
+                                row: [.text($0.program), .integer(Int64($0.count)), .integer(Int64($0.limitKills)), .time($0.first), .time($0.last),
+                                      $0.firstPID.map { .integer($0) } ?? .null, $0.lastPID.map { .integer($0) } ?? .null,
+                                      .text($0.endings.joined(separator: ", ")), $0.tail.map { .text($0) } ?? .null])
+        }
+        out += "  \"crash_groups\": " + (groups.isEmpty ? "[]" : "[\n    " + groups.joined(separator: ",\n    ") + "\n  ]") + ",\n"
         out += "  \"breaches\": \(array(breaches)),\n"
         out += "  \"zombies\": \(array(zombies)),\n"
         out += "  \"orphans\": \(array(orphans)),\n"

@@ -153,7 +153,11 @@ public enum Reports {
         ReportColumn("value"), ReportColumn("detail"), ReportColumn("exit_code"), ReportColumn("signal"), ReportColumn("class"),
     ]
     public static let usageColumns = [
-        ReportColumn("program"), ReportColumn("bucket"), ReportColumn("rss_kb"), ReportColumn("cpu_pct"),
+        ReportColumn("program"), ReportColumn("bucket"), ReportColumn("time", .time), ReportColumn("rss_kb"), ReportColumn("cpu_pct"),
+    ]
+    public static let limitColumns = [
+        ReportColumn("program"), ReportColumn("run"), ReportColumn("started_at", .time), ReportColumn("stopped_at", .time),
+        ReportColumn("max_memory_mb"), ReportColumn("cgroup_memory_b"), ReportColumn("cpu_quota_pct"),
     ]
 
     /// Every query file with its columns (used by tests: names, plans).
@@ -163,6 +167,7 @@ public enum Reports {
         ("status", statusColumns), ("top", topColumns), ("top_scan", scanColumns),
         ("top_nearest", [ReportColumn("source"), ReportColumn("time", .time), ReportColumn("interval_ms")]), ("timeline", timelineColumns),
         ("runs", runColumns), ("gaps", gapColumns), ("usage", usageColumns), ("events", eventColumns),
+        ("limits", limitColumns),
     ]
 
     /// Every crash (or limit kill) in the scope, oldest first; `summary` groups them by program. `newest`

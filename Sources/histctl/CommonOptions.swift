@@ -33,7 +33,7 @@ struct CommonOptions: ParsableArguments {
     @Flag(help: "Do not shorten table cells to the terminal width (full stderr tails and command lines).")
     var wide = false
 
-    @Option(help: "Output format: table for people, json or csv for scripts.")
+    @Option(help: "Output format: table for people, json or csv for scripts, html for a page (postmortem: charts).")
     var format: OutputFormat = .table
 
     @Flag(help: "Exit with status 3 when the report is not empty (for cron and alerting).")

@@ -8,26 +8,33 @@ extension Histctl {
             commandName: "postmortem",
             abstract: "What happened in this window, and is the record of it complete? An incident report.",
             discussion: """
-            Markdown by default (paste it into the incident doc), JSON with --format json. It calls out every recording \
+            Markdown by default (paste it into the incident doc), JSON with --format json, and with --format html one \
+            self-contained page (inline SVG and CSS, no JavaScript) with a timeline and memory/CPU charts per program, \
+            to attach to a ticket or print. It calls out every recording \
             gap and unclean histd end first ("the record is incomplete between X and Y"), then supervisor runs, crash \
             clusters (2+ crashes within 10 minutes), crashes, limit breaches, zombie and orphan sightings, per-program \
             RSS and CPU sparklines, and the merged event timeline. --fail-if-found exits 3 when there were crashes, \
             breaches or gaps.
 
             Example: histctl postmortem --since "2026-11-21 03:00" --until "2026-11-21 04:00" > incident.md
+            Example: histctl postmortem --since "2026-11-21 03:00" --until "2026-11-21 04:00" --format html > incident.html
             """)
 
         @OptionGroup var options: CommonOptions
 
         mutating func validate() throws {
-            if options.format == .csv { throw ValidationError("postmortem writes Markdown (--format table) or JSON (--format json), not CSV") }
+            if options.format == .csv { throw ValidationError("postmortem writes Markdown (--format table), JSON (--format json) or HTML (--format html), not CSV") }
         }
 
         func run() throws {
             try Failure.report {
                 let db = try options.open()
                 let report = try Postmortem.build(db, options.scope(db))
-                print(options.format == .json ? report.json() : report.markdown(zone: options.zone), terminator: "")
+                switch options.format {
+                case .json: print(report.json(), terminator: "")
+                case .html: print(report.html(zone: options.zone), terminator: "")
+                case .table, .csv: print(report.markdown(zone: options.zone), terminator: "")
+                }
                 try options.failIfNeeded(found: !report.crashes.isEmpty || !report.breaches.isEmpty || !report.incomplete.isEmpty)
             }
         }

@@ -59,6 +59,8 @@ extension Histctl {
                     print(out, terminator: "")
                 case .csv:
                     print(Renderer.csv(processes), terminator: "")
+                case .html:
+                    print(Renderer.render(processes, as: .html, options: RenderOptions(zone: options.zone)), terminator: "")
                 case .json:
                     func sample(_ s: NearestSample?) -> String {
                         guard let s else { return "null" }
