@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        // Metrics: the registry and text exposition (needs only swift-atomics and swift-metrics).
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        // The /metrics HTTP endpoint: no NIO, so it adds seconds, not minutes, to a clean build.
+        .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
     ],
     targets: [
         // Syscalls Swift cannot call directly: variadic prctl/syscall, W* macros, vfork+exec spawn.
@@ -55,10 +59,18 @@ let package = Package(
             "HistModel", "HistStore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // Prometheus metrics: a HistorySink fed from the event stream, gauges read at scrape time
+        // from the supervisor and the writer, the /metrics endpoint and the textfile. Beside the
+        // executable's wiring (it sees both HistCore and HistStore); neither of those imports it.
+        .target(name: "HistMetrics", dependencies: [
+            "HistModel", "HistCore", "HistStore",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "FlyingFox", package: "FlyingFox"),
+        ]),
         // Test helper: a process that writes through HistoryWriter until SIGKILLed (HistStoreTests).
         .executableTarget(name: "histstore-probe", dependencies: ["HistStore", "HistModel"]),
         .executableTarget(name: "histd", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore",
+            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistMetrics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -67,7 +79,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "histbench", dependencies: [
-            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports",
+            "HistModel", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistMetrics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -81,6 +93,9 @@ let package = Package(
         ]),
         .testTarget(name: "HistReportsTests", dependencies: [
             "HistReports", "HistStore", "HistModel", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "HistMetricsTests", dependencies: [
+            "HistMetrics", "HistCore", "HistStore", "HistModel",
         ]),
         // End-to-end: runs the built histd/histctl binaries against real processes and databases.
         .testTarget(name: "EndToEndTests", dependencies: [

@@ -6,7 +6,7 @@ extension ConfigValidator {
     static let supervisorKeys = [
         "db", "log_dir", "shutdown_timeout", "snapshot_interval", "scan_interval", "retention",
         "snapshot_retention", "orphan_ignore", "stop_leftovers", "log_max_size", "log_keep",
-    ]
+    ] + metricsKeys
     /// The range issue 4 gives for `snapshot_interval` and `scan_interval`.
     static let samplingRange: (Duration, Duration) = (.milliseconds(100), .seconds(3600))
 
@@ -43,6 +43,7 @@ extension ConfigValidator {
         if let v = table["snapshot_retention"], let d = duration(v, path + ["snapshot_retention"], atLeast: .seconds(60)) {
             spec.snapshotRetention = d
         }
+        spec.metrics = metrics(table, path: path)
         if let v = table["orphan_ignore"] { spec.orphanIgnore = stringArray(v, path + ["orphan_ignore"]) }
         if let v = table["stop_leftovers"], let b = bool(v, path + ["stop_leftovers"]) { spec.stopLeftovers = b }
         if let v = table["log_max_size"], let b = size(v, path + ["log_max_size"], in: 1024...(Int64(1) << 50)) { defaults.logMaxBytes = Int(b) }

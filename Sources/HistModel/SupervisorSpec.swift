@@ -17,6 +17,8 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
     public var orphanIgnore: [String]
     /// What `histd run` does with live processes left by an earlier histd that died: stop them (default) or leave them.
     public var stopLeftovers: Bool
+    /// The `metrics_*` keys: Prometheus endpoint and textfile (both off by default).
+    public var metrics: MetricsSpec = MetricsSpec()
 
     public init(db: String? = nil, logDir: String = "logs", shutdownTimeout: Duration = .seconds(30),
                 snapshotInterval: Duration? = .seconds(1), scanInterval: Duration? = .seconds(10),

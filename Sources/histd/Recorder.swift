@@ -30,7 +30,9 @@ final class Recorder {
     /// Opens (creating if needed) the database and begins a run. A database that is not histd's,
     /// or is newer than this histd, is refused (thrown). If only recording the run fails (disk full,
     /// locked), supervision still starts: the writer keeps retrying and records the gap later.
-    static func open(path: String, config: HistConfig, logger: Logger) throws -> Recorder {
+    /// `onCommit` times each transaction (the metrics' commit histogram).
+    static func open(path: String, config: HistConfig, logger: Logger,
+                     onCommit: (@Sendable (Duration) -> Void)? = nil) throws -> Recorder {
         let store = try HistoryStore.open(path: path)
         var start: RunStart?
         do {
@@ -40,8 +42,10 @@ final class Recorder {
         } catch {
             logger.error("cannot record this supervisor run in \(path): \(error); supervising anyway, events are queued and retried")
         }
-        let writer = store.startWriter(options: .init(retention: config.supervisor.retention,
-                                                      snapshotRetention: config.supervisor.snapshotRetention))
+        var options = HistoryWriter.Options(retention: config.supervisor.retention,
+                                            snapshotRetention: config.supervisor.snapshotRetention)
+        options.onCommit = onCommit
+        let writer = store.startWriter(options: options)
         if let start {
             logger.notice("recording to \(path) (run \(start.runID))")
             for run in start.closedRuns {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import HistConfig
 import HistCore
+import HistMetrics
 import HistModel
 import HistProc
 import HistStore
@@ -60,35 +61,60 @@ extension Histd {
             var logger = Logger(label: "histd") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
+            // Metrics before the database: an address that cannot be used changes nothing.
+            let metricsSpec = loaded.supervisor.metrics
+            let metrics = metricsSpec.isOff ? nil
+                : SupervisorMetrics(programs: loaded.programs.map(\.name), pools: loaded.pools, version: HistdVersion.string)
+            var server: MetricsServer?
+            if let metrics, let listen = metricsSpec.listen {
+                do {
+                    server = try await MetricsServer.start(listen, metrics: metrics)
+                    logger.notice("metrics: serving GET /metrics on \(listen)")
+                } catch {
+                    printError("histd: metrics_listen: \(error)")
+                    throw ExitCode(1)
+                }
+            }
+
             let location = DatabaseLocation.resolve(flag: db, environment: currentEnvironment(), configDB: loaded.supervisor.db)
             let recorder: Recorder
             do {
-                recorder = try Recorder.open(path: location.path, config: loaded, logger: logger)
+                recorder = try Recorder.open(path: location.path, config: loaded, logger: logger, onCommit: metrics?.commitObserver)
             } catch {
                 printError("histd: cannot use the history database \(location.path) (from \(location.source.rawValue)): \(error)")
+                await server?.stop()
                 throw ExitCode(1)
             }
+            // The writer first: metrics only count, so they never delay what is recorded.
+            let sink: any HistorySink = metrics.map { TeeSink([recorder.sink, $0]) } ?? recorder.sink
             recorder.handleLeftovers(stop: loaded.supervisor.stopLeftovers)
 
             let resources = Self.makeResources(config: loaded, logger: logger)
             do {
                 let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
-                                                sink: recorder.sink, logger: logger, resources: resources.hook)
+                                                sink: sink, logger: logger, resources: resources.hook)
+                metrics?.attach(supervisor: supervisor, writer: recorder.writer)
+                let textfile = metrics.flatMap { m in metricsSpec.textfile.map { MetricsTextfile(path: $0, interval: metricsSpec.interval, metrics: m) } }
                 try supervisor.start()
+                textfile?.start()
                 var specs: [String: ProgramSpec] = [:]
                 for p in loaded.programs { specs[p.name] = p }
                 for p in loaded.pools { specs[p.name] = p.worker }
-                let watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: recorder.sink,
+                let watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: sink,
                                       cgroups: resources.cgroups, logger: logger)
                 watcher.start()
                 await supervisor.waitUntilFinished()
                 watcher.stop()
+                textfile?.stop()
+                if let problem = textfile?.error { logger.error("metrics_textfile: \(problem)") }
                 resources.cgroups?.removeParents()
             } catch {
                 printError("histd: \(error)")
+                await server?.stop()
                 recorder.finish(reason: .unclean)
                 throw ExitCode(1)
             }
+            await server?.stop()
             recorder.finish(reason: .clean)
         }
 
