@@ -89,11 +89,11 @@ public final class SupervisorMetrics: HistorySink, Sendable {
             if end.classification == .crash {
                 c.increment(.crashes, end.status.signal.map(SignalName.name) ?? "exit_code")
             }
-            switch end.status {
-            case .exited(let code): c.lastExitCode.set(to: Double(code))
-            case .signaled(let signal, _): c.lastExitCode.set(to: Double(128 + signal))
+            let code: Int32 = switch end.status {
+            case .exited(let code): code
+            case .signaled(let signal, _): 128 + signal
             }
-            c.lastExitTime.set(to: Double(end.endedAt.milliseconds) / 1000)
+            c.setLastExit(code: Double(code), time: Double(end.endedAt.milliseconds) / 1000)
         case .restartScheduled(let delay, _, let worker):
             let c = cell(event.program, worker)
             c.restarts.increment()

@@ -12,8 +12,8 @@ final class UnitCell: Sendable {
     let starts: Counter
     let restarts: Counter
     let spawnFailures: Counter
-    let lastExitCode: Gauge
-    let lastExitTime: Gauge
+    /// Made at the first exit, so a program that never exited shows no exit code rather than 0.
+    private let lastExit = Mutex<(code: Gauge, time: Gauge)?>(nil)
     /// The delay of the last scheduled restart, in nanoseconds; shown while the unit is in backoff.
     let restartDelayNanos = Atomic<Int64>(0)
     /// Counters with a second label (`class`, `reason`, `limit`), made on their first use; the set of
@@ -51,13 +51,23 @@ final class UnitCell: Sendable {
         starts = registry.counter(MetricName.starts, labels)
         restarts = registry.counter(MetricName.restarts, labels)
         spawnFailures = registry.counter(MetricName.spawnFailures, labels)
-        lastExitCode = registry.gauge(MetricName.lastExitCode, labels)
-        lastExitTime = registry.gauge(MetricName.lastExitTime, labels)
     }
 
     static func labels(for key: UnitKey) -> [(String, String)] {
         if let worker = key.workerIndex { return [("program", key.program), ("worker", String(worker))] }
         return [("program", key.program)]
+    }
+
+    /// Sets the last exit's code and time (seconds since the epoch).
+    func setLastExit(code: Double, time: Double) {
+        let gauges = lastExit.withLock { g in
+            if let g { return g }
+            let made = (code: registry.gauge(MetricName.lastExitCode, labels), time: registry.gauge(MetricName.lastExitTime, labels))
+            g = made
+            return made
+        }
+        gauges.code.set(to: code)
+        gauges.time.set(to: time)
     }
 
     /// Increments `family{label=value}`, making the counter on its first use.
