@@ -44,17 +44,25 @@ public final class MetricsServer: Sendable {
             server = HTTPServer(address: sockaddr_un.unix(path: path), timeout: 15, logger: .disabled, handler: handler)
         }
         let me = MetricsServer(server: server, address: address)
-        let task = Task { try await server.run() }
-        me.task.withLock { $0 = task }
-        do {
-            try await server.waitUntilListening(timeout: 10)
-        } catch {
-            task.cancel()
-            // run() ends with the bind error; report that rather than the wait's timeout.
-            if case .failure(let bindError) = await task.result {
-                throw StartError(description: "cannot listen on \(address): \(bindError)")
+        // run() binds, then serves until stopped; a bind error ends it at once. Wait for either.
+        let ended = Mutex<(any Error)??>(nil)
+        let task = Task {
+            do { try await server.run(); ended.withLock { $0 = .some(nil) } } catch {
+                ended.withLock { $0 = .some(error) }
+                throw error
             }
-            throw StartError(description: "cannot listen on \(address): \(error)")
+        }
+        me.task.withLock { $0 = task }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !(await server.isListening) {
+            if let result = ended.withLock({ $0 }) {
+                throw StartError(description: "cannot listen on \(address): \(result.map { "\($0)" } ?? "the server ended")")
+            }
+            if ContinuousClock.now > deadline {
+                task.cancel()
+                throw StartError(description: "cannot listen on \(address): not listening after 10 s")
+            }
+            try? await Task.sleep(for: .milliseconds(5))
         }
         return me
     }
