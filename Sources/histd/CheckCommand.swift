@@ -14,7 +14,9 @@ extension Histd {
             discussion: """
             Reads the TOML file, checks every key, type, range and path, resolves each \
             program's command[0] to an executable (bare names through $PATH, relative \
-            paths from the config file's folder), and reports EVERY problem at once, \
+            paths from the config file's folder), checks that metrics_listen is loopback \
+            (or a unix socket, unless metrics_allow_remote = true) and free, and that \
+            metrics_textfile's directory exists, and reports EVERY problem at once, \
             one per line, as FILE:LINE: KEY: message
 
             Example:

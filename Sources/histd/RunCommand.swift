@@ -27,6 +27,12 @@ extension Histd {
             unclean and stops the processes it left running (unless [supervisor] stop_leftovers = false),
             so that nothing runs unsupervised twice.
 
+            With [supervisor] metrics_listen (e.g. "127.0.0.1:9464", or a unix socket path) it serves
+            Prometheus metrics at GET /metrics (OpenMetrics when the scraper asks), and with
+            metrics_textfile it rewrites that file every metrics_interval (default 15s) for
+            node_exporter's textfile collector. Every metric is in docs/METRICS.md. An address that
+            cannot be used stops histd before anything starts (exit 1).
+
             The database is, in order: --db, $HISTD_DB, the config's db, then the default
             (/var/lib/histd/history.db for root, ~/.local/state/histd/history.db otherwise).
 
