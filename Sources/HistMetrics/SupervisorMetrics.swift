@@ -82,7 +82,8 @@ public final class SupervisorMetrics: HistorySink, Sendable {
             cell(info.program, info.workerIndex).starts.increment()
         case .ended(let end):
             let c = cell(end.instance.program, end.instance.workerIndex)
-            let wasRecycling = recycling.withLock { $0.remove(end.instance.id) != nil }
+            // Only pool workers are recycled; a plain program's exit takes no second lock.
+            let wasRecycling = end.instance.workerIndex != nil && recycling.withLock { $0.remove(end.instance.id) != nil }
             // A pool worker's clean exit is a recycle (histd replaces it at once, without backoff).
             let recycled = wasRecycling || (end.instance.workerIndex != nil && end.classification == .clean)
             c.increment(.exits, recycled ? "recycled" : end.classification.rawValue)

@@ -77,6 +77,9 @@ extension Histd {
                 lines.append("  pool    \(pad(pool.name))  \(pool.worker.command.joined(separator: " "))  "
                     + "workers=\(pool.minWorkers)..\(pool.maxWorkers) scale_on=\(pool.scaleOn.rawValue)\(age) " + describe(pool.worker))
             }
+            let m = c.supervisor.metrics
+            if let listen = m.listen { lines.append("  metrics GET /metrics on \(listen)") }
+            if let file = m.textfile { lines.append("  metrics textfile \(file) every \(HistDuration.format(m.interval))") }
             return lines.joined(separator: "\n")
         }
 
