@@ -36,6 +36,7 @@ enum MetricName {
     static let sampleSeconds = "histd_sample_duration_seconds"
     static let buildInfo = "histd_build_info"
     static let startTime = "histd_start_time_seconds"
+    static let controlRequests = "histd_control_requests_total"
 }
 
 /// Help text by metric name (one line each; the exposition's `# HELP`).
@@ -72,6 +73,7 @@ enum MetricHelp {
         MetricName.sampleSeconds: "Time to sample every supervised process tree from /proc in one sweep.",
         MetricName.buildInfo: "Always 1; the label version is histd's version.",
         MetricName.startTime: "When this histd started, seconds since the Unix epoch.",
+        MetricName.controlRequests: "Requests to the control socket, by command and result.",
     ]
 }
 

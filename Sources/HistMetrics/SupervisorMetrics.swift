@@ -25,6 +25,7 @@ public final class SupervisorMetrics: HistorySink, Sendable {
     let resources: Mutex<ResourceTracker>
     let scrape: Mutex<ScrapeState>
     let system: SystemGauges
+    let controlRequests: ControlRequestCounters
     let commitHistogram: DurationHistogram
     let sampleHistogram: DurationHistogram
 
@@ -44,6 +45,7 @@ public final class SupervisorMetrics: HistorySink, Sendable {
         resources = Mutex(ResourceTracker(registry: registry))
         scrape = Mutex(ScrapeState(registry: registry, pools: pools.map(\.name)))
         system = SystemGauges(registry: registry)
+        controlRequests = ControlRequestCounters(registry: registry)
         commitHistogram = registry.durationHistogram(MetricName.commitSeconds, buckets: Self.durationBuckets)
         sampleHistogram = registry.durationHistogram(MetricName.sampleSeconds, buckets: Self.durationBuckets)
         registry.gauge(MetricName.buildInfo, [("version", version)]).set(to: 1)

@@ -63,3 +63,16 @@ import Testing
 }
 
 import Foundation
+
+@Suite struct ControlRequestTests {
+    @Test func controlRequestsAreCountedByCommandAndResult() {
+        let metrics = SupervisorMetrics(programs: [], pools: [], version: "t")
+        #expect(Exposition(metrics.render(.prometheus))[#"histd_control_requests_total{command="status",result="ok"}"#] == nil)
+        metrics.countControlRequest(command: "status", result: "ok")
+        metrics.countControlRequest(command: "status", result: "ok")
+        metrics.countControlRequest(command: "stop", result: "error")
+        let m = Exposition(metrics.render(.prometheus))
+        #expect(m[#"histd_control_requests_total{command="status",result="ok"}"#] == 2)
+        #expect(m[#"histd_control_requests_total{command="stop",result="error"}"#] == 1)
+    }
+}
