@@ -99,9 +99,17 @@ func histd_alive(_ identity: ProcessIdentity) -> Bool {
     return fields.count > 19 && UInt64(fields[19]) == identity.startTicks && fields[0] != "Z"
 }
 
+/// Runs blocking socket code on a Dispatch thread: blocking a thread of Swift's cooperative pool
+/// (2 threads on this box) could starve the server under test, which runs on that pool.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
 /// A minimal HTTP/1.1 client for loopback tests: one request, `Connection: close`, whole answer.
 enum HTTPGet {
-    struct Answer {
+    struct Answer: Sendable {
         var status: Int
         var headers: [String: String]
         var body: [UInt8]
