@@ -19,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        // Metrics: the registry and text exposition (needs only swift-atomics and swift-metrics).
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        // The /metrics HTTP endpoint: no NIO, so it adds seconds, not minutes, to a clean build.
+        .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
     ],
     targets: [
         // Syscalls Swift cannot call directly: variadic prctl/syscall, W* macros, vfork+exec spawn.
@@ -69,10 +73,18 @@ let package = Package(
             "HistModel", "HistStore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // Prometheus metrics: a HistorySink fed from the event stream, gauges read at scrape time
+        // from the supervisor and the writer, the /metrics endpoint and the textfile. Beside the
+        // executable's wiring (it sees both HistCore and HistStore); neither of those imports it.
+        .target(name: "HistMetrics", dependencies: [
+            "HistModel", "HistCore", "HistStore",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "FlyingFox", package: "FlyingFox"),
+        ]),
         // Test helper: a process that writes through HistoryWriter until SIGKILLed (HistStoreTests).
         .executableTarget(name: "histstore-probe", dependencies: ["HistStore", "HistModel", "HistTestSupport"]),
         .executableTarget(name: "histd", dependencies: [
-            "HistModel", "HistSys", "HistConfig", "HistProc", "HistCore", "HistStore", "HistControl",
+            "HistModel", "HistSys", "HistConfig", "HistProc", "HistCore", "HistStore", "HistControl", "HistMetrics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -82,7 +94,7 @@ let package = Package(
         ]),
         .executableTarget(name: "histbench", dependencies: [
             "HistModel", "HistSys", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistControl",
-            "HistTestSupport",
+            "HistMetrics", "HistTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -97,6 +109,9 @@ let package = Package(
         ]),
         .testTarget(name: "HistReportsTests", dependencies: [
             "HistReports", "HistStore", "HistModel", "HistTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "HistMetricsTests", dependencies: [
+            "HistMetrics", "HistCore", "HistStore", "HistModel",
         ]),
         // End-to-end: runs the built histd/histctl binaries against real processes and databases.
         .testTarget(name: "EndToEndTests", dependencies: [

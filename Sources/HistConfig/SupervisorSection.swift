@@ -10,7 +10,7 @@ extension ConfigValidator {
         "db", "log_dir", "shutdown_timeout", "snapshot_interval", "scan_interval", "retention",
         "snapshot_retention", "orphan_ignore", "stop_leftovers", "restore_state", "log_max_size", "log_keep",
         "control_socket", "control_group", "read_group", "log_timestamps", "group",
-    ]
+    ] + metricsKeys
     /// The range issue 4 gives for `snapshot_interval` and `scan_interval`.
     static let samplingRange: (Duration, Duration) = (.milliseconds(100), .seconds(3600))
 
@@ -47,6 +47,7 @@ extension ConfigValidator {
         if let v = table["snapshot_retention"], let d = duration(v, path + ["snapshot_retention"], atLeast: .seconds(60)) {
             spec.snapshotRetention = d
         }
+        spec.metrics = metrics(table, path: path)
         if let v = table["orphan_ignore"] { spec.orphanIgnore = stringArray(v, path + ["orphan_ignore"]) }
         if let v = table["stop_leftovers"], let b = bool(v, path + ["stop_leftovers"]) { spec.stopLeftovers = b }
         if let v = table["restore_state"], let b = bool(v, path + ["restore_state"]) { spec.restoreState = b }

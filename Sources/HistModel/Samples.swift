@@ -38,9 +38,12 @@ public struct InstanceSample: Hashable, Sendable {
 public struct SnapshotSweep: Hashable, Sendable {
     public var time: Timestamp
     public var samples: [InstanceSample]
-    public init(time: Timestamp, samples: [InstanceSample]) {
+    /// How long reading /proc for this sweep took (zero when not measured).
+    public var duration: Duration
+    public init(time: Timestamp, samples: [InstanceSample], duration: Duration = .zero) {
         self.time = time
         self.samples = samples
+        self.duration = duration
     }
 }
 

@@ -34,6 +34,8 @@ public struct SupervisorSpec: Hashable, Sendable, Codable {
     public var group: String?
     /// `group` resolved when the config loaded.
     public var groupID: UInt32?
+    /// The `metrics_*` keys: Prometheus endpoint and textfile (both off by default).
+    public var metrics: MetricsSpec = MetricsSpec()
 
     public init(db: String? = nil, logDir: String = "logs", shutdownTimeout: Duration = .seconds(30),
                 snapshotInterval: Duration? = .seconds(1), scanInterval: Duration? = .seconds(10),

@@ -40,6 +40,9 @@ public final class HistoryWriter: HistorySink, Sendable {
         public var pruneEvery: Duration
         /// Rows per prune transaction.
         public var pruneBatchSize: Int
+        /// Called on the writer thread after each committed transaction with how long it took (from
+        /// BEGIN to COMMIT). Must return at once (histd's metrics observe a histogram). Nil = not timed.
+        public var onCommit: (@Sendable (Duration) -> Void)?
 
         public init(capacity: Int = 100_000, batchSize: Int = 1000, maxBatchSize: Int = 8000, retainLimit: Int = 100_000,
                     retryInitial: Duration = .milliseconds(20), retryMax: Duration = .seconds(2),

@@ -139,6 +139,7 @@ struct WriterLoop {
     /// while we wait for the lock land in the same row) and `items`.
     mutating func commit(_ items: ArraySlice<WriteItem>) -> CommitResult {
         var gap: GapAccumulator?
+        let began = options.onCommit == nil ? nil : ContinuousClock.now
         do {
             var outcome = WriteSession.Outcome()
             try dbQueue.inDatabase { db in
@@ -149,6 +150,7 @@ struct WriterLoop {
                 }
             }
             session.caches.commit()
+            if let began, let onCommit = options.onCommit { onCommit(ContinuousClock.now - began) }
             queue.committed(items: items.count, gapWritten: gap != nil, maxEventID: outcome.maxEventID,
                             unmapped: outcome.unmappedSamples)
             return .success

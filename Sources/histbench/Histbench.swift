@@ -16,7 +16,7 @@ struct Histbench: ParsableCommand {
 
         Example: swift run -c release histbench restart --trials 50
         """,
-        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Query.self, Size.self, Control.self, All.self])
+        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Query.self, Size.self, Control.self, Metrics.self, All.self])
 }
 
 /// Options every scenario takes.
@@ -155,6 +155,17 @@ extension Histbench {
         @OptionGroup var options: BenchOptions
         @Option(help: "Number of programs.") var n: Int = 500
         func run() throws { try options.execute { [try ControlScenario.run($0, n: n, trials: options.trials ?? 20)] } }
+    }
+
+    struct Metrics: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A scrape of the Prometheus metrics with N programs (target N=500 <= 5 ms), the per-event feeding cost, and restart latency with metrics off and on.")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Number of programs for the scrape.") var n: Int = 500
+        @Option(help: "Restart cycles measured in each restart run.") var restartTrials: Int = 50
+        func run() throws {
+            try options.execute { [try MetricsScenario.run($0, programs: n, trials: options.trials ?? 30, restartTrials: restartTrials)] }
+        }
     }
 
     struct All: ParsableCommand {

@@ -21,7 +21,7 @@ final class HistdRun {
     private(set) var launchedAt: Int64 = 0
 
     /// `recording`: snapshot_interval "1s" and scan_interval "10s" when true, "off" for both when false.
-    /// `supervisorExtra`: more `[supervisor]` lines (e.g. `control_socket = "..."`).
+    /// `supervisorExtra`: more `[supervisor]` lines (e.g. `control_socket = "..."`, or `metrics_listen`).
     init(workspace: Workspace, dir: String, programs: [Program], recording: Bool = true, restartDelayMs: Int = 0,
          supervisorExtra: [String] = []) throws {
         self.workspace = workspace

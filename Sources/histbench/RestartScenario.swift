@@ -3,13 +3,20 @@ import Foundation
 /// `restart`: one program that exits 1 at once, restart_delay 0. Time = E stamp of instance k to the
 /// S stamp of instance k+1 (kernel exit, histd's reap, its bookkeeping, fork+exec, the child's start).
 enum RestartScenario {
-    static func run(_ ws: Workspace, trials: Int, warmup: Int = 2) throws -> ScenarioResult {
+    /// `supervisorExtra` and `during` let the metrics scenario run the same measurement with the
+    /// metrics endpoint on and scraped (`during` runs once histd is up, until the measurement ends).
+    static func run(_ ws: Workspace, trials: Int, warmup: Int = 2, name: String = "restart",
+                    supervisorExtra: [String] = [], during: (@Sendable (_ done: @escaping @Sendable () -> Bool) -> Void)? = nil) throws -> ScenarioResult {
         let child = try ws.helper("stampchild")
-        let dir = try ws.runDirectory("restart")
+        let dir = try ws.runDirectory(name)
         let stampPath = dir + "/stamps"
-        let histd = try HistdRun(workspace: ws, dir: dir, programs: [.init(name: "p0000", argv: [child, stampPath, "0", "exit", "0"])])
+        let histd = try HistdRun(workspace: ws, dir: dir, programs: [.init(name: "p0000", argv: [child, stampPath, "0", "exit", "0"])],
+                                 supervisorExtra: supervisorExtra)
         try histd.start()
         defer { histd.stop() }
+        let finished = Finished()
+        defer { finished.set() }
+        if let during { Thread { during { finished.isSet } }.start() }
         let reader = StampReader(path: stampPath)
         let need = warmup + trials + 1
         let deadline = monoNow() + Int64((20 + Double(need) * 0.5) * 1e9)
@@ -20,6 +27,7 @@ enum RestartScenario {
             try histd.requireRunning("waiting for restarts")
             sleepSeconds(0.02)
         }
+        finished.set()
         let stop = histd.stop()
         reader.poll()
         let elapsed = Double(monoNow() - t0) / 1e9
@@ -37,7 +45,7 @@ enum RestartScenario {
         }
         let allGaps = gaps
         gaps = Array(gaps.dropFirst(warmup).prefix(trials))
-        var r = ScenarioResult("restart")
+        var r = ScenarioResult(name)
         r.add("exit -> next start (E->S)", unit: "ms", samples: gaps, limit: 1.0, target: "<= 1 ms median")
         r.add("all cycles seen (incl. warm-up)", unit: "ms", samples: allGaps)
         r.add("child lifetime S->E", unit: "ms", samples: lifetimes)
@@ -50,4 +58,12 @@ enum RestartScenario {
         r.info["complete"] = gaps.count >= trials ? "yes" : "no (\(gaps.count) of \(trials))"
         return r
     }
+}
+
+/// A flag one thread sets and another polls.
+final class Finished: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -15,7 +15,9 @@ extension Histd {
             discussion: """
             Reads the TOML file, checks every key, type, range and path, resolves each \
             program's command[0] to an executable (bare names through $PATH, relative \
-            paths from the config file's folder), and reports EVERY problem at once, \
+            paths from the config file's folder), checks that metrics_listen is loopback \
+            (or a unix socket, unless metrics_allow_remote = true) and free, and that \
+            metrics_textfile's directory exists, and reports EVERY problem at once, \
             one per line, as FILE:LINE: KEY: message
 
             Example:
@@ -71,6 +73,9 @@ extension Histd {
                 lines.append("  pool    \(pad(pool.name))  \(pool.worker.command.joined(separator: " "))  "
                     + "workers=\(pool.minWorkers)..\(pool.maxWorkers) scale_on=\(pool.scaleOn.rawValue)\(age) " + describe(pool.worker))
             }
+            let m = c.supervisor.metrics
+            if let listen = m.listen { lines.append("  metrics GET /metrics on \(listen)") }
+            if let file = m.textfile { lines.append("  metrics textfile \(file) every \(HistDuration.format(m.interval))") }
             return lines.joined(separator: "\n")
         }
 

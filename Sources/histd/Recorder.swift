@@ -38,7 +38,9 @@ final class Recorder {
     /// or is newer than this histd, is refused (thrown). Recording the run is the writer's first
     /// item: if it fails (disk full, locked), supervision still starts, and the writer retries it
     /// before anything else, so what is recorded later still belongs to this run.
-    static func open(path: String, config: HistConfig, logger: Logger) throws -> Recorder {
+    /// `onCommit` times each transaction (the metrics' commit histogram).
+    static func open(path: String, config: HistConfig, logger: Logger,
+                     onCommit: (@Sendable (Duration) -> Void)? = nil) throws -> Recorder {
         let store = try HistoryStore.open(path: path)
         // Read before the writer starts, so this run's own rows never count as "the last fact".
         let facts = config.supervisor.restoreState ? store.lastRestartFacts(programs: config.programs.map(\.name)) : [:]
@@ -46,8 +48,10 @@ final class Recorder {
                                      configPath: config.path, configHash: config.contentHash, bootID: bootID(),
                                      programs: config.programs, pools: config.pools,
                                      startTicks: ProcFS().stat(getpid())?.startTicks)
-        let writer = store.startWriter(beginning: request, options: .init(retention: config.supervisor.retention,
-                                                                          snapshotRetention: config.supervisor.snapshotRetention))
+        var options = HistoryWriter.Options(retention: config.supervisor.retention,
+                                            snapshotRetention: config.supervisor.snapshotRetention)
+        options.onCommit = onCommit
+        let writer = store.startWriter(beginning: request, options: options)
         let start = writer.waitForRun(timeout: runStartWait)
         if start == nil {
             let why = writer.stats.lastError.map { ": \($0)" } ?? ""

@@ -2,6 +2,7 @@ import ArgumentParser
 import HistConfig
 import HistControl
 import HistCore
+import HistMetrics
 import HistModel
 import HistProc
 import HistStore
@@ -38,6 +39,12 @@ extension Histd {
 
             Signals: TERM and INT shut down; HUP is logged and ignored (no reload yet); USR1 reopens the
             log files; every other catchable signal is ignored and logged once (docs/CONFIG.md).
+
+            With [supervisor] metrics_listen (e.g. "127.0.0.1:9464", or a unix socket path) it serves
+            Prometheus metrics at GET /metrics (OpenMetrics when the scraper asks), and with
+            metrics_textfile it rewrites that file every metrics_interval (default 15s) for
+            node_exporter's textfile collector. Every metric is in docs/METRICS.md. An address that
+            cannot be used stops histd before anything starts (exit 1).
 
             The database is, in order: --db, $HISTD_DB, the config's db, then the default
             (/var/lib/histd/history.db for root, ~/.local/state/histd/history.db otherwise).
@@ -82,6 +89,21 @@ extension Histd {
             var logger = Logger(label: "histd") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
+            // Metrics before the database: an address that cannot be used changes nothing.
+            let metricsSpec = loaded.supervisor.metrics
+            let metrics = metricsSpec.isOff ? nil
+                : SupervisorMetrics(programs: loaded.programs.map(\.name), pools: loaded.pools, version: HistdVersion.string)
+            var server: MetricsServer?
+            if let metrics, let listen = metricsSpec.listen {
+                do {
+                    server = try await MetricsServer.start(listen, metrics: metrics)
+                    logger.notice("metrics: serving GET /metrics on \(listen)")
+                } catch {
+                    printError("histd: metrics_listen: \(error)")
+                    throw ExitCode(1)
+                }
+            }
+
             let location = DatabaseLocation.resolve(flag: db, environment: currentEnvironment(), configDB: loaded.supervisor.db)
             if let problem = SafeFiles.prepare(dbPath: location.path, supervisor: loaded.supervisor) {
                 printError("histd: \(problem)")
@@ -89,12 +111,15 @@ extension Histd {
             }
             let recorder: Recorder
             do {
-                recorder = try Recorder.open(path: location.path, config: loaded, logger: logger)
+                recorder = try Recorder.open(path: location.path, config: loaded, logger: logger, onCommit: metrics?.commitObserver)
             } catch {
                 printError("histd: cannot use the history database \(location.path) (from \(location.source.rawValue)): \(error)")
+                await server?.stop()
                 throw ExitCode(1)
             }
             SafeFiles.shareDatabase(dbPath: location.path, supervisor: loaded.supervisor)
+            // The writer first: metrics only count, so they never delay what is recorded.
+            let sink: any HistorySink = metrics.map { TeeSink([recorder.sink, $0]) } ?? recorder.sink
             let resources = Self.makeResources(config: loaded, logger: logger)
             // Before any program starts: stop what a dead histd of this database left running.
             let recovery = Recovery(markerKey: location.path,
@@ -111,21 +136,26 @@ extension Histd {
             var watcher: Watcher?
             do {
                 let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
-                                                sink: recorder.sink, logger: logger, resources: resources.hook,
+                                                sink: sink, logger: logger, resources: resources.hook,
                                                 options: options)
+                metrics?.attach(supervisor: supervisor, writer: recorder.writer)
+                let textfile = metrics.flatMap { m in metricsSpec.textfile.map { MetricsTextfile(path: $0, interval: metricsSpec.interval, metrics: m) } }
                 try supervisor.start()
+                textfile?.start()
                 var specs: [String: ProgramSpec] = [:]
                 for p in loaded.programs { specs[p.name] = p }
                 for p in loaded.pools { specs[p.name] = p.worker }
-                watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: recorder.sink,
+                watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: sink,
                                   cgroups: resources.cgroups, logger: logger)
                 watcher?.start()
                 reloader.attach(supervisor: supervisor, watcher: watcher!)
-                let control = Self.startControl(flag: socket, config: loaded, supervisor: supervisor, sink: recorder.sink,
+                let control = Self.startControl(flag: socket, config: loaded, supervisor: supervisor, sink: sink,
                                                 reloader: reloader, logger: logger)
                 await supervisor.waitUntilFinished()
                 control?.stop()
                 watcher?.stop()
+                textfile?.stop()
+                if let problem = textfile?.error { logger.error("metrics_textfile: \(problem)") }
                 resources.cgroups?.removeParents()
             } catch {
                 printError("histd: \(error)")
@@ -133,9 +163,11 @@ extension Histd {
                 // and the "histd-<pid>" cgroup parents are removed (they are empty: no program got to run).
                 watcher?.stop()
                 resources.cgroups?.removeParents()
+                await server?.stop()
                 recorder.finish(reason: .unclean)
                 throw ExitCode(1)
             }
+            await server?.stop()
             recorder.finish(reason: .clean)
         }
 

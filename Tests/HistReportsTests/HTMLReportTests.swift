@@ -43,7 +43,7 @@ import Testing
         let s = instance(10, svgName, pid: 200, started: 2000)
         events.append(HistEvent(time: s.startedAt, program: svgName, payload: .started(s)))
         events.append(HistEvent(time: at(30_000), program: svgName, payload: .limitBreach(
-            instance: s, limit: "max_memory_mb", observed: 140 << 20, threshold: 125 << 20, action: "stop")))
+            instance: s, limit: .maxMemory, observed: 140 << 20, threshold: 125 << 20, action: .stop)))
         events.append(ended(s, at: 31_000, .signaled(signal: 15, coreDumped: false), .limit, stderr: ""))
         for e in events { writer.record(e) }
         #expect(writer.flush(timeout: .seconds(10)))

@@ -140,9 +140,11 @@ public final class Watcher: Sendable {
                 // leftovers then go unattributed rather than histd growing without bound.
                 programBySession = Dictionary(uniqueKeysWithValues: live.map { ($0.identity.pid, $0.program) })
             }
+            let began = ContinuousClock.now
             let samples = sampler.sample(live.map { (instance: $0.id, identity: $0.identity) })
+            let took = ContinuousClock.now - began
             if spec.snapshotInterval != nil, !samples.isEmpty {
-                sink.record(SnapshotSweep(time: time, samples: samples))
+                sink.record(SnapshotSweep(time: time, samples: samples, duration: took))
             }
             breached.formIntersection(byID.keys)
             for sample in samples {

@@ -1,0 +1,111 @@
+import Foundation
+import HistCore
+import HistStore
+import Prometheus
+
+/// The two text formats a scraper can ask for.
+public enum ExpositionFormat: Sendable, Hashable {
+    /// Prometheus text format 0.0.4 (what swift-prometheus writes; node_exporter's textfile format).
+    case prometheus
+    /// OpenMetrics 1.0.0: counter families named without `_total`, `_info` gauges as `info`, `# EOF`.
+    case openMetrics
+
+    public var contentType: String {
+        switch self {
+        case .prometheus: "text/plain; version=0.0.4; charset=utf-8"
+        case .openMetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        }
+    }
+
+    /// OpenMetrics when the Accept header lists `application/openmetrics-text` with a q above 0
+    /// (Prometheus asks for it first), else the Prometheus text format.
+    public static func negotiate(accept: String?) -> ExpositionFormat {
+        guard let accept else { return .prometheus }
+        for part in accept.split(separator: ",") {
+            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.first?.lowercased() == "application/openmetrics-text" else { continue }
+            let q = fields.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            if q > 0 { return .openMetrics }
+        }
+        return .prometheus
+    }
+}
+
+extension SupervisorMetrics {
+    /// Makes scrape-time gauges read `supervisor` (states, live processes, pools) and `writer`
+    /// (queue, counts). Until then a scrape shows only the counters.
+    public func attach(supervisor: Supervisor, writer: HistoryWriter?) {
+        attached.withLock { $0 = Attached(supervisor: supervisor, writer: writer) }
+    }
+
+    /// One scrape: refreshes the gauges and renders every metric. Serialized; never blocks the
+    /// engine beyond the short locks that `Supervisor.status()` takes.
+    public func render(_ format: ExpositionFormat) -> [UInt8] {
+        let attached = self.attached.withLock { $0 }
+        var byKey: [UnitKey: UnitCell] = [:]
+        if attached != nil { for c in allCells() { byKey[c.key] = c } }
+        return scrape.withLock { state in
+            if let attached { state.refresh(attached, cells: byKey) }
+            state.buffer.removeAll(keepingCapacity: true)
+            registry.emit(into: &state.buffer)
+            switch format {
+            case .prometheus: return state.buffer
+            case .openMetrics: return OpenMetrics.convert(state.buffer)
+            }
+        }
+    }
+}
+
+/// Rewrites swift-prometheus's text format as OpenMetrics 1.0.0. The sample lines are the same in
+/// both; only the metadata differs: a counter family's name has no `_total` (its samples keep it),
+/// a gauge named `*_info` is an `info` family (name without `_info`), and the text ends in `# EOF`.
+enum OpenMetrics {
+    static func convert(_ text: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count + 64)
+        // Families are contiguous: HELP (optional), TYPE, samples. Read the TYPE first, then rename.
+        var lines: [ArraySlice<UInt8>] = []
+        var start = text.startIndex
+        for i in text.indices where text[i] == UInt8(ascii: "\n") {
+            lines.append(text[start..<i])
+            start = i + 1
+        }
+        if start < text.endIndex { lines.append(text[start...]) }
+        var i = 0
+        while i < lines.count {
+            let line = lines[i]
+            if line.starts(with: "# HELP ".utf8), i + 1 < lines.count, let (name, type) = typeLine(lines[i + 1]) {
+                let family = familyName(name, type: type)
+                out.append(contentsOf: "# HELP ".utf8)
+                out.append(contentsOf: family.utf8)
+                out.append(contentsOf: line.dropFirst(7 + name.utf8.count))
+                out.append(UInt8(ascii: "\n"))
+            } else if let (name, type) = typeLine(line) {
+                out.append(contentsOf: "# TYPE \(familyName(name, type: type)) \(omType(name, type: type))\n".utf8)
+            } else {
+                out.append(contentsOf: line)
+                out.append(UInt8(ascii: "\n"))
+            }
+            i += 1
+        }
+        out.append(contentsOf: "# EOF\n".utf8)
+        return out
+    }
+
+    private static func typeLine(_ line: ArraySlice<UInt8>) -> (String, String)? {
+        guard line.starts(with: "# TYPE ".utf8) else { return nil }
+        let parts = String(decoding: line.dropFirst(7), as: UTF8.self).split(separator: " ")
+        guard parts.count == 2 else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+
+    private static func familyName(_ name: String, type: String) -> String {
+        if type == "counter", name.hasSuffix("_total") { return String(name.dropLast(6)) }
+        if type == "gauge", name.hasSuffix("_info") { return String(name.dropLast(5)) }
+        return name
+    }
+
+    private static func omType(_ name: String, type: String) -> String {
+        type == "gauge" && name.hasSuffix("_info") ? "info" : type
+    }
+}

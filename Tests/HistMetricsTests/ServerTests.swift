@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import HistModel
+import Testing
+@testable import HistMetrics
+
+/// The real FlyingFox server on loopback and on a unix socket, asked by a raw HTTP client.
+@Suite(.serialized) struct ServerTests {
+    static func freePort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { throw POSIXError(.EADDRINUSE) }
+        return UInt16(bigEndian: addr.sin_port)
+    }
+
+    @Test func servesBothFormatsAndNothingElse() async throws {
+        let metrics = SupervisorMetrics(programs: ["a"], pools: [], version: "9.9.9")
+        metrics.record(HistEvent(program: "a", payload: .started(InstanceInfo(
+            id: 1, program: "a", identity: ProcessIdentity(pid: 1, startTicks: 1), startedAt: .now()))))
+        let port = try Self.freePort()
+        let server = try await MetricsServer.start(.tcp(host: "127.0.0.1", port: port), metrics: metrics)
+        defer { Task { await server.stop() } }
+
+        let plain = try await offPool { try HTTPGet.tcp(port: port) }
+        #expect(plain.status == 200)
+        #expect(plain.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
+        let m = Exposition(plain.body)
+        #expect(m[#"histd_program_starts_total{program="a"}"#] == 1)
+        #expect(m[#"histd_build_info{version="9.9.9"}"#] == 1)
+
+        let om = try await offPool { try HTTPGet.tcp(port: port, accept: "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5") }
+        #expect(om.status == 200)
+        #expect(om.headers["content-type"] == "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        let omText = String(decoding: om.body, as: UTF8.self)
+        #expect(omText.hasSuffix("# EOF\n"))
+        #expect(omText.contains("# TYPE histd_program_starts counter\n"))
+        #expect(omText.contains(#"histd_program_starts_total{program="a"} 1"#))
+
+        #expect(try await offPool { try HTTPGet.tcp(port: port, path: "/") }.status == 404)
+        #expect(try await offPool { try HTTPGet.tcp(port: port, method: "POST") }.status == 405)
+        await server.stop()
+    }
+
+    @Test func aUsedPortFailsTheStartWithTheReason() async throws {
+        let metrics = SupervisorMetrics(programs: [], pools: [], version: "t")
+        let port = try Self.freePort()
+        let first = try await MetricsServer.start(.tcp(host: "127.0.0.1", port: port), metrics: metrics)
+        defer { Task { await first.stop() } }
+        await #expect(throws: MetricsServer.StartError.self) {
+            _ = try await MetricsServer.start(.tcp(host: "127.0.0.1", port: port), metrics: metrics)
+        }
+        await first.stop()
+    }
+
+    @Test func servesOnAUnixSocketAndRemovesItAtStop() async throws {
+        let dir = makeDir()
+        defer { removeTree(dir) }
+        let path = dir + "/metrics.sock"
+        let metrics = SupervisorMetrics(programs: ["a"], pools: [], version: "t")
+        let server = try await MetricsServer.start(.unix(path: path), metrics: metrics)
+        let answer = try await offPool { try HTTPGet.unix(path: path) }
+        #expect(answer.status == 200)
+        #expect(Exposition(answer.body)[#"histd_program_starts_total{program="a"}"#] == 0)
+        await server.stop()
+        #expect(access(path, F_OK) != 0)
+    }
+
+    @Test func textfileIsReplacedWholeAndLeavesNoTemp() throws {
+        let dir = makeDir()
+        defer { removeTree(dir) }
+        let metrics = SupervisorMetrics(programs: ["a"], pools: [], version: "t")
+        let file = MetricsTextfile(path: dir + "/histd.prom", interval: .seconds(1), metrics: metrics)
+        #expect(file.writeOnce() == nil)
+        metrics.record(HistEvent(program: "a", payload: .spawnFailed(errno: 2, step: "execve", reason: "no such file", workerIndex: nil)))
+        #expect(file.writeOnce() == nil)
+        let text = try String(contentsOfFile: dir + "/histd.prom", encoding: .utf8)
+        #expect(Exposition(Array(text.utf8))[#"histd_program_spawn_failures_total{program="a"}"#] == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["histd.prom"])
+        let broken = MetricsTextfile(path: dir + "/gone/histd.prom", interval: .seconds(1), metrics: metrics)
+        #expect(broken.writeOnce()?.contains("cannot create") == true)
+    }
+
+    @Test func textfileThreadWritesUntilStopped() async throws {
+        let dir = makeDir()
+        defer { removeTree(dir) }
+        let metrics = SupervisorMetrics(programs: ["a"], pools: [], version: "t")
+        let file = MetricsTextfile(path: dir + "/histd.prom", interval: .seconds(1), metrics: metrics)
+        file.start()
+        #expect(await waitUntil { access(dir + "/histd.prom", F_OK) == 0 })
+        metrics.record(HistEvent(program: "a", payload: .spawnFailed(errno: 2, step: "execve", reason: "x", workerIndex: nil)))
+        // The next rewrite (1 s later) shows the new count.
+        let updated = await waitUntil {
+            let text = (try? String(contentsOfFile: dir + "/histd.prom", encoding: .utf8)) ?? ""
+            return Exposition(Array(text.utf8))[#"histd_program_spawn_failures_total{program="a"}"#] == 1
+        }
+        file.stop()
+        #expect(updated)
+        #expect(file.error == nil)
+    }
+}
