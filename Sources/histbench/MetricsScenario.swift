@@ -104,7 +104,7 @@ enum MetricsScenario {
         let info = live[0]
         let events = [
             HistEvent(program: info.program, payload: .started(info)),
-            HistEvent(program: info.program, payload: .restartScheduled(delay: .milliseconds(100), attempt: 1, workerIndex: nil)),
+            HistEvent(program: info.program, payload: .restartScheduled(instance: info, delay: .milliseconds(100), attempt: 1, workerIndex: nil)),
             HistEvent(program: info.program, payload: .ended(InstanceEnd(instance: info, endedAt: .now(), status: .exited(code: 1),
                                                                         classification: .crash, uptime: .seconds(1), stderrTail: ""))),
         ]
