@@ -97,7 +97,11 @@ extension EndToEnd {
 
             // clear_env: nothing of histd's environment; the user's HOME/USER/LOGNAME, env_file, then env.
             let pw = getpwnam(user.name)!
-            #expect(Procfs.environment(pid) == [
+            // HISTD_RUN / HISTD_UNIT are histd's ownership marker (docs/WATCHING.md), set after everything else.
+            var environment = Procfs.environment(pid)
+            #expect(environment.removeValue(forKey: "HISTD_UNIT") == "asuser")
+            #expect(environment.removeValue(forKey: "HISTD_RUN") != nil)
+            #expect(environment == [
                 "FROM_FILE": "file value", "QUOTED": "a \"b\" $c", "OVERRIDDEN": "from-env",
                 Workspace.markerKey: ws.markerValue,
                 "USER": user.name, "LOGNAME": user.name, "HOME": String(cString: pw.pointee.pw_dir),

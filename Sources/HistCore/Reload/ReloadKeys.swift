@@ -105,5 +105,7 @@ public enum ReloadKeys {
         // The group of the database and log files is set when they are created or opened.
         .init("group", "group", .refuse) { $0.group },
         .init("groupID", "group", .refuse) { $0.groupID },
+        // The metrics endpoint and textfile thread start with histd.
+        .init("metrics", "metrics_listen/metrics_textfile/metrics_interval/metrics_allow_remote", .refuse) { $0.metrics },
     ]
 }
