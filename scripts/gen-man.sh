@@ -11,7 +11,10 @@ OUT=${1:-$ROOT/man}
 BUILD_DIR=${BUILD_DIR:-$ROOT/.build/debug}
 # A fixed date keeps the pages reproducible: regenerate, and git shows only real changes.
 DATE=2026-12-01
-TOOL=$BUILD_DIR/generate-manual-tool
+# `swift build --product generate-manual` names it generate-manual; the package plugin's own build,
+# generate-manual-tool.
+TOOL=$BUILD_DIR/generate-manual
+[ -x "$TOOL" ] || TOOL=$BUILD_DIR/generate-manual-tool
 [ -x "$TOOL" ] || { echo "gen-man.sh: $TOOL missing; run: swift build --product generate-manual" >&2; exit 1; }
 mkdir -p "$OUT"
 for tool in histd histctl; do

@@ -9,7 +9,12 @@ import Glibc
 /// pages against freshly generated ones.
 @Suite(.serialized) struct InstallTests {
     static let systemdAnalyze = "/usr/bin/systemd-analyze"
-    static var generateManual: String { E2E.root.appendingPathComponent(".build/debug/generate-manual-tool").path }
+    /// swift-argument-parser's generate-manual, beside the test bundle: `swift build --product generate-manual`
+    /// names it generate-manual, the package plugin's own build generate-manual-tool.
+    static var generateManual: String {
+        let built = E2E.built("generate-manual")
+        return FileManager.default.isExecutableFile(atPath: built) ? built : E2E.built("generate-manual-tool")
+    }
 
     static func tempDir(_ label: String) throws -> String {
         let dir = NSTemporaryDirectory() + "histd-\(label)-\(UUID().uuidString.prefix(8))"
@@ -93,7 +98,7 @@ import Glibc
     func committedManPagesAreCurrent() throws {
         let dir = try Self.tempDir("man")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try E2E.run("/bin/sh", [E2E.root.appendingPathComponent("scripts/gen-man.sh").path, dir], timeout: 120)
+        let r = try E2E.run("/bin/sh", [E2E.root.appendingPathComponent("scripts/gen-man.sh").path, dir], env: ["BUILD_DIR": E2E.buildDirectory.path], timeout: 120)
         #expect(r.status == 0, "\(r.stderr)")
         for page in ["histd.1", "histctl.1", "histd.toml.5"] {
             let fresh = try String(contentsOfFile: "\(dir)/\(page)", encoding: .utf8)
