@@ -54,7 +54,13 @@ func removeTree(_ path: String) { try? FileManager.default.removeItem(atPath: pa
 
 func writeScript(_ dir: String, _ name: String, _ body: String) -> String {
     let file = "\(dir)/\(name).sh"
-    FileManager.default.createFile(atPath: file, contents: Data(("#!/bin/sh\n" + body + "\n").utf8))
+    // O_CLOEXEC: a child forked meanwhile by another test must not keep the script open for writing, or
+    // its exec fails with ETXTBSY (seen in a full-suite CI run: the programs never started).
+    let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+    precondition(fd >= 0, "open \(file): \(errno)")
+    let bytes = Array(("#!/bin/sh\n" + body + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
     chmod(file, 0o755)
     return file
 }
