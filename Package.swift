@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "HistModelTests", dependencies: ["HistModel"]),
         .testTarget(name: "HistConfigTests", dependencies: ["HistConfig", "HistModel"]),
         .testTarget(name: "HistProcTests", dependencies: ["HistProc", "HistModel", "CShim"]),
-        .testTarget(name: "HistCoreTests", dependencies: ["HistCore", "HistModel", "HistProc", "CShim"]),
+        .testTarget(name: "HistCoreTests", dependencies: ["HistCore", "HistModel", "HistProc", "CShim", "HistTestSupport"]),
         .testTarget(name: "HistControlTests", dependencies: ["HistControl", "HistCore", "HistModel"]),
         .testTarget(name: "HistStoreTests", dependencies: [
             "HistStore", "HistModel", "HistTestSupport", "histstore-probe", .product(name: "GRDB", package: "GRDB.swift"),
@@ -111,11 +111,11 @@ let package = Package(
             "HistReports", "HistStore", "HistModel", "HistTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "HistMetricsTests", dependencies: [
-            "HistMetrics", "HistCore", "HistStore", "HistModel",
+            "HistMetrics", "HistCore", "HistStore", "HistModel", "HistTestSupport",
         ]),
         // End-to-end: runs the built histd/histctl binaries against real processes and databases.
         .testTarget(name: "EndToEndTests", dependencies: [
-            "histd", "histctl", "HistModel", "HistStore", .product(name: "GRDB", package: "GRDB.swift"),
+            "histd", "histctl", "HistModel", "HistStore", "HistTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

@@ -3,7 +3,7 @@ import PackagePlugin
 
 /// Embeds `migrations/*.sql` and `queries/*.sql` into the target as Swift string literals.
 /// Why: `Bundle.module` resources crash an installed binary (SIGILL) once `.build` is gone, and while
-/// `.build` exists a copied binary silently reads from it, hiding the bug (../shared/PLATFORM.md),
+/// `.build` exists a copied binary silently reads from it, hiding the bug,
 /// and histd/histctl must work after `swift build -c release` and a copy to /usr/local/bin.
 @main
 struct EmbedSQL: BuildToolPlugin {

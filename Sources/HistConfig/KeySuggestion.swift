@@ -1,3 +1,5 @@
+import HistModel
+
 /// "did you mean restart_delay?" for a misspelt key.
 public enum KeySuggestion {
     /// The known key closest to `key`, when it is close enough to be a likely typo:
@@ -21,22 +23,9 @@ public enum KeySuggestion {
         closest(to: key, among: known).map { "; did you mean \($0)?" } ?? ""
     }
 
-    /// Levenshtein distance (insert, delete, substitute), two rows. Keys are short; long ones are cut
-    /// off early because they cannot be within 2 edits of a short known key anyway.
+    /// Levenshtein distance (`EditDistance`). Keys are short; long ones are cut off early because
+    /// they cannot be within 2 edits of a short known key anyway.
     static func distance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
-        if abs(a.count - b.count) > 2 { return 3 }
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
+        abs(a.count - b.count) > 2 ? 3 : EditDistance.levenshtein(a, b)
     }
 }

@@ -1,32 +1,69 @@
 /// A string as a double-quoted literal with backslash escapes: quotes, backslashes and control
 /// characters escaped, everything else kept as UTF-8. The escapes are valid in both JSON (RFC 8259)
-/// and TOML basic strings, so one function serves histctl's JSON output and config key paths.
-/// (The writer's hot path has its own byte-level builder, `JSONText` in HistStore, for speed.)
+/// and TOML basic strings, so this one escaper serves histctl's JSON output, config key paths, the
+/// writer's `events.detail` (`JSONText` in HistStore appends with `append(_:to:)`) and histbench's configs.
+///
+/// Byte-level, because the writer calls it on its hot path: runs of bytes that need no escape are
+/// copied whole, and nothing is allocated once `out` has grown.
 public enum QuotedString {
+    /// `s` as a quoted literal.
     public static func quote(_ s: String) -> String {
-        var out = "\""
+        var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count + 2)
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            // Line and paragraph separators break JavaScript string literals and some terminals.
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            default:
-                if u.value < 0x20 || u.value == 0x7F {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
+        append(s, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
+
+    /// Appends `s` as a quoted literal, as UTF-8.
+    public static func append(_ s: String, to out: inout [UInt8]) {
+        out.append(quoteByte)
+        var s = s
+        s.withUTF8 { appendEscaped($0, to: &out) }
+        out.append(quoteByte)
+    }
+
+    private static let quoteByte = UInt8(ascii: "\"")
+    private static let backslash = UInt8(ascii: "\\")
+
+    private static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        var run = 0
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            let escape: (UInt8, UInt8)? // a two-byte escape, or (0, x) for \u00xx
+            var width = 1
+            switch b {
+            case quoteByte: escape = (backslash, quoteByte)
+            case backslash: escape = (backslash, backslash)
+            case 0x0A: escape = (backslash, UInt8(ascii: "n"))
+            case 0x0D: escape = (backslash, UInt8(ascii: "r"))
+            case 0x09: escape = (backslash, UInt8(ascii: "t"))
+            case 0x08: escape = (backslash, UInt8(ascii: "b"))
+            case 0x0C: escape = (backslash, UInt8(ascii: "f"))
+            case 0..<0x20, 0x7F: escape = (0, b)
+            // U+2028 and U+2029 (E2 80 A8/A9) break JavaScript string literals and some terminals.
+            case 0xE2 where i + 2 < n && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
+                escape = (0xE2, bytes[i + 2])
+                width = 3
+            default: escape = nil
+            }
+            guard let escape else { i += 1; continue }
+            if run < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i])) }
+            switch escape.0 {
+            case backslash: out.append(backslash); out.append(escape.1)
+            case 0xE2: out.append(contentsOf: escape.1 == 0xA8 ? line2028 : line2029)
+            default:
+                out.append(contentsOf: [backslash, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                        hex[Int(escape.1 >> 4)], hex[Int(escape.1 & 0xF)]])
+            }
+            i += width
+            run = i
+        }
+        if run < n { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<n])) }
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    private static let line2028: [UInt8] = Array("\\u2028".utf8)
+    private static let line2029: [UInt8] = Array("\\u2029".utf8)
 }

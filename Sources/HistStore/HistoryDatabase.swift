@@ -14,7 +14,7 @@ import Glibc
 //   writer), and readers open their own;
 // - `cachedStatement` + `setUncheckedArguments` keep the hot path at prepared-statement speed (measured for the
 //   project, release build, 1 M rows in one transaction: ~0.4 M rows/s, against ~70 k/s for the record API,
-//   which we therefore avoid on the hot path; see ../shared/PLATFORM.md next to the repository);
+//   which we therefore avoid on the hot path);
 // - errors arrive as `DatabaseError` with SQLite result codes, which the writer classifies (FULL, READONLY,
 //   BUSY, IOERR) to decide between retrying and dropping.
 // It builds against the system libsqlite3 (3.40.1 here: window functions, JSON1, RETURNING, UPSERT).
@@ -61,8 +61,8 @@ public enum HistoryDatabase {
             // outlives the process: a transaction the writer has committed survives kill -9 (and any
             // crash) of histd, and the database is never corrupted. Only an OS crash or power loss can
             // lose the last commits since the previous checkpoint fsync. FULL would fsync on every commit
-            // (measured with one commit per row: ~1.6 k commits/s against ~24 k/s with NORMAL; see
-            // ../shared/PLATFORM.md next to the repository) and add milliseconds of latency to every
+            // (measured with one commit per row: ~1.6 k commits/s against ~24 k/s with NORMAL)
+            // and add milliseconds of latency to every
             // event under light load, to protect against power loss, which is not the promise we make.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // Keep a checkpointed -wal file from staying large after a burst.

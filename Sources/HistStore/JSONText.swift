@@ -1,3 +1,5 @@
+import HistModel
+
 /// Builds a flat JSON object by hand, as UTF-8 bytes, with keys in the order they are added.
 ///
 /// Why not JSONEncoder: `events.detail` is written on the writer's hot path (hundreds of thousands of
@@ -102,31 +104,9 @@ struct JSONText {
         }
     }
 
-    /// A JSON string literal (RFC 8259 escaping) appended as UTF-8.
-    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(b)
-            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(b)
-            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                        hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default: out.append(b) // bytes of other scalars pass through: a Swift String is valid UTF-8
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-    }
+    /// A JSON string literal appended as UTF-8: the one escaper, `QuotedString` (HistModel).
+    static func appendQuoted(_ s: String, to out: inout [UInt8]) { QuotedString.append(s, to: &out) }
 
     /// A JSON string literal (RFC 8259 escaping).
-    static func quote(_ s: String) -> String {
-        var b: [UInt8] = []
-        b.reserveCapacity(s.utf8.count + 2)
-        appendQuoted(s, to: &b)
-        return String(decoding: b, as: UTF8.self)
-    }
+    static func quote(_ s: String) -> String { QuotedString.quote(s) }
 }

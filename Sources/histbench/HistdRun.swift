@@ -1,10 +1,11 @@
 import Foundation
+import HistModel
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One histd under test: writes the config the shared harness's histd adapter writes
-/// (/work/shared/bench/adapters/histd.py), launches `histd run --config FILE --db FILE`, and stops it.
+/// One histd under test: writes the same config as the histd adapter of the shared benchmark
+/// harness (outside this repository), launches `histd run --config FILE --db FILE`, and stops it.
 final class HistdRun {
     struct Program {
         var name: String
@@ -76,7 +77,5 @@ final class HistdRun {
     }
 }
 
-/// A TOML basic string.
-func toml(_ s: String) -> String {
-    "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-}
+/// A TOML basic string (QuotedString's escapes are valid TOML too).
+func toml(_ s: String) -> String { QuotedString.quote(s) }

@@ -1,4 +1,5 @@
 import Foundation
+import HistTestSupport
 import HistCore
 import HistMetrics
 import HistModel
@@ -22,13 +23,13 @@ enum MetricsScenario {
 
         let off = try RestartScenario.run(ws, trials: restartTrials, name: "restart-metrics-off")
         r.info["loadavg_after_restart_off"] = loadAverage()
-        let port = try freePort()
+        let port = try LoopbackHTTP.freePort()
         let scrapes = Counter()
         let on = try RestartScenario.run(ws, trials: restartTrials, name: "restart-metrics-on",
                                          supervisorExtra: ["metrics_listen = \"127.0.0.1:\(port)\""]) { done in
             while !done() {
                 let t0 = monoNow()
-                if (try? httpGet(port: port)) != nil { scrapes.add(Double(monoNow() - t0) / 1e6) }
+                if (try? LoopbackHTTP.tcp(port: port, timeout: 5)) != nil { scrapes.add(Double(monoNow() - t0) / 1e6) }
                 usleep(100_000)
             }
         }
@@ -127,60 +128,5 @@ enum MetricsScenario {
         private var samples: [Double] = []
         func add(_ v: Double) { lock.lock(); samples.append(v); lock.unlock() }
         var values: [Double] { lock.lock(); defer { lock.unlock() }; return samples }
-    }
-
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else { throw HistdRun.Failure(description: "no free port") }
-        return UInt16(bigEndian: addr.sin_port)
-    }
-
-    /// One GET /metrics with Connection: close; returns the bytes read.
-    static func httpGet(port: UInt16) throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw HistdRun.Failure(description: "connect failed") }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var total = 0
-        var buf = [UInt8](repeating: 0, count: 65536)
-        var data: [UInt8] = []
-        while true {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            total += n
-            data += buf[0..<n]
-            // FlyingFox may keep the connection open: stop at the end of the body (it ends in a newline after the last series).
-            if let end = findHeaderEnd(data), let length = contentLength(data, end), data.count - end >= length { break }
-        }
-        return total
-    }
-
-    private static func findHeaderEnd(_ d: [UInt8]) -> Int? {
-        guard d.count >= 4 else { return nil }
-        for i in 0...(d.count - 4) where d[i] == 13 && d[i + 1] == 10 && d[i + 2] == 13 && d[i + 3] == 10 { return i + 4 }
-        return nil
-    }
-
-    private static func contentLength(_ d: [UInt8], _ end: Int) -> Int? {
-        let head = String(decoding: d[..<end], as: UTF8.self).lowercased()
-        guard let range = head.range(of: "content-length:") else { return nil }
-        return Int(head[range.upperBound...].prefix { $0 != "\r" }.trimmingCharacters(in: .whitespaces))
     }
 }

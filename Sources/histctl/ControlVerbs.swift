@@ -4,34 +4,31 @@ import ArgumentParser
 // (every worker), or one pool worker as the logs name it (jobs.0).
 
 extension Histctl {
-    struct Start: ParsableCommand {
+    struct Start: NamesVerb {
         static let configuration = CommandConfiguration(
             abstract: "Start programs, pools or pool workers that are stopped, exited, failed or in backoff.",
             discussion: "Returns once each runs (or after --timeout, default 30s). Example: histctl start web jobs.1")
         @Argument(help: "Programs, pools or pool workers (jobs.0).") var names: [String]
         @OptionGroup var control: ControlOptions
-        func validate() throws { if names.isEmpty { throw ValidationError("name at least one program") } }
-        func run() throws { try control.perform(["cmd": "start", "names": names]) }
+        static let verb = "start"
     }
 
-    struct Stop: ParsableCommand {
+    struct Stop: NamesVerb {
         static let configuration = CommandConfiguration(
             abstract: "Stop programs, pools or pool workers (stop signal, then SIGKILL after stop_timeout); they stay stopped.",
             discussion: "Returns once each process is gone (or after --timeout, default 30s). Example: histctl stop web")
         @Argument(help: "Programs, pools or pool workers (jobs.0).") var names: [String]
         @OptionGroup var control: ControlOptions
-        func validate() throws { if names.isEmpty { throw ValidationError("name at least one program") } }
-        func run() throws { try control.perform(["cmd": "stop", "names": names]) }
+        static let verb = "stop"
     }
 
-    struct Restart: ParsableCommand {
+    struct Restart: NamesVerb {
         static let configuration = CommandConfiguration(
             abstract: "Stop and start again; recorded as the operator's doing, never as a crash.",
             discussion: "Returns once the new instance runs and prints `web: restarted, pid 4711 -> 4730` (or after --timeout, default 30s). Example: histctl restart web")
         @Argument(help: "Programs, pools or pool workers (jobs.0).") var names: [String]
         @OptionGroup var control: ControlOptions
-        func validate() throws { if names.isEmpty { throw ValidationError("name at least one program") } }
-        func run() throws { try control.perform(["cmd": "restart", "names": names]) }
+        static let verb = "restart"
     }
 
     struct Signal: ParsableCommand {
@@ -72,4 +69,17 @@ extension Histctl {
         @OptionGroup var control: ControlOptions
         func run() throws { try control.perform(["cmd": "reload", "dry_run": dryRun]) }
     }
+}
+
+/// start, stop and restart: a verb and the names it acts on, nothing else.
+protocol NamesVerb: ParsableCommand {
+    /// The protocol's `cmd`.
+    static var verb: String { get }
+    var names: [String] { get }
+    var control: ControlOptions { get }
+}
+
+extension NamesVerb {
+    func validate() throws { if names.isEmpty { throw ValidationError("name at least one program") } }
+    func run() throws { try control.perform(["cmd": Self.verb, "names": names]) }
 }

@@ -11,7 +11,7 @@ import Glibc
 
 /// histd's side of the history store: opens it, records the supervisor run, hands the engine a
 /// writer, deals with what an earlier, unclean histd left running, and closes the run at the end.
-final class Recorder {
+final class Recorder: Sendable {
     let store: HistoryStore
     let writer: HistoryWriter
     let start: RunStart?

@@ -89,35 +89,57 @@ extension Histd {
             var logger = Logger(label: "histd") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
+            // Every long-lived component is a service of `services`: started in order below, stopped in
+            // reverse (each within its budget) after the engine ends, and, when a start fails, everything
+            // started before it is stopped the same way: the metrics listener closed, the run closed as
+            // unclean, the cgroup parents removed, the socket file removed (ServiceStack, docs/ARCHITECTURE.md).
+            let services = ServiceStack(logger: logger)
+            let runEnd = RunEnd()
+            do {
+                let supervisor = try await startServices(services, config: loaded, logger: logger, runEnd: runEnd)
+                await supervisor.waitUntilFinished()
+                runEnd.reason = .clean
+            } catch let failure as ServiceStack.StartFailure {
+                // `start` has already stopped what had started, and the writer closed the run as unclean.
+                printError("histd: \(failure.underlying)")
+                throw ExitCode(1)
+            }
+            _ = await services.stop()
+        }
+
+        /// Starts histd's services in order and returns the supervisor (whose end is histd's end).
+        /// Order: metrics listener, writer (then recovery of a dead histd's leftovers), cgroups, engine,
+        /// metrics textfile, watcher, control socket; the stop is the reverse.
+        private func startServices(_ services: ServiceStack, config loaded: HistConfig, logger: Logger,
+                                   runEnd: RunEnd) async throws -> Supervisor {
             // Metrics before the database: an address that cannot be used changes nothing.
             let metricsSpec = loaded.supervisor.metrics
             let metrics = metricsSpec.isOff ? nil
                 : SupervisorMetrics(programs: loaded.programs.map(\.name), pools: loaded.pools, version: HistdVersion.string)
-            var server: MetricsServer?
             if let metrics, let listen = metricsSpec.listen {
-                do {
-                    server = try await MetricsServer.start(listen, metrics: metrics)
-                    logger.notice("metrics: serving GET /metrics on \(listen)")
-                } catch {
-                    printError("histd: metrics_listen: \(error)")
-                    throw ExitCode(1)
-                }
+                _ = try await services.start("metrics", start: {
+                    do { return try await MetricsServer.start(listen, metrics: metrics) } catch {
+                        throw RunStartError("metrics_listen: \(error)")
+                    }
+                }, stop: { await $0.stop() })
+                logger.notice("metrics: serving GET /metrics on \(listen)")
             }
 
             let location = DatabaseLocation.resolve(flag: db, environment: currentEnvironment(), configDB: loaded.supervisor.db)
-            if let problem = SafeFiles.prepare(dbPath: location.path, supervisor: loaded.supervisor) {
-                printError("histd: \(problem)")
-                throw ExitCode(1)
-            }
-            let recorder: Recorder
-            do {
-                recorder = try Recorder.open(path: location.path, config: loaded, logger: logger, onCommit: metrics?.commitObserver)
-            } catch {
-                printError("histd: cannot use the history database \(location.path) (from \(location.source.rawValue)): \(error)")
-                await server?.stop()
-                throw ExitCode(1)
-            }
-            SafeFiles.shareDatabase(dbPath: location.path, supervisor: loaded.supervisor)
+            // endRun's flush and the close each wait up to 5 s for the writer.
+            let recorder = try await services.startBlocking("writer", stopBudget: .seconds(15), start: {
+                if let problem = SafeFiles.prepare(dbPath: location.path, supervisor: loaded.supervisor) {
+                    throw RunStartError("\(problem)")
+                }
+                do {
+                    let recorder = try Recorder.open(path: location.path, config: loaded, logger: logger,
+                                                     onCommit: metrics?.commitObserver)
+                    SafeFiles.shareDatabase(dbPath: location.path, supervisor: loaded.supervisor)
+                    return recorder
+                } catch {
+                    throw RunStartError("cannot use the history database \(location.path) (from \(location.source.rawValue)): \(error)")
+                }
+            }, stop: { $0.finish(reason: runEnd.reason) })
             // The writer first: metrics only count, so they never delay what is recorded.
             let sink: any HistorySink = metrics.map { TeeSink([recorder.sink, $0]) } ?? recorder.sink
             let resources = Self.makeResources(config: loaded, logger: logger)
@@ -126,6 +148,10 @@ extension Histd {
                                     programs: Set(loaded.programs.map(\.name) + loaded.pools.map(\.name)), logger: logger)
             recovery.run(openInstances: recorder.start?.openInstances ?? [], cgroups: resources.detected,
                          stop: loaded.supervisor.stopLeftovers, sink: recorder.sink)
+            if let cgroups = resources.cgroups {
+                // Started before the engine, so stopped after it: the "histd-<pid>" parents are empty by then.
+                _ = try await services.startBlocking("cgroups", start: { cgroups }, stop: { $0.removeParents() })
+            }
             let reloader = ConfigReloader(path: config, current: loaded, store: recorder.store, logger: logger)
             var options = SupervisorOptions(ownerKey: location.path)
             options.onHangup = { reloader.hangup($0) }
@@ -133,42 +159,52 @@ extension Histd {
                 let now = Timestamp.now()
                 for (name, fact) in recorder.lastRestartFacts { options.restored[name] = RestoredState.decide(last: fact, now: now) }
             }
-            var watcher: Watcher?
-            do {
+            let engineOptions = options
+            let supervisor = try await services.start("engine", stopBudget: Self.engineStopBudget(loaded), start: {
                 let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
-                                                sink: sink, logger: logger, resources: resources.hook,
-                                                options: options)
+                                                sink: sink, logger: logger, resources: resources.hook, options: engineOptions)
                 metrics?.attach(supervisor: supervisor, writer: recorder.writer)
-                let textfile = metrics.flatMap { m in metricsSpec.textfile.map { MetricsTextfile(path: $0, interval: metricsSpec.interval, metrics: m) } }
                 try supervisor.start()
-                textfile?.start()
-                var specs: [String: ProgramSpec] = [:]
-                for p in loaded.programs { specs[p.name] = p }
-                for p in loaded.pools { specs[p.name] = p.worker }
-                watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: sink,
-                                  cgroups: resources.cgroups, logger: logger)
-                watcher?.start()
-                reloader.attach(supervisor: supervisor, watcher: watcher!)
-                let control = Self.startControl(flag: socket, config: loaded, supervisor: supervisor, sink: sink,
-                                                reloader: reloader, logger: logger)
+                return supervisor
+            }, stop: { supervisor in
+                // After SIGTERM the engine has ended already; on an error path this is its shutdown.
+                if !supervisor.isFinished { _ = supervisor.post(.shutdown) }
                 await supervisor.waitUntilFinished()
-                control?.stop()
-                watcher?.stop()
-                textfile?.stop()
-                if let problem = textfile?.error { logger.error("metrics_textfile: \(problem)") }
-                resources.cgroups?.removeParents()
-            } catch {
-                printError("histd: \(error)")
-                // The same cleanup as a clean exit, in reverse order of start: what was started is stopped,
-                // and the "histd-<pid>" cgroup parents are removed (they are empty: no program got to run).
-                watcher?.stop()
-                resources.cgroups?.removeParents()
-                await server?.stop()
-                recorder.finish(reason: .unclean)
-                throw ExitCode(1)
+            })
+            if let metrics, let path = metricsSpec.textfile {
+                _ = try await services.startBlocking("metrics-textfile", start: {
+                    let textfile = MetricsTextfile(path: path, interval: metricsSpec.interval, metrics: metrics)
+                    textfile.start()
+                    return textfile
+                }, stop: { textfile in
+                    textfile.stop()
+                    if let problem = textfile.error { logger.error("metrics_textfile: \(problem)") }
+                })
             }
-            await server?.stop()
-            recorder.finish(reason: .clean)
+            var specs: [String: ProgramSpec] = [:]
+            for p in loaded.programs { specs[p.name] = p }
+            for p in loaded.pools { specs[p.name] = p.worker }
+            let watcher = try await services.startBlocking("watcher", start: {
+                let watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: sink,
+                                      cgroups: resources.cgroups, logger: logger)
+                watcher.start()
+                return watcher
+            }, stop: { $0.stop() })
+            reloader.attach(supervisor: supervisor, watcher: watcher)
+            let socketFlag = socket
+            _ = try await services.startBlocking("control", start: {
+                Self.startControl(flag: socketFlag, config: loaded, supervisor: supervisor, sink: sink,
+                                  reloader: reloader, logger: logger)
+            }, stop: { $0?.stop() })
+            // The shipper's slot: started last, so it stops first, while the writer still records its end.
+            return supervisor
+        }
+
+        /// How long the engine's shutdown may take on an error path: every program's stop_timeout as if
+        /// the stop groups ran one after another, and room for the SIGKILLs and the reaping after them.
+        static func engineStopBudget(_ config: HistConfig) -> Duration {
+            let programs = config.programs.map(\.stopTimeout) + config.pools.map(\.worker.stopTimeout)
+            return programs.reduce(.seconds(5), +)
         }
 
         /// `histctl reload` over the socket: the same reload as SIGHUP (ConfigReloader), recorded with the
@@ -219,7 +255,7 @@ extension Histd {
             let wanted = config.programs.contains { $0.cgroup != nil } || config.pools.contains { $0.worker.cgroup != nil }
             guard wanted else { return (NoProgramResources(), nil, usable) }
             if let reason = detected.unavailableReason {
-                logger.error("cgroups are unavailable (\(reason)); programs with a cgroup table run WITHOUT their cgroup limits")
+                logger.error("\(reason); programs with a cgroup table run WITHOUT their cgroup limits")
                 return (NoProgramResources(), nil, nil)
             }
             logger.notice("cgroups: \(detected.summary)")

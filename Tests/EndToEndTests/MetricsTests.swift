@@ -1,4 +1,5 @@
 import Foundation
+import HistTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -58,7 +59,7 @@ extension EndToEnd {
             // Wait until crasher has given up (4 crashes recorded) and the endpoint shows it.
             var scrape = ""
             let settled = E2E.waitUntil(60, poll: 0.2) {
-                guard let answer = try? LoopbackHTTP.get(port: port, path: "/metrics"), answer.status == 200 else { return false }
+                guard let answer = try? LoopbackHTTP.tcp(port: port, path: "/metrics"), answer.status == 200 else { return false }
                 scrape = String(decoding: answer.body, as: UTF8.self)
                 return scrape.contains(#"histd_program_given_up{program="crasher"} 1"#) && db.instances("crasher", class: "crash") == 4
             }
@@ -127,7 +128,7 @@ extension EndToEnd {
                 var allowed = CharacterSet.urlQueryAllowed
                 allowed.remove(charactersIn: "+&=")
                 guard let q = promql.addingPercentEncoding(withAllowedCharacters: allowed),
-                      let answer = try? LoopbackHTTP.get(port: promPort, path: "/api/v1/query?query=\(q)"), answer.status == 200,
+                      let answer = try? LoopbackHTTP.tcp(port: promPort, path: "/api/v1/query?query=\(q)"), answer.status == 200,
                       let json = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any],
                       let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]] else { return nil }
                 return result.compactMap { r in
@@ -165,65 +166,5 @@ extension EndToEnd {
             #expect(firing, "HistdProgramGivenUp did not fire")
             #expect(histd.stop() == 0)
         }
-    }
-}
-
-/// Loopback HTTP for the metrics tests: a free port, and one GET with `Connection: close`.
-enum LoopbackHTTP {
-    struct Answer {
-        var status: Int
-        var body: [UInt8]
-    }
-
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else { throw E2EError("no free port") }
-        return UInt16(bigEndian: addr.sin_port)
-    }
-
-    static func get(port: UInt16, path: String) throws -> Answer {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw E2EError("connect 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
-        var timeout = timeval(tv_sec: 20, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var data: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            data += buf[0..<n]
-            if let answer = parse(data), let length = answer.length, answer.body.count >= length { return Answer(status: answer.status, body: answer.body) }
-        }
-        guard let answer = parse(data) else { throw E2EError("no HTTP answer from 127.0.0.1:\(port)") }
-        return Answer(status: answer.status, body: answer.body)
-    }
-
-    private static func parse(_ data: [UInt8]) -> (status: Int, length: Int?, body: [UInt8])? {
-        guard data.count >= 4, let end = (0...(data.count - 4)).first(where: {
-            data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10 }) else { return nil }
-        let head = String(decoding: data[..<end], as: UTF8.self).components(separatedBy: "\r\n")
-        let parts = head.first?.split(separator: " ") ?? []
-        guard parts.count >= 2, let status = Int(parts[1]) else { return nil }
-        let length = head.dropFirst().first { $0.lowercased().hasPrefix("content-length:") }
-            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
-        return (status, length, Array(data[(end + 4)...]))
     }
 }

@@ -6,25 +6,13 @@ import HistModel
 import HistProc
 import Logging
 import Testing
+import HistTestSupport
 @testable import HistCore
 
 /// An instance owns its whole tree: what remains of it when its main process ends is stopped
 /// (stop signal, SIGKILL after stop_timeout) on engine timers before the program starts again.
 @Suite struct OwnershipTests {
     static let python: String? = ["/usr/bin/python3", "/usr/local/bin/python3"].first { (path: String) in access(path, X_OK) == 0 }
-
-    /// A free TCP port on 127.0.0.1 (bound to 0, read back, closed).
-    static func freePort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return UInt16(bigEndian: addr.sin_port)
-    }
 
     static func pids(_ text: String?) -> [Int32] {
         (text ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
@@ -37,7 +25,7 @@ import Testing
     func preForkMasterKilledLeavesNoWorkerAndTheNextBindsFirstTime() async throws {
         let dir = TempDir()
         defer { dir.remove() }
-        let port = Self.freePort()
+        let port = try LoopbackHTTP.freePort()
         let master = dir.path + "/master.py"
         dir.write(master, """
             import os, socket, sys, time

@@ -82,7 +82,9 @@ import Testing
                 programs.allSatisfy { p in events.filter { $0.program == p.name && $0.started != nil }.count >= 2 }
                     || events.filter { $0.started != nil }.count >= 20
             }
-            try await Task.sleep(for: .milliseconds(500))
+            // Long enough for several run (50 ms) + restart delay (100 ms) cycles: one that should not
+            // restart but did would show a second start by then.
+            try await Task.sleep(for: .milliseconds((50 + 100) * 4))
             for policy in RestartPolicy.allCases {
                 for name in endings.keys {
                     let events = sink.events("\(policy.rawValue)-\(name)")

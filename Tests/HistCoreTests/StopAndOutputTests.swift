@@ -44,7 +44,8 @@ import Testing
             let end = try #require(sink.events("polite").compactMap(\.ended).first)
             #expect(end.classification == .stopped)
             #expect(end.status.signal == SIGTERM)
-            try await Task.sleep(for: .milliseconds(300))
+            // Three restart delays: a stop that still restarted would have done so by then.
+            try await Task.sleep(for: polite.backoff.restartDelay * 3)
             #expect(sink.events("polite").filter { $0.started != nil }.count == 1)
             // An operator start brings it back.
             sup.post(.start(program: "polite"))

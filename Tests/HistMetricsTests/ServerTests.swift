@@ -2,42 +2,29 @@
 import Glibc
 #endif
 import Foundation
+import HistTestSupport
 import HistModel
 import Testing
 @testable import HistMetrics
 
 /// The real FlyingFox server on loopback and on a unix socket, asked by a raw HTTP client.
 @Suite(.serialized) struct ServerTests {
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else { throw POSIXError(.EADDRINUSE) }
-        return UInt16(bigEndian: addr.sin_port)
-    }
-
     @Test func servesBothFormatsAndNothingElse() async throws {
         let metrics = SupervisorMetrics(programs: ["a"], pools: [], version: "9.9.9")
         metrics.record(HistEvent(program: "a", payload: .started(InstanceInfo(
             id: 1, program: "a", identity: ProcessIdentity(pid: 1, startTicks: 1), startedAt: .now()))))
-        let port = try Self.freePort()
+        let port = try LoopbackHTTP.freePort()
         let server = try await MetricsServer.start(.tcp(host: "127.0.0.1", port: port), metrics: metrics)
         defer { Task { await server.stop() } }
 
-        let plain = try await offPool { try HTTPGet.tcp(port: port) }
+        let plain = try await offPool { try LoopbackHTTP.tcp(port: port) }
         #expect(plain.status == 200)
         #expect(plain.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
         let m = Exposition(plain.body)
         #expect(m[#"histd_program_starts_total{program="a"}"#] == 1)
         #expect(m[#"histd_build_info{version="9.9.9"}"#] == 1)
 
-        let om = try await offPool { try HTTPGet.tcp(port: port, accept: "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5") }
+        let om = try await offPool { try LoopbackHTTP.tcp(port: port, accept: "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5") }
         #expect(om.status == 200)
         #expect(om.headers["content-type"] == "application/openmetrics-text; version=1.0.0; charset=utf-8")
         let omText = String(decoding: om.body, as: UTF8.self)
@@ -45,14 +32,14 @@ import Testing
         #expect(omText.contains("# TYPE histd_program_starts counter\n"))
         #expect(omText.contains(#"histd_program_starts_total{program="a"} 1"#))
 
-        #expect(try await offPool { try HTTPGet.tcp(port: port, path: "/") }.status == 404)
-        #expect(try await offPool { try HTTPGet.tcp(port: port, method: "POST") }.status == 405)
+        #expect(try await offPool { try LoopbackHTTP.tcp(port: port, path: "/") }.status == 404)
+        #expect(try await offPool { try LoopbackHTTP.tcp(port: port, method: "POST") }.status == 405)
         await server.stop()
     }
 
     @Test func aUsedPortFailsTheStartWithTheReason() async throws {
         let metrics = SupervisorMetrics(programs: [], pools: [], version: "t")
-        let port = try Self.freePort()
+        let port = try LoopbackHTTP.freePort()
         let first = try await MetricsServer.start(.tcp(host: "127.0.0.1", port: port), metrics: metrics)
         defer { Task { await first.stop() } }
         await #expect(throws: MetricsServer.StartError.self) {
@@ -67,7 +54,7 @@ import Testing
         let path = dir + "/metrics.sock"
         let metrics = SupervisorMetrics(programs: ["a"], pools: [], version: "t")
         let server = try await MetricsServer.start(.unix(path: path), metrics: metrics)
-        let answer = try await offPool { try HTTPGet.unix(path: path) }
+        let answer = try await offPool { try LoopbackHTTP.unix(path: path) }
         #expect(answer.status == 200)
         #expect(Exposition(answer.body)[#"histd_program_starts_total{program="a"}"#] == 0)
         await server.stop()

@@ -1,3 +1,5 @@
+import HistModel
+
 /// "Did you mean": the known name closest to a mistyped one, by edit distance.
 public enum NameSuggestion {
     /// The closest of `candidates` to `name` when it is within half the name's length
@@ -12,19 +14,6 @@ public enum NameSuggestion {
         return best?.0
     }
 
-    /// Levenshtein distance over bytes.
-    static func distance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
-    }
+    /// Levenshtein distance over bytes (`EditDistance`).
+    static func distance(_ a: [UInt8], _ b: [UInt8]) -> Int { EditDistance.levenshtein(a, b) }
 }

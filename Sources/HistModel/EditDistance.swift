@@ -1,0 +1,18 @@
+/// Levenshtein distance (insert, delete, substitute), computed with two rows: the one implementation
+/// behind histd's "did you mean" hints (`KeySuggestion` for config keys, `NameSuggestion` for unit names).
+public enum EditDistance {
+    public static func levenshtein<Element: Equatable>(_ a: [Element], _ b: [Element]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}
