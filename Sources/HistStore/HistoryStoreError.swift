@@ -32,3 +32,15 @@ public struct HistoryStoreError: Error, CustomStringConvertible, Sendable, Equat
 
     public var description: String { "history database \(path): \(message)" }
 }
+
+extension HistoryStoreError.Code {
+    /// Whether the same file may open later without anyone changing it (space freed, a mount made
+    /// writable, a lock released): `histd run` supervises meanwhile and its writer retries. The others are
+    /// refusals of the file itself.
+    public var isRetryable: Bool {
+        switch self {
+        case .cannotOpen, .missing, .migrationFailed, .writeFailed: true
+        case .isDirectory, .notADatabase, .notAHistoryDatabase, .newerSchema: false
+        }
+    }
+}
