@@ -14,6 +14,8 @@ public struct HistoryStoreError: Error, CustomStringConvertible, Sendable, Equat
         case missing
         /// The file or its folder could not be created or opened (permissions, read-only file system...).
         case cannotOpen = "cannot_open"
+        /// The path (or its -wal/-shm) is a symbolic link, which histd never follows for files it writes.
+        case unsafeFile = "unsafe_file"
         /// Applying a migration failed.
         case migrationFailed = "migration_failed"
         /// A synchronous write (beginRun, endRun, prune) failed.
@@ -40,7 +42,7 @@ extension HistoryStoreError.Code {
     public var isRetryable: Bool {
         switch self {
         case .cannotOpen, .missing, .migrationFailed, .writeFailed: true
-        case .isDirectory, .notADatabase, .notAHistoryDatabase, .newerSchema: false
+        case .isDirectory, .notADatabase, .notAHistoryDatabase, .newerSchema, .unsafeFile: false
         }
     }
 }

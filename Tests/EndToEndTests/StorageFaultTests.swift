@@ -188,6 +188,34 @@ extension EndToEnd {
             #expect(Self.occurrences("was deleted while histd was writing it", in: ws.log()) == 1, "\(ws.log())")
         }
 
+        /// `histd check` names the database and says why it cannot be used (exit 3), changing nothing.
+        @Test func checkReportsAnUnusableDatabase() throws {
+            let ws = try Workspace("storage-check")
+            defer { ws.cleanup() }
+            try ws.write("blocker", "not a folder\n")
+            let config = try Self.config(ws, db: "blocker/h.db")
+            let r = try E2E.run(E2E.histd, ["check", "--config", config], cwd: ws.dir)
+            #expect(r.status == 3, "\(r.stderr)")
+            #expect(r.stderr.contains("history database \(ws.path("blocker/h.db"))") && r.stderr.contains("is not a directory"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: ws.path("blocker/h.db")))
+
+            // Another application's database: refused, and left byte-identical.
+            let foreign = ws.path("other.db")
+            let q = try DatabaseQueue(path: foreign)
+            try q.write { try $0.execute(sql: "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')") }
+            try q.close()
+            let before = try Data(contentsOf: URL(fileURLWithPath: foreign))
+            let r2 = try E2E.run(E2E.histd, ["check", "--config", config, "--db", foreign], cwd: ws.dir)
+            #expect(r2.status == 3, "\(r2.stderr)")
+            #expect(r2.stderr.contains("not a histd history database"), "\(r2.stderr)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == before)
+
+            // A usable one: exit 0, and a missing file is not created by the check.
+            let r3 = try E2E.run(E2E.histd, ["check", "--config", config, "--db", ws.path("new/h.db")], cwd: ws.dir)
+            #expect(r3.status == 0, "\(r3.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: ws.path("new")))
+        }
+
         @Test func lockedDatabaseLeavesSupervisionAlone() throws {
             let ws = try Workspace("storage-locked")
             defer { ws.cleanup() }
