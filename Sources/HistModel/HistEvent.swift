@@ -72,6 +72,9 @@ public enum EventKind: String, Hashable, Sendable, CaseIterable {
     case swept
     /// A config reload attempt (id 40, migration 0005; written with its `reloads` row, not by the engine).
     case configReload = "config_reload"
+    /// A period in which the history database could not be written (or was deleted/replaced), written by
+    /// the writer itself once writing works again (id 60, migrations/0010; not an engine fact).
+    case storageOutage = "storage_outage"
 }
 
 /// One fact the engine learned. The engine hands these to a `HistorySink` and never waits for them.

@@ -79,7 +79,7 @@ public final class ReportDatabase: Sendable {
             return ReportError(.notHistd, "\(path) \(e.message.replacingOccurrences(of: "histd history database", with: "histd history"))")
         case .newerSchema:
             return ReportError(.notHistd, "\(path) \(e.message)")
-        case .cannotOpen, .migrationFailed, .writeFailed:
+        case .cannotOpen, .unsafeFile, .migrationFailed, .writeFailed:
             if e.message.contains("malformed") || e.message.contains("not a database") {
                 return ReportError(.corrupt, "\(path) is damaged: \(e.message)")
             }

@@ -135,7 +135,7 @@ public enum HistoryDatabase {
             for file in [path, path + "-wal", path + "-shm"] {
                 var lst = stat()
                 if lstat(file, &lst) == 0, (lst.st_mode & S_IFMT) == S_IFLNK {
-                    throw HistoryStoreError(.cannotOpen, path: path, "cannot be used: \(file) is a symbolic link; histd never follows links for the files it writes (remove the link, or point db at the real file)")
+                    throw HistoryStoreError(.unsafeFile, path: path, "cannot be used: \(file) is a symbolic link; histd never follows links for the files it writes (remove the link, or point db at the real file)")
                 }
             }
         }

@@ -19,17 +19,19 @@ import Synchronization
 public final class HistoryStore: Sendable {
     /// The database file.
     public let path: String
-    /// The one write connection. The writer thread uses it; `beginRun`/`endRun` use it before/after.
-    let dbQueue: DatabaseQueue
+    /// The one write connection, which the writer may open late or reopen (`DatabaseSlot`). The writer
+    /// thread uses it; `beginRun`/`endRun` use it before/after. Throws `cannotOpen` while none is open.
+    let slot: DatabaseSlot
+    var dbQueue: DatabaseQueue { get throws { try slot.current() } }
     private struct State {
         var runID: Int64?
         var writer: HistoryWriter?
     }
     private let state = Mutex(State())
 
-    init(path: String, dbQueue: DatabaseQueue) {
+    init(path: String, dbQueue: DatabaseQueue?) {
         self.path = path
-        self.dbQueue = dbQueue
+        self.slot = DatabaseSlot(path: path, queue: dbQueue)
     }
 
     /// Opens the database for writing: creates its folder and the file (mode 0640; -wal/-shm inherit it)
@@ -37,6 +39,19 @@ public final class HistoryStore: Sendable {
     /// Throws `HistoryStoreError` (directory, not SQLite, not a histd database, newer schema...).
     public static func open(path: String) throws -> HistoryStore {
         HistoryStore(path: path, dbQueue: try HistoryDatabase.openWriter(path: path, create: true))
+    }
+
+    /// Like `open`, but a database that cannot be opened *now* (full disk, read-only mount, a missing
+    /// permission, a lock held through the migrations) is not an error: the store is returned without a
+    /// connection, with the reason, and its writer keeps trying to open it (`histd run` supervises
+    /// meanwhile). A file histd refuses (a directory, not SQLite, another application's database, a newer
+    /// histd's) is still thrown: retrying would not change it.
+    public static func openOrDefer(path: String) throws -> (store: HistoryStore, deferred: HistoryStoreError?) {
+        do {
+            return (try open(path: path), nil)
+        } catch let error as HistoryStoreError where error.code.isRetryable {
+            return (HistoryStore(path: path, dbQueue: nil), error)
+        }
     }
 
     /// Opens an existing database for writing without creating it (for `histctl prune` and tools).
@@ -69,7 +84,7 @@ public final class HistoryStore: Sendable {
     public func startWriter(beginning request: RunRequest, options: HistoryWriter.Options = .init()) -> HistoryWriter {
         state.withLock { s in
             if let w = s.writer { return w }
-            let w = HistoryWriter(dbQueue: dbQueue, run: .pending(request), options: options, onCommit: nil,
+            let w = HistoryWriter(slot: slot, run: .pending(request), options: options, onCommit: nil,
                                   onRunBegun: { [weak self] start in self?.state.withLock { $0.runID = start.runID } })
             s.writer = w
             return w
@@ -86,7 +101,7 @@ public final class HistoryStore: Sendable {
     package func startWriter(options: HistoryWriter.Options, onCommit: (@Sendable (UInt64) -> Void)?) -> HistoryWriter {
         state.withLock { s in
             if let w = s.writer { return w }
-            let w = HistoryWriter(dbQueue: dbQueue, run: s.runID.map { .begun($0) } ?? .none, options: options,
+            let w = HistoryWriter(slot: slot, run: s.runID.map { .begun($0) } ?? .none, options: options,
                                   onCommit: onCommit, onRunBegun: nil)
             s.writer = w
             return w
@@ -127,7 +142,7 @@ public final class HistoryStore: Sendable {
     public func close(timeout: Duration = .seconds(5)) {
         let writer = state.withLock { $0.writer }
         writer?.close(timeout: timeout)
-        try? dbQueue.close()
+        slot.close()
     }
 
     /// Runs `body` on the write connection (serialized with the writer thread). For tests (fault

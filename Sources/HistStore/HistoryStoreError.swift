@@ -14,6 +14,8 @@ public struct HistoryStoreError: Error, CustomStringConvertible, Sendable, Equat
         case missing
         /// The file or its folder could not be created or opened (permissions, read-only file system...).
         case cannotOpen = "cannot_open"
+        /// The path (or its -wal/-shm) is a symbolic link, which histd never follows for files it writes.
+        case unsafeFile = "unsafe_file"
         /// Applying a migration failed.
         case migrationFailed = "migration_failed"
         /// A synchronous write (beginRun, endRun, prune) failed.
@@ -31,4 +33,16 @@ public struct HistoryStoreError: Error, CustomStringConvertible, Sendable, Equat
     }
 
     public var description: String { "history database \(path): \(message)" }
+}
+
+extension HistoryStoreError.Code {
+    /// Whether the same file may open later without anyone changing it (space freed, a mount made
+    /// writable, a lock released): `histd run` supervises meanwhile and its writer retries. The others are
+    /// refusals of the file itself.
+    public var isRetryable: Bool {
+        switch self {
+        case .cannotOpen, .missing, .migrationFailed, .writeFailed: true
+        case .isDirectory, .notADatabase, .notAHistoryDatabase, .newerSchema, .unsafeFile: false
+        }
+    }
 }

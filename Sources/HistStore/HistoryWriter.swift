@@ -43,6 +43,12 @@ public final class HistoryWriter: HistorySink, Sendable {
         /// Called on the writer thread after each committed transaction with how long it took (from
         /// BEGIN to COMMIT). Must return at once (histd's metrics observe a histogram). Nil = not timed.
         public var onCommit: (@Sendable (Duration) -> Void)?
+        /// How often the writer checks that the file it has open is still the one at its path (device and
+        /// inode); zero = never. On a timer of the writer thread, never per event.
+        public var fileCheckEvery: Duration = .seconds(1)
+        /// Called on the writer thread once per change of the database's state (cannot open, full, locked,
+        /// deleted, dropping, recovered), never per failed attempt. Must return at once (histd logs a line).
+        public var onStorageState: (@Sendable (StorageNotice) -> Void)?
 
         public init(capacity: Int = 100_000, batchSize: Int = 1000, maxBatchSize: Int = 8000, retainLimit: Int = 100_000,
                     retryInitial: Duration = .milliseconds(20), retryMax: Duration = .seconds(2),
@@ -81,14 +87,14 @@ public final class HistoryWriter: HistorySink, Sendable {
     }
     private let begun: Begun
 
-    init(dbQueue: DatabaseQueue, run: Run, options: Options, onCommit: (@Sendable (UInt64) -> Void)? = nil,
+    init(slot: DatabaseSlot, run: Run, options: Options, onCommit: (@Sendable (UInt64) -> Void)? = nil,
          onRunBegun: (@Sendable (RunStart) -> Void)? = nil) {
         self.queue = WriteQueue(capacity: options.capacity, onCommit: onCommit)
         self.options = options
         if case .begun(let id) = run { begun = Begun(id) } else { begun = Begun(nil) }
         let queue = self.queue, finished = self.finished, begun = self.begun
         let thread = Thread {
-            var loop = WriterLoop(dbQueue: dbQueue, queue: queue, run: run, options: options) { start in
+            var loop = WriterLoop(slot: slot, queue: queue, run: run, options: options) { start in
                 begun.state.withLock { $0 = (start.runID, start) }
                 onRunBegun?(start)
             }

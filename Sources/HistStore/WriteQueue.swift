@@ -161,6 +161,9 @@ final class WriteQueue: Sendable {
         state.withLock { $0.stats.pruned += n }
     }
 
+    /// Items dropped since the writer started (StorageHealth's counts).
+    var droppedTotal: UInt64 { state.withLock { $0.stats.dropped } }
+
     /// (accepted, processed, gap pending)
     var progress: (accepted: UInt64, processed: UInt64, gapPending: Bool) {
         state.withLock { ($0.accepted, $0.processed, !$0.gap.isEmpty || $0.gapInFlight) }

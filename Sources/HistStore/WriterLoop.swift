@@ -5,7 +5,8 @@ import HistModel
 /// The writer thread's body: take, write in batches, retry on failure, prune between batches.
 /// Everything here runs on that one thread; only `WriteQueue` is shared.
 struct WriterLoop {
-    let dbQueue: DatabaseQueue
+    /// The write connection, opened (or reopened) here when it is missing (`DatabaseSlot`).
+    let slot: DatabaseSlot
     let queue: WriteQueue
     let options: WriterOptions
     var session: WriteSession
@@ -20,12 +21,24 @@ struct WriterLoop {
     /// (items wait in `retained`, bounded by `retainLimit`), so no row of the run lacks its run id.
     var pendingRun: RunRequest?
     let onRunBegun: (RunStart) -> Void
+    /// The run to record again in a new file if the database is deleted or replaced.
+    let runRequest: RunRequest?
+    /// Outages and the state last reported (StorageHealth.swift).
+    var health: StorageHealth
+    var nextFileCheck: MonotonicInstant
+    /// When the file was last seen in place (the start of a deleted/replaced outage), and the writer's
+    /// total of committed items when the current file was opened.
+    var fileSeenMs: Int64 = Timestamp.now().milliseconds
+    var writtenAtOpen: UInt64 = 0
 
     typealias WriterOptions = HistoryWriter.Options
 
-    init(dbQueue: DatabaseQueue, queue: WriteQueue, run: HistoryWriter.Run, options: WriterOptions,
+    init(slot: DatabaseSlot, queue: WriteQueue, run: HistoryWriter.Run, options: WriterOptions,
          onRunBegun: @escaping (RunStart) -> Void) {
-        self.dbQueue = dbQueue
+        self.slot = slot
+        self.health = StorageHealth(path: slot.path, retainLimit: options.retainLimit)
+        self.nextFileCheck = MonotonicInstant.now().adding(options.fileCheckEvery)
+        if case .pending(let request) = run { runRequest = request } else { runRequest = nil }
         self.queue = queue
         self.options = options
         switch run {
@@ -43,13 +56,16 @@ struct WriterLoop {
     mutating func run() {
         while true {
             let idle = retained.isEmpty && failure == nil && pendingRun == nil
-            let wait: Duration? = idle ? (pruner != nil ? .zero : untilNextPrune()) : .zero
+            let wait: Duration? = idle ? (pruner != nil ? .zero : Self.earlier(untilNextPrune(), untilNextFileCheck())) : .zero
             let before = retained.count
             let stopping = queue.take(into: &retained, timeout: wait)
             if retained.count > before {
                 enforceRetainLimit()
             }
-            if pendingRun != nil || !retained.isEmpty || queue.progress.gapPending {
+            checkFileIfDue()
+            let gapPending = queue.progress.gapPending
+            if gapPending { noteDropping() }
+            if pendingRun != nil || !retained.isEmpty || gapPending || health.outage != nil {
                 // The run first: nothing of it is written before its runs row exists.
                 if beginRun() && writeRetained() {
                     backoff = options.retryInitial
@@ -87,13 +103,13 @@ struct WriterLoop {
         }
         while true {
             let end = min(start + transactionSize(backlog: retained.count - start), retained.count)
-            if start == end && !queue.progress.gapPending { return true }
+            if start == end && !queue.progress.gapPending && health.outage == nil { return true }
             switch commit(retained[start..<end]) {
             case .success:
                 start = end
             case .transient(let reason, let message):
                 queue.failed(message)
-                failure = reason
+                noteFailure(reason, message)
                 return false
             case .rejected(let message):
                 // Deterministic failure (constraint, too big, ...): retrying the batch would fail forever.
@@ -106,7 +122,7 @@ struct WriterLoop {
                         queue.dropped(retained[i...i], reason: "rejected")
                     case .transient(let reason, let message):
                         queue.failed(message)
-                        failure = reason
+                        noteFailure(reason, message)
                         start = i
                         return false
                     }
@@ -142,13 +158,17 @@ struct WriterLoop {
         let began = options.onCommit == nil ? nil : ContinuousClock.now
         do {
             var outcome = WriteSession.Outcome()
-            try dbQueue.inDatabase { db in
+            let health = self.health, runID = session.runID
+            try slot.openIfNeeded().inDatabase { db in
                 try db.inTransaction(.immediate) {
                     gap = queue.takeGap()
-                    outcome = try session.write(items, gap: gap, db: db, now: Timestamp.now().milliseconds)
+                    let now = Timestamp.now().milliseconds
+                    try health.writeOutage(db, runID: runID, nowMs: now, dropped: queue.droppedTotal)
+                    outcome = try session.write(items, gap: gap, db: db, now: now)
                     return .commit
                 }
             }
+            noteCommitted(gapWritten: gap != nil)
             session.caches.commit()
             if let began, let onCommit = options.onCommit { onCommit(ContinuousClock.now - began) }
             queue.committed(items: items.count, gapWritten: gap != nil, maxEventID: outcome.maxEventID,
@@ -168,14 +188,18 @@ struct WriterLoop {
     mutating func beginRun() -> Bool {
         guard let request = pendingRun else { return true }
         do {
-            let start = try dbQueue.inDatabase { db in
+            let health = self.health
+            let start = try slot.openIfNeeded().inDatabase { db in
                 var start: RunStart?
                 try db.inTransaction(.immediate) {
                     start = try request.begin(db, detectedAt: .now())
+                    try health.writeOutage(db, runID: start!.runID, nowMs: Timestamp.now().milliseconds,
+                                           dropped: queue.droppedTotal)
                     return .commit
                 }
                 return start!
             }
+            noteCommitted(gapWritten: false)
             pendingRun = nil
             session.runID = start.runID
             onRunBegun(start)
@@ -183,7 +207,7 @@ struct WriterLoop {
         } catch {
             let (reason, _) = WriteFailure.classify(error)
             queue.failed("begin run: \(reason): \(error)")
-            failure = reason
+            noteFailure(reason, "\(error)")
             return false
         }
     }
@@ -253,7 +277,8 @@ struct WriterLoop {
         guard var p = pruner else { return }
         do {
             var deleted = 0
-            try dbQueue.inDatabase { db in
+            // Never opens the file: only a write of facts does (and is retried with backoff).
+            try slot.current().inDatabase { db in
                 try db.inTransaction(.immediate) {
                     deleted = try p.step(db)
                     return .commit
@@ -273,6 +298,9 @@ struct WriterLoop {
 /// Classifies SQLite errors: transient ones are retried (the batch is kept), the rest are deterministic.
 enum WriteFailure {
     static func classify(_ error: any Error) -> (reason: String, transient: Bool) {
+        // From `DatabaseSlot.openIfNeeded`: the file could not be opened, or is one histd refuses to
+        // write; both are retried (space may be freed, the file put back), never modified.
+        if let e = error as? HistoryStoreError { return (e.code.isRetryable ? "cannot_open" : "refused", true) }
         guard let e = error as? DatabaseError else { return ("write_error", true) }
         switch e.resultCode {
         case .SQLITE_FULL: return ("disk_full", true)

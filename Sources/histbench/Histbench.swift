@@ -79,7 +79,23 @@ extension Histbench {
         static let configuration = CommandConfiguration(
             abstract: "A program that exits 1 at once, restart_delay 0: its exit stamp to the next instance's start stamp (target <= 1 ms).")
         @OptionGroup var options: BenchOptions
-        func run() throws { try options.execute { [try RestartScenario.run($0, trials: options.trials ?? 50)] } }
+        @Option(help: "The program's kill_mode: tree (the default), process, or both (tree and process runs, one after the other, for a same-sitting comparison).")
+        var killMode: String?
+        func validate() throws {
+            if let k = killMode, !["tree", "process", "both"].contains(k) {
+                throw ValidationError("--kill-mode must be tree, process or both")
+            }
+        }
+        func run() throws {
+            try options.execute { ws in
+                switch killMode {
+                case nil: [try RestartScenario.run(ws, trials: options.trials ?? 50)]
+                case "both"?: [try RestartScenario.run(ws, trials: options.trials ?? 50, name: "restart-tree", killMode: "tree"),
+                               try RestartScenario.run(ws, trials: options.trials ?? 50, name: "restart-process", killMode: "process")]
+                case let k?: [try RestartScenario.run(ws, trials: options.trials ?? 50, name: "restart-\(k)", killMode: k)]
+                }
+            }
+        }
     }
 
     struct Detect: ParsableCommand {

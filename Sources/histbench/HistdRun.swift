@@ -10,6 +10,8 @@ final class HistdRun {
     struct Program {
         var name: String
         var argv: [String]
+        /// More `[program.NAME]` lines (e.g. `kill_mode = "process"`).
+        var extra: [String] = []
     }
 
     let workspace: Workspace
@@ -38,7 +40,7 @@ final class HistdRun {
                     "restart_delay = \"\(restartDelayMs)ms\"",
                     "backoff_factor = 1.0",
                     "max_backoff = \"\(max(restartDelayMs, 1))ms\"",
-                    "max_restarts = 0", ""]
+                    "max_restarts = 0"] + p.extra + [""]
         }
         try out.joined(separator: "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
     }

@@ -5,12 +5,15 @@ import Foundation
 enum RestartScenario {
     /// `supervisorExtra` and `during` let the metrics scenario run the same measurement with the
     /// metrics endpoint on and scraped (`during` runs once histd is up, until the measurement ends).
+    /// `killMode`: the program's kill_mode ("tree", the default, sweeps what remains of each instance
+    /// before the restart; "process" does not), nil = the key left out.
     static func run(_ ws: Workspace, trials: Int, warmup: Int = 2, name: String = "restart",
-                    supervisorExtra: [String] = [], during: (@Sendable (_ done: @escaping @Sendable () -> Bool) -> Void)? = nil) throws -> ScenarioResult {
+                    supervisorExtra: [String] = [], killMode: String? = nil, during: (@Sendable (_ done: @escaping @Sendable () -> Bool) -> Void)? = nil) throws -> ScenarioResult {
         let child = try ws.helper("stampchild")
         let dir = try ws.runDirectory(name)
         let stampPath = dir + "/stamps"
-        let histd = try HistdRun(workspace: ws, dir: dir, programs: [.init(name: "p0000", argv: [child, stampPath, "0", "exit", "0"])],
+        let histd = try HistdRun(workspace: ws, dir: dir, programs: [.init(name: "p0000", argv: [child, stampPath, "0", "exit", "0"],
+                                                                          extra: killMode.map { ["kill_mode = \(toml($0))"] } ?? [])],
                                  supervisorExtra: supervisorExtra)
         try histd.start()
         defer { histd.stop() }
@@ -53,6 +56,7 @@ enum RestartScenario {
         r.info["starts_seen"] = "\(starts) in \(fmt(elapsed)) s (\(fmt(Double(starts) / elapsed)) restarts/s)"
         r.info["warmup_dropped"] = "\(warmup)"
         r.info["histd"] = ws.histd
+        r.info["kill_mode"] = killMode ?? "default (tree)"
         r.info["graceful_stop_s"] = stop.seconds.map { fmt($0) } ?? "timed out"
         r.info["leftovers_killed"] = "\(stop.leftovers)"
         r.info["complete"] = gaps.count >= trials ? "yes" : "no (\(gaps.count) of \(trials))"

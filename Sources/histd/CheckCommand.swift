@@ -1,6 +1,7 @@
 import ArgumentParser
 import HistConfig
 import HistModel
+import HistStore
 
 import HistSys
 #if canImport(Glibc)
@@ -32,13 +33,26 @@ extension Histd {
               broken.toml:4: program.web.restart_dely: unknown key; did you mean restart_delay?
               2 problems; nothing was started.
 
-            Exit status: 0 when the config is valid; 2 when it has problems (the same \
-            code `histd run` uses for a bad config). Every key is described in \
-            docs/CONFIG.md.
+            It then checks the history database (--db, $HISTD_DB, the config's db, \
+            then the default), without creating or changing it: that the file is a \
+            histd database this histd can write (not another application's, not a \
+            newer histd's), or that it can be created, and that its file system is \
+            not full. For example:
+
+              histd check: history database /var/lib/histd/history.db (from config): \
+            cannot be written: Read-only file system
+
+            Exit status: 0 when the config is valid and the database usable; 2 when \
+            the config has problems (the same code `histd run` uses for a bad \
+            config); 3 when the config is valid but the history database cannot be \
+            used (`histd run` would refuse a foreign or newer file, and for the rest \
+            would supervise without recording until it can). Every key is described \
+            in docs/CONFIG.md.
             """
         )
 
         @Option(help: "The TOML config file to check.") var config: String
+        @Option(help: "History database path (overrides $HISTD_DB and the config's db).") var db: String?
 
         func run() async throws {
             let loaded: HistConfig
@@ -51,6 +65,11 @@ extension Histd {
                 throw ExitCode(2)
             }
             print(Self.summary(loaded, file: config))
+            let location = DatabaseLocation.resolve(flag: db, environment: currentEnvironment(), configDB: loaded.supervisor.db)
+            if let problem = DatabaseCheck.problem(path: location.path) {
+                Self.printError("histd check: history database \(location.path) (from \(location.source.rawValue)): \(problem)")
+                throw ExitCode(3)
+            }
         }
 
         /// One line to stderr with a plain write(2): `stderr` (the C global) is not concurrency-safe in Swift 6.

@@ -35,13 +35,15 @@ final class Recorder: Sendable {
     static let runStartWait: Duration = .seconds(2)
 
     /// Opens (creating if needed) the database and begins a run. A database that is not histd's,
-    /// or is newer than this histd, is refused (thrown). Recording the run is the writer's first
+    /// or is newer than this histd, is refused (thrown). One that cannot be opened now (full disk,
+    /// read-only mount, permission) is not: supervision starts, and the writer keeps trying to open it
+    /// and then records the run, what waited in memory, and the outage. Recording the run is the writer's first
     /// item: if it fails (disk full, locked), supervision still starts, and the writer retries it
     /// before anything else, so what is recorded later still belongs to this run.
     /// `onCommit` times each transaction (the metrics' commit histogram).
     static func open(path: String, config: HistConfig, logger: Logger,
                      onCommit: (@Sendable (Duration) -> Void)? = nil) throws -> Recorder {
-        let store = try HistoryStore.open(path: path)
+        let (store, deferred) = try HistoryStore.openOrDefer(path: path)
         // Read before the writer starts, so this run's own rows never count as "the last fact".
         let facts = config.supervisor.restoreState ? store.lastRestartFacts(programs: config.programs.map(\.name)) : [:]
         let request = try RunRequest(host: hostName(), pid: getpid(), version: HistdVersion.string,
@@ -51,10 +53,16 @@ final class Recorder: Sendable {
         var options = HistoryWriter.Options(retention: config.supervisor.retention,
                                             snapshotRetention: config.supervisor.snapshotRetention)
         options.onCommit = onCommit
+        // One line per change of the database's state (cannot open, full, locked, deleted, dropping,
+        // recovered), from the writer thread; never one per retry.
+        options.onStorageState = { notice in
+            if notice.isProblem { logger.error("\(notice.line)") } else { logger.notice("\(notice.line)") }
+        }
         let writer = store.startWriter(beginning: request, options: options)
-        let start = writer.waitForRun(timeout: runStartWait)
+        // Nothing to wait for when the file could not be opened: the writer's own line says why.
+        let start = deferred == nil ? writer.waitForRun(timeout: runStartWait) : nil
         if start == nil {
-            let why = writer.stats.lastError.map { ": \($0)" } ?? ""
+            let why = (deferred?.message ?? writer.stats.lastError).map { ": \($0)" } ?? ""
             logger.error("cannot record this supervisor run in \(path) yet\(why); supervising anyway, the run and its events are queued and retried (processes an earlier histd left running are not checked)")
         }
         if let start {

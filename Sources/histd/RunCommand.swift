@@ -60,7 +60,15 @@ extension Histd {
             Example:
               histd run --config /etc/histd/histd.toml
 
-            Exit codes: 0 after a clean shutdown; 1 when the engine or the database cannot start; 2 for a bad config.
+            A database that cannot be opened or written now (full disk, read-only mount, a missing \
+            permission, a lock held by another process) does not stop histd: it supervises, holds facts in \
+            memory, retries, and records the run, what waited and a storage_outage once it can. A database \
+            deleted or replaced under it is recreated. stderr gets one line per change of state (cannot \
+            open, full, locked, deleted, dropping, recording again); see docs/ARCHITECTURE.md, "Faults".
+
+            Exit codes: 0 after a clean shutdown; 1 when the engine cannot start or the database file is \
+            refused (a directory, a symbolic link, not SQLite, another application's, a newer histd's); 2 for \
+            a bad config.
             """)
         @Option(help: "The TOML config file.") var config: String
         @Option(help: "History database path (overrides $HISTD_DB and the config's db).") var db: String?

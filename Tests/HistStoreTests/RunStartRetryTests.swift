@@ -45,8 +45,10 @@ import Testing
         #expect(try count(r, "SELECT count(*) FROM program_configs WHERE run_id = ?", [start.runID]) == 1)
         #expect(try count(r, "SELECT count(*) FROM instances") == 1)
         #expect(try count(r, "SELECT count(*) FROM instances WHERE run_id = ? AND class = 'crash'", [start.runID]) == 1)
-        // Every event of the run points at it: start, crash, restart_scheduled, supervisor_start/stop.
-        #expect(try count(r, "SELECT count(*) FROM events WHERE kind IN (SELECT id FROM event_kinds)") == 5)
+        // Every event of the run points at it: start, crash, restart_scheduled, supervisor_start/stop, and
+        // the storage_outage that says the database refused writes for a while (migration 0010).
+        #expect(try count(r, "SELECT count(*) FROM events WHERE kind IN (SELECT id FROM event_kinds)") == 6)
+        #expect(try count(r, "SELECT count(*) FROM storage_outages WHERE run_id = ? AND states = 'read_only'", [start.runID]) == 1)
         #expect(try count(r, "SELECT count(*) FROM events WHERE kind IN (SELECT id FROM event_kinds) AND run_id IS NOT ?",
                           [start.runID]) == 0)
         #expect(try count(r, """

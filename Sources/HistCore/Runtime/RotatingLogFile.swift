@@ -73,11 +73,19 @@ final class RotatingLogFile {
     private func append(_ bytes: UnsafeRawBufferPointer) {
         if fd < 0 { open() }
         guard fd >= 0, Sys.writeAll(fd, bytes) else {
+            let err = fd >= 0 ? errno : 0
             writeErrors += 1
+            health.failed(path: path, bytes: bytes.count, errno: err, problem: openProblem)
+            // What a partial write put in the file still counts toward the rotation size.
+            if fd >= 0 { var st = stat(); if fstat(fd, &st) == 0 { size = Int(st.st_size) } }
             return
         }
         size += bytes.count
+        health.succeeded(path: path)
     }
+
+    /// Write failures reported once per episode (LogWriteHealth.swift).
+    private var health = LogWriteHealth()
 
     func rotate() {
         Sys.close(fd)

@@ -1,0 +1,69 @@
+import HistModel
+
+/// The writer's storage-fault path: the file identity timer, the state reported once per change, and the
+/// outage it records (StorageHealth). Kept apart from the batching in WriterLoop.swift.
+extension WriterLoop {
+    static func earlier(_ a: Duration?, _ b: Duration?) -> Duration? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return min(a, b)
+    }
+
+    func untilNextFileCheck() -> Duration? {
+        guard options.fileCheckEvery > .zero else { return nil }
+        let now = MonotonicInstant.now()
+        return nextFileCheck > now ? nextFileCheck.since(now) : .zero
+    }
+
+    /// On a timer (`fileCheckEvery`, not per batch): is the file histd has open still the one at its
+    /// path? A deleted or replaced database is closed here, and the next write recreates it and records
+    /// the run again, so the rest of this run is not written into an unlinked inode that nobody can read.
+    mutating func checkFileIfDue() {
+        guard options.fileCheckEvery > .zero else { return }
+        let now = MonotonicInstant.now()
+        guard now >= nextFileCheck else { return }
+        nextFileCheck = now.adding(options.fileCheckEvery)
+        guard let change = slot.checkFile() else {
+            if slot.isOpen { fileSeenMs = Timestamp.now().milliseconds }
+            return
+        }
+        let written = queue.stats.written
+        let notice = health.fileChanged(change, lastSeenMs: fileSeenMs, lostWritten: written &- writtenAtOpen,
+                                        dropped: queue.droppedTotal)
+        writtenAtOpen = written
+        report(notice)
+        // The new file knows nothing of this run: record it again first (the writer's first item, as at
+        // start); instance rows and program ids are the new file's. A writer without a run of its own
+        // (tools, tests) writes the rest without a run id rather than pointing at a run that is not there.
+        session = WriteSession(runID: nil)
+        if let runRequest { pendingRun = runRequest }
+        failure = change.state
+    }
+
+    mutating func noteFailure(_ reason: String, _ message: String) {
+        failure = reason
+        if let n = health.failed(reason: reason, message: message, nowMs: Timestamp.now().milliseconds,
+                                 dropped: queue.droppedTotal, held: retained.count) {
+            report(n)
+        }
+    }
+
+    mutating func noteDropping() {
+        health.held(retained.count)
+        // Only while drops are not yet recorded, and cheap: one counter read under the queue's lock.
+        let dropped = queue.droppedTotal
+        guard dropped > 0, let n = health.dropping(dropped: dropped, held: retained.count) else { return }
+        report(n)
+    }
+
+    mutating func noteCommitted(gapWritten: Bool) {
+        if let n = health.committed(nowMs: Timestamp.now().milliseconds, dropped: queue.droppedTotal, gapWritten: gapWritten) {
+            report(n)
+        }
+        fileSeenMs = Timestamp.now().milliseconds
+    }
+
+    func report(_ notice: StorageNotice) {
+        options.onStorageState?(notice)
+    }
+}

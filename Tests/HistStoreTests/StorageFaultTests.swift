@@ -1,0 +1,127 @@
+import Foundation
+import GRDB
+import HistModel
+import Synchronization
+import Testing
+@testable import HistStore
+
+/// Storage faults never stop the writer for good: a database that cannot be opened at start is opened
+/// later, a file deleted or replaced underneath is recreated, and each outage is recorded once, with one
+/// state line per change (not per retry).
+@Suite(.serialized) struct StorageFaultTests {
+    final class Notices: Sendable {
+        let all = Mutex<[StorageNotice]>([])
+        func add(_ n: StorageNotice) { all.withLock { $0.append(n) } }
+        var states: [StorageNotice.State] { all.withLock { $0.map(\.state) } }
+    }
+
+    func request(_ programs: [String] = ["web"]) throws -> RunRequest {
+        try RunRequest(host: "testhost", pid: 4242, version: "0.1-test", configPath: nil, configHash: "abc", bootID: "boot-1",
+                       programs: programs.map { ProgramSpec(name: $0, command: ["/bin/true"]) }, pools: [], at: ts(0))
+    }
+
+    func options(_ notices: Notices) -> HistoryWriter.Options {
+        var o = HistoryWriter.Options(retryInitial: .milliseconds(5), retryMax: .milliseconds(40))
+        o.fileCheckEvery = .milliseconds(50)
+        o.onStorageState = { notices.add($0) }
+        return o
+    }
+
+    func startAndEnd(_ n: Int) -> [HistEvent] {
+        let i = info(InstanceID(n), "web", pid: Int32(500 + n), ticks: UInt64(n), at: Int64(n * 10))
+        return [HistEvent(time: ts(Int64(n * 10)), program: "web", payload: .started(i)),
+                ended(i, at: Int64(n * 10 + 5), .exited(code: 1), .crash)]
+    }
+
+    @Test func aDatabaseThatCannotBeOpenedAtStartIsOpenedLaterWithTheOutageRecorded() throws {
+        let dir = TempDir()
+        // The database's folder cannot be created: a regular file sits where it should be.
+        let blocker = dir.file("state")
+        try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
+        let path = blocker + "/histd/h.db"
+        let (store, deferred) = try HistoryStore.openOrDefer(path: path)
+        #expect(deferred?.code == .cannotOpen, "\(String(describing: deferred))")
+        let notices = Notices()
+        let w = store.startWriter(beginning: try request(), options: options(notices))
+        for n in 1...3 { for e in startAndEnd(n) { w.record(e) } }
+        #expect(waitUntil { w.stats.writeErrors >= 5 }, "the writer keeps retrying")
+        #expect(notices.states == [.cannotOpen], "one line for the state, not one per retry: \(notices.states)")
+        #expect(w.runID == nil)
+
+        // The folder can be created now: the run, everything held, and the outage are written.
+        try FileManager.default.removeItem(atPath: blocker)
+        #expect(w.waitForRun(timeout: .seconds(20)) != nil)
+        #expect(w.flush(timeout: .seconds(20)))
+        #expect(notices.states == [.cannotOpen, .recovered], "\(notices.states)")
+        try store.endRun(reason: .clean)
+        store.close()
+
+        let r = try reader(path)
+        #expect(try count(r, "SELECT count(*) FROM runs WHERE stop_reason = 'clean'") == 1)
+        #expect(try count(r, "SELECT count(*) FROM instances WHERE class = 'crash'") == 3, "nothing held was lost")
+        let outages = try r.read { try Row.fetchAll($0, sql: "SELECT states, held, dropped, from_ms, to_ms, duration_ms, run_id FROM storage_outages") }
+        #expect(outages.count == 1)
+        let o = try #require(outages.first)
+        #expect(o["states"] as String? == "cannot_open")
+        #expect((o["held"] as Int64? ?? 0) >= 6, "the 6 events waited in memory")
+        #expect(o["dropped"] as Int64? == 0)
+        #expect((o["to_ms"] as Int64? ?? 0) - (o["from_ms"] as Int64? ?? 0) == o["duration_ms"] as Int64?)
+        let runID = try count(r, "SELECT max(id) FROM runs")
+        #expect(o["run_id"] as Int64? == Int64(runID), "the outage belongs to the run it was recorded in")
+        #expect(try count(r, "SELECT count(*) FROM recording_gaps") == 0, "nothing was dropped")
+    }
+
+    @Test func aFileThatHistdRefusesIsNeverDeferred() throws {
+        let dir = TempDir()
+        let path = dir.file("other.db")
+        let q = try DatabaseQueue(path: path)
+        try q.write { try $0.execute(sql: "CREATE TABLE mine (x)") }
+        try q.close()
+        #expect(throws: HistoryStoreError.self) { _ = try HistoryStore.openOrDefer(path: path) }
+    }
+
+    func fileChanged(replace: Bool) throws {
+        let dir = TempDir()
+        let path = dir.file("h.db")
+        let (store, deferred) = try HistoryStore.openOrDefer(path: path)
+        #expect(deferred == nil)
+        let notices = Notices()
+        let w = store.startWriter(beginning: try request(), options: options(notices))
+        let first = try #require(w.waitForRun(timeout: .seconds(20)))
+        for e in startAndEnd(1) { w.record(e) }
+        #expect(w.flush(timeout: .seconds(20)))
+        let before = DatabaseSlot.identity(of: path)
+
+        if replace {
+            // Another (empty) file put in its place in one rename, as a careless restore would.
+            let other = dir.file("new.db")
+            FileManager.default.createFile(atPath: other, contents: nil)
+            for suffix in ["-wal", "-shm"] { unlink(path + suffix) }
+            #expect(rename(other, path) == 0)
+        } else {
+            for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+        }
+        let kind: StorageNotice.State = replace ? .replaced : .deleted
+        #expect(waitUntil(timeout: 20) { notices.states.contains(.recovered) }, "\(notices.states)")
+        #expect(notices.states == [kind, .recovered], "\(notices.states)")
+        for e in startAndEnd(2) { w.record(e) }
+        #expect(w.flush(timeout: .seconds(20)))
+        #expect(store.runID != nil)
+        try store.endRun(reason: .clean)
+        store.close()
+
+        #expect(DatabaseSlot.identity(of: path) != before)
+        let r = try reader(path)
+        // This run is recorded again in the new file, with the loss and the facts after it.
+        #expect(try count(r, "SELECT count(*) FROM runs WHERE started_at = ? AND stop_reason = 'clean'", [T0]) == 1)
+        let o = try #require(try r.read { try Row.fetchOne($0, sql: "SELECT states, lost_written, lost_inode, run_id FROM storage_outages") })
+        #expect(o["states"] as String? == kind.rawValue)
+        #expect((o["lost_written"] as Int64? ?? 0) >= 2, "the start and end written to the lost file")
+        #expect(o["lost_inode"] as Int64? == before.map { Int64(bitPattern: $0.inode) })
+        #expect(try count(r, "SELECT count(*) FROM instances WHERE pid = 502 AND class = 'crash'") == 1)
+        _ = first
+    }
+
+    @Test func aDeletedDatabaseIsRecreatedAndTheLossRecorded() throws { try fileChanged(replace: false) }
+    @Test func aReplacedDatabaseIsReopenedAndTheLossRecorded() throws { try fileChanged(replace: true) }
+}
