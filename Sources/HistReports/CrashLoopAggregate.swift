@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HistStore
 
 /// The SQL aggregate `histctl_crash_loop(ts, worker_index, uptime_ms, window_ms, min_crashes)` that
 /// queries/loops.sql runs once per program over its crashes.
@@ -17,6 +18,10 @@ struct CrashLoopAggregate: DatabaseAggregate {
     /// The SQL name.
     static let name = "histctl_crash_loop"
     static let function = DatabaseFunction(name, argumentCount: 5, pure: true, aggregate: CrashLoopAggregate.self)
+    /// The same with a sixth argument, `counted`: rows with `counted` = 0 are context only. They decide
+    /// which crashes are in a loop but are left out of the result. queries/loops.sql reads the middle of
+    /// a long range from the `loop_hours` rollup and gives this the edges plus one window of context.
+    static let partFunction = DatabaseFunction(name, argumentCount: 6, pure: true, aggregate: CrashLoopAggregate.self)
 
     /// The rows so far. A class, so that GRDB's handling of the aggregate value (an existential it
     /// mutates per row) never copies the arrays: that made each step O(rows).
@@ -26,6 +31,8 @@ struct CrashLoopAggregate: DatabaseAggregate {
         @exclusivity(unchecked) var ts: [Int64] = []
         @exclusivity(unchecked) var workers: [Int64?] = []
         @exclusivity(unchecked) var uptimes: [Int64?] = []
+        /// nil while every row counts (the five-argument form).
+        @exclusivity(unchecked) var counted: [Bool]?
         @exclusivity(unchecked) var window: Int64 = 0
         @exclusivity(unchecked) var minCrashes = 1
     }
@@ -40,6 +47,14 @@ struct CrashLoopAggregate: DatabaseAggregate {
         s.ts.append(t)
         s.workers.append(Int64.fromDatabaseValue(dbValues[1]))
         s.uptimes.append(Int64.fromDatabaseValue(dbValues[2]))
+        if dbValues.count > 5 {
+            let c = (Int64.fromDatabaseValue(dbValues[5]) ?? 1) != 0
+            if s.counted == nil {
+                if !c { s.counted = Array(repeating: true, count: s.ts.count - 1) + [false] }
+            } else {
+                s.counted!.append(c)
+            }
+        }
         if s.ts.count == 1 {
             s.window = Int64.fromDatabaseValue(dbValues[3]) ?? 0
             s.minCrashes = max(1, Int(Int64.fromDatabaseValue(dbValues[4]) ?? 1))
@@ -48,14 +63,17 @@ struct CrashLoopAggregate: DatabaseAggregate {
 
     func finalize() throws -> (any DatabaseValueConvertible)? {
         var ts = state.ts, workers = state.workers, uptimes = state.uptimes
+        var counted = state.counted
         let window = state.window, minCrashes = state.minCrashes
         // Crashes come in time order from the index; spawn failures (a second source in loops.sql) may
         // interleave, so sort when they did not arrive sorted (one check, no cost otherwise).
         if zip(ts, ts.dropFirst()).contains(where: { $0 > $1 }) {
             let order = ts.indices.sorted { ts[$0] < ts[$1] }
             (ts, workers, uptimes) = (order.map { ts[$0] }, order.map { workers[$0] }, order.map { uptimes[$0] })
+            counted = counted.map { c in order.map { c[$0] } }
         }
-        let loop = Self.members(ts: ts, window: window, minCrashes: minCrashes)
+        var loop = Self.members(ts: ts, window: window, minCrashes: minCrashes)
+        if let counted { loop = loop.filter { counted[$0] } }
         guard !loop.isEmpty else { return nil }
         var first = Int64.max, last = Int64.min
         var longest: Int64?
@@ -71,23 +89,9 @@ struct CrashLoopAggregate: DatabaseAggregate {
             + "\"longest_uptime_ms\":\(longest.map(String.init) ?? "null"),\"workers\":\(workerText)}"
     }
 
-    /// Indexes (into `ts`) of the crashes that are in a loop. `ts` need not be sorted.
+    /// Indexes (into `ts`) of the crashes that are in a loop (HistStore's `CrashLoopMembers`, which the
+    /// `loop_hours` rollup uses too). `ts` need not be sorted.
     static func members(ts: [Int64], window: Int64, minCrashes: Int) -> [Int] {
-        let n = ts.count
-        let k = max(1, minCrashes)
-        guard n >= k else { return [] }
-        // The query feeds the crashes in time order; sort only if they are not.
-        var order = Array(0..<n)
-        if zip(ts, ts.dropFirst()).contains(where: { $0 > $1 }) {
-            order.sort { (ts[$0], $0) < (ts[$1], $1) }
-        }
-        var out: [Int] = []
-        // lastStart: the latest position a <= j whose run a ..< a + k spans at most `window`.
-        var lastStart = Int.min
-        for j in 0..<n {
-            if j + k - 1 < n, ts[order[j + k - 1]] - ts[order[j]] <= window { lastStart = j }
-            if lastStart != Int.min, lastStart >= j - k + 1 { out.append(order[j]) }
-        }
-        return out
+        CrashLoopMembers.members(ts: ts, window: window, minCrashes: minCrashes)
     }
 }

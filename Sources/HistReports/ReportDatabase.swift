@@ -12,6 +12,8 @@ import HistStore
 public final class ReportDatabase: Sendable {
     public let path: String
     let queue: DatabaseQueue
+    /// Tables an older histd's database lacks, with their read-only stand-ins (SchemaStandIns).
+    let standIns: SchemaStandIns
     /// CLOCK_MONOTONIC ns after which the progress handler interrupts the running statement; 0 = none.
     /// Written only around a statement on the calling thread (`withTimeout`), read by SQLite on the same one.
     nonisolated(unsafe) let deadline: UnsafeMutablePointer<UInt64> = {
@@ -34,12 +36,19 @@ public final class ReportDatabase: Sendable {
             throw ReportError(.cannotOpen, "cannot read \(path): \(error)")
         }
         do {
+            // Before query_only: the stand-ins are TEMP views on this connection (never in the file).
+            standIns = try queue.inDatabase { try SchemaStandIns.install($0) }
+        } catch {
+            throw Self.openError(path, error)
+        }
+        do {
             // One connection (DatabaseQueue): the pragma holds for every later statement. A second guard
             // besides SQLITE_OPEN_READONLY, e.g. for statements SQLite would run against a temp schema.
             try queue.inDatabase {
                 try $0.execute(sql: "PRAGMA query_only = ON")
                 // queries/loops.sql finds crash loops and their restart delays with these, in one pass each.
                 $0.add(function: CrashLoopAggregate.function)
+                $0.add(function: CrashLoopAggregate.partFunction)
                 $0.add(function: SpanMaxAggregate.function)
                 // `histctl sql` runs statements from outside: defensive mode (no writable_schema, no
                 // shadow-table writes), no load_extension, and no fts3_tokenizer(), whose one-argument
@@ -60,6 +69,13 @@ public final class ReportDatabase: Sendable {
             throw Self.openError(path, error)
         }
     }
+
+    /// A note for stderr when the database predates migrations the reports read (an older histd wrote it
+    /// and none has migrated it since): the reports then work from raw rows, more slowly. nil otherwise.
+    public var schemaNote: String? { standIns.note(path: path) }
+
+    /// Whether `loop_hours` (migrations/0011_loop_rollups.sql) is a real table here.
+    var hasLoopRollup: Bool { !standIns.missing.contains { $0.table == "loop_hours" } }
 
     /// histctl's wording for the store's open errors (the store's codes, one message style for histctl).
     static func reportError(_ e: HistoryStoreError) -> ReportError {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HistModel
+import HistStore
 
 /// The range and program filter shared by every report.
 public struct ReportScope: Hashable, Sendable {
@@ -192,7 +193,27 @@ public enum Reports {
         var args = scope.programArguments
         args["window_ms"] = window.milliseconds
         args["min_crashes"] = minCrashes
+        let (from, until) = loopRollupHours(db, scope, window: window, minCrashes: minCrashes)
+        args["loop_from"] = from
+        args["loop_until"] = until
         return try db.run(query: "loops", arguments: args, columns: loopColumns)
+    }
+
+    /// The whole hours `loops` reads from the `loop_hours` rollup: those at least one window inside the
+    /// range (a crash's loop membership depends only on the crashes within one window of it, so there the
+    /// history-wide membership the rollup keeps equals the membership within the range). None (both
+    /// `:until`) unless the window and count are the ones the rollup is kept for and the table exists.
+    static func loopRollupHours(_ db: ReportDatabase, _ scope: ReportScope, window: Duration, minCrashes: Int) -> (Int64, Int64) {
+        let none = (scope.until.milliseconds, scope.until.milliseconds)
+        guard window.milliseconds == CrashLoopMembers.rollupWindowMs, minCrashes == CrashLoopMembers.rollupMinCrashes,
+              db.hasLoopRollup else { return none }
+        let w = CrashLoopMembers.rollupWindowMs
+        let since = scope.since.milliseconds, until = scope.until.milliseconds
+        // Clamp so that ± one window cannot overflow (histctl's "the beginning of time" is Int64.min).
+        let lo = max(since, -(1 << 62)) + w, hi = min(until, 1 << 62) - w
+        guard lo < hi else { return none }
+        let hours = ReportScope.wholeHours(since: lo, until: hi)
+        return hours.from < hours.until ? (hours.from, hours.until) : none
     }
 
     /// Zombie parents whose interval overlaps the scope and passes the filter (transient one-scan zombies

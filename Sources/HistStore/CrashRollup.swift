@@ -108,5 +108,12 @@ public enum HistoryRollups {
     /// writer would have produced for the same instances.
     public static func rebuildAll(_ db: Database) throws {
         try CrashRollup.rebuild(db, from: Int64.min + 1, until: Int64.max)
+        try LoopRollup.rebuild(db, from: -(1 << 62), until: 1 << 62)
+        try ProgramHours.rebuild(db, from: -(1 << 62), until: 1 << 62)
     }
+
+    /// The statements that derive `loop_hours` and `program_hours` rows (migrations/0011_loop_rollups.sql)
+    /// for [:from, :until).
+    public static var loopRebuildSQL: String { LoopRollup.rebuildSQL }
+    public static var programHoursRebuildSQL: String { ProgramHours.rebuildSQL }
 }

@@ -5,16 +5,16 @@ extension HistoryStore {
     /// The last `start`, `restart_scheduled` or `gave_up` of each named plain program (not pools:
     /// a worker slot starts fresh), for `[supervisor] restore_state`. Call before the writer runs.
     /// A program with none of them is absent. Unreadable database: empty (start fresh).
+    ///
+    /// Indexed: the program's newest hour with such an event comes from `program_hours` (one primary-key
+    /// seek, migrations/0011_loop_rollups.sql), and only that hour's events are read (a range per kind of
+    /// events_kind_ts), newest first. Walking the events newest-first per program read the whole table
+    /// for a program that never started.
     public func lastRestartFacts(programs: [String]) -> [String: RestoredState.LastFact] {
         var out: [String: RestoredState.LastFact] = [:]
         try? dbQueue.inDatabase { db in
             for name in programs {
-                // Walks the newest events first; a program's last lifecycle fact is near the end.
-                guard let row = try Row.fetchOne(db, sql: """
-                    SELECT e.kind, e.ts, e.value, e.detail FROM events e
-                    WHERE e.program_id = (SELECT id FROM programs WHERE name = ? AND kind = 'program') AND e.kind IN (1, 4, 5)
-                    ORDER BY e.id DESC LIMIT 1
-                    """, arguments: [name]) else { continue }
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.lastFactSQL), arguments: [name]) else { continue }
                 let kind: Int64 = row[0]
                 switch kind {
                 case 4:
@@ -29,6 +29,17 @@ extension HistoryStore {
         }
         return out
     }
+
+    /// The newest start/restart_scheduled/gave_up of a plain program (?1 = its name), by event id within
+    /// the newest hour that has one.
+    static let lastFactSQL = """
+        WITH p AS (SELECT id FROM programs WHERE name = ?1 AND kind = 'program'),
+        h AS (SELECT max(hour) AS hour FROM program_hours WHERE program_id = (SELECT id FROM p))
+        SELECT e.kind, e.ts, e.value, e.detail FROM events e INDEXED BY events_kind_ts
+        WHERE e.kind IN (1, 4, 5) AND e.ts >= (SELECT hour FROM h) AND e.ts < (SELECT hour FROM h) + 3600000
+          AND e.program_id = (SELECT id FROM p)
+        ORDER BY e.id DESC LIMIT 1
+        """
 
     /// `"key":N` in a detail object written by the writer.
     static func intField(_ key: String, in json: String) -> Int? {

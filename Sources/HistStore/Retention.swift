@@ -49,11 +49,15 @@ struct Pruner {
         switch phase {
         case .events:
             // One events_kind_ts range per kind (there is no index on ts alone); no ORDER BY, so no sort.
-            n = try delete(db, """
+            // RETURNING: which kinds and hours went, for the rollups derived from events.
+            let gone = try Row.fetchAll(db.cachedStatement(sql: """
                 DELETE FROM events WHERE id IN
                     (SELECT id FROM events WHERE kind IN (SELECT id FROM event_kinds) AND ts < ? LIMIT ?)
-                """, cutoff)
+                RETURNING kind, ts
+                """), arguments: [cutoff, batchSize])
+            n = gone.count
             result.events += n
+            try pruneEventRollups(db, deleted: gone.map { ($0[0], $0[1]) })
         case .scans:
             n = try delete(db, "DELETE FROM scans WHERE id IN (SELECT id FROM scans WHERE ts < ? ORDER BY ts LIMIT ?)", cutoff)
             result.scans += n
@@ -130,6 +134,7 @@ struct Pruner {
         let hour = CrashRollup.hour(newest)
         try db.cachedStatement(sql: "DELETE FROM crash_hours WHERE hour < ?").execute(arguments: [hour])
         try CrashRollup.rebuild(db, from: hour, until: hour + CrashRollup.hourMs)
+        try pruneLoopRollup(db, through: newest)
     }
 
     private func delete(_ db: Database, _ sql: String, _ cutoff: Int64) throws -> Int {

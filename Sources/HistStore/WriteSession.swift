@@ -36,6 +36,10 @@ struct WriteSession {
     private var operatorEnded: Set<InstanceID> = []
     /// This transaction's crashes for `crash_hours`, written once per key before the commit.
     private var rollup = CrashRollup()
+    /// This transaction's loop members for `loop_hours` and lifecycle counts for `program_hours`
+    /// (migrations/0011_loop_rollups.sql), written once before the commit.
+    private var loops = LoopRollup()
+    private var programHours = ProgramHours()
 
     init(runID: Int64?) { self.runID = runID }
 
@@ -92,6 +96,8 @@ struct WriteSession {
         let st = try Statements(db)
         pending.discard()
         rollup.discard()
+        loops.discard()
+        programHours.discard()
         var outcome = Outcome()
         if let gap, !gap.isEmpty {
             let detail = Array(gap.detailJSON(recordedAt: now).utf8)
@@ -118,6 +124,8 @@ struct WriteSession {
         }
         try flushEvents(st, db, &outcome)
         try rollup.flush(st.crashRollup, db)
+        try programHours.flush(db)
+        try loops.flush(db, &caches) // reads back this transaction's rows: after every insert
         return outcome
     }
 
@@ -223,6 +231,11 @@ struct WriteSession {
             try st.effect.execute(arguments: [instance, effect, runID, Int64(clamping: seq)])
         }
         let ts = e.time.milliseconds, kind = EventKindID.id(e.kind)
+        programHours.add(kind: kind, programID: programID, ts: ts, value: value)
+        if case .spawnFailed = e.payload, let programID {
+            loops.addSpawnFailure(programID: programID, ts: ts, worker: Self.worker(of: e.payload),
+                                  floor: loops.needsEventIDFloor ? try Self.newestEventID(db) : nil)
+        }
         if detail == .always || (detail == .orNull && !json.isEmpty) {
             json.close()
             let bytes = json.bytes
@@ -285,7 +298,7 @@ struct WriteSession {
             raw.bind(8, known)
             try raw.run()
             // An instance that already has an end keeps its first one (and is counted once).
-            if raw.changes == 1 { countCrash(info, end, programID: programID) }
+            if raw.changes == 1 { try countCrash(info, end, programID: programID, row: known, db) }
             row = known
         } else {
             // The start was lost (recording gap) or belongs to no run we know: write the whole row.
@@ -329,8 +342,9 @@ struct WriteSession {
         bindStart(raw, info, programID: programID)
         bindEnd(raw, end, from: 7)
         try raw.run()
-        countCrash(info, end, programID: programID)
-        return raw.lastRowID
+        let row = raw.lastRowID
+        try countCrash(info, end, programID: programID, row: row, db)
+        return row
     }
 
     /// The `instances.id` of an instance the event names, when the writer has mapped it.
@@ -339,11 +353,35 @@ struct WriteSession {
         return caches.instanceRows[info.id]
     }
 
-    /// Adds an instance end just written to its instances row to this transaction's `crash_hours` batch.
-    private mutating func countCrash(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?) {
+    /// Adds an instance end just written to its instances row (`row`) to this transaction's `crash_hours`
+    /// and `loop_hours` batches. The program is the row's own: an end event without a program name (none
+    /// comes from the engine, but the writer takes what it is given) is counted under the program its
+    /// row was started with, never under a made-up id 0, so the rollups stay equal to the instances.
+    private mutating func countCrash(_ info: InstanceInfo, _ end: InstanceEnd, programID: Int64?, row: Int64,
+                                     _ db: Database) throws {
         guard operatorEnded.isEmpty || !operatorEnded.contains(info.id) else { return }
-        rollup.add(programID: programID ?? 0, worker: info.workerIndex, class: end.classification.rawValue,
+        let cls = end.classification
+        guard cls == .crash || cls == .limit else { return }
+        var program = programID
+        if program == nil {
+            program = try Int64.fetchOne(db.cachedStatement(sql: "SELECT program_id FROM instances WHERE id = ?"), arguments: [row])
+        }
+        guard let program else { return }
+        rollup.add(programID: program, worker: info.workerIndex, class: cls.rawValue,
                    exitCode: end.status.exitCode, signal: end.status.signal, endedAt: end.endedAt.milliseconds)
+        loops.addInstance(programID: program, row: row, endedAt: end.endedAt.milliseconds, worker: info.workerIndex,
+                          uptime: end.uptime.milliseconds)
+    }
+
+    /// A spawn failure's worker slot.
+    static func worker(of payload: HistEvent.Payload) -> Int? {
+        if case .spawnFailed(_, _, _, let worker) = payload { return worker }
+        return nil
+    }
+
+    /// The newest events.id so far (every row inserted later has a larger one).
+    static func newestEventID(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(id) FROM events")) ?? 0
     }
 
     private mutating func programID(_ name: String, _ st: Statements, _ db: Database) throws -> Int64 {

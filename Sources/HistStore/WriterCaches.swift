@@ -14,11 +14,17 @@ struct WriterCaches {
     private(set) var instanceRows: [InstanceID: Int64] = [:]
     /// When each mapped instance ended (ms), for dropping old mappings.
     private(set) var endedAt: [InstanceID: Int64] = [:]
+    /// programs.id -> its newest crashes, oldest first (LoopRollup's in-order fast path).
+    private(set) var loopTails: [Int64: [LoopRollup.Crash]] = [:]
+    /// The prune generation and this connection's `PRAGMA data_version` when the tails were last known
+    /// good (another connection's commit, e.g. `histctl prune`, changes data_version).
+    var loopTailsSeen: (generation: UInt64, dataVersion: Int64) = (0, -1)
 
     private enum Undo {
         case program(String, Int64?)
         case instance(InstanceID, Int64?)
         case ended(InstanceID, Int64?)
+        case loopTail(Int64, [LoopRollup.Crash]?)
     }
 
     /// Changes of the current transaction, oldest first, with the values they replaced.
@@ -36,6 +42,19 @@ struct WriterCaches {
         undo.append(.ended(id, endedAt.updateValue(ms, forKey: id)))
     }
 
+    mutating func setLoopTail(_ programID: Int64, _ tail: [LoopRollup.Crash]?) {
+        let old = loopTails[programID]
+        loopTails[programID] = tail
+        undo.append(.loopTail(programID, old))
+    }
+
+    /// Forgets every loop tail (someone pruned: a tail may name deleted crashes). Without undo: a
+    /// forgotten tail is only a cache miss.
+    mutating func clearLoopTails() {
+        loopTails.removeAll()
+        undo.removeAll { if case .loopTail = $0 { true } else { false } }
+    }
+
     /// The transaction committed: its changes stay.
     mutating func commit() { undo.removeAll(keepingCapacity: undo.capacity <= 65_536) }
 
@@ -46,6 +65,7 @@ struct WriterCaches {
             case .program(let k, let old): programIDs[k] = old
             case .instance(let k, let old): instanceRows[k] = old
             case .ended(let k, let old): endedAt[k] = old
+            case .loopTail(let k, let old): loopTails[k] = old
             }
         }
         undo.removeAll()

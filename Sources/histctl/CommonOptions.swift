@@ -120,7 +120,9 @@ struct CommonOptions: ParsableArguments {
         }
         let location = DatabaseLocation.resolve(flag: db, environment: env, configDB: configDB)
         do {
-            return try ReportDatabase(path: location.path)
+            let db = try ReportDatabase(path: location.path)
+            if let note = db.schemaNote { FileHandle.standardError.write(Data("histctl: \(note)\n".utf8)) }
+            return db
         } catch {
             throw Failure(error.description + (location.source == .flag ? "" : " (path from \(location.source.rawValue))"))
         }

@@ -37,6 +37,10 @@ import Testing
         var args = scope.rollupArguments
         args["window_ms"] = 600_000
         args["min_crashes"] = 3
+        // loops.sql: the whole hours it reads from loop_hours (Reports.loopRollupHours for this scope).
+        let loopHours = Reports.loopRollupHours(db, scope, window: .seconds(600), minCrashes: 3)
+        args["loop_from"] = loopHours.0
+        args["loop_until"] = loopHours.1
         args["older_than_ms"] = 3_600_000
         args["at"] = SampleHistory.t0 - 3_600_000
         args["sort"] = "cpu"

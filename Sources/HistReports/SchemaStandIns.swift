@@ -1,0 +1,77 @@
+import GRDB
+import HistStore
+
+/// What histctl does with a database that an older histd wrote and no histd has migrated since (a copy
+/// taken off a broken machine, or a box where the new histd has not started yet): histctl is read-only
+/// and never migrates, so the tables the reports read that such a database lacks get stand-ins on this
+/// connection only (TEMP views, gone when it closes), and the reports give the same answers from raw
+/// rows, more slowly. An on-call engineer gets the answer now, plus one note saying why it is slow and
+/// how to upgrade the file (start histd on it once; it migrates on start).
+struct SchemaStandIns {
+    /// One table a migration added that some report reads, and an exact stand-in from older rows.
+    struct StandIn {
+        var table: String
+        var migration: String
+        var sql: String
+    }
+
+    static let all: [StandIn] = [
+        // Before 0004 no operator action was recorded: no end was caused by one.
+        StandIn(table: "operator_effects", migration: "0004_operator_actions.sql", sql: """
+            CREATE TEMP VIEW operator_effects AS
+            SELECT NULL AS instance_id, NULL AS effect, NULL AS run_id, NULL AS action_seq WHERE 0
+            """),
+        StandIn(table: "crash_hours", migration: "0007_rollups.sql", sql: """
+            CREATE TEMP VIEW crash_hours AS
+            SELECT i.ended_at - i.ended_at % 3600000 AS hour, i.program_id AS program_id,
+                   coalesce(i.worker_index, -1) AS worker, i.class AS class, coalesce(i.exit_code, -1) AS exit_code,
+                   coalesce(i.signal, 0) AS signal, COUNT(*) AS crashes, MIN(i.ended_at) AS first_ms, MAX(i.ended_at) AS last_ms
+            FROM instances i
+            WHERE i.class IN ('crash', 'limit') AND i.ended_at IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
+            GROUP BY 1, 2, 3, 4, 5, 6
+            """),
+        // Empty: Reports.loops then reads every crash raw (`hasLoopRollup` is false).
+        StandIn(table: "loop_hours", migration: "0011_loop_rollups.sql", sql: """
+            CREATE TEMP VIEW loop_hours AS
+            SELECT NULL AS hour, NULL AS program_id, NULL AS worker, NULL AS members, NULL AS first_ms,
+                   NULL AS last_ms, NULL AS longest_uptime_ms WHERE 0
+            """),
+        StandIn(table: "program_hours", migration: "0011_loop_rollups.sql", sql: """
+            CREATE TEMP VIEW program_hours AS
+            SELECT e.program_id AS program_id, e.ts - e.ts % 3600000 AS hour, SUM(e.kind = 1) AS starts,
+                   SUM(e.kind = 4) AS restarts, SUM(e.kind = 5) AS gave_ups,
+                   MAX(CASE WHEN e.kind = 4 THEN e.value END) AS max_restart_delay_ms
+            FROM events e
+            WHERE e.kind IN (1, 4, 5) AND e.program_id IS NOT NULL
+            GROUP BY 1, 2
+            """),
+    ]
+
+    /// The tables that were missing (and now have stand-ins).
+    private(set) var missing: [StandIn] = []
+
+    /// Creates the stand-ins this database needs, before the connection is made query-only. A database
+    /// with no history tables at all is left alone (the open checks refuse it first).
+    static func install(_ db: Database) throws -> SchemaStandIns {
+        let tables = Set(try String.fetchAll(db, sql: "SELECT name FROM main.sqlite_master WHERE type IN ('table', 'view')"))
+        var out = SchemaStandIns()
+        guard tables.contains("events") else { return out }
+        for s in all where !tables.contains(s.table) {
+            try db.execute(sql: s.sql)
+            out.missing.append(s)
+        }
+        return out
+    }
+
+    /// The note histctl prints once on stderr, nil when nothing was missing.
+    func note(path: String) -> String? {
+        guard let oldest = missing.first else { return nil }
+        let tables = missing.map(\.table).joined(separator: ", ")
+        return """
+            note: \(path) was written by an older histd and not migrated since (it lacks \(oldest.migration) and later); \
+            reports compute \(tables) from raw rows, which is slower on a big history. Start histd on it once to \
+            upgrade it (histd migrates on start; histctl never writes)
+            """
+    }
+}

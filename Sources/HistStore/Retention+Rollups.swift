@@ -1,0 +1,37 @@
+import GRDB
+
+/// How retention keeps the rollups of migrations/0011_loop_rollups.sql exact, in the transaction that
+/// deletes the rows they summarise.
+extension Pruner {
+    /// After a step of the events phase: the hours of deleted start/restart_scheduled/gave_up events are
+    /// recomputed in `program_hours` from what is left of them, and deleted spawn_failed events (crashes
+    /// for `loop_hours`) recompute the loop membership within one window of them.
+    func pruneEventRollups(_ db: Database, deleted: [(kind: Int64, ts: Int64)]) throws {
+        var hours = Set<Int64>()
+        var failed: (lo: Int64, hi: Int64)?
+        for d in deleted {
+            switch d.kind {
+            case 1, 4, 5: hours.insert(d.ts - d.ts % ProgramHours.hourMs)
+            case 9: failed = (min(failed?.lo ?? d.ts, d.ts), max(failed?.hi ?? d.ts, d.ts))
+            default: break
+            }
+        }
+        for h in hours.sorted() { try ProgramHours.rebuild(db, from: h, until: h + ProgramHours.hourMs) }
+        if let failed {
+            LoopRollup.pruneGeneration.add(1, ordering: .releasing)
+            let (from, until) = LoopRollup.affectedHours(failed.lo, failed.hi)
+            try LoopRollup.rebuild(db, from: from, until: until)
+        }
+    }
+
+    /// After instances that ended up to `newest` were deleted (every crash before `newest` is gone, and
+    /// the events phase removed the older spawn failures): the hours before newest's go, and the hours
+    /// of crashes within one window after it, whose runs may have lost members, are recomputed.
+    func pruneLoopRollup(_ db: Database, through newest: Int64) throws {
+        LoopRollup.pruneGeneration.add(1, ordering: .releasing)
+        let hour = newest - newest % LoopRollup.hourMs
+        try db.cachedStatement(sql: "DELETE FROM loop_hours WHERE hour < ?").execute(arguments: [hour])
+        let (_, until) = LoopRollup.affectedHours(newest, newest)
+        try LoopRollup.rebuild(db, from: hour, until: until)
+    }
+}
