@@ -3,9 +3,11 @@ import PackageDescription
 
 // Layers, one-way (an arrow is an import): HistSys (syscalls) sits below HistConfig, HistProc and HistCore;
 // HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore <- HistControl;
-// HistModel <- HistStore <- HistReports. HistCore and HistStore never import each other: the histd executable
-// wires the engine's event stream into the store's writer. histctl imports HistConfig and HistReports (and
-// HistModel), never HistCore, HistProc or HistControl: it speaks the control protocol as plain JSON lines.
+// HistModel <- HistStore <- HistReports; HistCore + HistStore <- HistMetrics (beside the wiring, imported by
+// neither); HistStore <- HistTestSupport (not shipped: tests, histbench, histstore-probe). HistCore and
+// HistStore never import each other: the histd executable wires the engine's event stream into the store's
+// writer (and starts every component as a ServiceStack service). histctl imports HistConfig and HistReports
+// (and HistModel), never HistCore, HistProc or HistControl: it speaks the control protocol as plain JSON lines.
 let package = Package(
     name: "histd",
     platforms: [.macOS(.v15)],

@@ -46,6 +46,11 @@ public enum QuotedString {
             case 0xE2 where i + 2 < n && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
                 escape = (0xE2, bytes[i + 2])
                 width = 3
+            // U+FEFF (EF BB BF), invisible, is dropped as a byte-order mark by some readers (Foundation's
+            // JSONSerialization among them) even inside a string: escaped, it survives.
+            case 0xEF where i + 2 < n && bytes[i + 1] == 0xBB && bytes[i + 2] == 0xBF:
+                escape = (0xEF, 0xBF)
+                width = 3
             default: escape = nil
             }
             guard let escape else { i += 1; continue }
@@ -53,6 +58,7 @@ public enum QuotedString {
             switch escape.0 {
             case backslash: out.append(backslash); out.append(escape.1)
             case 0xE2: out.append(contentsOf: escape.1 == 0xA8 ? line2028 : line2029)
+            case 0xEF: out.append(contentsOf: bom)
             default:
                 out.append(contentsOf: [backslash, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
                                         hex[Int(escape.1 >> 4)], hex[Int(escape.1 & 0xF)]])
@@ -66,4 +72,5 @@ public enum QuotedString {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
     private static let line2028: [UInt8] = Array("\\u2028".utf8)
     private static let line2029: [UInt8] = Array("\\u2029".utf8)
+    private static let bom: [UInt8] = Array("\\ufeff".utf8)
 }

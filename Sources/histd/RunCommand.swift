@@ -189,9 +189,8 @@ extension Histd {
                     if let problem = textfile.error { logger.error("metrics_textfile: \(problem)") }
                 })
             }
-            var specs: [String: ProgramSpec] = [:]
-            for p in loaded.programs { specs[p.name] = p }
-            for p in loaded.pools { specs[p.name] = p.worker }
+            let specs = Dictionary(loaded.programs.map { ($0.name, $0) } + loaded.pools.map { ($0.name, $0.worker) },
+                                   uniquingKeysWith: { _, last in last })
             let watcher = try await services.startBlocking("watcher", start: {
                 let watcher = Watcher(supervisor: supervisor, specs: specs, spec: loaded.supervisor, sink: sink,
                                       cgroups: resources.cgroups, logger: logger)

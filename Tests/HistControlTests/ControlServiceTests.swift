@@ -18,8 +18,11 @@ import Glibc
         let d = NSTemporaryDirectory() + "histcontrol-svc-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: d) }
-        var logger = Logger(label: "histd.test.control-service")
-        logger.logLevel = .critical
+        let logger: Logger = {
+            var l = Logger(label: "histd.test.control-service")
+            l.logLevel = .critical
+            return l
+        }()
         let stack = ServiceStack(logger: logger)
         let path = d + "/control.sock"
         let spec = SupervisorSpec(logDir: d + "/logs")
@@ -32,10 +35,9 @@ import Glibc
             if !s.isFinished { _ = s.post(.shutdown) }
             await s.waitUntilFinished()
         })
-        let log = logger
         _ = try await stack.startBlocking("control", start: {
             let server = try ControlServer(socket: try ControlSocket(path: path, group: nil), supervisor: supervisor,
-                                           sink: DiscardingSink(), access: ControlAccess(), logger: log)
+                                           sink: DiscardingSink(), access: ControlAccess(), logger: logger)
             server.start()
             return server
         }, stop: { $0.stop() })

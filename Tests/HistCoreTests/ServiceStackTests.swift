@@ -70,7 +70,7 @@ import Testing
         #expect(journal.all == ["start writer", "start engine", "start watcher", "start control",
                                 "stop control", "stop watcher", "stop engine", "stop writer"])
         #expect(outcomes.map(\.service) == ["control", "watcher", "engine", "writer"])
-        #expect(outcomes.allSatisfy(\.inTime))
+        #expect(outcomes.allSatisfy { $0.inTime })
         #expect(supervisor.isFinished)
         #expect(sink.events("sleeper").contains { $0.ended != nil }, "the engine's stop did not stop its program")
         #expect(stack.state == .stopped && stack.running.isEmpty)
@@ -136,7 +136,7 @@ import Testing
             slowMayReturn.signal()
         }))
         let outcomes = await stack.stop()
-        #expect(outcomes.allSatisfy(\.inTime))
+        #expect(outcomes.allSatisfy { $0.inTime })
         #expect(journal.all == ["start quick", "stop quick", "stop slow"])
 
         let failing = ServiceStack(logger: Self.logger)

@@ -31,6 +31,7 @@ import Testing
     @Test func escapesWhatMustBeEscapedAndKeepsTheRest() {
         let quoted = QuotedString.quote("a\u{1}\u{1F}\u{7F}\"\\\n\u{2028}😀")
         #expect(quoted == #""a\u0001\u001f\u007f\"\\\n\u2028😀""#)
+        #expect(QuotedString.quote("\u{FEFF}x") == #""\ufeffx""#)
         // RFC 8259: no raw control character may remain inside the literal.
         let raw = QuotedString.quote(String((0..<0x20).map { Character(Unicode.Scalar(UInt8($0))) }))
         #expect(!raw.unicodeScalars.contains { $0.value < 0x20 })

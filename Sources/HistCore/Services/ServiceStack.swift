@@ -4,8 +4,8 @@ import Logging
 import Synchronization
 
 /// The process-level lifecycle of `histd run`: services start one at a time in the order they are
-/// given, and stop in the reverse order, each within its `stopBudget` (one deadline for the whole stop,
-/// the sum of the budgets). A start that fails stops, in reverse, every service already started, so no
+/// given, and stop in the reverse order, each within its `stopBudget` (time a quick stop leaves over
+/// carries to the next). A start that fails stops, in reverse, every service already started, so no
 /// error path leaves a socket file, a cgroup parent or an open run behind.
 ///
 /// Why not swift-service-lifecycle's `ServiceGroup`: it runs every service's `run()` at once in a task
@@ -96,8 +96,8 @@ public final class ServiceStack: Sendable {
     }
 
     /// Stops every started service in reverse start order and returns how each went. Service i (in
-    /// stop order) has until `t0 + budget[0] + ... + budget[i]`: time a quick stop leaves over goes to
-    /// the next one. Later calls return `[]`.
+    /// stop order) has until `t0 + budget[0] + ... + budget[i]`, so time a quick stop leaves over goes
+    /// to the next one, and never less than its own budget from when its stop begins. Later calls return `[]`.
     public func stop() async -> [StopOutcome] {
         let services = inner.withLock { s -> [Service] in
             guard s.state != .stopping, s.state != .stopped else { return [] }
@@ -107,7 +107,9 @@ public final class ServiceStack: Sendable {
         var deadline = MonotonicInstant.now()
         var outcomes: [StopOutcome] = []
         for service in services {
-            deadline = deadline.adding(service.stopBudget)
+            // Never less than its own budget from when its stop begins: a stack delayed on a starved box
+            // must not count a stop as overrun before the stop had its turn.
+            deadline = max(deadline.adding(service.stopBudget), MonotonicInstant.now().adding(service.stopBudget))
             let inTime = await Self.run(service, until: deadline)
             if !inTime {
                 logger.error("\(service.name) did not stop within its \(service.stopBudget); going on with the rest of the shutdown")
