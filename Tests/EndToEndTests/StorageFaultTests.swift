@@ -125,7 +125,7 @@ extension EndToEnd {
                 scan_interval = "off"
 
                 [program.chatty]
-                command = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo \\"line $i $(printf '%0100d' 0)\\"; echo $i > \(progress); sleep 0.01; done"]
+                command = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo \\"line $i $(printf '%0100d' 0)\\"; echo $i > \(progress).tmp && mv \(progress).tmp \(progress); sleep 0.01; done"]
                 """)
             let h = try ws.runHistd(config: config)
             let out = ws.path("logfs/chatty.out")
