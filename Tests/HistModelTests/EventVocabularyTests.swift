@@ -8,7 +8,7 @@ import Testing
         #expect(EventKind.allCases.map(\.rawValue) == [
             "start", "exit", "crash", "restart_scheduled", "gave_up", "stop_requested", "killed", "limit_breach",
             "spawn_failed", "scale_up", "scale_down", "recycled", "supervisor_start", "supervisor_stop",
-            "recording_gap", "leftover", "operator_action", "swept", "config_reload",
+            "recording_gap", "leftover", "operator_action", "swept", "config_reload", "storage_outage",
         ])
     }
 
