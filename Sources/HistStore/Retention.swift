@@ -57,7 +57,7 @@ struct Pruner {
                 """), arguments: [cutoff, batchSize])
             n = gone.count
             result.events += n
-            try pruneEventRollups(db, deleted: gone.map { ($0[0], $0[1]) })
+            try pruneEventRollups(db, deleted: gone.map { (kind: $0[0] as Int64, ts: $0[1] as Int64) })
         case .scans:
             n = try delete(db, "DELETE FROM scans WHERE id IN (SELECT id FROM scans WHERE ts < ? ORDER BY ts LIMIT ?)", cutoff)
             result.scans += n
