@@ -95,10 +95,14 @@ struct TreeSamplerQuietTests {
         try f.process(4242, utime: 10, children: [4243])
         try f.process(4243, ppid: 4242, utime: 7, start: 5001)
         let sampler = TreeSampler(procfs: ProcFS(root: f.root, cacheLimit: 64))
-        #expect(sampler.sample(instance: 1, identity: Self.id).map { ($0.processes, $0.utimeTicks) } ?? (0, 0) == (2, 17))
+        let both = try #require(sampler.sample(instance: 1, identity: Self.id))
+        #expect(both.processes == 2)
+        #expect(both.utimeTicks == 17)
         // The child ran (its schedstat moved), the parent did not.
         try f.process(4243, ppid: 4242, utime: 9, start: 5001, schedstat: "5000 0 9\n")
-        #expect(sampler.sample(instance: 1, identity: Self.id).map { ($0.processes, $0.utimeTicks) } ?? (0, 0) == (2, 19))
+        let after = try #require(sampler.sample(instance: 1, identity: Self.id))
+        #expect(after.processes == 2)
+        #expect(after.utimeTicks == 19)
     }
 
     static var hasSchedstat: Bool { access("/proc/self/schedstat", R_OK) == 0 }
