@@ -24,7 +24,7 @@ public final class ProcFS {
     private let buffer: UnsafeMutableRawBufferPointer
     private var cachedBootTime: Timestamp?
     private let cacheLimit: Int
-    /// pid << 2 | file -> open fd (see `cachedRead`).
+    /// pid << 3 | file -> open fd (see `cachedRead`).
     private var cachedFDs: [Int64: Int32] = [:]
     /// True when `root` is a procfs mount (not a fixture tree), where stat(2) of /proc/PID/fd
     /// reports the fd count as its size.
@@ -72,23 +72,47 @@ public final class ProcFS {
     /// Closes cached fds of pids not in `pids` (call after each sampling sweep with the pids it
     /// visited, so the cache follows the live trees).
     public func retainCached(only pids: Set<Int32>) {
-        for (key, fd) in cachedFDs where !pids.contains(Int32(truncatingIfNeeded: key >> 2)) {
+        for (key, fd) in cachedFDs where !pids.contains(Int32(truncatingIfNeeded: key >> 3)) {
             close(fd)
             cachedFDs[key] = nil
+        }
+    }
+
+    /// Like `retainCached(only:)`, but of the pids in `pids` and not in `fullFiles` only the
+    /// `schedstat` fd stays open: a process that did not run between sweeps needs nothing else
+    /// (TreeSampler), and every fd histd keeps is copied by each spawn (vfork duplicates the table).
+    public func retainCached(only pids: Set<Int32>, fullFiles: Set<Int32>) {
+        for (key, fd) in cachedFDs {
+            let pid = Int32(truncatingIfNeeded: key >> 3)
+            let keep = key & 7 == CachedFile.schedstat.rawValue ? pids.contains(pid) : fullFiles.contains(pid)
+            if !keep {
+                close(fd)
+                cachedFDs[key] = nil
+            }
         }
     }
 
     /// Number of fds currently cached.
     public var cachedFDCount: Int { cachedFDs.count }
 
+    /// Whether any fd of `pid` is cached (for tests of the cache's upkeep).
+    public func hasCachedFD(for pid: Int32) -> Bool {
+        cachedFDs.keys.contains { Int32(truncatingIfNeeded: $0 >> 3) == pid }
+    }
+
     /// Which file a cached fd reads.
-    private enum CachedFile: Int64 { case stat = 0, children = 1, statm = 2, fdDirectory = 3 }
+    private enum CachedFile: Int64 { case stat = 0, children = 1, statm = 2, fdDirectory = 3, schedstat = 4 }
+
+    /// Whether the last `cachedRead` opened the file afresh (no cached fd, or the cached one's process
+    /// was gone), so that a caller can tell a read of the same process from one of whoever has the pid now.
+    private var lastReadOpened = false
 
     /// Reads a cached file of `pid` from offset 0 with pread; opens (and caches, within the limit)
     /// on a miss or when the cached fd's process is gone. Returns bytes or -errno.
     private func cachedRead(_ pid: Int32, _ file: CachedFile) -> Int {
-        let key = Int64(pid) << 2 | file.rawValue
+        let key = Int64(pid) << 3 | file.rawValue
         let whole = file == .children  // children can exceed one page: loop until EOF
+        lastReadOpened = false
         if let fd = cachedFDs[key] {
             let n = whole ? Sys.preadAll(fd, into: buffer) : preadOnce(fd)
             if n > 0 || (n == 0 && whole) { return n }
@@ -101,7 +125,9 @@ public final class ProcFS {
         case .statm: paths.path(pid, "/statm")
         case .children: paths.taskPath(pid, pid, "/children")
         case .fdDirectory: paths.path(pid, "/fd")  // read through cachedFDDirectorySize, never here
+        case .schedstat: paths.path(pid, "/schedstat")
         }
+        lastReadOpened = true
         let fd = Sys.openRead(path)
         if fd < 0 { return -Int(errno) }
         let n = whole ? Sys.preadAll(fd, into: buffer) : preadOnce(fd)
@@ -116,7 +142,7 @@ public final class ProcFS {
     /// st_size of `/proc/PID/fd` through a cached O_PATH fd; nil when the process is gone (a stale
     /// fd of a dead process fails fstat and is dropped, so a reused pid is read afresh).
     private func cachedFDDirectorySize(_ pid: Int32) -> Int64? {
-        let key = Int64(pid) << 2 | CachedFile.fdDirectory.rawValue
+        let key = Int64(pid) << 3 | CachedFile.fdDirectory.rawValue
         var st = Glibc.stat()
         if let fd = cachedFDs[key] {
             if fstat(fd, &st) == 0 { return Int64(st.st_size) }
@@ -135,6 +161,26 @@ public final class ProcFS {
 
     private func preadOnce(_ fd: Int32) -> Int {
         Sys.pread(fd, into: buffer)
+    }
+
+    /// The scheduler counters of `pid`'s main thread from `/proc/PID/schedstat`: nanoseconds on a CPU and
+    /// the number of times it was scheduled in. nil when the process is gone or the kernel has no
+    /// schedstat (CONFIG_SCHED_INFO off, or a fixture tree without the file).
+    ///
+    /// With `cacheLimit > 0` it is read through a cached fd like `stat`; `sameProcess` is true when
+    /// that fd was already open, i.e. the counters are of the very process an earlier call read (a
+    /// cached /proc fd never follows a reused pid). It is the sampler's cheap test for "has this
+    /// process run since the last sweep": generating `schedstat` costs the kernel a fraction of `stat`.
+    public func schedstat(_ pid: Int32) -> (counters: SchedCounters, sameProcess: Bool)? {
+        let n: Int
+        if cacheLimit > 0 {
+            n = cachedRead(pid, .schedstat)
+        } else {
+            lastReadOpened = true
+            n = readOnce(paths.path(pid, "/schedstat"))
+        }
+        guard n > 0, let counters = SchedCounters.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) else { return nil }
+        return (counters, !lastReadOpened)
     }
 
     /// `/proc/PID/statm`, or nil if gone/missing/unparseable.
@@ -334,6 +380,43 @@ public final class ProcFS {
             }
         }
         if digits > 0 { out.append(value) }
+    }
+}
+
+/// The first and third fields of `/proc/PID/schedstat`: time on a CPU (ns) and timeslices run.
+/// Both only grow while the thread runs, so equal counters mean it has not run in between.
+public struct SchedCounters: Hashable, Sendable {
+    public var runNanoseconds: UInt64
+    public var slices: UInt64
+
+    public init(runNanoseconds: UInt64, slices: UInt64) {
+        self.runNanoseconds = runNanoseconds
+        self.slices = slices
+    }
+
+    /// "RUN WAIT SLICES\n"; nil unless all three numbers are there.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> SchedCounters? {
+        var fields: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var index = 0, digits = 0
+        var value: UInt64 = 0
+        for b in bytes {
+            if b >= 48 && b <= 57 {
+                value = value &* 10 &+ UInt64(b - 48)
+                digits += 1
+            } else if digits > 0 {
+                switch index { case 0: fields.0 = value; case 1: fields.1 = value; default: fields.2 = value }
+                index += 1
+                value = 0
+                digits = 0
+                if index == 3 { break }
+            }
+        }
+        if digits > 0 && index < 3 {
+            switch index { case 0: fields.0 = value; case 1: fields.1 = value; default: fields.2 = value }
+            index += 1
+        }
+        guard index == 3 else { return nil }
+        return SchedCounters(runNanoseconds: fields.0, slices: fields.2)
     }
 }
 

@@ -71,6 +71,9 @@ public final class SystemScanner {
                 program: reason == .adoptedByHistd ? rule.program(of: s) : nil,
                 reason: reason))
         }
+        // A reader with an fd cache keeps the fds of processes still listed; those of exited ones
+        // (never read again) are closed here rather than held until the cache is full.
+        if procfs.cachedFDCount > 0 { procfs.retainCached(only: Set(table.keys)) }
         return ScanReport(time: time, summary: summary, zombieParents: zombieParents, orphans: orphans)
     }
 

@@ -8,9 +8,16 @@ public final class TreeSampler {
 
     /// The default reader keeps up to 4,096 `stat`/`children` fds open between sweeps (pread
     /// instead of open/read/close: about half the cost per process).
-    public init(procfs: ProcFS = ProcFS(cacheLimit: 4096)) {
+    ///
+    /// `skipQuiet` (the default) answers for processes that have not run since the last sweep from what
+    /// was read then (see `visit`); false reads every process in full every sweep (for comparisons).
+    public init(procfs: ProcFS = ProcFS(cacheLimit: 4096), skipQuiet: Bool = true) {
         self.procfs = procfs
+        self.skipQuiet = skipQuiet
     }
+
+    /// Whether quiet processes are answered from their last full read.
+    public let skipQuiet: Bool
 
     /// Samples each root and its live descendants.
     ///
@@ -26,12 +33,72 @@ public final class TreeSampler {
         var out: [InstanceSample] = []
         out.reserveCapacity(roots.count)
         var visited = Set<Int32>()
+        busy.removeAll(keepingCapacity: true)
         for root in roots {
             if let s = sampleTree(instance: root.instance, identity: root.identity, visited: &visited) { out.append(s) }
         }
-        // Keep cached fds only for processes still in some tree.
-        procfs.retainCached(only: visited)
+        // Keep cached fds only for processes still in some tree, and of quiet ones only schedstat.
+        procfs.retainCached(only: visited, fullFiles: busy)
+        if memos.count > visited.count { memos = memos.filter { visited.contains($0.key) } }
         return out
+    }
+
+    /// What the last full read of a process said, kept to answer for it while it does not run.
+    private struct Memo {
+        var counters: SchedCounters
+        var stat: ProcStat
+        var children: [Int32]
+        /// The fd count, for a root (nil: not read, the process was sampled as a descendant).
+        var fds: Int32?
+        /// Sweeps answered from this memo since `stat` was read.
+        var carried: Int
+    }
+
+    /// By pid; only processes whose schedstat fd is cached (so the memo is of that very process).
+    private var memos: [Int32: Memo] = [:]
+    /// Pids read in full in the current sweep (their stat/children/fd fds stay cached).
+    private var busy = Set<Int32>()
+
+    /// How many sweeps in a row a quiet process may be answered from its memo before its `stat` is
+    /// read again. A process that has not run cannot have changed its CPU time, state, threads,
+    /// children, fds or address space; only its resident set can shrink (reclaim, swap-out), so rss is
+    /// at most this many sweeps old.
+    public static let refreshEvery = 10
+
+    /// One process of a tree: its stat, its direct children and (`wantFDs`) its fd count; nil if gone.
+    ///
+    /// A single-threaded process whose schedstat counters (read through a kept fd, so of the same
+    /// process) equal the last sweep's has not been on a CPU since: its last stat, children and fd
+    /// count still hold, and one pread of a small file replaces three reads (stat alone is the
+    /// most expensive file to generate). A child that exited meanwhile is found gone when its own
+    /// schedstat is read. Multi-threaded processes are always read in full: schedstat covers the
+    /// main thread only.
+    private func visit(_ pid: Int32, wantFDs: Bool) -> (stat: ProcStat, children: [Int32], fds: Int32?)? {
+        let sched = skipQuiet ? procfs.schedstat(pid) : nil
+        if let sched, sched.sameProcess, var memo = memos[pid], memo.counters == sched.counters,
+           memo.stat.threads == 1, !wantFDs || memo.fds != nil {
+            if memo.carried + 1 < Self.refreshEvery {
+                memo.carried += 1
+                memos[pid] = memo
+                return (memo.stat, memo.children, memo.fds)
+            }
+            // Due for a fresh rss: stat only; children and fds cannot have changed.
+            guard let stat = procfs.stat(pid) else { memos[pid] = nil; return nil }
+            memo.stat = stat
+            memo.carried = 0
+            memos[pid] = memo
+            return (stat, memo.children, memo.fds)
+        }
+        busy.insert(pid)
+        guard let stat = procfs.stat(pid) else { memos[pid] = nil; return nil }
+        let fds = wantFDs ? procfs.fdCount(pid) ?? -1 : nil
+        let children = procfs.children(of: pid, threads: stat.threads)
+        if let sched {
+            memos[pid] = Memo(counters: sched.counters, stat: stat, children: children, fds: fds, carried: 0)
+        } else {
+            memos[pid] = nil
+        }
+        return (stat, children, fds)
     }
 
     /// One root (same rules as the batch form); nil if it is gone or its pid was reused. Prefer
@@ -41,12 +108,12 @@ public final class TreeSampler {
     }
 
     private func sampleTree(instance: InstanceID, identity: ProcessIdentity, visited: inout Set<Int32>) -> InstanceSample? {
-        guard let rootStat = procfs.stat(identity.pid), rootStat.startTicks == identity.startTicks else { return nil }
+        guard let root = visit(identity.pid, wantFDs: true), root.stat.startTicks == identity.startTicks else { return nil }
         let page = UInt64(procfs.pageSize)
         var sample = InstanceSample(
-            instance: instance, state: rootStat.state,
+            instance: instance, state: root.stat.state,
             utimeTicks: 0, stimeTicks: 0, rssBytes: 0, vszBytes: 0, threads: 0,
-            fds: procfs.fdCount(identity.pid) ?? -1, processes: 0)
+            fds: root.fds ?? -1, processes: 0)
 
         func add(_ s: ProcStat) {
             sample.utimeTicks &+= s.utime &+ s.cutime
@@ -57,22 +124,26 @@ public final class TreeSampler {
             sample.processes += 1
         }
 
-        add(rootStat)
+        add(root.stat)
         visited.insert(identity.pid)
-        // Breadth-first over children files; `seen` guards against a pid that is reused while we
+        // Breadth-first over children lists; `seen` guards against a pid that is reused while we
         // walk and shows up twice.
         var seen: Set<Int32> = [identity.pid]
-        var queue: [(pid: Int32, threads: Int32)] = [(identity.pid, rootStat.threads)]
+        var queue: [[Int32]] = [root.children]
+        var parents: [Int32] = [identity.pid]
         var head = 0
         while head < queue.count {
-            let (pid, threads) = queue[head]
+            let (children, pid) = (queue[head], parents[head])
             head += 1
-            for child in procfs.children(of: pid, threads: threads) where seen.insert(child).inserted {
+            for child in children where seen.insert(child).inserted {
                 // Gone between the children read and now: it simply isn't part of the tree any more.
-                guard let s = procfs.stat(child), s.ppid == pid else { continue }
-                add(s)
+                guard let c = visit(child, wantFDs: false), c.stat.ppid == pid else { continue }
+                add(c.stat)
                 visited.insert(child)
-                queue.append((child, s.threads))
+                if !c.children.isEmpty {
+                    queue.append(c.children)
+                    parents.append(child)
+                }
             }
         }
         return sample

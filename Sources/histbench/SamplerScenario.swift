@@ -33,6 +33,17 @@ enum SamplerScenario {
             tree.append(Double(monoNow() - t0) / 1e6)
             sampled = out.count
         }
+        // The same sweep with every process read in full (stat, children, fd count), as before quiet
+        // processes were skipped: the A/B of that change in one sitting.
+        let always = TreeSampler(skipQuiet: false)
+        _ = always.sample(roots)
+        var inFull: [Double] = []
+        for _ in 0..<trials {
+            let t0 = monoNow()
+            _ = always.sample(roots)
+            inFull.append(Double(monoNow() - t0) / 1e6)
+        }
+        let fdsKept = sampler.procfs.cachedFDCount, fdsKeptInFull = always.procfs.cachedFDCount
         var full: [Double] = [], bare: [Double] = [], read = 0
         let fs = ProcFS()
         _ = fs.sweep(pids: pids, includeStatus: true)
@@ -47,6 +58,8 @@ enum SamplerScenario {
         Processes.shared.killEverything()
         var r = ScenarioResult("sampler")
         r.add("TreeSampler.sample, \(procs) roots", unit: "ms", samples: tree, limit: 5, target: "<= 5 ms median")
+        r.add("TreeSampler.sample, \(procs) roots, every process read in full", unit: "ms", samples: inFull)
+        r.info["fds kept by the sampler"] = "\(fdsKept) (skipping quiet processes), \(fdsKeptInFull) (reading in full)"
         r.add("ProcFS.sweep stat+statm+status", unit: "ms", samples: full, limit: 5, target: "<= 5 ms median")
         r.add("ProcFS.sweep stat+statm", unit: "ms", samples: bare)
         r.info["samples_per_tree_sweep"] = "\(sampled)"

@@ -87,6 +87,14 @@ typedef struct histd_spawn_opts {
 /// the step that failed and *failed_step to a static string naming it ("execve", "chdir", ...).
 pid_t histd_spawn(const histd_spawn_opts *opts, int *child_errno, const char **failed_step);
 
+/// Reserves histd_spawn's three low fd slots now (it reserves them on first use otherwise): call it early,
+/// while few fds are open, so that each spawned child copies only the fds below them. 0, or -1 with errno.
+int histd_spawn_reserve_slots(void);
+
+/// 1 + the highest fd a spawned child starts from (its private table holds only fds below it), or -1
+/// before the slots are reserved. For tests.
+int histd_spawn_slots_top(void);
+
 /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or 0.
 /// Convenience for callers that only need identity; HistProc parses the full file.
 uint64_t histd_proc_start_ticks(pid_t pid);

@@ -66,6 +66,9 @@ public final class Supervisor: Sendable {
     /// pipe, plus the /proc caches: see `FileLimit`).
     public static func prepareProcess() throws(SupervisorError) {
         FileLimit.raiseSoftToHard()
+        // While few fds are open: each spawned child then copies only the fds below these slots
+        // (CShim's histd_spawn). Failure is harmless; histd_spawn reserves them on first use.
+        _ = histd_spawn_reserve_slots()
         let signals = SignalPolicy.handled
         let rc = histd_block_signals(signals, Int32(signals.count))
         guard rc == 0 else { throw SupervisorError(.setupFailed, "pthread_sigmask: \(Sys.errnoText(rc))") }
