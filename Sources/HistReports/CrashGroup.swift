@@ -50,6 +50,7 @@ public struct CrashGroup: Hashable, Sendable {
 
     /// "exit 3", "SIGSEGV (core)", "limit: SIGTERM".
     static func ending(_ row: [ReportValue], _ cell: ([ReportValue], String) -> ReportValue) -> String {
+        if cell(row, "reason") == .text("spawn_failed") { return "spawn failed" }
         var s: String
         switch (cell(row, "exit_code"), cell(row, "signal")) {
         case (.integer(let c), _): s = "exit \(c)"

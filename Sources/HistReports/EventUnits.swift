@@ -19,6 +19,8 @@ enum EventUnits {
         case "spawn_failed": "errno"
         case "scale_up", "scale_down": "workers"
         case "supervisor_start", "leftover", "adopted": "pid"
+        case "operator_action": "uid"
+        case "config_reload": "reloads.id"
         case "recording_gap": "records dropped"
         default: nil
         }
@@ -45,5 +47,11 @@ enum EventUnits {
         guard let r = json.range(of: "\"\(key)\":\"") else { return nil }
         guard let end = json[r.upperBound...].firstIndex(of: "\"") else { return nil }
         return String(json[r.upperBound..<end])
+    }
+
+    /// An integer field of the writer's compact JSON (`"key":123`), nil when absent.
+    static func jsonNumberField(_ json: String, _ key: String) -> Int64? {
+        guard let r = json.range(of: "\"\(key)\":") else { return nil }
+        return Int64(json[r.upperBound...].prefix { $0 == "-" || $0.isNumber })
     }
 }

@@ -45,10 +45,19 @@ public struct Postmortem: Sendable {
     public static let seriesBuckets = 1000
 
     /// Gathers the report. Crash clusters are crash loops of at least 2 crashes within `clusterWindow`.
-    public static func build(_ db: ReportDatabase, _ scope: ReportScope, clusterWindow: Duration = .seconds(600)) throws(ReportError) -> Postmortem {
+    /// `phases`, when given, gets the wall time of each query and step (histbench's postmortem profile).
+    public static func build(_ db: ReportDatabase, _ scope: ReportScope, clusterWindow: Duration = .seconds(600),
+                             phases: PostmortemPhases? = nil) throws(ReportError) -> Postmortem {
         let args = scope.arguments
-        let gaps = try db.run(query: "gaps", arguments: args, columns: Reports.gapColumns)
-        let runs = try db.run(query: "runs", arguments: args, columns: Reports.runColumns)
+        func step<T>(_ name: String, _ body: () throws(ReportError) -> T) throws(ReportError) -> T {
+            guard let phases else { return try body() }
+            let t0 = ContinuousClock.now
+            let r = try body()
+            phases.add(name, ContinuousClock.now - t0)
+            return r
+        }
+        let gaps = try step("gaps") { () throws(ReportError) in try db.run(query: "gaps", arguments: args, columns: Reports.gapColumns) }
+        let runs = try step("runs") { () throws(ReportError) in try db.run(query: "runs", arguments: args, columns: Reports.runColumns) }
         var incomplete: [Incomplete] = []
         for i in gaps.rows.indices {
             guard case .time(let from) = gaps.value(i, "from"), case .time(let until) = gaps.value(i, "until") else { continue }
@@ -73,25 +82,28 @@ public struct Postmortem: Sendable {
         }
         incomplete.sort { ($0.from, $0.until) < ($1.from, $1.until) }
 
-        let usageRows = try db.run(query: "usage", arguments: args.merging(["buckets": seriesBuckets]) { $1 }, columns: Reports.usageColumns)
+        let usageRows = try step("usage") { () throws(ReportError) in
+            try db.run(query: "usage", arguments: args.merging(["buckets": seriesBuckets]) { $1 }, columns: Reports.usageColumns)
+        }
         let series = UsageSeries.from(usageRows)
         let usage = series.map { s in
             let f = s.folded(into: buckets, from: seriesBuckets)
             return Usage(program: s.program, rssKB: f.rssKB, cpuPercent: f.cpuPercent)
         }
-        let limits = ProgramLimit.from(try db.run(query: "limits", arguments: args, columns: Reports.limitColumns))
-        var timeline = try db.run(query: "timeline", arguments: args, columns: Reports.timelineColumns)
+        let limits = ProgramLimit.from(try step("limits") { () throws(ReportError) in
+            try db.run(query: "limits", arguments: args, columns: Reports.limitColumns)
+        })
+        var timeline = try step("timeline") { () throws(ReportError) in try db.run(query: "timeline", arguments: args, columns: Reports.timelineColumns) }
         EventUnits.addUnitColumn(&timeline)
-        let crashes = try Reports.crashes(db, scope)
+        let crashes = try step("crashes") { () throws(ReportError) in try Reports.crashes(db, scope) }
+        let clusters = try step("loops") { () throws(ReportError) in try Reports.loops(db, scope, window: clusterWindow, minCrashes: 2) }
+        let breaches = try step("breaches") { () throws(ReportError) in try Reports.breaches(db, scope) }
+        let zombies = try step("zombies") { () throws(ReportError) in try Reports.zombies(db, scope) }
+        let orphans = try step("orphans") { () throws(ReportError) in try Reports.orphans(db, scope, olderThan: .zero) }
 
         return Postmortem(
             scope: scope, incomplete: incomplete, runs: runs,
-            timeline: timeline,
-            crashes: crashes,
-            clusters: try Reports.loops(db, scope, window: clusterWindow, minCrashes: 2),
-            breaches: try Reports.breaches(db, scope),
-            zombies: try Reports.zombies(db, scope),
-            orphans: try Reports.orphans(db, scope, olderThan: .zero),
+            timeline: timeline, crashes: crashes, clusters: clusters, breaches: breaches, zombies: zombies, orphans: orphans,
             crashGroups: CrashGroup.groups(crashes),
             usage: usage, series: series, limits: limits)
     }
@@ -229,4 +241,12 @@ extension ReportValue {
         default: nil
         }
     }
+}
+
+/// Wall time per step of `Postmortem.build`, in order (histbench's `postmortem` profile; nothing else
+/// reads it). Used from one thread.
+public final class PostmortemPhases {
+    public private(set) var steps: [(name: String, duration: Duration)] = []
+    public init() {}
+    func add(_ name: String, _ d: Duration) { steps.append((name, d)) }
 }

@@ -16,7 +16,7 @@ struct Histbench: ParsableCommand {
 
         Example: swift run -c release histbench restart --trials 50
         """,
-        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Query.self, Size.self, Control.self, Metrics.self, All.self])
+        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Query.self, PostmortemProfile.self, Size.self, Control.self, Metrics.self, All.self])
 }
 
 /// Options every scenario takes.
@@ -156,6 +156,14 @@ extension Histbench {
             let names = only.split(separator: ",").map(String.init)
             try options.execute { [try QueryScenario.run($0, reps: options.trials ?? 7, only: names)] }
         }
+    }
+
+    struct PostmortemProfile: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "postmortem",
+            abstract: "The 1 h postmortem of the fixture: each query, the Markdown and the HTML rendering timed apart; the page's bytes per section.")
+        @OptionGroup var options: BenchOptions
+        func run() throws { try options.execute { [try PostmortemScenario.run($0, reps: options.trials ?? 7)] } }
     }
 
     struct Size: ParsableCommand {

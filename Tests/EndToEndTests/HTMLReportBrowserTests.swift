@@ -80,6 +80,7 @@ extension EndToEnd {
                 [supervisor]
                 db = "h.db"
                 log_dir = "logs"
+                control_socket = "\(ws.path("run/control.sock"))"
                 snapshot_interval = "100ms"
                 scan_interval = "off"
 
@@ -126,6 +127,10 @@ extension EndToEnd {
             let second = try ws.runHistd(config: config, logName: "histd2.log")
             let crashesBefore = db.instances("crasher", class: "crash")
             #expect(E2E.waitUntil(60) { db.instances("crasher", class: "crash") > crashesBefore + 1 }, "run 2 recorded no crash:\n\(ws.log("histd2.log"))")
+            // An operator restarts steady (issue 11): an operator mark, not a crash, with who did it.
+            let restart = try E2E.run(E2E.histctl, ["restart", "steady"], env: ["HISTD_SOCKET": ws.path("run/control.sock")],
+                                      removeEnv: ["HISTD_DB"], timeout: 60)
+            #expect(restart.status == 0 && restart.stdout.hasPrefix("steady: restarted, pid "), "\(restart.stdout)\(restart.stderr)")
             #expect(second.stop() == 0)
             let until = E2E.nowMS() + 1000
 
@@ -137,8 +142,11 @@ extension EndToEnd {
             let breaches = try db.int("SELECT count(*) FROM limit_breaches WHERE ts >= ? AND ts < ?", args)
             let unclean = try db.int("SELECT count(*) FROM runs WHERE stop_reason = 'unclean'")
             let gaps = try db.int("SELECT count(*) FROM recording_gaps WHERE ts < ? AND COALESCE(to_ms, from_ms, ts) >= ?", [until, since])
+            let actions = try db.int("SELECT count(*) FROM operator_actions WHERE ts >= ? AND ts < ?", args)
+            let steadyCrashes = try db.int("SELECT count(*) FROM crashes WHERE program = 'steady' AND ts >= ? AND ts < ?", args)
             #expect(exitCrashes >= 3 && signalCrashes >= 1 && limitKills >= 1 && breaches >= 1)
             #expect(unclean == 1)
+            #expect(actions == 1 && steadyCrashes == 0, "the restart is recorded and is no crash")
 
             func iso(_ ms: Int64) -> String {
                 let f = ISO8601DateFormatter()
@@ -167,7 +175,7 @@ extension EndToEnd {
             #expect(!d.contains("<title>PWNED"), "no script ran")
             #expect(d.range(of: "<script", options: .caseInsensitive) == nil, "no script element in the DOM")
             #expect(!d.contains("<b>bold</b>"), "no element from stderr in the DOM")
-            #expect(count("<h2 ", in: d) == 8, "every section is there, none swallowed by an unclosed element")
+            #expect(count("<h2 ", in: d) == 9, "every section is there, none swallowed by an unclosed element")
             #expect(count("<svg", in: d) == count("</svg>", in: d))
             // Marks against the database's rows: crash triangles and crosses and limit-kill squares on the
             // timeline, breach diamonds on the memory charts, one hatched shade per incomplete span per chart.
@@ -175,6 +183,11 @@ extension EndToEnd {
             #expect(count("class=\"mark k-crash-signal\" x=", in: d) == signalCrashes)
             #expect(count("class=\"mark k-limit-kill\" x=", in: d) == limitKills)
             #expect(count("class=\"mark k-breach breach\"", in: d) == breaches)
+            // The operator's restart: its own mark in steady's lane and a row of the operator table, with who did it.
+            #expect(count("class=\"mark k-operator\" x=", in: d) == actions)
+            #expect(count("<tr class=\"operator-action\">", in: d) == actions)
+            #expect(d.range(of: #"<title>\S+ \(uid \d+, pid \d+, histctl\) restart steady: done at "#, options: .regularExpression) != nil,
+                    "the operator mark's hover title says who restarted steady")
             let charts = count("<svg class=\"chart ", in: d)
             #expect(charts >= 6, "memory and CPU charts for crasher, segv, leaky and steady")
             #expect(count("<rect class=\"gap\" x=", in: d) == (unclean + gaps) * (1 + charts))

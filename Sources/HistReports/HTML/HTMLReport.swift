@@ -21,11 +21,12 @@ struct HTMLReport {
             + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"color-scheme\" content=\"light dark\">"
             + "<title>\(HTMLText.escape(title))</title><style>\n\(HTMLStyle.css)\n</style></head><body>\n"
         out += HTMLStyle.defs
-        out += header(title)
+        out += header(title, marks: marks)
         out += "<h2 id=\"timeline\">Timeline</h2>\n"
         out += "<p class=\"note\">One lane per program that had something happen in the window (programs with crashes first). "
             + "Hover a mark for its details. Hatched: the record is incomplete.</p>\n"
         out += legend() + timeline.render(incomplete: pm.incomplete, zone: zone)
+        out += operatorActions(marks)
         out += usage(order: timeline.programs)
         out += "<h2 id=\"clusters\">Crash clusters</h2>\n<p class=\"note\">2 or more crashes of one program within 10 minutes.</p>\n"
         out += HTMLTable.render(pm.clusters, zone: zone)
@@ -39,7 +40,7 @@ struct HTMLReport {
         return out + "</body></html>\n"
     }
 
-    func header(_ title: String) -> String {
+    func header(_ title: String, marks: [TimelineMark]) -> String {
         var out = "<h1>\(HTMLText.escape(title))</h1>\n"
         let hosts = Set(pm.runs.rows.indices.compactMap { i -> String? in
             if case .text(let h) = pm.runs.value(i, "host") { return h }
@@ -60,8 +61,11 @@ struct HTMLReport {
         }
         let programs = Set(pm.crashes.rows.indices.map { pm.crashes.value($0, "program") }).count
         let limitKills = pm.crashGroups.reduce(0) { $0 + $1.limitKills }
+        let spawnFailures = pm.crashes.rows.indices.filter { pm.crashes.value($0, "reason") == .text("spawn_failed") }.count
+        let actions = marks.filter { $0.kind == .operatorAction }.count
         out += "<ul class=\"facts\">"
-        for (n, what) in [(pm.crashes.rows.count - limitKills, "crashes"), (limitKills, "limit kills"), (programs, "programs crashed"),
+        for (n, what) in [(pm.crashes.rows.count - limitKills - spawnFailures, "crashes"), (limitKills, "limit kills"),
+                          (spawnFailures, "spawn failures"), (programs, "programs crashed"), (actions, "operator actions"),
                           (pm.clusters.rows.count, "crash clusters"), (pm.breaches.rows.count, "limit breaches"),
                           (pm.zombies.rows.count, "zombie parents"), (pm.orphans.rows.count, "orphans"), (pm.timeline.rows.count, "events")] {
             out += "<li><b>\(n)</b>\(what)</li>"
@@ -76,6 +80,20 @@ struct HTMLReport {
         }
         out += "<li><svg viewBox=\"0 0 16 16\"><rect class=\"gap legend-gap\" x=\"1\" y=\"1\" width=\"14\" height=\"14\"/></svg>record incomplete</li>"
         return out + "</ul>\n"
+    }
+
+    /// Who asked histd to do what, and when (also refusals): the operator marks of the timeline as a
+    /// table, so the text is there without hovering and on paper.
+    func operatorActions(_ marks: [TimelineMark]) -> String {
+        var out = "<h2 id=\"operator\">Operator actions</h2>\n"
+        let actions = marks.filter { $0.kind == .operatorAction }
+        guard !actions.isEmpty else { return out + "<p class=\"note\">None: nobody acted through histctl or SIGHUP in this window.</p>\n" }
+        out += "<table class=\"operator\"><thead><tr><th>time</th><th>lane</th><th>who did what: result</th></tr></thead><tbody>"
+        for m in actions {
+            out += "<tr class=\"operator-action\"><td class=\"t\">\(HTMLText.escape(t(m.time)))</td><td class=\"code\">\(HTMLText.escape(m.program ?? "histd"))</td>"
+                + "<td>\(HTMLText.escape(m.action ?? m.title))</td></tr>"
+        }
+        return out + "</tbody></table>\n"
     }
 
     /// Memory and CPU per program: programs in the timeline's order, then any other sampled program.

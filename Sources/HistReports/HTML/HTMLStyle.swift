@@ -5,11 +5,11 @@ enum HTMLStyle {
     static let css = """
     :root { color-scheme: light dark; --fg: #1b1f24; --muted: #5b6470; --bg: #ffffff; --panel: #f5f7fa; --rule: #d6dbe1;
       --grid: #e6e9ee; --mem: #1f6fb2; --cpu: #7a3fb0; --limit: #b3261e; --crash: #c62828; --kill: #d9480f; --breach: #e8590c;
-      --start: #2b8a3e; --exit: #6c757d; --gaveup: #111111; --scale: #1971c2; --sup: #495057; --gap: #9aa4ae; --warnbg: #fff4e5; --warnfg: #7a4100; }
+      --start: #2b8a3e; --exit: #6c757d; --gaveup: #111111; --scale: #1971c2; --sup: #495057; --op: #0b7285; --gap: #9aa4ae; --warnbg: #fff4e5; --warnfg: #7a4100; }
     @media (prefers-color-scheme: dark) {
       :root { --fg: #e6e9ee; --muted: #a3acb7; --bg: #14171b; --panel: #1d2127; --rule: #343a42; --grid: #2a2f36; --mem: #5aa9e6;
         --cpu: #c39bf0; --limit: #ff8a80; --crash: #ff6b6b; --kill: #ffa94d; --breach: #ffc078; --start: #69db7c; --exit: #adb5bd;
-        --gaveup: #f1f3f5; --scale: #74c0fc; --sup: #ced4da; --gap: #6c757d; --warnbg: #3a2a12; --warnfg: #ffd8a8; }
+        --gaveup: #f1f3f5; --scale: #74c0fc; --sup: #ced4da; --op: #66d9e8; --gap: #6c757d; --warnbg: #3a2a12; --warnfg: #ffd8a8; }
     }
     * { box-sizing: border-box; }
     body { margin: 0 auto; max-width: 1240px; padding: 20px 24px 40px; background: var(--bg); color: var(--fg);
@@ -42,7 +42,7 @@ enum HTMLStyle {
     .k-limit-kill { fill: var(--kill); stroke: var(--bg); } .k-breach { fill: var(--breach); stroke: var(--fg); stroke-width: 1; }
     .k-gave-up { fill: var(--gaveup); } .k-spawn-failed { fill: none; stroke: var(--crash); stroke-width: 1.6; }
     .k-scale-up, .k-scale-down { fill: none; stroke: var(--scale); stroke-width: 2; } .k-supervisor { fill: var(--sup); fill-rule: evenodd; }
-    .k-other { fill: var(--muted); }
+    .k-operator { fill: var(--op); stroke: var(--bg); stroke-width: 0.8; } .k-other { fill: var(--muted); }
     .legend { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 4px 0 8px; padding: 0; list-style: none; font-size: 12px; color: var(--muted); }
     .legend svg { display: inline-block; width: 16px; height: 16px; vertical-align: -3px; margin-right: 4px; }
     .usage { display: grid; grid-template-columns: 150px 1fr 1fr; gap: 2px 12px; align-items: center; }

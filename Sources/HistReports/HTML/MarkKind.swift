@@ -2,7 +2,7 @@
 /// path centred on 0,0, drawn with `<use>`), a CSS class for its colour and a legend label: colour is
 /// never the only thing that tells two marks apart.
 ///
-/// Adding a kind (e.g. the control plane's operator actions): add a case, give it a shape, label and
+/// Adding a kind: add a case, give it a shape, label and
 /// class below, and map its event kind name in `timelineKind(event:)`. Lanes, hover titles, the legend
 /// and the counts need nothing else.
 enum MarkKind: String, CaseIterable {
@@ -20,6 +20,9 @@ enum MarkKind: String, CaseIterable {
     case spawnFailed = "spawn-failed"
     case scaleUp = "scale-up"
     case scaleDown = "scale-down"
+    /// Someone acted through histd: a control-socket request (`operator_action`, refusals too) or a
+    /// SIGHUP reload (`config_reload` with trigger `sighup`): a person, not a process shape.
+    case operatorAction = "operator"
     case supervisor
     case other
 
@@ -36,6 +39,7 @@ enum MarkKind: String, CaseIterable {
         case .spawnFailed: "M0,6L6,-5H-6Z"
         case .scaleUp: "M-5,3L0,-4L5,3"
         case .scaleDown: "M-5,-3L0,4L5,-3"
+        case .operatorAction: "M-2.6,-4a2.6,2.6 0 1,0 5.2,0a2.6,2.6 0 1,0 -5.2,0M-5.5,7C-5.5,0 5.5,0 5.5,7Z"
         case .supervisor: "M-4,-4H4V4H-4ZM-1,-1H1V1H-1Z"
         case .other: "M-2,-2H2V2H-2Z"
         }
@@ -54,6 +58,7 @@ enum MarkKind: String, CaseIterable {
         case .spawnFailed: "spawn failed"
         case .scaleUp: "pool scaled up"
         case .scaleDown: "pool scaled down"
+        case .operatorAction: "operator action (histctl, SIGHUP)"
         case .supervisor: "histd start or stop"
         case .other: "other event"
         }
@@ -61,6 +66,11 @@ enum MarkKind: String, CaseIterable {
 
     /// Stroked (lines) rather than filled shapes.
     var stroked: Bool { self == .start || self == .crashSignal || self == .scaleUp || self == .scaleDown }
+
+    /// Kinds too frequent to title one by one (a crash loop starts and ends hundreds of processes an
+    /// hour): a lane's marks of such a kind share one hover title that lists them (`TimelineSVG`).
+    /// Everything else (crashes, limit kills, breaches, give-ups, operator actions...) keeps its own.
+    var summarised: Bool { self == .start || self == .exit }
 
     /// The element id of the shape in the report's shared `<defs>`.
     var symbolID: String { "m-" + rawValue }
@@ -72,12 +82,15 @@ enum MarkKind: String, CaseIterable {
         switch event {
         case "start": .start
         case "exit": .exit
-        case "crash", "restart_scheduled", "stop_requested", "recording_gap": nil
+        // A crash (and a spawn failure) is drawn from the crashes report, with its exit code or signal and
+        // stderr; an end an operator caused is left out of that report and drawn from its event instead
+        // (TimelineMark.all). A restart schedule or stop request is detail of the end it belongs to.
+        case "crash", "restart_scheduled", "stop_requested", "recording_gap", "spawn_failed": nil
         case "limit_breach": .breach
         case "gave_up": .gaveUp
-        case "spawn_failed": .spawnFailed
         case "scale_up": .scaleUp
         case "scale_down": .scaleDown
+        case "operator_action", "config_reload": .operatorAction
         case "supervisor_start", "supervisor_stop": .supervisor
         default: .other
         }

@@ -80,6 +80,8 @@ struct UsageChart {
 
     /// The series as one path of relative moves (integer units: about 4 bytes a point). A break of
     /// more than three typical sweep intervals (histd down, a gap, the program not running) lifts the pen.
+    /// A point that lies on the straight segment between its neighbours (a flat or evenly rising stretch,
+    /// in the chart's integer units) is left out: the line drawn is the same, and no peak is ever one.
     func path(_ points: [UsageSeries.Point], axis: TimeAxis, y: (Double) -> Double) -> String {
         let present = points.compactMap { p in value(p).map { (p.time, $0) } }
         guard !present.isEmpty else { return "" }
@@ -87,22 +89,38 @@ struct UsageChart {
         let typical = steps.isEmpty ? 0 : steps[steps.count / 2]
         steps.removeAll()
         let breakAfter = max(typical * 3, 1)
+        // Strokes of integer points; the pen lifts between strokes.
+        var strokes: [[(x: Int, y: Int)]] = []
+        var lastT: Int64?
+        for (t, v) in present {
+            let p = (x: Int(axis.x(t).rounded()), y: Int(y(v).rounded()))
+            if let l = lastT, t.milliseconds - l <= breakAfter { strokes[strokes.count - 1].append(p) } else { strokes.append([p]) }
+            lastT = t.milliseconds
+        }
         var d = ""
         d.reserveCapacity(present.count * 5)
-        var last: (x: Int, y: Int, t: Int64)?
-        for (t, v) in present {
-            let x = Int(axis.x(t).rounded()), yy = Int(y(v).rounded())
-            if let l = last, t.milliseconds - l.t <= breakAfter {
-                let dx = x - l.x, dy = yy - l.y
-                d += (d.last == "l" ? "" : (dx < 0 ? "" : " ")) + String(dx) + (dy < 0 ? "" : " ") + String(dy)
-            } else {
-                d += "M\(x) \(yy)l"
+        for stroke in strokes {
+            d += "M\(stroke[0].x) \(stroke[0].y)l"
+            guard stroke.count > 1 else {
                 // A lone point still shows: a short horizontal stroke.
                 d += "2 0"
-                last = (x + 2, yy, t.milliseconds)
                 continue
             }
-            last = (x, yy, t.milliseconds)
+            var last = stroke[0]
+            var first = true
+            for i in 1..<stroke.count {
+                let p = stroke[i]
+                if i + 1 < stroke.count {
+                    let n = stroke[i + 1]
+                    let onSegment = (p.x - last.x) * (n.y - last.y) == (n.x - last.x) * (p.y - last.y)
+                        && min(last.x, n.x) <= p.x && p.x <= max(last.x, n.x) && min(last.y, n.y) <= p.y && p.y <= max(last.y, n.y)
+                    if onSegment { continue }
+                }
+                let dx = p.x - last.x, dy = p.y - last.y
+                d += (first || dx < 0 ? "" : " ") + String(dx) + (dy < 0 ? "" : " ") + String(dy)
+                first = false
+                last = p
+            }
         }
         return "<path class=\"series \(metric == .memory ? "mem" : "cpu")\" d=\"\(d)\"/>"
     }
