@@ -38,20 +38,24 @@ extension SupervisorMetrics {
         attached.withLock { $0 = Attached(supervisor: supervisor, writer: writer) }
     }
 
-    /// One scrape: refreshes the gauges and renders every metric. Serialized; never blocks the
-    /// engine beyond the short locks that `Supervisor.status()` takes.
+    /// One scrape: refreshes the histd-wide gauges and renders every metric. Serialized; never
+    /// blocks the engine beyond the short lock that `Supervisor.statusUnordered()` takes to copy.
     public func render(_ format: ExpositionFormat) -> [UInt8] {
         let attached = self.attached.withLock { $0 }
-        var byKey: [UnitKey: UnitCell] = [:]
-        if attached != nil { for c in allCells() { byKey[c.key] = c } }
+        let cells = allCells()
         return scrape.withLock { state in
-            if let attached { state.refresh(attached, cells: byKey) }
+            if let attached { state.refresh(attached) }
+            state.registryBuffer.removeAll(keepingCapacity: true)
+            registry.emit(into: &state.registryBuffer)
             state.buffer.removeAll(keepingCapacity: true)
-            registry.emit(into: &state.buffer)
             switch format {
-            case .prometheus: return state.buffer
-            case .openMetrics: return OpenMetrics.convert(state.buffer)
+            case .prometheus: state.buffer.append(contentsOf: state.registryBuffer)
+            case .openMetrics: OpenMetrics.convert(state.registryBuffer, into: &state.buffer)
             }
+            state.units.render(into: &state.buffer, format: format, cells: cells, status: attached?.supervisor.statusUnordered(),
+                               cell: { self.cell($0) })
+            if format == .openMetrics { state.buffer.append(contentsOf: "# EOF\n".utf8) }
+            return state.buffer
         }
     }
 }
@@ -60,9 +64,17 @@ extension SupervisorMetrics {
 /// both; only the metadata differs: a counter family's name has no `_total` (its samples keep it),
 /// a gauge named `*_info` is an `info` family (name without `_info`), and the text ends in `# EOF`.
 enum OpenMetrics {
-    static func convert(_ text: [UInt8]) -> [UInt8] {
+    /// `end`: append the closing `# EOF` (off when more families follow).
+    static func convert(_ text: [UInt8], end: Bool = true) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(text.count + 64)
+        convert(text, into: &out)
+        if end { out.append(contentsOf: "# EOF\n".utf8) }
+        return out
+    }
+
+    /// Appends the OpenMetrics form of `text` to `out` (without `# EOF`).
+    static func convert(_ text: [UInt8], into out: inout [UInt8]) {
         // Families are contiguous: HELP (optional), TYPE, samples. Read the TYPE first, then rename.
         var lines: [ArraySlice<UInt8>] = []
         var start = text.startIndex
@@ -88,8 +100,6 @@ enum OpenMetrics {
             }
             i += 1
         }
-        out.append(contentsOf: "# EOF\n".utf8)
-        return out
     }
 
     private static func typeLine(_ line: ArraySlice<UInt8>) -> (String, String)? {

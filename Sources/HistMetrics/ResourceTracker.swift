@@ -6,22 +6,20 @@ import HistModel
 import Prometheus
 import Synchronization
 
-/// Turns the sampler's sweeps into per-unit resource metrics. Runs on the watcher thread (the
-/// sweep's sender), never on the engine's.
+/// Turns the sampler's sweeps into per-unit resource values (in each unit's `UnitCell`, rendered by
+/// `UnitExposition`). Runs on the watcher thread (the sweep's sender), never on the engine's.
 ///
 /// CPU is a counter over the unit's life, not one process's: when a unit's instance changes, the
 /// old instance's last sampled CPU stays in a base, so a restart does not reset the counter (CPU
 /// spent between an instance's last sample and its exit is not seen).
 struct ResourceTracker {
-    let registry: PrometheusCollectorRegistry
     private var units: [UnitKey: Resources] = [:]
     static let ticksPerSecond = Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
 
-    init(registry: PrometheusCollectorRegistry) { self.registry = registry }
+    init() {}
 
     final class Resources {
-        let user: Counter, system: Counter
-        let resident: Gauge, processes: Gauge, threads: Gauge, fds: Gauge
+        let cell: UnitCell
         /// Ticks of instances that have ended, and of the current instance at its last sample.
         var baseUser: UInt64 = 0, baseSystem: UInt64 = 0
         var instance: InstanceID?
@@ -29,14 +27,9 @@ struct ResourceTracker {
         /// Ticks already added to the counters.
         var emittedUser: UInt64 = 0, emittedSystem: UInt64 = 0
 
-        init(labels: [(String, String)], registry: PrometheusCollectorRegistry) {
-            func help(_ n: String) -> String { MetricHelp.text[n]! }
-            user = registry.counter(MetricName.cpu, labels + [("mode", "user")])
-            system = registry.counter(MetricName.cpu, labels + [("mode", "system")])
-            resident = registry.gauge(MetricName.resident, labels)
-            processes = registry.gauge(MetricName.processes, labels)
-            threads = registry.gauge(MetricName.threads, labels)
-            fds = registry.gauge(MetricName.openFDs, labels)
+        init(cell: UnitCell) {
+            self.cell = cell
+            cell.resources.withLock { if $0 == nil { $0 = UnitCell.ResourceValues() } }
         }
 
         func add(_ s: InstanceSample) {
@@ -51,39 +44,49 @@ struct ResourceTracker {
             currentUser = max(currentUser, s.utimeTicks)
             currentSystem = max(currentSystem, s.stimeTicks)
             let totalUser = baseUser + currentUser, totalSystem = baseSystem + currentSystem
-            if totalUser > emittedUser { user.increment(by: Double(totalUser - emittedUser) / ResourceTracker.ticksPerSecond) }
-            if totalSystem > emittedSystem { system.increment(by: Double(totalSystem - emittedSystem) / ResourceTracker.ticksPerSecond) }
+            let addUser = totalUser > emittedUser ? Double(totalUser - emittedUser) / ResourceTracker.ticksPerSecond : 0
+            let addSystem = totalSystem > emittedSystem ? Double(totalSystem - emittedSystem) / ResourceTracker.ticksPerSecond : 0
             emittedUser = max(emittedUser, totalUser)
             emittedSystem = max(emittedSystem, totalSystem)
-            resident.set(to: Double(s.rssBytes))
-            processes.set(to: Double(s.processes))
-            threads.set(to: Double(s.threads))
-            if s.fds >= 0 { fds.set(to: Double(s.fds)) }
+            cell.resources.withLock { v in
+                guard var r = v else { return }
+                if addUser > 0 { r.cpuUser += addUser }
+                if addSystem > 0 { r.cpuSystem += addSystem }
+                r.resident = Double(s.rssBytes)
+                r.processes = Double(s.processes)
+                r.threads = Double(s.threads)
+                if s.fds >= 0 { r.fds = Double(s.fds) }
+                v = r
+            }
         }
 
         func clear() {
-            resident.set(to: 0)
-            processes.set(to: 0)
-            threads.set(to: 0)
-            fds.set(to: 0)
+            cell.resources.withLock { v in
+                guard var r = v else { return }
+                r.resident = 0
+                r.processes = 0
+                r.threads = 0
+                r.fds = 0
+                v = r
+            }
         }
     }
 
     /// Applies one sweep. `units` maps the live instances to their units; samples of instances
     /// that ended since are skipped. Units without a sample show an empty tree.
-    mutating func apply(_ sweep: SnapshotSweep, units map: [InstanceID: UnitKey], cells: [UnitCell]) {
+    mutating func apply(_ sweep: SnapshotSweep, units map: [InstanceID: UnitKey], cell: (UnitKey) -> UnitCell) {
         var seen = Set<UnitKey>()
         for sample in sweep.samples {
             guard let key = map[sample.instance] else { continue }
-            resources(key, labels: UnitCell.labels(for: key)).add(sample)
+            resources(key, cell: cell).add(sample)
             seen.insert(key)
         }
         for (key, r) in units where !seen.contains(key) { r.clear() }
     }
 
-    private mutating func resources(_ key: UnitKey, labels: [(String, String)]) -> Resources {
+    private mutating func resources(_ key: UnitKey, cell: (UnitKey) -> UnitCell) -> Resources {
         if let r = units[key] { return r }
-        let r = Resources(labels: labels, registry: registry)
+        let r = Resources(cell: cell(key))
         units[key] = r
         return r
     }

@@ -15,10 +15,12 @@ import Synchronization
 ///
 /// Cost on the engine thread: `record(_ event:)` looks up the unit's cell under a short lock and
 /// increments atomics. Nothing else: no I/O, no formatting, no allocation once a unit's counters exist.
+/// The per-unit series are rendered from the cells by `UnitExposition`; the histd-wide ones by the
+/// swift-prometheus registry.
 public final class SupervisorMetrics: HistorySink, Sendable {
     /// The registry that renders the exposition.
     public let registry = PrometheusCollectorRegistry()
-    private let cells = Mutex<[UnitKey: UnitCell]>([:])
+    private let cells = Mutex<CellTable>(CellTable())
     /// Instances whose `recycled` (max_age) event came before their end: that end counts as `recycled`.
     private let recycling = Mutex<Set<InstanceID>>([])
     let attached = Mutex<Attached?>(nil)
@@ -42,7 +44,7 @@ public final class SupervisorMetrics: HistorySink, Sendable {
     ///   - startTime: for `histd_start_time_seconds`.
     public init(programs: [String], pools: [PoolSpec], version: String, startTime: Timestamp = .now()) {
         let registry = self.registry
-        resources = Mutex(ResourceTracker(registry: registry))
+        resources = Mutex(ResourceTracker())
         scrape = Mutex(ScrapeState(registry: registry, pools: pools.map(\.name)))
         system = SystemGauges(registry: registry)
         controlRequests = ControlRequestCounters(registry: registry)
@@ -51,37 +53,53 @@ public final class SupervisorMetrics: HistorySink, Sendable {
         registry.gauge(MetricName.buildInfo, [("version", version)]).set(to: 1)
         registry.gauge(MetricName.startTime)
             .set(to: Double(startTime.milliseconds) / 1000)
-        cells.withLock { map in
-            for name in programs { map[UnitKey(program: name)] = UnitCell(key: UnitKey(program: name), registry: registry) }
-            for pool in pools {
-                for w in 0..<pool.maxWorkers {
-                    let key = UnitKey(program: pool.name, workerIndex: w)
-                    map[key] = UnitCell(key: key, registry: registry)
-                }
+        var all = programs.map { UnitCell(key: UnitKey(program: $0)) }
+        for pool in pools {
+            for w in 0..<pool.maxWorkers { all.append(UnitCell(key: UnitKey(program: pool.name, workerIndex: w))) }
+        }
+        all.sort { $0.key < $1.key }
+        cells.withLock { table in
+            for c in all { table.add(c) }
+        }
+    }
+
+    /// Every unit's cell: by key for lookups, and as a list in unit order for the scrape.
+    struct CellTable {
+        var byKey: [UnitKey: UnitCell] = [:]
+        /// Sorted by unit; a new cell (rare: a pool slot beyond max_workers) re-sorts it.
+        var list: [UnitCell] = []
+        mutating func add(_ c: UnitCell) {
+            byKey[c.key] = c
+            if let last = list.last, c.key < last.key {
+                list.append(c)
+                list.sort { $0.key < $1.key }
+            } else {
+                list.append(c)
             }
         }
     }
 
     /// The cell of a unit, made on first use (a pool slot beyond max_workers during a recycle overlap).
-    func cell(_ program: String, _ worker: Int?) -> UnitCell {
-        let key = UnitKey(program: program, workerIndex: worker)
-        return cells.withLock { map in
-            if let c = map[key] { return c }
-            let c = UnitCell(key: key, registry: registry)
-            map[key] = c
+    func cell(_ program: String, _ worker: Int?) -> UnitCell { cell(UnitKey(program: program, workerIndex: worker)) }
+
+    func cell(_ key: UnitKey) -> UnitCell {
+        cells.withLock { table in
+            if let c = table.byKey[key] { return c }
+            let c = UnitCell(key: key)
+            table.add(c)
             return c
         }
     }
 
-    /// Every unit's cell (for the scrape and the sweep), in no particular order.
-    func allCells() -> [UnitCell] { cells.withLock { Array($0.values) } }
+    /// Every unit's cell in unit order (shared storage: no copy until a cell is added).
+    func allCells() -> [UnitCell] { cells.withLock { $0.list } }
 
     // MARK: HistorySink
 
     public func record(_ event: HistEvent) {
         switch event.payload {
         case .started(let info):
-            cell(info.program, info.workerIndex).starts.increment()
+            cell(info.program, info.workerIndex).starts.add(1, ordering: .relaxed)
         case .ended(let end):
             let c = cell(end.instance.program, end.instance.workerIndex)
             // Only pool workers are recycled; a plain program's exit takes no second lock.
@@ -100,13 +118,13 @@ public final class SupervisorMetrics: HistorySink, Sendable {
             c.setLastExit(code: Double(code), time: Double(end.endedAt.milliseconds) / 1000)
         case .restartScheduled(_, let delay, _, let worker):
             let c = cell(event.program, worker)
-            c.restarts.increment()
+            c.restarts.add(1, ordering: .relaxed)
             c.restartDelayNanos.store(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000,
                                       ordering: .relaxed)
         case .limitBreach(let instance, let limit, _, _, _, _):
             cell(event.program, instance?.workerIndex).increment(.breaches, limit.rawValue)
         case .spawnFailed(_, _, _, let worker):
-            cell(event.program, worker).spawnFailures.increment()
+            cell(event.program, worker).spawnFailures.add(1, ordering: .relaxed)
         case .recycled(let instance, let reason):
             // exit0: the end came first and was counted as recycled above. max_age: the end follows.
             if reason != .exit0 { recycling.withLock { _ = $0.insert(instance.id) } }
@@ -124,8 +142,7 @@ public final class SupervisorMetrics: HistorySink, Sendable {
         var units: [InstanceID: UnitKey] = [:]
         units.reserveCapacity(live.count)
         for info in live { units[info.id] = UnitKey(program: info.program, workerIndex: info.workerIndex) }
-        let cells = allCells()
-        resources.withLock { $0.apply(sweep, units: units, cells: cells) }
+        resources.withLock { $0.apply(sweep, units: units, cell: { self.cell($0) }) }
     }
 
     public func record(_ scan: ScanReport) { system.apply(scan) }

@@ -16,7 +16,8 @@ struct Histbench: ParsableCommand {
 
         Example: swift run -c release histbench restart --trials 50
         """,
-        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Query.self, PostmortemProfile.self, Size.self, Control.self, Metrics.self, All.self])
+        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Query.self, PostmortemProfile.self, Size.self, Control.self, ControlFlood.self,
+                      Metrics.self, All.self])
 }
 
 /// Options every scenario takes.
@@ -181,14 +182,27 @@ extension Histbench {
         func run() throws { try options.execute { [try ControlScenario.run($0, n: n, trials: options.trials ?? 20)] } }
     }
 
+    struct ControlFlood: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "control-flood",
+            abstract: "Restart latency (exit to next start, target <= 1 ms) with the control socket idle, then flooded by N clients, garbage and a client that never reads.")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Flooding clients (each sends bursts of 50 status requests).") var clients: Int = 20
+        func run() throws { try options.execute { [try ControlFloodScenario.run($0, trials: options.trials ?? 50, clients: clients)] } }
+    }
+
     struct Metrics: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "A scrape of the Prometheus metrics with N programs (target N=500 <= 5 ms), the per-event feeding cost, and restart latency with metrics off and on.")
         @OptionGroup var options: BenchOptions
         @Option(help: "Number of programs for the scrape.") var n: Int = 500
         @Option(help: "Restart cycles measured in each restart run.") var restartTrials: Int = 50
+        @Flag(help: "Only the scrape and feeding measurements (no histd restart runs): for callgrind, e.g. valgrind --tool=callgrind --toggle-collect='*SupervisorMetrics*render*'.")
+        var scrapeOnly = false
         func run() throws {
-            try options.execute { [try MetricsScenario.run($0, programs: n, trials: options.trials ?? 30, restartTrials: restartTrials)] }
+            try options.execute {
+                [try MetricsScenario.run($0, programs: n, trials: options.trials ?? 30, restartTrials: restartTrials, scrapeOnly: scrapeOnly)]
+            }
         }
     }
 

@@ -15,11 +15,12 @@ import Glibc
 /// (2) what the engine pays per event to feed the metrics; (3) restart latency through a real histd
 /// with metrics off, then on and scraped over HTTP every 100 ms.
 enum MetricsScenario {
-    static func run(_ ws: Workspace, programs n: Int, trials: Int, restartTrials: Int) throws -> ScenarioResult {
+    static func run(_ ws: Workspace, programs n: Int, trials: Int, restartTrials: Int, scrapeOnly: Bool = false) throws -> ScenarioResult {
         var r = ScenarioResult("metrics")
         r.info["loadavg_before"] = loadAverage()
         try scrape(&r, n: n, trials: trials, dir: try ws.runDirectory("metrics-scrape"))
         r.info["loadavg_after_scrape"] = loadAverage()
+        if scrapeOnly { return r }
 
         let off = try RestartScenario.run(ws, trials: restartTrials, name: "restart-metrics-off")
         r.info["loadavg_after_restart_off"] = loadAverage()
@@ -98,7 +99,7 @@ enum MetricsScenario {
         }
         r.add("scrape, \(n) programs, Prometheus text", unit: "ms", samples: Array(plain.dropFirst(2)), limit: 5, target: "<= 5 ms")
         r.add("scrape, \(n) programs, OpenMetrics", unit: "ms", samples: Array(open.dropFirst(2)), limit: 5, target: "<= 5 ms")
-        r.add("  of which swift-prometheus emit alone", unit: "ms", samples: Array(emitOnly.dropFirst(2)))
+        r.add("  of which swift-prometheus emit (histd-wide families only)", unit: "ms", samples: Array(emitOnly.dropFirst(2)))
         r.info["exposition"] = "\(bytes) bytes, \(series) series"
 
         // Feeding: what the engine thread pays per event (start + restart_scheduled + exit of one program).

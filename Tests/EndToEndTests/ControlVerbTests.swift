@@ -140,11 +140,13 @@ extension EndToEnd {
             let crashes = try E2E.run(E2E.histctl, ["crashes", "--db", ws.path("h.db"), "--format", "csv"])
             let rows = crashes.stdout.split(whereSeparator: \.isNewline).dropFirst()
             #expect(rows.count == 1 && rows.first?.contains(",batch,\(batchPID),") == true, "\(crashes.stdout)\(crashes.stderr)")
-            // ...even though the record keeps the HUP death as a signal death (the fact), linked to the action.
+            // The record keeps the HUP death as a signal death (the fact), classified stopped (the operator's
+            // doing, not a crash: the lifecycle's exitedOnOperatorSignal), linked to the action.
             #expect(try db.int("""
                 SELECT count(*) FROM instances i JOIN operator_effects f ON f.instance_id = i.id AND f.effect = 'ended'
-                WHERE i.class = 'crash' AND i.signal = 1
+                WHERE i.class = 'stopped' AND i.signal = 1
                 """) == 1)
+            #expect(try db.int("SELECT count(*) FROM instances WHERE class = 'crash' AND signal = 1") == 0)
             let status1h = try E2E.run(E2E.histctl, ["status", "--record", "--db", ws.path("h.db"), "--format", "csv"])
             let jobs = status1h.stdout.split(whereSeparator: \.isNewline).first { $0.hasPrefix("jobs,") }
             #expect(jobs?.split(separator: ",", omittingEmptySubsequences: false)[6] == "0", "\(status1h.stdout)\(status1h.stderr)")

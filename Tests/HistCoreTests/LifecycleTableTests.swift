@@ -27,6 +27,7 @@ import Testing
     static let crash3 = LifecycleEvent.exited(status: .exited(code: 3), uptime: .seconds(1))
     static let clean = LifecycleEvent.exited(status: .exited(code: 0), uptime: .seconds(1))
     static let segv = LifecycleEvent.exited(status: .signaled(signal: 11, coreDumped: false), uptime: .seconds(1))
+    static let opHUP = LifecycleEvent.exitedOnOperatorSignal(status: .signaled(signal: 1, coreDumped: false), uptime: .seconds(1))
     static let stopActions: [LifecycleAction] = [.emit(.stopRequested(reason: .operator, signal: 15)), .signalGroup(15), .armKillTimer(.seconds(10))]
 
     static let rows: [Row] = [
@@ -120,6 +121,39 @@ import Testing
             expectActions: [.cancelKillTimer, .recordEnd(.limit), .releaseResources, .emit(.gaveUp(restarts: 3))]),
         Row(name: "limit breach when not running is stale", state: .backoff,
             event: .limitBreached(limit: .maxMemory, observed: 1, threshold: 0), expectState: .backoff, expectActions: []),
+        // An end an operator's signal caused (histctl signal): never a crash, never counted, no backoff.
+        Row(name: "operator HUP death is stopped, started again at once, count kept", state: .running, event: opHUP,
+            counters: LifecycleCounters(restarts: 2), expectState: .starting, expectActions: [.recordEnd(.stopped), .spawn], expectRestarts: 2),
+        Row(name: "operator signal at max_restarts does not give up", state: .running, event: opHUP,
+            counters: LifecycleCounters(restarts: 3), expectState: .starting, expectActions: [.recordEnd(.stopped), .spawn], expectRestarts: 3),
+        Row(name: "operator KILL is classified killed", state: .running,
+            event: .exitedOnOperatorSignal(status: .signaled(signal: 9, coreDumped: false), uptime: .seconds(1)),
+            expectState: .starting, expectActions: [.recordEnd(.killed), .spawn], expectRestarts: 0),
+        Row(name: "a long run before the operator's signal does not reset the count", state: .running,
+            event: .exitedOnOperatorSignal(status: .signaled(signal: 1, coreDumped: false), uptime: .seconds(600)),
+            counters: LifecycleCounters(restarts: 2), expectState: .starting, expectActions: [.recordEnd(.stopped), .spawn], expectRestarts: 2),
+        Row(name: "exit 0 on the operator's signal under on-failure stays exited", state: .running,
+            event: .exitedOnOperatorSignal(status: .exited(code: 0), uptime: .seconds(1)),
+            expectState: .exited, expectActions: [.recordEnd(.clean)]),
+        Row(name: "exit 0 on the operator's signal under always starts at once", state: .running,
+            event: .exitedOnOperatorSignal(status: .exited(code: 0), uptime: .seconds(1)), policy: policy(.always),
+            counters: LifecycleCounters(restarts: 1), expectState: .starting, expectActions: [.recordEnd(.clean), .spawn], expectRestarts: 1),
+        Row(name: "operator signal under never stays exited", state: .running, event: opHUP, policy: policy(.never),
+            expectState: .exited, expectActions: [.recordEnd(.stopped)]),
+        Row(name: "operator signal to a pool worker replaces it at once", state: .running, event: opHUP,
+            policy: policy(.onFailure, recycle: true), expectState: .starting, expectActions: [.recordEnd(.stopped), .spawn]),
+        Row(name: "pool worker exit 0 on the operator's signal is recycled", state: .running,
+            event: .exitedOnOperatorSignal(status: .exited(code: 0), uptime: .seconds(1)), policy: policy(.onFailure, recycle: true),
+            expectState: .starting, expectActions: [.recordEnd(.clean), .emit(.recycled(reason: .exit0)), .spawn]),
+        Row(name: "no start after the operator's signal during shutdown", state: .running, event: opHUP, policy: policy(.always, allowed: false),
+            expectState: .exited, expectActions: [.recordEnd(.stopped)]),
+        Row(name: "a stop pending on the spawn wins over the operator's signal", state: .starting, event: opHUP,
+            counters: LifecycleCounters(stopReason: .operator), expectState: .stopped, expectActions: [.recordEnd(.stopped)]),
+        Row(name: "while stopping, the stop's classification wins", state: .stopping, event: opHUP,
+            counters: LifecycleCounters(stopReason: .shutdown), expectState: .stopped,
+            expectActions: [.cancelKillTimer, .recordEnd(.stopped), .releaseResources]),
+        Row(name: "operator signal end without a process is stale", state: .backoff, event: opHUP,
+            expectState: .backoff, expectActions: []),
         // Timers and reset.
         Row(name: "backoff timer spawns", state: .backoff, event: .backoffElapsed, expectState: .starting, expectActions: [.spawn]),
         Row(name: "stale backoff timer is ignored", state: .running, event: .backoffElapsed, expectState: .running, expectActions: []),
@@ -138,12 +172,12 @@ import Testing
     /// Every state × every event is defined (no trap), and nothing spawns from `stopping` or `running`.
     @Test func everyCellIsTotal() {
         let events: [LifecycleEvent] = [.startRequested, .restartRequested, .spawned, .spawnFailed(errno: 2, step: "execve"),
-                                        Self.crash3, Self.clean, .backoffElapsed, .stopTimeoutElapsed,
+                                        Self.crash3, Self.clean, Self.opHUP, .backoffElapsed, .stopTimeoutElapsed,
                                         .stopRequested(.shutdown), .limitBreached(limit: .maxMemory, observed: 1, threshold: 0), .reset]
         for state in ProgramState.allCases {
             for event in events {
                 let t = Lifecycle.handle(state: state, event: event, policy: Self.policy(), counters: LifecycleCounters())
-                if state == .running || state == .stopping, event != Self.crash3, event != Self.clean {
+                if state == .running || state == .stopping, event != Self.crash3, event != Self.clean, event != Self.opHUP {
                     #expect(!t.actions.contains(.spawn), "\(state) + \(event) must not spawn a second process")
                 }
             }

@@ -16,6 +16,10 @@ import HistModel
 /// - A limit kill (`limitBreached`) stops the unit, is classified `limit`, and restarts under backoff;
 ///   so does a process the kernel killed at a cgroup limit (`exitedAtLimit`).
 /// - Pool workers (`recycleCleanExit`): an exit 0 is replaced at once and does not count.
+/// - An end an operator's signal caused (`exitedOnOperatorSignal`) is not the program's failure: it is
+///   classified `clean` (exit 0), `killed` (SIGKILL) or `stopped`, leaves the restart count as it was,
+///   and the unit starts again at once (no backoff delay) when its policy would restart that exit
+///   (`always`; `on-failure` unless it exited 0; a pool worker's exit 0 is recycled as usual).
 public enum Lifecycle {
     public static func handle(state: ProgramState, event: LifecycleEvent, policy: UnitPolicy,
                               counters: LifecycleCounters) -> Transition {
@@ -84,9 +88,27 @@ public enum Lifecycle {
             }
             return afterFailure(counters: c, policy: policy, actions: &actions)
 
-        case (.stopping, .exitedAtLimit(let status, let uptime, _)):
+        case (.stopping, .exitedAtLimit(let status, let uptime, _)), (.stopping, .exitedOnOperatorSignal(let status, let uptime)):
             // histd was stopping it anyway: the stop's own classification wins.
             return handle(state: state, event: .exited(status: status, uptime: uptime), policy: policy, counters: c)
+
+        case (.running, .exitedOnOperatorSignal(let status, _)), (.starting, .exitedOnOperatorSignal(let status, _)):
+            // The uptime does not matter: the count is neither raised nor reset by the operator's signal.
+            let classification: ExitClassification = status.isSuccess ? .clean : (status.signal == 9 ? .killed : .stopped)  // 9: SIGKILL
+            var actions: [LifecycleAction] = [.recordEnd(classification)]
+            if c.stopReason != nil {
+                c.stopReason = nil
+                return Transition(state: .stopped, counters: c, actions: actions)
+            }
+            guard policy.restartsAllowed else { return Transition(state: .exited, counters: c, actions: actions) }
+            if status.isSuccess && policy.recycleCleanExit {
+                actions += [.emit(.recycled(reason: .exit0)), .spawn]
+                return Transition(state: .starting, counters: c, actions: actions)
+            }
+            let wanted = policy.restart == .always || (policy.restart == .onFailure && !status.isSuccess)
+            guard wanted else { return Transition(state: .exited, counters: c, actions: actions) }
+            actions.append(.spawn)
+            return Transition(state: .starting, counters: c, actions: actions)
 
         case (.stopping, .exited(_, let uptime)):
             let reason = c.stopReason ?? .operator
@@ -162,9 +184,13 @@ public enum Lifecycle {
             return Transition(state: state, counters: c)
         case (.running, .spawned), (.running, .spawnFailed), (.stopping, .spawned), (.stopping, .spawnFailed),
              (.backoff, .spawned), (.backoff, .spawnFailed), (.backoff, .exited), (.backoff, .exitedAtLimit),
+             (.backoff, .exitedOnOperatorSignal),
              (.stopped, .spawned), (.stopped, .spawnFailed), (.stopped, .exited), (.stopped, .exitedAtLimit),
+             (.stopped, .exitedOnOperatorSignal),
              (.exited, .spawned), (.exited, .spawnFailed), (.exited, .exited), (.exited, .exitedAtLimit),
-             (.failed, .spawned), (.failed, .spawnFailed), (.failed, .exited), (.failed, .exitedAtLimit):
+             (.exited, .exitedOnOperatorSignal),
+             (.failed, .spawned), (.failed, .spawnFailed), (.failed, .exited), (.failed, .exitedAtLimit),
+             (.failed, .exitedOnOperatorSignal):
             // About a spawn or a process that is not the unit's current one: only `starting` spawns, and
             // only `starting`, `running` and `stopping` have a process.
             return Transition(state: state, counters: c)

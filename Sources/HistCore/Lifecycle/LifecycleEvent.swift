@@ -16,6 +16,10 @@ public enum LifecycleEvent: Hashable, Sendable {
     /// The unit's process was reaped after the kernel killed it at a limit histd set (a cgroup OOM
     /// kill): classified `limit`, not `crash`, and restarted under backoff like a limit stop.
     case exitedAtLimit(status: ExitStatus, uptime: Duration, limit: LimitKind)
+    /// The unit's process was reaped within `stop_timeout` of a signal an operator sent it through
+    /// histd (`histctl signal`): the operator's doing, not the program's. Never a crash, never counted
+    /// toward backoff or `max_restarts`; restarted at once when the restart policy wants it running.
+    case exitedOnOperatorSignal(status: ExitStatus, uptime: Duration)
     /// The backoff timer fired.
     case backoffElapsed
     /// `stop_timeout` passed after the stop signal.

@@ -9,6 +9,7 @@ extension Engine {
         guard poolsDirty, phase == .running else { return }
         for name in pools.keys.sorted() { reconcile(pool: name) }
         poolsDirty = false
+        scaleActions.removeAll()
     }
 
     /// How a unit counts for its pool right now (see `WorkerSlot.Standing`).
@@ -44,6 +45,7 @@ extension Engine {
         for key in plan.retire {
             guard let unit = units[key] else { continue }
             unit.removeWhenIdle = true
+            if let action = scaleActions[name] { unit.link = OperatorLink(action: action, until: .ended, expiresAt: nil) }
             // Live: graceful stop (scale_down). Backoff: stopped at once. Down: removed below.
             deliver(.stopRequested(.scaleDown), to: unit)
             if units[key] != nil, unit.process == nil, [.stopped, .exited, .failed].contains(unit.state) { removeUnit(unit) }
@@ -57,7 +59,10 @@ extension Engine {
             added.append(addUnit(UnitKey(program: name, workerIndex: index), spec: pool.worker, pool: name))
         }
         for (old, new) in zip(plan.needReplacement, added) { units[old]?.replacement = new.key }
-        for unit in added { deliver(.startRequested, to: unit) }
+        for unit in added {
+            if let action = scaleActions[name] { unit.link = OperatorLink(action: action, until: .started, expiresAt: nil) }
+            deliver(.startRequested, to: unit)
+        }
         for key in plan.release {
             guard let unit = units[key], let process = unit.process else { continue }
             unit.retiring = false

@@ -53,6 +53,8 @@ extension Engine {
             for unit in live {
                 // A crash within stop_timeout of the operator's signal is the operator's doing.
                 link(unit, request.options, until: .ended, expires: unit.spec.stopTimeout)
+                // ...and the lifecycle does not count it against the program (see `exitedOnOperatorSignal`).
+                unit.operatorSignalUntil = MonotonicInstant.now().sinceOrigin + unit.spec.stopTimeout
                 signalGroup(unit, sig)
                 logger.notice("\(unit.key)[\(unit.process?.pid ?? 0)]: sent \(SignalName.name(sig)) (operator)")
             }
@@ -186,6 +188,8 @@ extension Engine {
         desiredWorkers[name] = count
         shared.publishDesired(pool: name, count: count)
         poolsDirty = true
+        // An operator's resize owns the workers it starts and stops; an autoscale or reload clears it.
+        scaleActions[name] = action
         if from != count {
             var event = HistEvent(program: name, payload: .scaled(up: count > from, signal: signal ?? .nan, from: from, to: count))
             event.operatorAction = action

@@ -139,7 +139,7 @@ extension Engine {
             guard let ending else { return }
             let status: ExitStatus, uptime: Duration
             switch event {
-            case .exited(let s, let u), .exitedAtLimit(let s, let u, _): (status, uptime) = (s, u)
+            case .exited(let s, let u), .exitedAtLimit(let s, let u, _), .exitedOnOperatorSignal(let s, let u): (status, uptime) = (s, u)
             default: return
             }
             let end = InstanceEnd(instance: ending.info, endedAt: now, status: status, classification: classification,
@@ -210,6 +210,7 @@ extension Engine {
             let info = InstanceInfo(id: makeInstanceID(), program: unit.key.program, workerIndex: unit.key.workerIndex,
                                     identity: ProcessIdentity(pid: p.pid, startTicks: p.startTicks), startedAt: .now())
             unit.process = LiveProcess(info: info, pidfd: p.pidfd, startedAt: MonotonicInstant.now().sinceOrigin)
+            unit.operatorSignalUntil = nil
             unit.output.tail.reset()
             unit.output.markStart(info, unit: unit.key.description)
             unitByPID[p.pid] = unit.key

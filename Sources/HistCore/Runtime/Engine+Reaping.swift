@@ -63,8 +63,11 @@ extension Engine {
         let uptime = MonotonicInstant.now().sinceOrigin - process.startedAt
         // A SIGKILL histd did not send may be the kernel enforcing a cgroup limit (OOM killer).
         let limit = status.signal == SIGKILL ? resources.killedAtLimit(unit: unit.key, spec: unit.spec) : nil
+        // An end within stop_timeout of an operator's signal is the operator's (a kernel limit kill still wins).
+        let bySignal = unit.operatorSignalUntil.map { MonotonicInstant.now().sinceOrigin <= $0 } ?? false
+        unit.operatorSignalUntil = nil
         let event: LifecycleEvent = limit.map { .exitedAtLimit(status: status, uptime: uptime, limit: $0) }
-            ?? .exited(status: status, uptime: uptime)
+            ?? (bySignal ? .exitedOnOperatorSignal(status: status, uptime: uptime) : .exited(status: status, uptime: uptime))
         deliver(event, to: unit, ending: process)
         // Published after the exit was handled: a pool worker replaced at once (exit 0) shows
         // its old and new process together for a moment, never an empty pool.

@@ -32,6 +32,9 @@ final class Engine {
     var desiredWorkers: [String: Int] = [:]
     /// Some pool unit changed: run the reconcile step at the top of the next loop iteration.
     var poolsDirty = false
+    /// The operator action (`histctl scale`) behind a pool's pending resize: the next reconcile
+    /// links the workers it starts and stops to it, then forgets it.
+    var scaleActions: [String: UInt64] = [:]
     /// Draws each worker's age jitter (seedable through `SupervisorOptions.ageJitterSeed`).
     var ageRNG: SeededGenerator
     var units: [UnitKey: Unit] = [:]

@@ -40,6 +40,9 @@ final class Unit {
     var restartDue: Duration?
     /// The operator action whose effects this unit's next events are (see `Engine.record(_:unit:)`).
     var link: OperatorLink?
+    /// Until when (monotonic) an end of the current process is the doing of an operator's signal
+    /// (`histctl signal`): `stop_timeout` after the signal. Cleared at the next spawn.
+    var operatorSignalUntil: Duration?
     /// What remains of the last instance while histd stops it (kill_mode = "tree"); nil when nothing does.
     var drain: Drain?
 
