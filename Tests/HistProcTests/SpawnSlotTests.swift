@@ -12,7 +12,8 @@ struct SpawnSlotTests {
     /// Spawns argv with stdout (and stderr) on a fresh pipe; returns the pid and the read end.
     static func spawnPiped(_ argv: [String]) throws -> (pid: pid_t, read: Int32) {
         var fds: [Int32] = [-1, -1]
-        guard pipe2(&fds, O_CLOEXEC) == 0 else { throw TestProc.SpawnError(step: "pipe2", errno: errno) }
+        guard pipe(&fds) == 0 else { throw TestProc.SpawnError(step: "pipe", errno: errno) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var childErrno: Int32 = 0
