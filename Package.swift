@@ -51,7 +51,7 @@ let package = Package(
         ]),
         // The control socket: unix-socket server on its own thread, SO_PEERCRED authorization, NDJSON protocol.
         .target(name: "HistControl", dependencies: [
-            "HistModel", "HistCore", "CShim",
+            "HistModel", "HistSys", "HistCore", "CShim",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Generator that turns migrations/*.sql and queries/*.sql into Swift string literals.
@@ -72,14 +72,14 @@ let package = Package(
         // Not shipped: a synthetic history generator (HistoryFixture) and the writer benchmarks
         // (WriterBenchmark), shared by the tests, histbench and histstore-probe.
         .target(name: "HistTestSupport", dependencies: [
-            "HistModel", "HistStore",
+            "HistModel", "HistSys", "HistStore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // Prometheus metrics: a HistorySink fed from the event stream, gauges read at scrape time
         // from the supervisor and the writer, the /metrics endpoint and the textfile. Beside the
         // executable's wiring (it sees both HistCore and HistStore); neither of those imports it.
         .target(name: "HistMetrics", dependencies: [
-            "HistModel", "HistCore", "HistStore",
+            "HistModel", "HistSys", "HistCore", "HistStore",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "FlyingFox", package: "FlyingFox"),
         ]),

@@ -7,6 +7,7 @@ import HistCore
 import HistModel
 import Logging
 import Synchronization
+import HistSys
 
 /// The control socket's server: one thread with an epoll loop over the listening socket, the
 /// client connections and an eventfd. It parses requests, checks who asks (SO_PEERCRED), posts
@@ -130,8 +131,8 @@ public final class ControlServer: @unchecked Sendable {
         var masks = [UInt32](repeating: 0, count: 64)
         while !stopped.withLock({ $0 }) {
             let busy = connections.values.contains { $0.inFlight == nil && !$0.closeAfterFlush && $0.input.contains(10) }
-            let n = histd_epoll_wait(epfd, &tags, &masks, 64, busy ? 0 : 200)
-            if n < 0 && errno != EINTR { logger.error("control: epoll_wait: \(String(cString: strerror(errno)))"); break }
+            let n = Sys.retrying { histd_epoll_wait(epfd, &tags, &masks, 64, busy ? 0 : 200) }
+            if n < 0 { logger.error("control: epoll_wait: \(String(cString: strerror(errno)))"); break }
             for i in 0..<max(0, Int(n)) {
                 let fd = Int32(truncatingIfNeeded: tags[i])
                 if fd == socket.fd { acceptAll(); continue }
@@ -160,13 +161,12 @@ public final class ControlServer: @unchecked Sendable {
 
     private func acceptAll() {
         while true {
-            let fd = accept(socket.fd, nil, nil)
+            let fd = Sys.retrying { accept(socket.fd, nil, nil) }
             if fd >= 0 {
                 _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
                 _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             }
             if fd < 0 {
-                if errno == EINTR { continue }
                 if errno != EAGAIN && errno != EWOULDBLOCK { logger.warning("control: accept: \(String(cString: strerror(errno)))") }
                 return
             }
@@ -225,14 +225,13 @@ public final class ControlServer: @unchecked Sendable {
     private func readFrom(_ c: ControlConnection) {
         var budget = 64 * 1024
         while budget > 0, c.input.count <= limits.maxLine {
-            let n = Glibc.read(c.fd, readBuffer.baseAddress, min(readBuffer.count, budget))
+            let n = Sys.retrying { Glibc.read(c.fd, readBuffer.baseAddress, min(readBuffer.count, budget)) }
             if n > 0 {
                 c.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
                 budget -= n
                 c.lastActivity = Self.now()
                 continue
             }
-            if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
             c.readClosed = true  // EOF or error: answer what is complete, then close
             break
@@ -250,13 +249,12 @@ public final class ControlServer: @unchecked Sendable {
 
     private func flush(_ c: ControlConnection) {
         while c.pendingOutput > 0 {
-            let n = c.output[c.outputStart...].withUnsafeBytes { send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            let n = Sys.retrying { c.output[c.outputStart...].withUnsafeBytes { send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) } }
             if n > 0 {
                 c.outputStart += n
                 c.lastActivity = Self.now()
                 continue
             }
-            if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
             return drop(c)  // the peer is gone
         }

@@ -4,6 +4,7 @@ import Glibc
 import Dispatch
 import Foundation
 import Synchronization
+import HistSys
 
 /// Rewrites a Prometheus text file (for node_exporter's textfile collector) every `interval` on a
 /// thread of its own: written to `PATH.tmp` in the same directory, then renamed over `PATH`, so a
@@ -63,9 +64,8 @@ public final class MetricsTextfile: Sendable {
         guard fd >= 0 else { return "cannot create \(temp): \(String(cString: strerror(errno)))" }
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let n = Sys.retrying { bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
             if n < 0 {
-                if errno == EINTR { continue }
                 let e = errno
                 close(fd)
                 unlink(temp)

@@ -18,7 +18,7 @@ enum EventUnits {
             }
         case "spawn_failed": "errno"
         case "scale_up", "scale_down": "workers"
-        case "supervisor_start", "leftover", "adopted": "pid"
+        case "supervisor_start", "leftover": "pid"
         case "operator_action": "uid"
         case "config_reload": "reloads.id"
         case "recording_gap": "records dropped"

@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import HistSys
 #endif
 
 /// A blocking HTTP/1.1 client for histd's metrics endpoint and Prometheus on loopback or a unix
@@ -77,8 +78,7 @@ public enum LoopbackHTTP {
         var data: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n < 0 && errno == EINTR { continue }
+            let n = Sys.retrying { recv(fd, &buf, buf.count, 0) }
             if n <= 0 { break }
             data += buf[0..<n]
             // Stop once the whole body (Content-Length) is here: FlyingFox may keep the connection open.

@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import HistSys
 #endif
 
 /// `control`: N idle programs under histd with its control socket; the wall time of a whole
@@ -56,7 +57,7 @@ enum ControlScenario {
         let t0 = monoNow()
         let pid = try Processes.shared.spawn(argv, output: nil, newSession: false)
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = Sys.retrying { waitpid(pid, &status, 0) }
         let t = Double(monoNow() - t0) / 1e9
         guard status == 0 else { throw Workspace.Failure(description: "\(argv.joined(separator: " ")) exited with status \(status)") }
         return t
@@ -68,7 +69,7 @@ enum ControlScenario {
         unlink(out)
         let pid = try Processes.shared.spawn(argv, output: out, newSession: false)
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = Sys.retrying { waitpid(pid, &status, 0) }
         defer { unlink(out) }
         return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
     }

@@ -62,26 +62,37 @@ struct SpawnSlotTests {
         #expect(histd_spawn_slots_top() > 3)
     }
 
-    @Test("with thousands of fds open the child still starts with only its stdio")
+    @Test("with thousands of fds open the child inherits none of those above its slots")
     func manyFDs() throws {
+        // The fds are opened WITHOUT O_CLOEXEC after the slots are reserved, so they all sit above the
+        // slots' top: a plain vfork + exec would hand every one of them to the child; close_range must not.
+        // (fds below the top belong to the test process and to tests running beside this one; they are
+        // not histd_spawn's to close, so they are not judged here.)
+        #expect(histd_spawn_reserve_slots() == 0)
+        let top = histd_spawn_slots_top()
+        #expect(top > 3)
         var opened: [Int32] = []
         defer { for fd in opened { close(fd) } }
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let room = Int(min(limit.rlim_cur, 65_536)) - 256
         for _ in 0..<min(3000, max(0, room)) {
-            let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            let fd = open("/dev/null", O_RDONLY)
             if fd < 0 { break }
             opened.append(fd)
         }
-        #expect(opened.count >= 500)
-        // The shell lists its own fd directory after exec: 0, 1, 2, and at most the fd the glob reads with.
+        // A test beside this one may free a low fd meanwhile, so judge only the ones above the top.
+        let ours = Set(opened.filter { $0 >= top })
+        #expect(ours.count >= 500)
         let (pid, fd) = try Self.spawnPiped(["/bin/sh", "-c", "cd /proc/self/fd && echo *"])
         defer { close(fd); TestProc.killAndReap(pid) }
         let text = try #require(Self.readToEOF(fd))
-        let listed = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }
+        let listed = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
         #expect(listed.contains(0) && listed.contains(1) && listed.contains(2))
-        #expect(listed.allSatisfy { $0 <= 3 }, "the child inherited \(listed)")
+        // The shell's glob reads its directory with one fd of its own, which may take a free number
+        // that was one of ours in the parent: at most one match.
+        let inherited = listed.filter { ours.contains($0) }
+        #expect(inherited.count <= 1, "the child inherited \(inherited.count) of the \(ours.count) fds above the slots: \(inherited.prefix(10))")
     }
 
     @Test("histd's own stdio fds are not touched by a spawn")
