@@ -29,6 +29,21 @@ import Testing
         #expect(rule.verdict(candidate, inCgroup: c.6, isUnitMain: c.7) == c.8)
     }
 
+    /// Once the leader's pid may have been handed to a stranger (nothing of ours held it as a
+    /// session or group id), session and group prove nothing: only the cgroup and the marker count.
+    @Test(arguments: [
+        (201, 100, 100, 100, 5001, false, RemnantRule.Verdict.notOurs),  // a stranger's child in "our" session
+        (202, 55, 202, 100, 5002, false, .notOurs),                       // own group, "our" session
+        (203, 77, 100, 100, 5003, true, .sameCgroup),                    // in the cgroup: still ours
+        (204, 1, 204, 204, 5004, false, .checkMarker),                   // re-parented to histd: the marker decides
+    ] as [(Int32, Int32, Int32, Int32, UInt64, Bool, RemnantRule.Verdict)])
+    func remnantRuleOnceTheNumberMayBeReused(_ c: (Int32, Int32, Int32, Int32, UInt64, Bool, RemnantRule.Verdict)) {
+        var rule = self.rule
+        rule.treeIdsOurs = false
+        let candidate = C(pid: c.0, ppid: c.1, pgrp: c.2, session: c.3, startTicks: c.4, isZombie: false)
+        #expect(rule.verdict(candidate, inCgroup: c.5, isUnitMain: false) == c.6)
+    }
+
     @Test func everyHandledSignalHasItsAction() {
         #expect(SignalPolicy.action(for: SIGTERM) == .shutdown)
         #expect(SignalPolicy.action(for: SIGINT) == .shutdown)

@@ -37,7 +37,7 @@ extension Engine {
         // The /proc walk only when the leader's group is not empty; otherwise the cgroup and histd's
         // own children are all there is to look at (both cheap), which keeps restarts fast.
         let found = kill(-ended.identity.pid, 0) == 0 || errno == EPERM
-            ? findRemnants(unit, leader: ended.identity)
+            ? findRemnants(unit, leader: ended.identity, treeIdsOurs: true)
             : quickRemnants(unit, leader: ended.identity)
         guard !found.isEmpty else { return }
         let drain = Drain(instance: ended, signal: unit.spec.stopSignal)
@@ -58,7 +58,8 @@ extension Engine {
         guard let drain = unit.drain else { return }
         drain.checkTimer = nil
         recordGoneMembers(unit, drain)
-        for (pid, ticks) in findRemnants(unit, leader: drain.instance.identity) where drain.members[pid] == nil {
+        let treeIdsOurs = holdsTreeIds(drain)
+        for (pid, ticks) in findRemnants(unit, leader: drain.instance.identity, treeIdsOurs: treeIdsOurs) where drain.members[pid] == nil {
             drain.members[pid] = ticks
             Self.signalExact(pid, ticks, drain.signal)
         }
@@ -176,11 +177,30 @@ extension Engine {
         return out
     }
 
+    /// Whether a member of the drain, alive all along (same pid and start time as when it was
+    /// found), is still in the leader's session or group: then that number was never free, so
+    /// whoever carries it now is ours. Once none is, the number may have been handed to a stranger
+    /// (the pid churn of a busy box does it within milliseconds): seen in CI, where histd would
+    /// otherwise have signalled and recorded another program's child as its own.
+    private func holdsTreeIds(_ drain: Drain) -> Bool {
+        let id = drain.instance.identity.pid
+        let procfs = ownershipProc
+        for (pid, ticks) in drain.members {
+            guard let s = procfs.stat(pid), s.startTicks == ticks, s.state != "Z" else { continue }
+            if s.session == id || s.pgrp == id { return true }
+        }
+        return false
+    }
+
     /// Processes that remain of the unit's ended instance `leader` (see `RemnantRule`).
-    func findRemnants(_ unit: Unit, leader: ProcessIdentity) -> [Int32: UInt64] {
-        let rule = RemnantRule(leader: leader, ownPID: ownPID)
+    /// `treeIdsOurs`: the caller knows the leader's pid, as a session and group id, was not free
+    /// since the leader ended. Even then, if the pid itself is now another process's, the scan may
+    /// have met that stranger's session, so session and group matches are dropped.
+    func findRemnants(_ unit: Unit, leader: ProcessIdentity, treeIdsOurs: Bool) -> [Int32: UInt64] {
+        let rule = RemnantRule(leader: leader, ownPID: ownPID, treeIdsOurs: treeIdsOurs)
         let cgroup = Set(resources.members(unit: unit.key, spec: unit.spec))
         var found: [Int32: UInt64] = [:]
+        var byTree: [Int32] = []
         let procfs = ownershipProc
         for pid in procfs.allPids() {
             guard let s = procfs.stat(pid) else { continue }
@@ -188,13 +208,20 @@ extension Engine {
                                           startTicks: s.startTicks, isZombie: s.state == "Z" || s.state == "X")
             switch rule.verdict(c, inCgroup: cgroup.contains(pid), isUnitMain: unitByPID[pid] != nil) {
             case .notOurs: continue
-            case .sameTree, .sameCgroup: found[pid] = s.startTicks
+            case .sameTree:
+                found[pid] = s.startTicks
+                byTree.append(pid)
+            case .sameCgroup: found[pid] = s.startTicks
             case .checkMarker:
                 if procfs.environValue(pid, RunMarker.runVariable) == runMarker.text,
                    procfs.environValue(pid, RunMarker.unitVariable) == unit.key.description {
                     found[pid] = s.startTicks
                 }
             }
+        }
+        // Checked after the scan: a stranger that took the pid before or during it shows here.
+        if !byTree.isEmpty, let holder = procfs.stat(leader.pid), holder.startTicks != leader.startTicks {
+            for pid in byTree where !cgroup.contains(pid) { found[pid] = nil }
         }
         return found
     }

@@ -5,9 +5,12 @@ import HistModel
 ///
 /// A process belongs to the ended instance when it is not a zombie and
 /// - it is in the instance's session or process group (histd started the instance with setsid, so
-///   both ids are the leader's pid) and started no earlier than the leader (the kernel never hands
-///   out a pid still used as a session or group id; the start-time check guards the moment after
-///   the whole group is gone and the number is free again), or
+///   both ids are the leader's pid), started no earlier than the leader, and that number still
+///   names our instance (`treeIdsOurs`). The kernel never hands out a pid still used as a session
+///   or group id, but once every member is gone the number is free: a new process may get it as
+///   its pid, call setsid, and fork, and its children then carry our old session id with start
+///   times after our leader's. The caller knows whether that can have happened (a member of ours
+///   held the number all along, or the leader's pid is not taken by another process), or
 /// - it sits in the instance's cgroup, or
 /// - it was re-parented to histd, is no unit's main process, and carries the unit's marker
 ///   (`HISTD_RUN` of this histd and `HISTD_UNIT` of the unit): escapers that called setsid.
@@ -16,6 +19,10 @@ struct RemnantRule {
     var leader: ProcessIdentity
     /// histd's own pid (the subreaper descendants are re-parented to).
     var ownPID: Int32
+    /// The leader's pid, used as a session and group id, still names this instance (it was never
+    /// free since the leader ended). False: session and group say nothing; only the cgroup and the
+    /// marker do.
+    var treeIdsOurs: Bool = true
 
     struct Candidate {
         var pid: Int32
@@ -38,7 +45,7 @@ struct RemnantRule {
 
     func verdict(_ c: Candidate, inCgroup: Bool, isUnitMain: Bool) -> Verdict {
         if c.pid == leader.pid || c.pid == ownPID || c.isZombie || isUnitMain { return .notOurs }
-        if (c.session == leader.pid || c.pgrp == leader.pid) && c.startTicks >= leader.startTicks { return .sameTree }
+        if treeIdsOurs && (c.session == leader.pid || c.pgrp == leader.pid) && c.startTicks >= leader.startTicks { return .sameTree }
         if inCgroup { return .sameCgroup }
         if c.ppid == ownPID && c.startTicks >= leader.startTicks { return .checkMarker }
         return .notOurs

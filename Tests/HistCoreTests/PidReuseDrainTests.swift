@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+import HistModel
+import HistProc
+import Logging
+import Testing
+import HistTestSupport
+@testable import HistCore
+
+/// A drain must never adopt a stranger that was handed the ended leader's pid. Once the last
+/// member of the old session is gone, the number is free: a new process may get it, call setsid and
+/// fork, and its children carry "our" session id with start times after our leader's. Seen in CI
+/// under heavy pid churn (histd signalled and recorded another program's child); reproduced here by
+/// forcing the pid with `/proc/sys/kernel/ns_last_pid`.
+@Suite struct PidReuseDrainTests {
+    static let usable: Bool = OwnershipTests.cgroupsUsable && OwnershipTests.python != nil && access("/proc/sys/kernel/ns_last_pid", W_OK) == 0
+
+    @Test(.enabled(if: usable, "needs root, a cgroup controller, python3 and a writable ns_last_pid"))
+    func strangerWithTheLeadersPidAsItsSessionIsLeftAlone() async throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let resources = CgroupResources(cgroups: Cgroups.detect(), logger: logger)
+        defer { resources.removeParents() }
+        // The leader forks an escaper (ignores SIGTERM, still in the cgroup: it keeps the drain going
+        // until stop_timeout) which first forks a member into the leader's session, then leaves
+        // that session with setsid. The member dies at SIGTERM and the escaper reaps it at once, so
+        // the leader's pid is free again (an orphan's zombie would hold it until init reaps it).
+        dir.write(dir.path + "/escaper.py", """
+            import os, signal, time
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            member = os.fork()
+            if member == 0:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.execv("/bin/sleep", ["sleep", "1000"])
+            os.setsid()
+            open("\(dir.path)/pids.tmp", "w").write("%d %d" % (os.getpid(), member))
+            os.rename("\(dir.path)/pids.tmp", "\(dir.path)/pids")
+            os.waitpid(member, 0)
+            time.sleep(1000)
+            """)
+        var spec = program("reuse", dir.script("reuse", """
+            \(OwnershipTests.python!) \(dir.path)/escaper.py &
+            while [ ! -e \(dir.path)/pids ]; do sleep 0.01; done
+            exit 1
+            """), delay: .seconds(30), stopTimeout: .seconds(4))
+        spec.cgroup = CgroupLimits()
+        var strays: [Int32] = []
+        defer {
+            for p in strays where isAlive(p) { kill(p, SIGKILL) }
+            for p in strays { var st: Int32 = 0; _ = waitpid(p, &st, WNOHANG) }
+        }
+        try await withSupervisor([spec], dir: dir, resources: resources) { _, sink in
+            #expect(await sink.waitFor(.seconds(20)) { $0.contains { $0.ended != nil } })
+            let leader = try #require(sink.events.compactMap(\.started).first).identity.pid
+            let pids = OwnershipTests.pids(dir.read(dir.path + "/pids"))
+            try #require(pids.count == 2)
+            let (escaper, member) = (pids[0], pids[1])
+            strays += [member, escaper]
+            // The member dies at SIGTERM; the escaper holds the drain open.
+            #expect(await sink.waitFor(.seconds(10)) { $0.contains { $0.swept?.identity.pid == member } })
+            #expect(isAlive(escaper))
+
+            // A stranger takes the leader's pid, makes it a session id and forks into it.
+            var stranger: Int32 = -1
+            for _ in 0..<200 where stranger != leader {
+                if stranger > 0 { kill(stranger, SIGKILL); var st: Int32 = 0; waitpid(stranger, &st, 0) }
+                stranger = Self.spawnAt(pid: leader, ["/usr/bin/setsid", "/bin/sh", "-c",
+                                                      "sleep 1000 & echo $! > \(dir.path)/stranger.tmp; mv \(dir.path)/stranger.tmp \(dir.path)/stranger; wait"])
+                if stranger > 0 { strays.append(stranger) }
+            }
+            try #require(stranger == leader, "could not get pid \(leader) for the stranger")
+            #expect(await sink.waitFor(.seconds(5)) { _ in dir.read(dir.path + "/stranger") != nil })
+            let strangersChild = try #require(OwnershipTests.pids(dir.read(dir.path + "/stranger")).first)
+            strays.append(strangersChild)
+            #expect(ProcFS().stat(strangersChild)?.session == leader, "the stranger's child is in session \(leader)")
+
+            // The drain re-checks every ≤100 ms until the escaper's SIGKILL at stop_timeout (4 s).
+            #expect(await sink.waitFor(.seconds(15)) { $0.contains { $0.swept?.identity.pid == escaper } })
+            let swept = Set(sink.events("reuse").compactMap(\.swept).map(\.identity.pid))
+            #expect(swept == [member, escaper])
+            #expect(isAlive(strangersChild), "histd signalled a stranger's child that only shared a reused session number")
+        }
+    }
+
+    /// posix_spawn right after setting the kernel's last pid to `pid - 1`; another fork on the box
+    /// may win the number, so the caller checks and retries.
+    static func spawnAt(pid: Int32, _ argv: [String]) -> Int32 {
+        let fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return -1 }
+        let text = Array("\(pid - 1)".utf8)
+        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        var child: pid_t = 0
+        var cargs = argv.map { strdup($0) } + [nil]
+        defer { for p in cargs { free(p) } }
+        guard posix_spawn(&child, argv[0], nil, nil, &cargs, environ) == 0 else { return -1 }
+        return child
+    }
+}
