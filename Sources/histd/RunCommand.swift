@@ -37,8 +37,8 @@ extension Histd {
             that nothing runs unsupervised twice. Programs that had given up stay failed, and backoffs
             resume ([supervisor] restore_state).
 
-            Signals: TERM and INT shut down; HUP is logged and ignored (no reload yet); USR1 reopens the
-            log files; every other catchable signal is ignored and logged once (docs/CONFIG.md).
+            Signals: TERM and INT shut down; HUP reloads the config file (as above, the same as histctl
+            reload); USR1 reopens the log files; every other catchable signal is ignored and logged once (docs/CONFIG.md).
 
             With [supervisor] metrics_listen (e.g. "127.0.0.1:9464", or a unix socket path) it serves
             Prometheus metrics at GET /metrics (OpenMetrics when the scraper asks), and with

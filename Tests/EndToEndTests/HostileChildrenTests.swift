@@ -85,23 +85,32 @@ extension EndToEnd {
                 WHERE p.name = 'crasher' ORDER BY i.id
                 """)
             var gaps: [Int64] = []
+            var afterGaps: [Int64] = []
             var allGaps: [Int64] = []
             for (a, b) in zip(crasher, crasher.dropFirst()) {
                 guard let end = a["ended_at"] as Int64?, let next = b["started_at"] as Int64? else { continue }
                 allGaps.append(next - end)
                 if end >= floodStart && next <= floodEnd { gaps.append(next - end) }
+                if end > floodEnd { afterGaps.append(next - end) }
             }
             gaps.sort()
+            afterGaps.sort()
             allGaps.sort()
             func pct(_ v: [Int64], _ p: Double) -> Int64 { v.isEmpty ? -1 : v[min(v.count - 1, Int(Double(v.count) * p))] }
             print("""
                 hostile: flood of \(Self.floodBytes >> 20) MiB took \(floodEnd - floodStart) ms; \(gaps.count) crasher restarts during it: \
-                gap p50 \(pct(gaps, 0.5)) ms, p99 \(pct(gaps, 0.99)) ms, max \(gaps.last ?? -1) ms; whole run \(allGaps.count) restarts: \
+                gap p50 \(pct(gaps, 0.5)) ms, p99 \(pct(gaps, 0.99)) ms, max \(gaps.last ?? -1) ms; \(afterGaps.count) after it: \
+                p50 \(pct(afterGaps, 0.5)) ms; whole run \(allGaps.count) restarts: \
                 p50 \(pct(allGaps, 0.5)) ms, p99 \(pct(allGaps, 0.99)) ms; histd RSS \(histdRSS) KiB
                 """)
+            // The flood must not slow restarts. The yardstick is the same crasher in the same run once
+            // the flood is over (same box, same load), not a wall-clock figure: output is read 64 KiB
+            // per wakeup, so a flooding pipe delays a restart by at most a few reads. The 2 ms slack
+            // covers the millisecond timestamps (medians of 0 and 1 ms).
             #expect(gaps.count >= 5, "too few crasher restarts during the flood to judge: \(gaps.count)")
-            #expect(pct(gaps, 0.5) < 10, "median restart gap during the flood: \(pct(gaps, 0.5)) ms")
-            #expect(pct(allGaps, 0.5) < 10)
+            #expect(afterGaps.count >= 5, "too few crasher restarts after the flood to judge: \(afterGaps.count)")
+            #expect(pct(gaps, 0.5) <= 2 * pct(afterGaps, 0.5) + 2,
+                    "median restart gap during the flood \(pct(gaps, 0.5)) ms, after it \(pct(afterGaps, 0.5)) ms")
             #expect(db.instances("crasher", class: "crash") >= gaps.count)
 
             // Log rotation held under the flood.

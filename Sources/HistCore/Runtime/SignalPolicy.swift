@@ -14,7 +14,7 @@ public enum SignalPolicy {
     public enum Action: Equatable, Sendable {
         /// SIGTERM, SIGINT: the ordered shutdown.
         case shutdown
-        /// SIGHUP: config reload. Until reload exists, logged and ignored.
+        /// SIGHUP: config reload (histd's ConfigReloader, the same as `histctl reload`).
         case reload
         /// SIGUSR1: reopen every log file (for logrotate's create/move).
         case reopenLogs
