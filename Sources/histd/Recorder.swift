@@ -55,8 +55,12 @@ final class Recorder: Sendable {
         options.onCommit = onCommit
         // One line per change of the database's state (cannot open, full, locked, deleted, dropping,
         // recovered), from the writer thread; never one per retry.
+        let supervisorSpec = config.supervisor
         options.onStorageState = { notice in
             if notice.isProblem { logger.error("\(notice.line)") } else { logger.notice("\(notice.line)") }
+            // A file created late (it could not be opened at start) or recreated (deleted under us)
+            // gets the reader group and modes the start gives an existing one.
+            if notice.state == .recovered { SafeFiles.shareDatabase(dbPath: path, supervisor: supervisorSpec) }
         }
         let writer = store.startWriter(beginning: request, options: options)
         // Nothing to wait for when the file could not be opened: the writer's own line says why.
@@ -64,6 +68,10 @@ final class Recorder: Sendable {
         if start == nil {
             let why = (deferred?.message ?? writer.stats.lastError).map { ": \($0)" } ?? ""
             logger.error("cannot record this supervisor run in \(path) yet\(why); supervising anyway, the run and its events are queued and retried (processes an earlier histd left running are not checked)")
+            if deferred != nil && config.supervisor.restoreState {
+                // The last run's facts are in the file we cannot read: say so rather than restore nothing silently.
+                logger.error("restore_state does not apply to this start: the history database cannot be read, so every program starts fresh (programs that had given up start again, backoffs are not resumed)")
+            }
         }
         if let start {
             logger.notice("recording to \(path) (run \(start.runID))")

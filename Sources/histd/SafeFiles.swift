@@ -26,10 +26,20 @@ enum SafeFiles {
             _ = fchmod(fd, FileSafety.fileMode)
             if let gid = supervisor.groupID { _ = fchown(fd, uid_t.max, gid) }
             close(fd)
-        } else if errno != EEXIST {
+        } else if errno != EEXIST && !Self.storageIsUnavailable(errno) {
             return "cannot create the history database \(dbPath): \(String(cString: strerror(errno)))"
         }
+        // A full disk, a read-only mount or a missing permission is not refused: supervision starts
+        // and the writer keeps trying to create the file (with these modes, HistoryDatabase.checkPath),
+        // says so once on stderr, and gives the file the reader group once it exists (Recorder).
         return nil
+    }
+
+    /// Errors of the storage, not of the configuration: they may pass (space returns, a mount becomes
+    /// writable, a permission is fixed), so histd supervises meanwhile. A planted link (ELOOP) or a
+    /// path through a file (ENOTDIR) is the configuration's, and is refused.
+    static func storageIsUnavailable(_ err: Int32) -> Bool {
+        [ENOSPC, EDQUOT, EROFS, EACCES, EPERM, EIO, ENOMEM, EMFILE, ENFILE, EINTR].contains(err)
     }
 
     /// After SQLite opened the database: its -wal and -shm get the group too (a non-root SQLite cannot

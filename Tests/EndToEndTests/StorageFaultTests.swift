@@ -12,10 +12,13 @@ final class TmpfsMount {
     private var mounted = false
     var filler: String { dir + "/.filler" }
 
-    init(_ dir: String, size: String) throws {
+    private var inodeFillers: [String] = []
+
+    /// `inodes`: a cap on files (tmpfs nr_inodes), so that `fill` can also leave no room to create one.
+    init(_ dir: String, size: String, inodes: Int? = nil) throws {
         self.dir = dir
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        guard mount("tmpfs", dir, "tmpfs", 0, "size=\(size),mode=0755") == 0 else {
+        guard mount("tmpfs", dir, "tmpfs", 0, "size=\(size),mode=0755" + (inodes.map { ",nr_inodes=\($0)" } ?? "")) == 0 else {
             throw E2EError("mount tmpfs on \(dir): \(String(cString: strerror(errno)))")
         }
         mounted = true
@@ -33,7 +36,26 @@ final class TmpfsMount {
         guard errno == ENOSPC else { throw E2EError("filling \(dir): \(String(cString: strerror(errno)))") }
     }
 
-    func free() { unlink(filler) }
+    /// Creates empty files until no file can be created (only ends with a cap on inodes).
+    func fillInodes() throws {
+        while inodeFillers.count < 10_000 {
+            let path = dir + "/.inode.\(inodeFillers.count)"
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd < 0 {
+                guard errno == ENOSPC else { throw E2EError("creating \(path): \(String(cString: strerror(errno)))") }
+                return
+            }
+            close(fd)
+            inodeFillers.append(path)
+        }
+        throw E2EError("\(dir) has no cap on inodes")
+    }
+
+    func free() {
+        unlink(filler)
+        for path in inodeFillers { unlink(path) }
+        inodeFillers.removeAll()
+    }
 
     /// Lazily if something still holds a file there (the test's processes are killed first).
     func unmount() {
@@ -50,13 +72,15 @@ extension EndToEnd {
     /// directory that fills up, a database deleted under histd, a database locked by another process.
     @Suite(.serialized) struct StorageFaults {
         /// A program that appends its pid to COUNT (outside the database's file system) and crashes.
-        static func config(_ ws: Workspace, db: String, logDir: String = "logs", extra: String = "") throws -> String {
+        static func config(_ ws: Workspace, db: String, logDir: String = "logs", supervisorExtra: String = "",
+                           extra: String = "") throws -> String {
             try ws.write("s.toml", """
                 [supervisor]
                 db = "\(db)"
                 log_dir = "\(logDir)"
                 snapshot_interval = "off"
                 scan_interval = "off"
+                \(supervisorExtra)
 
                 [program.looper]
                 command = ["/bin/sh", "-c", "echo $$ >> \(ws.path("COUNT")); sleep 0.1; exit 1"]
@@ -80,16 +104,21 @@ extension EndToEnd {
             let ws = try Workspace("storage-full")
             defer { ws.cleanup() }
             // Room for the migrations and a run's WAL once the filler is gone (256k is not: the WAL fills it).
-            let fs = try TmpfsMount(ws.path("dbfs"), size: "4m")
+            // No room for bytes nor for a new file: the database cannot even be created until space returns.
+            let fs = try TmpfsMount(ws.path("dbfs"), size: "4m", inodes: 16)
             defer { ws.killEverything(); fs.unmount() }
             try fs.fill()
-            let config = try Self.config(ws, db: "dbfs/h.db")
+            try fs.fillInodes()
+            // The reader group applies to a database created late, too (once the disk has room).
+            let readers = try #require(getgrnam("nogroup")?.pointee.gr_gid, "the nogroup group")
+            let config = try Self.config(ws, db: "dbfs/h.db", supervisorExtra: "group = \"nogroup\"")
             let h = try ws.runHistd(config: config)
             let count = ws.path("COUNT")
             try #require(E2E.waitUntil(30) { Self.lines(count) >= 5 }, "programs must run without a database: \(ws.log())")
             #expect(h.isRunning, "\(ws.log())")
             Thread.sleep(forTimeInterval: 1)
             #expect(Self.occurrences("cannot be opened", in: ws.log()) == 1, "one line for the state, not one per retry: \(ws.log())")
+            #expect(access(ws.path("dbfs/h.db"), F_OK) != 0, "the database file could not be created yet")
 
             fs.free()
             let db = HistoryDB(path: ws.path("dbfs/h.db"))
@@ -100,6 +129,12 @@ extension EndToEnd {
             #expect((o.first?["held"] as Int64? ?? 0) >= 5, "the starts and crashes waited in memory: \(o)")
             #expect(o.first?["dropped"] as Int64? == 0)
             #expect((o.first?["duration_ms"] as Int64? ?? 0) >= 1000)
+            #expect(ws.log().contains("restore_state does not apply"), "the start says what it could not do: \(ws.log())")
+            for suffix in ["", "-wal"] {
+                var st = stat()
+                #expect(stat(ws.path("dbfs/h.db" + suffix), &st) == 0 && st.st_gid == readers && st.st_mode & 0o007 == 0,
+                        "h.db\(suffix): gid \(st.st_gid), mode \(String(st.st_mode & 0o777, radix: 8))")
+            }
             #expect(h.stop() == 0, "\(ws.log())")
             // Nothing else lost: every start the program saw is recorded (one more when histd spawned a
             // last instance that was stopped before its shell ran).
@@ -108,6 +143,41 @@ extension EndToEnd {
             #expect(db.intOrZero("SELECT count(*) FROM recording_gaps") == 0)
             #expect(db.intOrZero("SELECT count(*) FROM runs WHERE stop_reason = 'clean'") == 1)
             #expect(Self.occurrences("recording again", in: ws.log()) == 1, "\(ws.log())")
+        }
+
+        /// The disk fills while histd runs (not at start): supervision goes on, what happens meanwhile
+        /// waits in memory, and once space returns it is written with one storage_outage row.
+        @Test(.enabled(if: E2E.isRoot, "needs root to mount a tmpfs"))
+        func diskFillsWhileRunning() throws {
+            let ws = try Workspace("storage-fills")
+            defer { ws.cleanup() }
+            let fs = try TmpfsMount(ws.path("dbfs"), size: "4m")
+            defer { ws.killEverything(); fs.unmount() }
+            let config = try Self.config(ws, db: "dbfs/h.db")
+            let h = try ws.runHistd(config: config)
+            let db = HistoryDB(path: ws.path("dbfs/h.db"))
+            let count = ws.path("COUNT")
+            try #require(E2E.waitUntil(30) { db.events("start") >= 3 }, "\(ws.log())")
+            try fs.fill()
+            // SQLite fails once it must grow the WAL or the file: wait for histd to say so.
+            try #require(E2E.waitUntil(30) { ws.log().contains("the disk is full") }, "no disk-full line: \(ws.log())")
+            let seenAtFull = Self.lines(count)
+            try #require(E2E.waitUntil(30) { Self.lines(count) >= seenAtFull + 5 }, "programs must go on while the disk is full: \(ws.log())")
+            #expect(h.isRunning, "\(ws.log())")
+            #expect(Self.occurrences("the disk is full", in: ws.log()) == 1, "one line for the state, not one per retry: \(ws.log())")
+
+            fs.free()
+            try #require(E2E.waitUntil(30) { db.intOrZero("SELECT count(*) FROM storage_outages") >= 1 }, "\(ws.log())")
+            let o = try db.rows("SELECT states, held, dropped FROM storage_outages")
+            #expect(o.count == 1)
+            #expect((o.first?["states"] as String?)?.contains("disk_full") == true, "\(o)")
+            #expect((o.first?["held"] as Int64? ?? 0) >= 5, "the starts and crashes waited in memory: \(o)")
+            #expect(o.first?["dropped"] as Int64? == 0)
+            #expect(h.stop() == 0, "\(ws.log())")
+            let seen = Self.lines(count), recorded = db.events("start")
+            #expect(recorded >= seen && recorded <= seen + 1, "\(recorded) starts recorded, \(seen) seen")
+            #expect(db.intOrZero("SELECT count(*) FROM recording_gaps") == 0)
+            #expect(db.intOrZero("SELECT count(*) FROM runs WHERE stop_reason = 'clean'") == 1)
         }
 
         @Test(.enabled(if: E2E.isRoot, "needs root to mount a tmpfs"))
