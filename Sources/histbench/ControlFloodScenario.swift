@@ -1,4 +1,5 @@
 import Foundation
+import HistTestSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -50,47 +51,17 @@ enum ControlFloodScenario {
         let count = Atomic<Int>(0)
     }
 
-    static func connect(_ path: String) -> Int32? {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            let b = Array(path.utf8)
-            raw.copyBytes(from: b)
-            raw[b.count] = 0
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else { close(fd); return nil }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        return fd
-    }
-
-    static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var off = 0
-        while off < bytes.count {
-            let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return false }
-            off += n
-        }
-        return true
-    }
-
     /// Bursts of 50 status requests; reads the 50 reply lines; reconnects when histd closes.
     static func statusFlood(_ path: String, _ done: () -> Bool, _ replies: Tally) {
         let burst = Array(String(repeating: "{\"v\":1,\"cmd\":\"status\"}\n", count: 50).utf8)
         var buf = [UInt8](repeating: 0, count: 65536)
         while !done() {
-            guard let fd = connect(path) else { usleep(20_000); continue }
-            defer { close(fd) }
+            guard let client = RawControl(path, receiveTimeout: 2) else { usleep(20_000); continue }
             while !done() {
-                guard send(fd, burst) else { break }
+                guard client.send(burst) else { break }
                 var lines = 0
                 while lines < 50 {
-                    let n = recv(fd, &buf, buf.count, 0)
+                    let n = recv(client.fd, &buf, buf.count, 0)
                     if n <= 0 { break }
                     for i in 0..<n where buf[i] == 10 { lines += 1 }
                 }
@@ -105,9 +76,8 @@ enum ControlFloodScenario {
         let junk = Array("\u{1}\u{2}not json at all {{{\n\"v\":\n".utf8) + [UInt8](repeating: 0xFF, count: 200) + [10]
         var buf = [UInt8](repeating: 0, count: 65536)
         while !done() {
-            guard let fd = connect(path) else { usleep(20_000); continue }
-            while !done(), send(fd, junk) { _ = recv(fd, &buf, buf.count, Int32(MSG_DONTWAIT)) }
-            close(fd)
+            guard let client = RawControl(path, receiveTimeout: 2) else { usleep(20_000); continue }
+            while !done(), client.send(junk) { _ = recv(client.fd, &buf, buf.count, Int32(MSG_DONTWAIT)) }
         }
     }
 
@@ -115,11 +85,8 @@ enum ControlFloodScenario {
     static func neverReads(_ path: String, _ done: () -> Bool) {
         let request = Array(String(repeating: "{\"v\":1,\"cmd\":\"status\"}\n", count: 100).utf8)
         while !done() {
-            guard let fd = connect(path) else { usleep(20_000); continue }
-            var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            while !done(), send(fd, request) {}
-            close(fd)
+            guard let client = RawControl(path, receiveTimeout: 2, sendTimeout: 0.2) else { usleep(20_000); continue }
+            while !done(), client.send(request) {}
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HistTestSupport
 import Testing
 
 #if canImport(Glibc)
