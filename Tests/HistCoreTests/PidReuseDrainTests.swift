@@ -26,7 +26,7 @@ import HistTestSupport
         let resources = CgroupResources(cgroups: Cgroups.detect(), logger: logger)
         defer { resources.removeParents() }
         // The leader forks an escaper (ignores SIGTERM, still in the cgroup: it keeps the drain going
-        // until stop_timeout) which first forks a member into the leader's session, then leaves
+        // until the test kills it; stop_timeout is far away) which first forks a member into the leader's session, then leaves
         // that session with setsid. The member dies at SIGTERM and the escaper reaps it at once, so
         // the leader's pid is free again (an orphan's zombie would hold it until init reaps it).
         dir.write(dir.path + "/escaper.py", """
@@ -46,7 +46,7 @@ import HistTestSupport
             \(OwnershipTests.python!) \(dir.path)/escaper.py &
             while [ ! -e \(dir.path)/pids ]; do sleep 0.01; done
             exit 1
-            """), delay: .seconds(30), stopTimeout: .seconds(4))
+            """), delay: .seconds(30), stopTimeout: .seconds(120))
         spec.cgroup = CgroupLimits()
         var strays: [Int32] = []
         defer {
@@ -61,7 +61,7 @@ import HistTestSupport
             let (escaper, member) = (pids[0], pids[1])
             strays += [member, escaper]
             // The member dies at SIGTERM; the escaper holds the drain open.
-            #expect(await sink.waitFor(.seconds(10)) { $0.contains { $0.swept?.identity.pid == member } })
+            #expect(await sink.waitFor(.seconds(30)) { $0.contains { $0.swept?.identity.pid == member } })
             #expect(isAlive(escaper))
 
             // A stranger takes the leader's pid, makes it a session id and forks into it.
@@ -73,13 +73,17 @@ import HistTestSupport
                 if stranger > 0 { strays.append(stranger) }
             }
             try #require(stranger == leader, "could not get pid \(leader) for the stranger")
-            #expect(await sink.waitFor(.seconds(5)) { _ in dir.read(dir.path + "/stranger") != nil })
+            #expect(await sink.waitFor(.seconds(30)) { _ in dir.read(dir.path + "/stranger") != nil })
             let strangersChild = try #require(OwnershipTests.pids(dir.read(dir.path + "/stranger")).first)
             strays.append(strangersChild)
             #expect(ProcFS().stat(strangersChild)?.session == leader, "the stranger's child is in session \(leader)")
 
-            // The drain re-checks every ≤100 ms until the escaper's SIGKILL at stop_timeout (4 s).
-            #expect(await sink.waitFor(.seconds(15)) { $0.contains { $0.swept?.identity.pid == escaper } })
+            // The escaper's death ends the drain: the check that finds it gone scans for remnants in
+            // the same pass, which is when the old rule adopted the stranger's child and sent it SIGTERM.
+            kill(escaper, SIGKILL)
+            #expect(await sink.waitFor(.seconds(30)) { $0.contains { $0.swept?.identity.pid == escaper } })
+            // A SIGTERM would end the child within moments: watch for a second.
+            _ = await sink.waitFor(.seconds(1)) { _ in !isAlive(strangersChild) }
             let swept = Set(sink.events("reuse").compactMap(\.swept).map(\.identity.pid))
             #expect(swept == [member, escaper])
             #expect(isAlive(strangersChild), "histd signalled a stranger's child that only shared a reused session number")

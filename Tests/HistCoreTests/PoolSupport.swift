@@ -84,6 +84,11 @@ final class PoolSampler: @unchecked Sendable {
         thread.start()
     }
 
+    /// Samples taken at or after `time` so far.
+    func count(since time: ContinuousClock.Instant) -> Int {
+        samples.withLock { $0.filter { $0.time >= time }.count }
+    }
+
     /// Stops sampling and returns what was seen.
     func stop() -> [Sample] {
         running.store(false, ordering: .relaxed)

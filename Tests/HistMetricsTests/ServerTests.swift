@@ -17,14 +17,14 @@ import Testing
         let server = try await MetricsServer.start(.tcp(host: "127.0.0.1", port: port), metrics: metrics)
         defer { Task { await server.stop() } }
 
-        let plain = try await offPool { try LoopbackHTTP.tcp(port: port) }
+        let plain = try await askServer { try LoopbackHTTP.tcp(port: port) }
         #expect(plain.status == 200)
         #expect(plain.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
         let m = Exposition(plain.body)
         #expect(m[#"histd_program_starts_total{program="a"}"#] == 1)
         #expect(m[#"histd_build_info{version="9.9.9"}"#] == 1)
 
-        let om = try await offPool { try LoopbackHTTP.tcp(port: port, accept: "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5") }
+        let om = try await askServer { try LoopbackHTTP.tcp(port: port, accept: "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5") }
         #expect(om.status == 200)
         #expect(om.headers["content-type"] == "application/openmetrics-text; version=1.0.0; charset=utf-8")
         let omText = String(decoding: om.body, as: UTF8.self)
@@ -32,8 +32,8 @@ import Testing
         #expect(omText.contains("# TYPE histd_program_starts counter\n"))
         #expect(omText.contains(#"histd_program_starts_total{program="a"} 1"#))
 
-        #expect(try await offPool { try LoopbackHTTP.tcp(port: port, path: "/") }.status == 404)
-        #expect(try await offPool { try LoopbackHTTP.tcp(port: port, method: "POST") }.status == 405)
+        #expect(try await askServer { try LoopbackHTTP.tcp(port: port, path: "/") }.status == 404)
+        #expect(try await askServer { try LoopbackHTTP.tcp(port: port, method: "POST") }.status == 405)
         await server.stop()
     }
 
@@ -54,7 +54,7 @@ import Testing
         let path = dir + "/metrics.sock"
         let metrics = SupervisorMetrics(programs: ["a"], pools: [], version: "t")
         let server = try await MetricsServer.start(.unix(path: path), metrics: metrics)
-        let answer = try await offPool { try LoopbackHTTP.unix(path: path) }
+        let answer = try await askServer { try LoopbackHTTP.unix(path: path) }
         #expect(answer.status == 200)
         #expect(Exposition(answer.body)[#"histd_program_starts_total{program="a"}"#] == 0)
         await server.stop()

@@ -22,6 +22,10 @@ final class Drain {
     var checkTimer: UInt64?
     var deadlineTimer: UInt64?
     var checkInterval: Duration = .milliseconds(5)
+    /// Boot-time clock ticks (the unit of start ticks) when the drain began, just after the leader was
+    /// reaped: a process of the leader's session that started no later was there while the leader
+    /// lived, so it is ours (see `findRemnants`).
+    var begunTicks: UInt64 = 0
 
     init(instance: InstanceInfo, signal: Int32) {
         self.instance = instance
@@ -34,13 +38,15 @@ extension Engine {
     /// anything does, stop it before the unit may spawn again.
     func startDrain(_ unit: Unit, ended: InstanceInfo) {
         guard unit.spec.killMode == .tree, unit.drain == nil else { return }
+        let begun = Self.bootTicksNow()
         // The /proc walk only when the leader's group is not empty; otherwise the cgroup and histd's
         // own children are all there is to look at (both cheap), which keeps restarts fast.
         let found = kill(-ended.identity.pid, 0) == 0 || errno == EPERM
-            ? findRemnants(unit, leader: ended.identity, treeIdsOurs: true)
+            ? findRemnants(unit, leader: ended.identity, treeIdsOurs: true, members: [:], begunTicks: begun)
             : quickRemnants(unit, leader: ended.identity)
         guard !found.isEmpty else { return }
         let drain = Drain(instance: ended, signal: unit.spec.stopSignal)
+        drain.begunTicks = begun
         unit.drain = drain
         logger.notice("\(unit.key): \(found.count) process(es) remain of [\(ended.identity.pid)] after it ended: \(SignalName.name(drain.signal)) to \(found.keys.sorted().map(String.init).joined(separator: " "))")
         for (pid, ticks) in found {
@@ -59,7 +65,11 @@ extension Engine {
         drain.checkTimer = nil
         recordGoneMembers(unit, drain)
         let treeIdsOurs = holdsTreeIds(drain)
-        for (pid, ticks) in findRemnants(unit, leader: drain.instance.identity, treeIdsOurs: treeIdsOurs) where drain.members[pid] == nil {
+        for (pid, ticks) in findRemnants(unit, leader: drain.instance.identity, treeIdsOurs: treeIdsOurs,
+                                         members: drain.members, begunTicks: drain.begunTicks) where drain.members[pid] == nil {
+            // Forked meanwhile, or re-parented to histd once its parent died: one line each, for the record.
+            let name = ownershipProc.stat(pid)?.comm ?? "?"
+            logger.notice("\(unit.key): \(name)[\(pid)] appeared in what remains of [\(drain.instance.identity.pid)]: \(SignalName.name(drain.signal))")
             drain.members[pid] = ticks
             Self.signalExact(pid, ticks, drain.signal)
         }
@@ -153,28 +163,40 @@ extension Engine {
         return found
     }
 
-    /// histd's children, from `/proc/self/task/*/children` (every thread's list: a re-parented
-    /// process may land on any thread).
+    /// histd's children that were re-parented to it (escapers of a subreaper histd), from the main
+    /// thread's `/proc/self/task/PID/children`. The kernel hands an orphan to the first live thread of
+    /// the subreaper (`find_alive_thread`, which starts at the thread-group leader), so while histd's
+    /// main thread lives, every re-parented process is listed there; the other threads' lists hold
+    /// only what they forked themselves (the engine thread's: unit main processes, skipped anyway).
+    /// Reading one file instead of one per thread keeps kill_mode = "tree" restarts near the
+    /// process-mode figure. If the main thread's list cannot be read, every thread's is.
     func ownChildren() -> [Int32] {
+        if let main = Self.childrenList("/proc/self/task/\(getpid())/children") { return main }
         var out: [Int32] = []
         guard let dir = opendir("/proc/self/task") else { return out }
         defer { closedir(dir) }
         while let e = readdir(dir) {
             let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            guard let tid = Int32(name) else { continue }
-            let fd = open("/proc/self/task/\(tid)/children", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { continue }
-            defer { Glibc.close(fd) }
-            var text: [UInt8] = []
-            var buf = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = read(fd, &buf, buf.count)
-                if n <= 0 { break }
-                text += buf[0..<n]
-            }
-            out += text.split(separator: UInt8(ascii: " ")).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+            guard Int32(name) != nil else { continue }
+            out += Self.childrenList("/proc/self/task/\(name)/children") ?? []
         }
         return out
+    }
+
+    /// The pids in one `children` file; nil when it cannot be opened.
+    static func childrenList(_ path: String) -> [Int32]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var text: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            text += buf[0..<n]
+        }
+        return text.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") })
+            .compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
     }
 
     /// Whether a member of the drain, alive all along (same pid and start time as when it was
@@ -193,10 +215,14 @@ extension Engine {
     }
 
     /// Processes that remain of the unit's ended instance `leader` (see `RemnantRule`).
-    /// `treeIdsOurs`: the caller knows the leader's pid, as a session and group id, was not free
-    /// since the leader ended. Even then, if the pid itself is now another process's, the scan may
-    /// have met that stranger's session, so session and group matches are dropped.
-    func findRemnants(_ unit: Unit, leader: ProcessIdentity, treeIdsOurs: Bool) -> [Int32: UInt64] {
+    /// `treeIdsOurs`: no reason yet to doubt that the leader's pid, as a session and group id, still
+    /// names this instance. A walk of /proc takes a while on a busy box, and the number may be freed
+    /// and handed to a stranger (which calls setsid and forks) while it runs, so session and group
+    /// matches count only if, after the walk, a process proves the number was ours all along: one
+    /// still in that session or group (a zombie holds it too) that is a known member of the drain, or
+    /// that started no later than the drain began (`begunTicks`: the leader lived then).
+    func findRemnants(_ unit: Unit, leader: ProcessIdentity, treeIdsOurs: Bool,
+                      members: [Int32: UInt64], begunTicks: UInt64) -> [Int32: UInt64] {
         let rule = RemnantRule(leader: leader, ownPID: ownPID, treeIdsOurs: treeIdsOurs)
         let cgroup = Set(resources.members(unit: unit.key, spec: unit.spec))
         var found: [Int32: UInt64] = [:]
@@ -219,11 +245,28 @@ extension Engine {
                 }
             }
         }
-        // Checked after the scan: a stranger that took the pid before or during it shows here.
-        if !byTree.isEmpty, let holder = procfs.stat(leader.pid), holder.startTicks != leader.startTicks {
+        guard !byTree.isEmpty else { return found }
+        // Checked after the walk: a stranger that took the pid shows as its holder; otherwise one of
+        // ours must still hold the number.
+        let reused = procfs.stat(leader.pid).map { $0.startTicks != leader.startTicks } ?? false
+        let candidates = members.map { ($0.key, $0.value, true) } + byTree.compactMap { pid in found[pid].map { (pid, $0, false) } }
+        let proven = !reused && candidates.contains { pid, ticks, known in
+            guard let s = procfs.stat(pid), s.startTicks == ticks, s.session == leader.pid || s.pgrp == leader.pid else { return false }
+            return known || ticks <= begunTicks
+        }
+        if !proven {
             for pid in byTree where !cgroup.contains(pid) { found[pid] = nil }
         }
         return found
+    }
+
+    /// Now, in the unit of /proc start ticks (clock ticks since boot: CLOCK_BOOTTIME, as the kernel's
+    /// start_boottime).
+    static func bootTicksNow() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &ts)
+        let hz = UInt64(max(1, histd_clock_ticks_per_second()))
+        return UInt64(ts.tv_sec) * hz + UInt64(ts.tv_nsec) * hz / 1_000_000_000
     }
 
     /// Signals exactly this process (pid and start time), through a pidfd so a reused pid is never hit.
