@@ -6,6 +6,7 @@ import HistReports
 extension Histctl {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "What state is each program in: live from the running histd when it answers, else as far as the record knows.",
             discussion: """
             Live (histd answers on its control socket, and says so): name, state, pid, uptime, backoff remaining, \
