@@ -5,7 +5,7 @@
 /// cast per field read) and JSONDecoder 21 M (generic Decodable containers), against about 2 M for this
 /// one byte loop (callgrind, BENCHMARKS.md "Process start"). No package in the local mirror offers a
 /// JSON reader. It reads the whole grammar (nested values, every escape, surrogate pairs) and rejects
-/// anything else, so a reply it cannot read is "not JSON" exactly where JSONSerialization would say so.
+/// anything else: where JSONSerialization refuses a text, and also trailing commas (which it accepts).
 enum ReplyJSON: Equatable {
     case null
     case bool(Bool)
