@@ -8,6 +8,22 @@ import PackageDescription
 // HistStore never import each other: the histd executable wires the engine's event stream into the store's
 // writer (and starts every component as a ServiceStack service). histctl imports HistConfig and HistReports
 // (and HistModel), never HistCore, HistProc or HistControl: it speaks the control protocol as plain JSON lines.
+// histctl links the Swift runtime and Foundation statically in release builds, as
+// `--static-swift-stdlib` does for a whole build: a dynamic histctl spent about 60 % of its
+// start in the dynamic loader (10,000 symbol relocations against 20 Swift libraries) and every process
+// paid for its own copy of those libraries' dirty pages (BENCHMARKS.md, "Process start"). Only libc,
+// libm, libstdc++, libgcc_s and libsqlite3 stay dynamic. `-static-stdlib` is also a compile flag because
+// it selects the static modules, whose autolink entries name the archives Foundation itself needs
+// (CoreFoundation, _FoundationICU, ...). Debug builds and the test bundle (which links the executables'
+// objects beside the dynamic XCTest/Testing) stay dynamic: `swift test` is unchanged. A release test build
+// (`swift test -c release`) would link a static runtime beside the dynamic test libraries, so it is not
+// supported. histd stays dynamic for now: FlyingFox (HistMetrics) imports FoundationNetworking, whose static
+// archive needs `-lcurl`, and this box (like a fresh one) has libcurl.so.4 but no libcurl.so to link against.
+let staticStdlib = (
+    swift: [SwiftSetting.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
+    linker: [LinkerSetting.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
+)
+
 let package = Package(
     name: "histd",
     platforms: [.macOS(.v15)],
@@ -93,7 +109,7 @@ let package = Package(
         .executableTarget(name: "histctl", dependencies: [
             "HistModel", "HistConfig", "HistStore", "HistReports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: staticStdlib.swift, linkerSettings: staticStdlib.linker),
         .executableTarget(name: "histbench", dependencies: [
             "HistModel", "HistSys", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistControl",
             "HistMetrics", "HistTestSupport",

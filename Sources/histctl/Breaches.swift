@@ -4,6 +4,7 @@ import HistReports
 extension Histctl {
     struct Breaches: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "breaches",
             abstract: "Which programs crossed a limit (memory, cgroup OOM, tasks), by how much, and what histd did?",
             discussion: """
             Columns: time, program, pid, limit, value (observed), threshold, action, refused. Memory values are bytes in \

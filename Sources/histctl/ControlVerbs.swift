@@ -6,6 +6,7 @@ import ArgumentParser
 extension Histctl {
     struct Start: NamesVerb {
         static let configuration = CommandConfiguration(
+            commandName: "start",
             abstract: "Start programs, pools or pool workers that are stopped, exited, failed or in backoff.",
             discussion: "Returns once each runs (or after --timeout, default 30s). Example: histctl start web jobs.1")
         @Argument(help: "Programs, pools or pool workers (jobs.0).") var names: [String]
@@ -15,6 +16,7 @@ extension Histctl {
 
     struct Stop: NamesVerb {
         static let configuration = CommandConfiguration(
+            commandName: "stop",
             abstract: "Stop programs, pools or pool workers (stop signal, then SIGKILL after stop_timeout); they stay stopped.",
             discussion: "Returns once each process is gone (or after --timeout, default 30s). Example: histctl stop web")
         @Argument(help: "Programs, pools or pool workers (jobs.0).") var names: [String]
@@ -24,6 +26,7 @@ extension Histctl {
 
     struct Restart: NamesVerb {
         static let configuration = CommandConfiguration(
+            commandName: "restart",
             abstract: "Stop and start again; recorded as the operator's doing, never as a crash.",
             discussion: "Returns once the new instance runs and prints `web: restarted, pid 4711 -> 4730` (or after --timeout, default 30s). Example: histctl restart web")
         @Argument(help: "Programs, pools or pool workers (jobs.0).") var names: [String]
@@ -33,6 +36,7 @@ extension Histctl {
 
     struct Signal: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "signal",
             abstract: "Send a signal to the running process group of programs, pools or pool workers.",
             discussion: "SIGNAL is one of HUP INT QUIT USR1 USR2 TERM WINCH CONT; KILL only with --force. Example: histctl signal HUP web")
         @Argument(help: "HUP, INT, QUIT, USR1, USR2, TERM, WINCH, CONT (KILL with --force).") var signal: String
@@ -52,6 +56,7 @@ extension Histctl {
 
     struct Scale: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "scale",
             abstract: "Set a pool's desired size; min_workers and max_workers still apply.",
             discussion: "Returns once the pool has that many running workers (or after --timeout, default 30s). Example: histctl scale jobs 4")
         @Argument(help: "The pool.") var pool: String
@@ -63,6 +68,7 @@ extension Histctl {
 
     struct Reload: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reload",
             abstract: "Ask histd to re-read the config file it was started with.",
             discussion: "--dry-run prints the plan and changes nothing. Example: histctl reload --dry-run")
         @Flag(help: "Print the plan; change nothing.") var dryRun = false

@@ -4,6 +4,7 @@ import HistReports
 extension Histctl {
     struct Crashes: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "crashes",
             abstract: "Which processes crashed (or were killed for a limit), when, how, and what they printed last?",
             discussion: """
             One row per ended process: a pid reused by two processes gives two rows. \

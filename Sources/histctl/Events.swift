@@ -10,6 +10,7 @@ import Glibc
 extension Histctl {
     struct Events: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "events",
             abstract: "The event log, one line per event: time, program, pid, event, detail; --follow streams new ones.",
             discussion: """
             Times are UTC with milliseconds. A pool worker is named as the logs name it (jobs.0); --program jobs keeps \

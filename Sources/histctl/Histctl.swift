@@ -1,6 +1,11 @@
 import ArgumentParser
 
 /// `histctl`: answers on-call questions from histd's history database, read-only.
+///
+/// Every subcommand names itself (`commandName:`): without it argument-parser derives each name with
+/// `String(describing: Self.self)` at every start, and each of those is a protocol-conformance lookup that
+/// scans every conformance record in the process (Foundation's included). That was two thirds of the
+/// instructions of `histctl --version` (BENCHMARKS.md, "Process start").
 @main
 struct Histctl: ParsableCommand {
     static let configuration = CommandConfiguration(

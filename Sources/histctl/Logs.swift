@@ -11,6 +11,7 @@ import Glibc
 extension Histctl {
     struct Logs: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "logs",
             abstract: "Show a program's output (stdout and stderr) across log rotations, by instance.",
             discussion: """
             Reads LOG_DIR/NAME.out and NAME.err and their rotated files (NAME.out.1 ... oldest last) directly, so it \

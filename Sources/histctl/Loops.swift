@@ -4,6 +4,7 @@ import HistReports
 extension Histctl {
     struct Loops: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "loops",
             abstract: "Which programs are (or were) in a crash loop: at least N crashes inside one sliding window?",
             discussion: """
             Crashes include limit kills; a pool's workers count together. Columns: program, crashes, first, last, \

@@ -4,6 +4,7 @@ import HistReports
 extension Histctl {
     struct Orphans: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "orphans",
             abstract: "Which long-lived orphan processes were seen, and are they still alive?",
             discussion: """
             From histd's system-wide scans. Age is measured at the last sighting; alive means the latest scan saw it. \

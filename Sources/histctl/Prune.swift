@@ -7,6 +7,7 @@ import HistReports
 extension Histctl {
     struct Prune: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "prune",
             abstract: "Delete history older than the retention periods now, instead of waiting for histd's hourly pass. This is the one histctl command that WRITES to the database.",
             discussion: """
             Deletes events, instances, scans, zombie and orphan intervals older than --retention, and sampling sweeps \

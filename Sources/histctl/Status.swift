@@ -6,6 +6,7 @@ import HistReports
 extension Histctl {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "What state is each program in: live from the running histd when it answers, else as far as the record knows.",
             discussion: """
             Live (histd answers on its control socket, and says so): name, state, pid, uptime, backoff remaining, \
@@ -70,8 +71,9 @@ extension Histctl {
             }
         }
 
-        /// The live answer, or nil when histd is not asked or does not answer.
-        func live() throws -> [String: Any]? {
+        /// The live answer, or nil when histd is not asked or does not answer: the reply line and its
+        /// decoded fields.
+        func live() throws -> (line: ArraySlice<UInt8>, status: LiveStatus)? {
             let env = options.environment
             var control = ControlOptions()
             control.socket = socket
@@ -81,13 +83,14 @@ extension Histctl {
             let client = try control.client()
             let request: [String: Any] = ["v": 1, "cmd": "status", "names": names + options.programs]
             do {
-                let reply = try client.send(request, timeout: .seconds(10))
-                let result = reply["result"] as? String ?? "failed"
+                let line = try client.sendLine(request, timeout: .seconds(10))
+                let reply = try LiveStatus.decode(line)
+                let result = reply.result ?? "failed"
                 if result != "done" {
-                    FileHandle.standardError.write(Data("histctl: \(reply["message"] as? String ?? result)\n".utf8))
+                    FileHandle.standardError.write(Data("histctl: \(reply.message ?? result)\n".utf8))
                     throw ExitCode(ControlClient.exitCode(result: result))
                 }
-                return reply
+                return (line, reply)
             } catch let e as ControlClient.Unreachable {
                 if e.code == 77 {
                     FileHandle.standardError.write(Data("histctl: \(e.message)\n".utf8))
@@ -98,44 +101,29 @@ extension Histctl {
             }
         }
 
-        func printLive(_ reply: [String: Any]) throws {
-            let isBroken = { (u: [String: Any]) in Self.broken.contains(u["state"] as? String ?? "") }
-            var units = reply["units"] as? [[String: Any]] ?? []
-            if failed { units = units.filter(isBroken) }
+        func printLive(_ live: (line: ArraySlice<UInt8>, status: LiveStatus)) throws {
             if options.format == .json {
+                // Every key histd sent, as it sent it: the dictionary path.
+                let reply = (try? JSONSerialization.jsonObject(with: Data(live.line)) as? [String: Any]) ?? [:]
+                let isBroken = { (u: [String: Any]) in Self.broken.contains(u["state"] as? String ?? "") }
+                var units = reply["units"] as? [[String: Any]] ?? []
+                if failed { units = units.filter(isBroken) }
                 let data = try JSONSerialization.data(withJSONObject: ["live": true, "histd_pid": reply["histd_pid"] ?? NSNull(), "units": units],
                                                       options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
-            if options.format != .csv { print("live from histd (pid \(reply["histd_pid"] as? Int ?? 0))") }
-            var rows = [["NAME", "STATE", "PID", "UPTIME", "BACKOFF", "RESTARTS"]]
-            for u in units {
-                rows.append([u["name"] as? String ?? "?", u["state"] as? String ?? "?", (u["pid"] as? Int).map(String.init) ?? "-",
-                             (u["uptime_ms"] as? Int).map { Self.format(ms: $0) } ?? "-",
-                             (u["backoff_remaining_ms"] as? Int).map { Self.format(ms: $0) } ?? "-",
-                             String(u["restarts"] as? Int ?? 0)])
-            }
+            let isBroken = { (u: LiveStatus.Unit) in Self.broken.contains(u.state ?? "") }
+            var units = live.status.units ?? []
+            if failed { units = units.filter(isBroken) }
             if options.format == .csv {
-                print(rows.map { $0.map { $0 == "-" ? "" : $0 }.joined(separator: ",") }.joined(separator: "\r\n"), terminator: "\r\n")
+                print(LiveStatus.csv(units), terminator: "")
                 if options.failIfFound && !units.isEmpty { throw ExitCode(3) }
                 return
             }
-            let widths = (0..<6).map { c in rows.map { $0[c].count }.max() ?? 0 }
-            for r in rows {
-                print(r.enumerated().map { $0.offset == 5 ? $0.element : $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  "))
-            }
+            print(LiveStatus.table(units, histdPid: live.status.histdPid ?? 0), terminator: "")
             // The same rule as the record: exit 3 only when something is broken.
             if options.failIfFound && units.contains(where: isBroken) { throw ExitCode(3) }
-        }
-
-        static func format(ms: Int) -> String {
-            let s = ms / 1000
-            if s < 60 { return String(format: "%.1fs", Double(ms) / 1000) }
-            if s < 3600 { return "\(s / 60)m\(s % 60)s" }
-            if s < 86400 { return "\(s / 3600)h\(s % 3600 / 60)m" }
-            return "\(s / 86400)d\(s % 86400 / 3600)h"
         }
     }
 }

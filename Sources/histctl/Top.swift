@@ -6,6 +6,7 @@ import HistReports
 extension Histctl {
     struct Top: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "top",
             abstract: "What were the supervised processes doing at a past moment: CPU, memory, threads, fds?",
             discussion: """
             Time travel: uses the sampling sweep nearest to --at, and says how far it is from --at. When nothing was \

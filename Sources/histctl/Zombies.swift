@@ -6,6 +6,7 @@ import HistReports
 extension Histctl {
     struct Zombies: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "zombies",
             abstract: "Which processes left zombie children unreaped, for how long, and how many at once?",
             discussion: """
             From histd's system-wide scans; longest first. Each parent process is one row (a reused pid is another row). \

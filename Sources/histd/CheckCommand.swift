@@ -12,6 +12,7 @@ extension Histd {
     /// `histd check`: validate a config without starting anything.
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate a config file without starting anything.",
             discussion: """
             Reads the TOML file, checks every key, type, range and path, resolves each \

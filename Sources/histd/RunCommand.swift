@@ -16,6 +16,7 @@ extension Histd {
     /// `histd run`: supervise the programs of a config file until SIGTERM/SIGINT, recording everything.
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Supervise the programs of a config file until SIGTERM/SIGINT, recording every fact in SQLite.",
             discussion: """
             Starts every program (autostart = true) in descending stop_order, restarts them under their

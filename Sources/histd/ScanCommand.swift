@@ -8,6 +8,7 @@ extension Histd {
     /// `histd scan --once`: one system-wide zombie/orphan scan, recorded (for cron).
     struct Scan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "scan",
             abstract: "Scan /proc once for zombies and orphans and record the result (for cron).",
             discussion: """
             For machines that do not run histd as their supervisor: run this from cron every few
