@@ -16,6 +16,11 @@ extension RawControl {
 
 /// A config for the control tests: a socket in the workspace, no sampling.
 enum ControlConfig {
+    /// `histctl ARGS` against the workspace's histd, through its control socket only (no database).
+    static func histctl(_ ws: Workspace, _ args: [String]) throws -> E2E.Output {
+        try E2E.run(E2E.histctl, args, env: ["HISTD_SOCKET": ws.path("run/control.sock")], removeEnv: ["HISTD_DB"], timeout: 60)
+    }
+
     static func header(_ ws: Workspace, extra: String = "") -> String {
         """
         [supervisor]

@@ -29,9 +29,7 @@ extension EndToEnd {
                 """
         }
 
-        static func ctl(_ ws: Workspace, _ args: [String]) throws -> E2E.Output {
-            try E2E.run(E2E.histctl, args, env: ["HISTD_SOCKET": ws.path("run/control.sock")], removeEnv: ["HISTD_DB"], timeout: 60)
-        }
+        static func ctl(_ ws: Workspace, _ args: [String]) throws -> E2E.Output { try ControlConfig.histctl(ws, args) }
 
         /// "web: restarted, pid 4711 -> 4730" -> (4711, 4730).
         static func pids(_ line: String) -> (Int32, Int32)? {

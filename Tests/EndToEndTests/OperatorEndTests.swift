@@ -26,9 +26,7 @@ extension EndToEnd {
                 """
         }
 
-        static func ctl(_ ws: Workspace, _ args: [String]) throws -> E2E.Output {
-            try E2E.run(E2E.histctl, args, env: ["HISTD_SOCKET": ws.path("run/control.sock")], removeEnv: ["HISTD_DB"], timeout: 60)
-        }
+        static func ctl(_ ws: Workspace, _ args: [String]) throws -> E2E.Output { try ControlConfig.histctl(ws, args) }
 
         /// The live pid of `name` from `histctl status NAME` (third column), nil unless it runs.
         static func livePID(_ ws: Workspace, _ name: String) -> Int32? {
