@@ -90,6 +90,8 @@ let package = Package(
         .target(name: "HistTestSupport", dependencies: [
             "HistModel", "HistSys", "HistStore",
             .product(name: "GRDB", package: "GRDB.swift"),
+            // The fixture generator binds its ~22 M inserts through the sqlite3 C API (FixtureInsert.swift).
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // Prometheus metrics: a HistorySink fed from the event stream, gauges read at scrape time
         // from the supervisor and the writer, the /metrics endpoint and the textfile. Beside the

@@ -3,8 +3,10 @@ import HistModel
 import HistTestSupport
 import HistReports
 
-/// The 30-day x 200-program history, generated once with `HistoryFixture.generate(size: .full)` into
-/// SCRATCH/full.db and reused while present. Its end time is kept beside it in full.db.end.
+/// The 30-day x 200-program history, generated with `HistoryFixture.generate(size: .full)` and cached
+/// in SCRATCH/full-g<generator version>-<size key>.db (its end time beside it in .end), so that a
+/// fixture is reused only when the generator would write the same rows again. A cached fixture from
+/// an older histbench gets the newer migrations applied, as histd applies them to an existing history.
 enum Fixture {
     struct Info {
         var path: String
@@ -14,22 +16,22 @@ enum Fixture {
     }
 
     static func full(_ ws: Workspace) throws -> Info {
-        let path = ws.scratch + "/full.db"
+        let size = HistoryFixture.Size.full
+        let path = ws.scratch + "/full-g\(HistoryFixture.generatorVersion)-\(size.key).db"
         let endPath = path + ".end"
         let fm = FileManager.default
+        // The .end file is written last: without it the database is a half-written one.
         if fm.fileExists(atPath: path), let text = try? String(contentsOfFile: endPath, encoding: .utf8),
            let ms = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            // A fixture from an older histbench gets the newer migrations (e.g. 0007 builds the
-            // rollups from its rows), as histd would apply them to an existing history.
             try HistoryFixture.createSchema(at: path)
             return Info(path: path, end: Timestamp(milliseconds: ms), generatedIn: nil)
         }
         // A half-written file from an interrupted run is useless: start over.
         for suffix in ["", "-wal", "-shm", ".end"] { try? fm.removeItem(atPath: path + suffix) }
-        progress("generating \(path) (30 days x 200 programs; takes minutes, done once)")
+        progress("generating \(path) (30 days x 200 programs; done once, then reused)")
         let end = Timestamp.now()
         let t0 = monoNow()
-        let summary = try HistoryFixture.generate(at: path, size: .full, end: end)
+        let summary = try HistoryFixture.generate(at: path, size: size, end: end, progress: { progress("fixture: " + $0) })
         let secs = Double(monoNow() - t0) / 1e9
         try "\(end.milliseconds)\n".write(toFile: endPath, atomically: true, encoding: .utf8)
         progress("generated \(summary.events) events, \(summary.snapshots) snapshots in \(fmt(secs)) s")

@@ -150,7 +150,7 @@ extension Histbench {
 
     struct Query: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Each histctl report on the 30-day x 200-program fixture (generated once into SCRATCH/full.db).")
+            abstract: "Each histctl report on the 30-day x 200-program fixture (generated once into SCRATCH/full-g*.db, then reused).")
         @OptionGroup var options: BenchOptions
         @Option(help: "Only the reports whose names start with these (comma-separated), e.g. crashes,top.") var only: String = ""
         func run() throws {
