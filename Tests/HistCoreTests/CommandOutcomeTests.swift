@@ -77,7 +77,11 @@ struct CommandOutcomeTests {
             let change = try #require(changes.first)
             #expect(change.unit == UnitKey(program: "web"))
             let old = try #require(change.oldPID), new = try #require(change.newPID)
-            #expect(old != new && isAlive(new) && !isAlive(old))
+            // A process is (pid, start time): the old pid may already belong to another process.
+            let starts = sink.events("web").compactMap(\.started)
+            let oldTicks = try #require(starts.first { $0.identity.pid == old }?.identity.startTicks)
+            let newTicks = try #require(starts.last { $0.identity.pid == new }?.identity.startTicks)
+            #expect(old != new && isAlive(new) && !isAlive(old, ticks: oldTicks))
             #expect(change.state == .running)
             // The facts the restart caused carry the action: stop_requested and end of the old, start of the new.
             let linked = sink.events("web").filter { $0.operatorAction == 7 }
@@ -93,7 +97,7 @@ struct CommandOutcomeTests {
             guard case .done(let stopped)? = await outcome(sup.post(.stop(program: "web"), options: wait)) else {
                 Issue.record("stop did not answer done"); return
             }
-            #expect(stopped.first?.oldPID == new && stopped.first?.newPID == nil && !isAlive(new))
+            #expect(stopped.first?.oldPID == new && stopped.first?.newPID == nil && !isAlive(new, ticks: newTicks))
             #expect(sup.status().first { $0.unit.program == "web" }?.state == .stopped)
 
             guard case .done(let scaled)? = await outcome(sup.post(.scale(pool: "jobs", count: 3), options: wait)) else {

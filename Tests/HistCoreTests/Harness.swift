@@ -107,6 +107,13 @@ func isAlive(_ pid: Int32) -> Bool {
     return stat.state != "Z"
 }
 
+/// True if the process that had `pid` with start time `ticks` is still alive (not a zombie, and the
+/// pid not reused by another process since).
+func isAlive(_ pid: Int32, ticks: UInt64) -> Bool {
+    guard let stat = ProcFS().stat(pid), stat.startTicks == ticks else { return false }
+    return stat.state != "Z"
+}
+
 func program(_ name: String, _ script: String, restart: RestartPolicy = .onFailure, delay: Duration = .milliseconds(100),
              factor: Double = 2, maxRestarts: Int = 0, resetAfter: Duration = .seconds(60), stopTimeout: Duration = .seconds(3),
              stopOrder: Int = 0, logMaxBytes: Int = 1 << 20, logKeep: Int = 2, autostart: Bool = true) -> ProgramSpec {

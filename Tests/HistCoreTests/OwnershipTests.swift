@@ -62,6 +62,8 @@ import HistTestSupport
             let oldWorkers = Self.pids(dir.read(dir.path + "/workers.\(firstInstance.identity.pid)"))
             #expect(oldWorkers.count == 3)
             for w in oldWorkers { #expect(isAlive(w)) }
+            // Their start times now, while they run: later the pids may belong to other processes.
+            let oldTicks = Dictionary(oldWorkers.map { ($0, ProcFS().stat($0)?.startTicks ?? 0) }, uniquingKeysWith: { a, _ in a })
             defer { for w in oldWorkers where isAlive(w) { kill(w, SIGKILL) } }
 
             kill(firstInstance.identity.pid, SIGKILL)
@@ -71,7 +73,7 @@ import HistTestSupport
                 return second.map { dir.read(dir.path + "/workers.\($0.identity.pid)") != nil } ?? false
             }, "the second master never bound and forked")
             #expect(dir.read(dir.path + "/bindfail") == nil, "a new master failed to bind: \(dir.read(dir.path + "/bindfail") ?? "")")
-            for w in oldWorkers { #expect(!isAlive(w), "old worker \(w) survived its master") }
+            for w in oldWorkers { #expect(!isAlive(w, ticks: oldTicks[w] ?? 0), "old worker \(w) survived its master") }
             // Each old worker is recorded: pid, start time, its instance, the signal.
             let swept = sink.events("prefork").compactMap(\.swept)
             #expect(Set(swept.map(\.identity.pid)) == Set(oldWorkers))
@@ -124,7 +126,12 @@ import HistTestSupport
             let treeChild = try #require(Self.firstChild(dir, "tree", sink))
             let processChild = try #require(Self.firstChild(dir, "process", sink))
             orphans = [treeChild, processChild]
-            #expect(!isAlive(treeChild), "kill_mode = tree left the child running")
+            // The child by (pid, start time) as the sweep recorded it; without a sweep, by pid.
+            if let ticks = sink.events("tree").compactMap(\.swept).first(where: { $0.identity.pid == treeChild })?.identity.startTicks {
+                #expect(!isAlive(treeChild, ticks: ticks), "kill_mode = tree left the child running")
+            } else {
+                #expect(!isAlive(treeChild), "kill_mode = tree left the child running")
+            }
             #expect(isAlive(processChild), "kill_mode = process stopped the child")
             #expect(sink.events("tree").compactMap(\.swept).map(\.identity.pid) == [treeChild])
             #expect(sink.events("process").compactMap(\.swept).isEmpty)
