@@ -7,7 +7,7 @@ import PackageDescription
 // neither); HistStore <- HistTestSupport (not shipped: tests, histbench, histstore-probe). HistCore and
 // HistStore never import each other: the histd executable wires the engine's event stream into the store's
 // writer (and starts every component as a ServiceStack service). histctl imports HistConfig and HistReports
-// (and HistModel), never HistCore, HistProc or HistControl: it speaks the control protocol as plain JSON lines.
+// (and HistModel, and HistSys for its socket), never HistCore, HistProc or HistControl: it speaks the control protocol as plain JSON lines.
 // histctl links the Swift runtime and Foundation statically in release builds, as
 // `--static-swift-stdlib` does for a whole build: a dynamic histctl spent about 60 % of its
 // start in the dynamic loader (10,000 symbol relocations against 20 Swift libraries) and every process
@@ -109,7 +109,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "histctl", dependencies: [
-            "HistModel", "HistConfig", "HistStore", "HistReports",
+            "HistModel", "HistSys", "HistConfig", "HistStore", "HistReports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: staticStdlib.swift, linkerSettings: staticStdlib.linker),
         .executableTarget(name: "histbench", dependencies: [

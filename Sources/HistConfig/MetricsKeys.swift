@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HistModel
+import HistSys
 import TOMLKit
 
 /// The `metrics_*` keys of `[supervisor]`.
@@ -103,13 +104,7 @@ enum ListenProbe {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, b) in path.utf8.enumerated() { raw[i] = b }
-        }
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        let rc = Sys.connectUnix(fd, path)
         return rc == 0 ? "\(path) is in use: a process is listening on it" : nil
     }
 }

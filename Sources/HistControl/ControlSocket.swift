@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HistSys
 import Foundation
 
 /// The listening unix socket, created safely:
@@ -104,15 +105,10 @@ public final class ControlSocket: Sendable {
         unlink(path)
     }
 
+    /// The socket's address. The config check refuses a path that does not fit; an empty address
+    /// would only make bind fail with its own error.
     static func address(_ path: String) -> sockaddr_un {
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            let bytes = Array(path.utf8.prefix(raw.count - 1))
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        return addr
+        Sys.unixAddress(path) ?? sockaddr_un()
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }

@@ -21,6 +21,29 @@ package enum Sys {
     /// died between open and read (or a cached fd outlived its process).
     package static func isGone(_ err: Int32) -> Bool { err == ENOENT || err == ESRCH || err == ENOTDIR }
 
+    /// The address of the unix socket at `path` (a file system path: no abstract names); nil when the
+    /// path does not fit `sun_path` with its terminating NUL. One builder for every client and server.
+    package static func unixAddress(_ path: String) -> sockaddr_un? {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return addr
+    }
+
+    /// connect(2) of `fd` to the unix socket at `path`: connect's result, or -1 with errno
+    /// ENAMETOOLONG when the path does not fit.
+    package static func connectUnix(_ fd: Int32, _ path: String) -> Int32 {
+        guard var addr = unixAddress(path) else { errno = ENAMETOOLONG; return -1 }
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+    }
+
     /// st_size from stat(2), or nil (errno set).
     package static func fileSize(_ path: UnsafePointer<CChar>) -> Int64? {
         var st = stat()

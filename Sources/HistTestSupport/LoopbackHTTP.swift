@@ -58,11 +58,7 @@ public enum LoopbackHTTP {
                             timeout: Int = 20) throws -> Answer {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in socketPath.utf8.enumerated() { raw[i] = b } }
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        let rc = Sys.connectUnix(fd, socketPath)
         guard rc == 0 else { throw Failure(description: "connect \(socketPath): \(String(cString: strerror(errno)))") }
         return try exchange(fd, path: path, accept: accept, method: "GET", timeout: timeout)
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HistSys
 
 /// A raw control-socket client for the tests and histbench's control flood (what a script with socat
 /// would do), so a client can misbehave on purpose: send garbage, half lines, never read.
@@ -12,16 +13,7 @@ public final class RawControl: @unchecked Sendable {
     public init?(_ path: String, receiveTimeout: Double? = nil, sendTimeout: Double? = nil) {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            let b = Array(path.utf8)
-            raw.copyBytes(from: b)
-            raw[b.count] = 0
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let rc = Sys.connectUnix(fd, path)
         guard rc == 0 else { close(fd); return nil }
         self.fd = fd
         for (option, seconds) in [(SO_RCVTIMEO, receiveTimeout), (SO_SNDTIMEO, sendTimeout)] {

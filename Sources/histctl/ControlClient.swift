@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HistSys
 import HistConfig
 import HistModel
 
@@ -35,19 +36,10 @@ struct ControlClient {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Unreachable(message: "socket: \(String(cString: strerror(errno)))", code: 1) }
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        guard path.utf8.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+        guard Sys.unixAddress(path) != nil else {
             throw Unreachable(message: "control socket path too long: \(path)", code: 64)
         }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            let bytes = Array(path.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let rc = Sys.connectUnix(fd, path)
         if rc != 0 {
             let e = errno
             if e == EACCES || e == EPERM {
