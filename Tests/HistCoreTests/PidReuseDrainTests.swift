@@ -46,7 +46,7 @@ import HistTestSupport
             \(OwnershipTests.python!) \(dir.path)/escaper.py &
             while [ ! -e \(dir.path)/pids ]; do sleep 0.01; done
             exit 1
-            """), delay: .seconds(30), stopTimeout: .seconds(120))
+            """), restart: .never, stopTimeout: .seconds(120))
         spec.cgroup = CgroupLimits()
         var strays: [Int32] = []
         defer {
@@ -76,6 +76,7 @@ import HistTestSupport
             #expect(await sink.waitFor(.seconds(30)) { _ in dir.read(dir.path + "/stranger") != nil })
             let strangersChild = try #require(OwnershipTests.pids(dir.read(dir.path + "/stranger")).first)
             strays.append(strangersChild)
+            let strangersTicks = try #require(ProcFS().stat(strangersChild)?.startTicks)
             #expect(ProcFS().stat(strangersChild)?.session == leader, "the stranger's child is in session \(leader)")
 
             // The escaper's death ends the drain: the check that finds it gone scans for remnants in
@@ -84,12 +85,12 @@ import HistTestSupport
             #expect(await sink.waitFor(.seconds(30)) { $0.contains { $0.swept?.identity.pid == escaper } })
             // A SIGTERM would end the child within moments: watch for a second.
             _ = await sink.waitFor(.seconds(1)) { _ in !isAlive(strangersChild) }
-            // The first instance's drain (a test starved past the 30 s backoff also sees the next one's).
+            // The first instance's drain (restart = never: there is no other).
             let firstID = sink.events("reuse").compactMap(\.started).first?.id
             let swept = Set(sink.events("reuse").compactMap(\.swept).filter { $0.instance?.id == firstID }.map(\.identity.pid))
             #expect(swept == [member, escaper])
-            #expect(!sink.events("reuse").compactMap(\.swept).contains { $0.identity.pid == strangersChild })
-            #expect(isAlive(strangersChild), "histd signalled a stranger's child that only shared a reused session number")
+            #expect(!sink.events("reuse").compactMap(\.swept).contains { $0.identity == ProcessIdentity(pid: strangersChild, startTicks: strangersTicks) })
+            #expect(isAlive(strangersChild, ticks: strangersTicks), "histd signalled a stranger's child that only shared a reused session number")
         }
     }
 
