@@ -202,8 +202,9 @@ extension Engine {
     /// Whether a member of the drain, alive all along (same pid and start time as when it was
     /// found), is still in the leader's session or group: then that number was never free, so
     /// whoever carries it now is ours. Once none is, the number may have been handed to a stranger
-    /// (the pid churn of a busy box does it within milliseconds): seen in CI, where histd would
-    /// otherwise have signalled and recorded another program's child as its own.
+    /// (the pid churn of a busy box does it within milliseconds; PidReuseDrainTests forces it), and
+    /// histd would signal and record another program's child as its own. A cheap pre-check only:
+    /// `findRemnants` proves the number after its walk either way.
     private func holdsTreeIds(_ drain: Drain) -> Bool {
         let id = drain.instance.identity.pid
         let procfs = ownershipProc
