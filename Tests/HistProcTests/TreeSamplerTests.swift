@@ -132,19 +132,30 @@ struct TreeSamplerTests {
 }
 
 /// The fd count through a cached O_PATH fd follows the process's real fd table.
+///
+/// It counts a child shell's fds, not the test process's own: other suites open and close fds in this
+/// process at the same time, so its count is not ours to predict (CI saw it move under this test).
 @Suite struct CachedFDCountTests {
     @Test func cachedCountTracksOpenFDs() throws {
+        let dir = TestProc.tempDir("fdcount")
+        defer { TestProc.removeTree(dir) }
+        let go = dir + "/go"
+        // The shell waits for `go`, then opens three more fds and stays alive with them.
+        let script = "while [ ! -e \(go) ]; do sleep 0.01; done; exec 3</dev/null 4</dev/null 5</dev/null; sleep 30"
+        let shell = try TestProc.spawn(["/bin/sh", "-c", script])
+        defer { TestProc.killAndReap(shell) }
         let cached = ProcFS(cacheLimit: 16)
         let plain = ProcFS()
-        let me = getpid()
-        let before = try #require(cached.fdCount(me))
+        let before = try #require(cached.fdCount(shell))
         #expect(before > 0)
-        #expect(before == plain.fdCount(me))
-        var opened: [Int32] = []
-        for _ in 0..<3 { opened.append(open("/dev/null", O_RDONLY | O_CLOEXEC)) }
-        defer { for fd in opened { close(fd) } }
-        #expect(cached.fdCount(me) == before + 3)
+        #expect(before == plain.fdCount(shell))
         #expect(cached.cachedFDCount >= 1)
+        let touched = open(go, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+        #expect(touched >= 0)
+        close(touched)
+        // The same cached fd now sees the three new ones.
+        #expect(TestProc.eventually { cached.fdCount(shell) == before + 3 })
+        #expect(cached.fdCount(shell) == plain.fdCount(shell))
         #expect(cached.fdCount(999_999_999) == nil)
     }
 }
