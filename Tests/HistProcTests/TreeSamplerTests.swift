@@ -139,22 +139,28 @@ struct TreeSamplerTests {
     @Test func cachedCountTracksOpenFDs() throws {
         let dir = TestProc.tempDir("fdcount")
         defer { TestProc.removeTree(dir) }
-        let go = dir + "/go"
-        // The shell waits for `go`, then opens three more fds and stays alive with them.
-        let script = "while [ ! -e \(go) ]; do sleep 0.01; done; exec 3</dev/null 4</dev/null 5</dev/null; sleep 30"
+        let (ready, go, opened) = (dir + "/ready", dir + "/go", dir + "/opened")
+        // The shell inherits whatever fds below histd_spawn's slots this process left open, 3 to 5
+        // among them, and `exec 3<` would only replace those: so it closes 3 to 9 first. Then it
+        // says ready, waits for `go`, opens three fds and says so, with `touch` (a child: a builtin's
+        // redirection would move the shell's own fds while we count). Between the files its fd table
+        // is its own and does not change.
+        let script = "exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; touch \(ready); "
+            + "while [ ! -e \(go) ]; do sleep 0.01; done; "
+            + "exec 3</dev/null 4</dev/null 5</dev/null; touch \(opened); sleep 30"
         let shell = try TestProc.spawn(["/bin/sh", "-c", script])
         defer { TestProc.killAndReap(shell) }
+        try #require(TestProc.eventually { access(ready, F_OK) == 0 })
         let cached = ProcFS(cacheLimit: 16)
         let plain = ProcFS()
         let before = try #require(cached.fdCount(shell))
-        #expect(before > 0)
+        #expect(before >= 3)
         #expect(before == plain.fdCount(shell))
         #expect(cached.cachedFDCount >= 1)
-        let touched = open(go, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
-        #expect(touched >= 0)
-        close(touched)
+        TestProc.writeFile(go, "")
+        try #require(TestProc.eventually { access(opened, F_OK) == 0 })
         // The same cached fd now sees the three new ones.
-        #expect(TestProc.eventually { cached.fdCount(shell) == before + 3 })
+        #expect(cached.fdCount(shell) == before + 3)
         #expect(cached.fdCount(shell) == plain.fdCount(shell))
         #expect(cached.fdCount(999_999_999) == nil)
     }
