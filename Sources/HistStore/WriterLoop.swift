@@ -30,6 +30,8 @@ struct WriterLoop {
     /// total of committed items when the current file was opened.
     var fileSeenMs: Int64 = Timestamp.now().milliseconds
     var writtenAtOpen: UInt64 = 0
+    /// Whether the write connection runs with the backlog page cache (WriterLoop+Cache.swift).
+    var burstCache = false
 
     typealias WriterOptions = HistoryWriter.Options
 
@@ -61,6 +63,8 @@ struct WriterLoop {
             let stopping = queue.take(into: &retained, timeout: wait)
             if retained.count > before {
                 enforceRetainLimit()
+            } else if burstCache {
+                releaseBurstCache()
             }
             checkFileIfDue()
             let gapPending = queue.progress.gapPending
@@ -101,6 +105,7 @@ struct WriterLoop {
                 retained.removeFirst(start)
             }
         }
+        if retained.count > options.maxBatchSize && !burstCache { useBurstCache() }
         while true {
             let end = min(start + transactionSize(backlog: retained.count - start), retained.count)
             if start == end && !queue.progress.gapPending && health.outage == nil { return true }

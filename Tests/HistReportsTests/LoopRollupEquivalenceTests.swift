@@ -234,4 +234,42 @@ import Testing
             #expect(try Self.actualProgramHours(db) == before.1)
         }
     }
+
+    /// Under a backlog (more than `maxBatchSize` items waiting) the writer switches its connection to a
+    /// larger page cache and checkpoint interval, and back when the queue is empty (WriterLoop+Cache.swift).
+    /// With `maxBatchSize` 8 the producer's burst is a backlog from the first take on (checked by hand with
+    /// a print: the switch is made): the rows and rollups written that way equal those written with the
+    /// defaults, and the rollups equal the raw rows.
+    @Test func backlogCacheChangesNoRow() throws {
+        func history(maxBatchSize: Int) throws -> [String: [[DatabaseValue]]] {
+            var rng = SeededGenerator(seed: 7)
+            let dir = SampleHistory.tempDir()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let store = try HistoryStore.open(path: dir + "/h.db")
+            defer { store.close() }
+            _ = try store.beginRun(host: "test", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
+                                   programs: [], pools: [], at: Timestamp(milliseconds: Self.t0))
+            let writer = store.startWriter(options: .init(batchSize: 4, maxBatchSize: maxBatchSize))
+            var nextID: InstanceID = 0
+            var seq: UInt64 = 0
+            Self.record(writer, &rng, from: Self.t0, cycles: 1500, span: 12 * Self.hour, nextID: &nextID, seq: &seq)
+            #expect(writer.flush(timeout: .seconds(60)))
+            #expect(writer.stats.dropped == 0)
+            return try store.withWriteConnection { db in
+                #expect(try Self.actualLoopHours(db) == (try Self.expectedLoopHours(db)), "maxBatchSize \(maxBatchSize)")
+                #expect(try Self.actualProgramHours(db) == (try Self.expectedProgramHours(db)), "maxBatchSize \(maxBatchSize)")
+                var out: [String: [[DatabaseValue]]] = [:]
+                for table in ["instances", "events", "loop_hours", "program_hours", "crash_hours", "operator_effects"] {
+                    out[table] = try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1, 2, 3, 4").map { Array($0.databaseValues) }
+                }
+                return out
+            }
+        }
+        let defaults = try history(maxBatchSize: HistoryWriter.Options().maxBatchSize)
+        let backlog = try history(maxBatchSize: 8)
+        #expect(!(defaults["loop_hours"] ?? []).isEmpty, "the history has loops")
+        for (table, rows) in defaults {
+            #expect(backlog[table] == rows, "\(table): rows differ between the default and the backlog cache")
+        }
+    }
 }
