@@ -44,6 +44,26 @@ package enum Sys {
         }
     }
 
+    /// bind(2) of `fd` to an IPv4 or IPv6 literal and a port: bind's result (-1 with errno), or -2 when
+    /// `host` is not a literal of the family its form implies (a colon means IPv6). One builder for
+    /// `histd check`'s probe and the metrics server, so both judge an address the same way.
+    package static func bindInet(_ fd: Int32, host: String, port: UInt16) -> Int32 {
+        if host.contains(":") {
+            var addr = sockaddr_in6()
+            addr.sin6_family = sa_family_t(AF_INET6)
+            addr.sin6_port = port.bigEndian
+            guard inet_pton(AF_INET6, host, &addr.sin6_addr) == 1 else { return -2 }
+            return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { return -2 }
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    }
+
     /// st_size from stat(2), or nil (errno set).
     package static func fileSize(_ path: UnsafePointer<CChar>) -> Int64? {
         var st = stat()

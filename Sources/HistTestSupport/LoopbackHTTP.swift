@@ -41,16 +41,32 @@ public enum LoopbackHTTP {
     /// One request to 127.0.0.1:`port`; `timeout` bounds each receive.
     public static func tcp(port: UInt16, path: String = "/metrics", accept: String? = nil, method: String = "GET",
                            timeout: Int = 20) throws -> Answer {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
+        try tcp(port: port, request: request(path: path, accept: accept, method: method), timeout: timeout)
+    }
+
+    /// A connected TCP socket to 127.0.0.1:`port` (the caller closes it): for tests that hold a
+    /// connection open or send a request byte by byte.
+    public static func connectTCP(port: UInt16) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw Failure(description: "connect 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
-        return try exchange(fd, path: path, accept: accept, method: method, timeout: timeout)
+        guard rc == 0 else {
+            let e = errno
+            close(fd)
+            throw Failure(description: "connect 127.0.0.1:\(port): \(String(cString: strerror(e)))")
+        }
+        return fd
+    }
+
+    /// `request` (raw bytes: any head, well-formed or not) to 127.0.0.1:`port`, and the answer.
+    public static func tcp(port: UInt16, request: [UInt8], timeout: Int = 20) throws -> Answer {
+        let fd = try connectTCP(port: port)
+        defer { close(fd) }
+        return try exchange(fd, request: request, timeout: timeout)
     }
 
     /// One GET of `path` over the unix socket at `socketPath`.
@@ -60,14 +76,17 @@ public enum LoopbackHTTP {
         defer { close(fd) }
         let rc = Sys.connectUnix(fd, socketPath)
         guard rc == 0 else { throw Failure(description: "connect \(socketPath): \(String(cString: strerror(errno)))") }
-        return try exchange(fd, path: path, accept: accept, method: "GET", timeout: timeout)
+        return try exchange(fd, request: request(path: path, accept: accept, method: "GET"), timeout: timeout)
     }
 
-    private static func exchange(_ fd: Int32, path: String, accept: String?, method: String, timeout: Int) throws -> Answer {
+    private static func request(path: String, accept: String?, method: String) -> [UInt8] {
         var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         if let accept { request += "Accept: \(accept)\r\n" }
         request += "\r\n"
-        let bytes = Array(request.utf8)
+        return Array(request.utf8)
+    }
+
+    private static func exchange(_ fd: Int32, request bytes: [UInt8], timeout: Int) throws -> Answer {
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var limit = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
@@ -77,7 +96,7 @@ public enum LoopbackHTTP {
             let n = Sys.retrying { recv(fd, &buf, buf.count, 0) }
             if n <= 0 { break }
             data += buf[0..<n]
-            // Stop once the whole body (Content-Length) is here: FlyingFox may keep the connection open.
+            // Stop once the whole body (Content-Length) is here: a server may keep the connection open.
             if let answer = parse(data), answer.body.count >= Int(answer.headers["content-length"] ?? "") ?? Int.max { return answer }
         }
         guard let answer = parse(data) else { throw Failure(description: "no HTTP answer (\(data.count) bytes read)") }

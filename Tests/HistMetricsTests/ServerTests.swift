@@ -7,7 +7,7 @@ import HistModel
 import Testing
 @testable import HistMetrics
 
-/// The real FlyingFox server on loopback and on a unix socket, asked by a raw HTTP client.
+/// The real server on loopback and on a unix socket, asked by a raw HTTP client, well-behaved or not.
 @Suite(.serialized) struct ServerTests {
     @Test func servesBothFormatsAndNothingElse() async throws {
         let metrics = SupervisorMetrics(programs: ["a"], pools: [], version: "9.9.9")
@@ -34,6 +34,39 @@ import Testing
 
         #expect(try await askServer { try LoopbackHTTP.tcp(port: port, path: "/") }.status == 404)
         #expect(try await askServer { try LoopbackHTTP.tcp(port: port, method: "POST") }.status == 405)
+        await server.stop()
+    }
+
+    @Test func silentAndHalfSentClientsDoNotHoldUpAScrape() async throws {
+        let metrics = SupervisorMetrics(programs: ["a"], pools: [], version: "t")
+        let port = try LoopbackHTTP.freePort()
+        let server = try await MetricsServer.start(.tcp(host: "127.0.0.1", port: port), metrics: metrics)
+        // Two clients that never finish a request: one silent, one stopped mid-head.
+        let silent = try LoopbackHTTP.connectTCP(port: port)
+        let half = try LoopbackHTTP.connectTCP(port: port)
+        defer { close(silent); close(half) }
+        let partial = Array("GET /metrics HTTP/1.1\r\nHost: x\r\n".utf8)
+        _ = partial.withUnsafeBytes { send(half, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let answer = try await askServer { try LoopbackHTTP.tcp(port: port, timeout: 5) }
+        #expect(answer.status == 200)
+        #expect(Exposition(answer.body)[#"histd_program_starts_total{program="a"}"#] == 0)
+        await server.stop()
+    }
+
+    @Test func malformedOversizedAndHeadRequestsGetTheirAnswers() async throws {
+        let metrics = SupervisorMetrics(programs: ["a"], pools: [], version: "t")
+        let port = try LoopbackHTTP.freePort()
+        let server = try await MetricsServer.start(.tcp(host: "127.0.0.1", port: port), metrics: metrics)
+        let garbage = try await askServer { try LoopbackHTTP.tcp(port: port, request: Array("hello\r\n\r\n".utf8)) }
+        #expect(garbage.status == 400)
+        let huge = Array(("GET /metrics HTTP/1.1\r\nX-Pad: " + String(repeating: "x", count: 20_000) + "\r\n\r\n").utf8)
+        #expect(try await askServer { try LoopbackHTTP.tcp(port: port, request: huge) }.status == 431)
+        let head = try await askServer { try LoopbackHTTP.tcp(port: port, method: "HEAD") }
+        #expect(head.status == 200)
+        #expect(head.body.isEmpty && (Int(head.headers["content-length"] ?? "") ?? 0) > 0)
+        // A query string and a bare-LF client are still a scrape.
+        let bare = try await askServer { try LoopbackHTTP.tcp(port: port, request: Array("GET /metrics?x=1 HTTP/1.0\n\n".utf8)) }
+        #expect(bare.status == 200 && !bare.body.isEmpty)
         await server.stop()
     }
 

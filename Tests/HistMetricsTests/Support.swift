@@ -114,17 +114,10 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     }
 }
 
-/// One HTTP exchange with an in-process server, off the cooperative pool. The server (FlyingFox)
-/// runs on that pool, which has one thread per core: while the parallel suite's blocking tests hold
-/// both threads of a 2-core box, the server cannot read the request before its own 15 s timeout and
-/// closes the connection unanswered. That says nothing about what it serves, so an unanswered
-/// exchange is tried again (three times in all); any answer, right or wrong, is returned at once.
+/// One HTTP exchange with an in-process server. The client blocks, so it runs off the cooperative
+/// pool; the server has its own thread, so an answer never waits for the pool either.
 func askServer(_ body: @escaping @Sendable () throws -> LoopbackHTTP.Answer) async throws -> LoopbackHTTP.Answer {
-    var last: (any Error)?
-    for _ in 0..<3 {
-        do { return try await offPool(body) } catch { last = error }
-    }
-    throw last!
+    try await offPool(body)
 }
 
 /// The first of `names` found on PATH (promtool, prometheus).
