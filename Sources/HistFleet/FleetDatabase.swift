@@ -38,9 +38,62 @@ public final class FleetDatabase: Sendable {
         try? await connection.close()
     }
 
-    /// Runs SQL text with no parameters: several statements allowed (the simple query protocol).
+    /// Runs SQL text with no parameters, one statement after the other (postgres-nio sends every query
+    /// through the extended protocol, which takes one statement at a time). Not atomic by itself: wrap it
+    /// in BEGIN/COMMIT for that.
     public func execute(script: String) async throws(FleetError) {
-        do { _ = try await connection.simpleQuery(script).get() } catch { throw FleetError(Self.describe(error)) }
+        for statement in Self.statements(script) {
+            try await rows(statement)
+        }
+    }
+
+    /// Splits SQL text at the semicolons that end statements: not inside '...', "...", $tag$...$tag$ or
+    /// comments. Written here because the package has no SQL lexer and the central migrations need only this.
+    static func statements(_ sql: String) -> [String] {
+        var out: [String] = [], current = ""
+        let chars = Array(sql)
+        var i = 0
+        func flush() {
+            let t = current.trimmingCharacters(in: .whitespacesAndNewlines)
+            let code = t.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }
+            if !code.joined().trimmingCharacters(in: .whitespaces).isEmpty { out.append(t) }
+            current = ""
+        }
+        while i < chars.count {
+            let c = chars[i]
+            if c == "-", i + 1 < chars.count, chars[i + 1] == "-" {
+                while i < chars.count, chars[i] != "\n" { current.append(chars[i]); i += 1 }
+                continue
+            }
+            if c == "/", i + 1 < chars.count, chars[i + 1] == "*" {
+                while i < chars.count, !(chars[i] == "*" && i + 1 < chars.count && chars[i + 1] == "/") { current.append(chars[i]); i += 1 }
+                if i < chars.count { current.append("*/"); i += 2 }
+                continue
+            }
+            if c == "'" || c == "\"" {
+                current.append(c); i += 1
+                while i < chars.count, chars[i] != c { current.append(chars[i]); i += 1 }
+                if i < chars.count { current.append(chars[i]); i += 1 }
+                continue
+            }
+            if c == "$" {
+                var j = i + 1
+                while j < chars.count, chars[j].isLetter || chars[j].isNumber || chars[j] == "_" { j += 1 }
+                if j < chars.count, chars[j] == "$" {
+                    let tag = String(chars[i...j])
+                    current += tag; i = j + 1
+                    while i < chars.count, !String(chars[i..<min(chars.count, i + tag.count)]).elementsEqual(tag) {
+                        current.append(chars[i]); i += 1
+                    }
+                    if i < chars.count { current += tag; i += tag.count }
+                    continue
+                }
+            }
+            if c == ";" { flush(); i += 1; continue }
+            current.append(c); i += 1
+        }
+        flush()
+        return out
     }
 
     /// Runs one statement with bound parameters and returns its rows as SQLite-style values, so the fleet

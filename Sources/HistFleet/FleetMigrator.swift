@@ -19,27 +19,21 @@ public enum FleetMigrator {
             if !done.isEmpty { continue }
             // The lock is taken inside the transaction and the row checked again under it: a second shipper
             // waits, then finds the migration applied and skips it.
-            let quoted = m.name.replacingOccurrences(of: "'", with: "''")
             do {
-                try await db.execute(script: """
-                    BEGIN;
-                    SELECT pg_advisory_xact_lock(7366140017);
-                    DO $histd$ BEGIN
-                      IF EXISTS (SELECT 1 FROM fleet_migrations WHERE name = '\(quoted)') THEN
-                        RAISE EXCEPTION 'histd-already-applied';
-                      END IF;
-                    END $histd$;
-                    \(m.sql)
-                    ;
-                    INSERT INTO fleet_migrations (name) VALUES ('\(quoted)');
-                    COMMIT;
-                    """)
+                try await db.execute(script: "BEGIN")
+                try await db.rows("SELECT pg_advisory_xact_lock(7366140017)")
+                let again = try await db.rows("SELECT 1 FROM fleet_migrations WHERE name = $1", [.text(m.name)])
+                if !again.isEmpty {
+                    try await db.execute(script: "ROLLBACK")
+                    continue
+                }
+                try await db.execute(script: m.sql)
+                try await db.rows("INSERT INTO fleet_migrations (name) VALUES ($1)", [.text(m.name)])
+                try await db.execute(script: "COMMIT")
                 applied.append(m.name)
             } catch {
                 try? await db.execute(script: "ROLLBACK")
-                let text = FleetError.text(error)
-                if text.contains("histd-already-applied") { continue }
-                throw FleetError("central migration \(m.name) failed: \(text)")
+                throw FleetError("central migration \(m.name) failed: \(FleetError.text(error))")
             }
         }
         return applied

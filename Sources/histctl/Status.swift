@@ -45,9 +45,9 @@ extension Histctl {
             if options.isFleet {
                 // Fleet: the latest state per host and program, from the fleet_status rollup (docs/FLEET.md).
                 try Failure.report {
-                    var scope = try options.fleetScope()
-                    scope.programs += names
-                    let now = try options.times().now.milliseconds
+                    var fleetScope = try options.fleetScope()
+                    fleetScope.programs += names
+                    let scope = fleetScope, now = try options.times().now.milliseconds
                     let result = try options.withFleet { db in try await FleetReports.status(db, scope, now: now) }
                     try options.emit(result)
                 }

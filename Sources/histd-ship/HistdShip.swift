@@ -91,7 +91,11 @@ struct HistdShip: AsyncParsableCommand {
                 }
                 backoff = 1
                 if n == 0 {
-                    if once { return }
+                    if once {
+                        // postgres-nio requires a close before the connection goes away.
+                        if let c = conn { await c.close() }
+                        return
+                    }
                     if let now = inode(), now != opened {
                         shipper = try Shipper(path: db, hostID: shipper.hostID, batch: batch, logger: logger)
                         opened = now

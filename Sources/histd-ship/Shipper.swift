@@ -183,16 +183,22 @@ struct Shipper {
         return String(format: "%04d%02d%02d", c.year!, c.month!, c.day!)
     }
 
+    /// The UTC days (ms / 86,400,000) of the next batch's events. Synchronous: a short local read; this
+    /// process's pool runs nothing else that could starve.
+    func eventDays(after id: Int64) throws -> Set<Int64> {
+        try local.read { db in
+            try Int64.fetchSet(db, sql: "SELECT DISTINCT ts / 86400000 FROM (SELECT ts FROM events WHERE id > ? ORDER BY id LIMIT ?)",
+                               arguments: [id, batch])
+        }
+    }
+
     /// Ships one batch. Returns how many rows it shipped (0: caught up).
     mutating func shipOnce(_ db: FleetDatabase) async throws -> Int {
         // Partitions first, from a peek at the events the batch will take (outside the main transaction).
         let peek = try await db.rows("SELECT event_id FROM ship_cursor WHERE host_id = $1 AND db_epoch = $2",
                                      [.text(hostID), .text(epoch)])
         let peekID = peek.first.flatMap { Int64.fromDatabaseValue($0[0]) } ?? 0
-        let days = try local.read { db in
-            try Int64.fetchSet(db, sql: "SELECT DISTINCT ts / 86400000 FROM (SELECT ts FROM events WHERE id > ? ORDER BY id LIMIT ?)",
-                               arguments: [peekID, batch])
-        }
+        let days = try eventDays(after: peekID)
         try await ensurePartitions(db, days: days.union([Int64(Date().timeIntervalSince1970) / 86_400]))
 
         try await db.execute(script: "BEGIN")

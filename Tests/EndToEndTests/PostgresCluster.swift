@@ -27,17 +27,17 @@ final class PostgresCluster {
         chmod(dir, 0o755)
         if getuid() == 0, let pw = getpwnam("postgres") { chown(dir + "/pg", pw.pointee.pw_uid, pw.pointee.pw_gid) }
         port = Self.freePort()
-        try asPostgres("\(Self.bin)/initdb -D \(data) -A trust -U postgres >\(dir)/pg/initdb.log 2>&1")
+        try asPostgres("\(Self.bin)/initdb -D \(data) -A trust -U postgres")
         try start()
         _ = try psql("CREATE DATABASE histd", database: "postgres")
     }
 
     func start() throws {
-        try asPostgres("\(Self.bin)/pg_ctl -D \(data) -o '-p \(port) -k \(dir)/pg -c listen_addresses=127.0.0.1' -l \(dir)/pg/log -w start >/dev/null")
+        try asPostgres("\(Self.bin)/pg_ctl -D \(data) -o '-p \(port) -k \(dir)/pg -c listen_addresses=127.0.0.1' -l \(dir)/pg/log -w start")
     }
 
     func stop() throws {
-        try asPostgres("\(Self.bin)/pg_ctl -D \(data) -m fast -w stop >/dev/null")
+        try asPostgres("\(Self.bin)/pg_ctl -D \(data) -m fast -w stop")
     }
 
     /// Stops the server if it runs and removes everything.
@@ -67,13 +67,39 @@ final class PostgresCluster {
         return out.isEmpty ? [] : out.split(separator: "\0", omittingEmptySubsequences: false).map(String.init)
     }
 
+    /// Runs `command` through /bin/sh, as `postgres` when we are root. Spawned and reaped here
+    /// (posix_spawn + waitpid), not with Foundation's Process: its exit monitor missed su's exit (a zombie
+    /// it never reaped, and a test that hung in waitUntilExit).
     private func asPostgres(_ command: String) throws {
-        let r = getuid() == 0
-            ? try E2E.run("/bin/su", ["postgres", "-s", "/bin/sh", "-c", command], timeout: 120)
-            : try E2E.run("/bin/sh", ["-c", command], timeout: 120)
-        guard r.status == 0 else {
+        let out = dir + "/pg/command.out"
+        let full = "(\(command)) >\(out) 2>&1"
+        let argv = getuid() == 0 ? ["/bin/su", "postgres", "-s", "/bin/sh", "-c", full] : ["/bin/sh", "-c", full]
+        var cArgv = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgv { free(p) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgv, environ)
+        guard rc == 0 else { throw E2EError("posix_spawn \(argv[0]): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(120)
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw E2EError("\(command): timed out")
+            }
+            usleep(10_000)
+        }
+        // WIFEXITED && WEXITSTATUS == 0, spelled out (the macros are not imported).
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
             let log = (try? String(contentsOfFile: dir + "/pg/log", encoding: .utf8)) ?? ""
-            throw E2EError("\(command): \(r.stderr)\n\(log)")
+            throw E2EError("\(command) failed (wait status \(status)): \(text)\n\(log)")
         }
     }
 
