@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, one-way (an arrow is an import): HistSys (syscalls) sits below HistConfig, HistProc and HistCore;
 // HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore <- HistControl;
-// HistModel <- HistStore <- HistReports; HistCore + HistStore <- HistMetrics (beside the wiring, imported by
+// HistModel <- HistStore <- HistReports <- HistFleet (PostgreSQL: histctl and histd-ship only, never histd); HistCore + HistStore <- HistMetrics (beside the wiring, imported by
 // neither); HistStore <- HistTestSupport (not shipped: tests, histbench, histstore-probe). HistCore and
 // HistStore never import each other: the histd executable wires the engine's event stream into the store's
 // writer (and starts every component as a ServiceStack service). histctl imports HistConfig and HistReports

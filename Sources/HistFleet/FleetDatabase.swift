@@ -9,14 +9,17 @@ public final class FleetDatabase: Sendable {
     public let url: FleetURL
     let connection: PostgresConnection
     let logger: Logger
+    /// How long one query may take before the caller gives up on the connection (seconds).
+    public let queryTimeout: Double
 
-    init(url: FleetURL, connection: PostgresConnection, logger: Logger) {
+    init(url: FleetURL, connection: PostgresConnection, logger: Logger, queryTimeout: Double) {
+        self.queryTimeout = queryTimeout
         self.url = url
         self.connection = connection
         self.logger = logger
     }
 
-    public static func connect(_ url: FleetURL, logger: Logger = Logger(label: "histd.fleet")) async throws(FleetError) -> FleetDatabase {
+    public static func connect(_ url: FleetURL, logger: Logger = Logger(label: "histd.fleet"), queryTimeout: Double = 60) async throws(FleetError) -> FleetDatabase {
         do {
             let tls: PostgresConnection.Configuration.TLS
             switch url.tls {
@@ -28,14 +31,15 @@ public final class FleetDatabase: Sendable {
                                                           password: url.password, database: url.database, tls: tls)
             config.options.connectTimeout = .seconds(10)
             let c = try await PostgresConnection.connect(configuration: config, id: 1, logger: logger)
-            return FleetDatabase(url: url, connection: c, logger: logger)
+            return FleetDatabase(url: url, connection: c, logger: logger, queryTimeout: queryTimeout)
         } catch {
             throw FleetError("cannot connect to \(url): \(Self.describe(error))")
         }
     }
 
     public func close() async {
-        try? await connection.close()
+        let c = connection
+        _ = try? await Self.bounded(seconds: 5, what: "close") { try await c.close() }
     }
 
     /// Runs SQL text with no parameters, one statement after the other (postgres-nio sends every query
@@ -102,14 +106,38 @@ public final class FleetDatabase: Sendable {
     public func rows(_ sql: String, _ binds: [FleetValue] = []) async throws(FleetError) -> [[DatabaseValue]] {
         var b = PostgresBindings(capacity: binds.count)
         for v in binds { v.bind(into: &b) }
+        let query = PostgresQuery(unsafeSQL: sql, binds: b)
+        let c = connection, logger = logger
         do {
-            var out: [[DatabaseValue]] = []
-            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: logger) {
-                out.append(row.map(Self.value))
+            return try await Self.bounded(seconds: queryTimeout, what: "a query") {
+                var out: [[DatabaseValue]] = []
+                for try await row in try await c.query(query, logger: logger) {
+                    out.append(row.map(Self.value))
+                }
+                return out
             }
-            return out
+        } catch let e as FleetError {
+            throw e
         } catch {
             throw FleetError(Self.describe(error))
+        }
+    }
+
+    /// Runs `body` in its own task and returns its result, or throws after `seconds`. Why not a task group:
+    /// a query on a connection the server dropped mid-query can wait forever in postgres-nio 1.33.2 (seen
+    /// when PostgreSQL was stopped under a running shipper), and a group waits for every child; here the
+    /// stuck task is left behind (its connection is abandoned) and the caller reconnects.
+    static func bounded<T: Sendable>(seconds: Double, what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let once = Once<T>()
+        return try await withCheckedThrowingContinuation { (k: CheckedContinuation<T, any Error>) in
+            once.set(k)
+            Task {
+                do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) }
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(seconds))
+                once.resume(.failure(FleetError("the server did not answer \(what) within \(Int(seconds)) s")))
+            }
         }
     }
 
@@ -138,6 +166,20 @@ public final class FleetDatabase: Sendable {
             return "\(p.code)"
         }
         return "\(error)"
+    }
+}
+
+/// Resumes a continuation once, whichever of its racers comes first.
+final class Once<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var k: CheckedContinuation<T, any Error>?
+    func set(_ k: CheckedContinuation<T, any Error>) { lock.lock(); self.k = k; lock.unlock() }
+    func resume(_ r: Result<T, any Error>) {
+        lock.lock()
+        let k = self.k
+        self.k = nil
+        lock.unlock()
+        k?.resume(with: r)
     }
 }
 

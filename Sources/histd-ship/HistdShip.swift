@@ -55,16 +55,36 @@ struct HistdShip: AsyncParsableCommand {
         var logger = Logger(label: "histd-ship")
         logger.logLevel = .info
         let fleetURL: FleetURL
-        var shipper: Shipper
         do {
             fleetURL = try FleetURL(url, passwordFile: passwordFile)
-            let host = hostID ?? ProcessInfo.processInfo.hostName
-            shipper = try Shipper(path: db, hostID: host, batch: batch, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("histd-ship: \(error)\n".utf8))
             throw ExitCode(2)
         }
         let say = { (s: String) in FileHandle.standardError.write(Data("histd-ship: \(s)\n".utf8)) }
+        let host = hostID ?? ProcessInfo.processInfo.hostName
+        // The local database may not be ready yet (histd starting, migrating it to 0012): wait for it
+        // with the same backoff, saying so once; --once fails at once instead.
+        var shipper: Shipper
+        var waitBackoff = 0.2
+        var lastWait: String? = nil
+        while true {
+            do {
+                shipper = try Shipper(path: db, hostID: host, batch: batch, logger: logger)
+                break
+            } catch {
+                if once {
+                    say(error.description)
+                    throw ExitCode(2)
+                }
+                if error.description != lastWait {
+                    say("waiting for the local history: \(error.description)")
+                    lastWait = error.description
+                }
+                try await Task.sleep(for: .seconds(waitBackoff))
+                waitBackoff = min(waitBackoff * 2, 30)
+            }
+        }
         say("shipping \(db) as host \(shipper.hostID) (epoch \(shipper.epoch)) to \(fleetURL)")
         // The local file recreated under a running shipper (a new epoch): reopen it when caught up.
         func inode() -> UInt64? {
@@ -78,13 +98,16 @@ struct HistdShip: AsyncParsableCommand {
         while true {
             do {
                 if conn == nil {
-                    let c = try await FleetDatabase.connect(fleetURL, logger: logger)
+                    let c = try await FleetDatabase.connect(fleetURL, logger: logger, queryTimeout: 15)
                     conn = c
                     let applied = try await FleetMigrator.migrate(c)
                     if !applied.isEmpty { say("applied central migrations \(applied.joined(separator: ", "))") }
                     try await shipper.register(c)
                 }
-                let n = try await shipper.shipOnce(conn!)
+                // Every query is bounded (15 s: FleetDatabase.queryTimeout): a server that went away mid-query
+                // fails the batch, which is shipped again after a reconnect.
+                let c = conn!
+                let n = try await shipper.shipOnce(c)
                 if lastProblem != nil {
                     say("shipping again (the server answers)")
                     lastProblem = nil

@@ -137,12 +137,18 @@ extension EndToEnd {
             let pg = try PostgresCluster()
             defer { ws.cleanup(); pg.remove() }
             try Self.record(ws, seconds: 3)
+            // The schema first, so that every kill below lands in the shipping itself.
+            let migrate = try Self.histctl(["fleet", "migrate", "--db", pg.url])
+            #expect(migrate.status == 0, "histctl fleet migrate: \(migrate.stderr)")
+            func shipped() -> String { (try? pg.psql("SELECT event_id || ',' || outbox_seq FROM ship_cursor WHERE host_id = 'h1'")) ?? "" }
             var kills = 0
             for i in 0..<20 {
-                let p = try ws.startBinary(Self.ship, ["--db", ws.path("h.db"), "--url", pg.url, "--host-id", "h1", "--batch", "7"],
+                let before = shipped()
+                let p = try ws.startBinary(Self.ship, ["--db", ws.path("h.db"), "--url", pg.url, "--host-id", "h1", "--batch", "3"],
                                            logName: "ship-\(i).log")
-                // Start-up (connect, migrate) takes some tens of ms; land the kills inside batches after it.
-                usleep(UInt32(60_000 + (i * 37_000) % 250_000))
+                // Kill once a batch has committed (the cursor moved), a few ms later: inside a later batch.
+                _ = E2E.waitUntil(30, poll: 0.01) { shipped() != before }
+                usleep(UInt32((i * 7_000) % 30_000))
                 p.kill9()
                 #expect(p.waitForExit(timeout: 10))
                 kills += 1
@@ -163,7 +169,16 @@ extension EndToEnd {
             let pg = try PostgresCluster()
             defer { ws.cleanup(); pg.remove() }
             let h = try ws.runHistd(config: try Self.config(ws))
-            #expect(E2E.waitUntil(20) { FileManager.default.fileExists(atPath: ws.path("h.db")) })
+            // histd has made and migrated its database once it recorded a crash.
+            let recording = E2E.waitUntil(60, poll: 0.1) {
+                guard FileManager.default.fileExists(atPath: ws.path("h.db")) else { return false }
+                var config = Configuration()
+                config.readonly = true
+                guard let q = try? DatabaseQueue(path: ws.path("h.db"), configuration: config) else { return false }
+                let n = try? q.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM instances WHERE class = 'crash'") }
+                return (n ?? nil ?? 0) > 0
+            }
+            #expect(recording, "histd recorded no crash:\n\(ws.log())")
             let shipper = try ws.startBinary(Self.ship, ["--db", ws.path("h.db"), "--url", pg.url, "--host-id", "h1", "--poll-ms", "50"],
                                              logName: "ship.log")
             let shipping = E2E.waitUntil(30) { ((try? pg.count("SELECT count(*) FROM instances")) ?? 0) > 0 }
