@@ -25,9 +25,9 @@
 -- Plan: the newest :limit crashes are picked first, index-only (a table shows 50 of perhaps 67,000: the
 -- stderr tails and restart delays are read for those 50 only): per program, an instances_crashes range on
 -- ended_at (the partial index holds only crashes and limit kills), and an events_kind_ts range on
--- (kind = 9, ts) for spawn failures; then the instance row by primary key, an events_kind_ts range on
--- (kind = 4, ts) from the end for the restart delay (the writer records it at the end's time, so the
--- first entry normally matches); one sort of the crashes.
+-- (kind = 9, ts) for spawn failures; then the instance row and its restart_delays row (the rollup of
+-- migrations/0013_report_rollups.sql: the same first restart_scheduled within 60 s, exact) by primary
+-- key; for the few spawn failures an events_kind_ts range on (kind = 4, ts) from the failure; one sort.
 WITH picked AS MATERIALIZED (
     SELECT i.id AS id, i.ended_at AS ts
     FROM programs p NOT INDEXED
@@ -60,13 +60,12 @@ SELECT time, program, pid, exit_code, signal, core_dumped, uptime_s, restart_del
 FROM (
 SELECT i.ended_at AS time, p.name AS program, i.pid AS pid, i.exit_code AS exit_code, i.signal AS signal,
        i.core_dumped AS core_dumped, i.uptime_ms / 1000.0 AS uptime_s,
-       (SELECT r.value FROM events r
-         WHERE r.kind = 4 AND r.ts >= i.ended_at AND r.ts <= i.ended_at + 60000 AND r.instance_id = i.id
-         ORDER BY r.ts LIMIT 1) / 1000.0 AS restart_delay_s,
+       d.delay_ms / 1000.0 AS restart_delay_s,
        i.class AS reason, i.stderr_tail AS stderr_tail, 0 AS source, i.id AS seq
 FROM newest k
 JOIN instances i ON i.id = k.id
 JOIN programs p ON p.id = i.program_id
+LEFT JOIN restart_delays d ON d.instance_id = i.id
 WHERE k.source = 0
 UNION ALL
 -- A start that failed before the program ran (exec, setuid, chdir, setrlimit ... in the child): no

@@ -46,6 +46,17 @@ struct SchemaStandIns {
             WHERE e.kind IN (1, 4, 5) AND e.program_id IS NOT NULL
             GROUP BY 1, 2
             """),
+        // The listing's old per-row rule (queries/crashes.sql before 0013), one events range per instance.
+        StandIn(table: "restart_delays", migration: "0013_report_rollups.sql", sql: """
+            CREATE TEMP VIEW restart_delays AS
+            SELECT i.id AS instance_id, r.value AS delay_ms, r.ts AS scheduled_at
+            FROM instances i
+            JOIN events r ON r.id = (
+                SELECT q.id FROM events q
+                WHERE q.kind = 4 AND q.ts >= i.ended_at AND q.ts <= i.ended_at + 60000 AND q.instance_id = i.id
+                ORDER BY q.ts, q.id LIMIT 1)
+            WHERE i.ended_at IS NOT NULL
+            """),
     ]
 
     /// The tables that were missing (and now have stand-ins).

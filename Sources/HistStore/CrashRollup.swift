@@ -110,7 +110,12 @@ public enum HistoryRollups {
         try CrashRollup.rebuild(db, from: Int64.min + 1, until: Int64.max)
         try LoopRollup.rebuild(db, from: -(1 << 62), until: 1 << 62)
         try ProgramHours.rebuild(db, from: -(1 << 62), until: 1 << 62)
+        try db.execute(sql: "DELETE FROM restart_delays")
+        try db.execute(sql: RestartDelays.rebuildAllSQL)
     }
+
+    /// The statement that derives every `restart_delays` row (migrations/0013_report_rollups.sql).
+    public static var restartDelaysRebuildSQL: String { RestartDelays.rebuildAllSQL }
 
     /// The statements that derive `loop_hours` and `program_hours` rows (migrations/0011_loop_rollups.sql)
     /// for [:from, :until).

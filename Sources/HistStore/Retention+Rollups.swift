@@ -35,3 +35,15 @@ extension Pruner {
         try LoopRollup.rebuild(db, from: hour, until: until)
     }
 }
+
+/// How retention keeps `restart_delays` (migrations/0013_report_rollups.sql) exact: the instances whose
+/// restart_scheduled events a step deleted get their row recomputed from what is left (normally none:
+/// an event older than the cutoff follows an end older than it, whose instance goes in a later phase);
+/// the instances phase deletes the rows of the instances it deletes. Dangling instances (never seen
+/// ending) have no row.
+extension Pruner {
+    func pruneRestartDelays(_ db: Database, deletedEvents: [(kind: Int64, instance: Int64?)]) throws {
+        let ids = Set(deletedEvents.compactMap { $0.kind == 4 ? $0.instance : nil })
+        try RestartDelays.rebuild(db, instances: ids.sorted())
+    }
+}

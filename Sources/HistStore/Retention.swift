@@ -53,11 +53,12 @@ struct Pruner {
             let gone = try Row.fetchAll(db.cachedStatement(sql: """
                 DELETE FROM events WHERE id IN
                     (SELECT id FROM events WHERE kind IN (SELECT id FROM event_kinds) AND ts < ? LIMIT ?)
-                RETURNING kind, ts
+                RETURNING kind, ts, instance_id
                 """), arguments: [cutoff, batchSize])
             n = gone.count
             result.events += n
             try pruneEventRollups(db, deleted: gone.map { (kind: $0[0] as Int64, ts: $0[1] as Int64) })
+            try pruneRestartDelays(db, deletedEvents: gone.map { (kind: $0[0] as Int64, instance: $0[2] as Int64?) })
         case .scans:
             n = try delete(db, "DELETE FROM scans WHERE id IN (SELECT id FROM scans WHERE ts < ? ORDER BY ts LIMIT ?)", cutoff)
             result.scans += n
@@ -74,6 +75,10 @@ struct Pruner {
             // Their operator_effects rows first (they reference the instances; migration 0004).
             try db.cachedStatement(sql: """
                 DELETE FROM operator_effects WHERE instance_id IN
+                    (SELECT id FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
+                """).execute(arguments: [cutoff, batchSize])
+            try db.cachedStatement(sql: """
+                DELETE FROM restart_delays WHERE instance_id IN
                     (SELECT id FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
                 """).execute(arguments: [cutoff, batchSize])
             // The newest end this batch removes: every instance that ended before it goes in this batch.

@@ -158,6 +158,7 @@ struct WriteSession {
             json.add("attempt", attempt)
             json.add("worker_index", worker)
             (instance, value, detail) = (row(of: info), delay.milliseconds, .orNull)
+            try RestartDelays.record(db, instance: instance, ts: e.time.milliseconds, delay: value)
 
         case .gaveUp(let info, let restarts, let worker):
             json.add("worker_index", worker)

@@ -68,66 +68,6 @@ import Testing
             """).map { r in (0..<6).map { r[$0] } }
     }
 
-    /// A random history through the writer: bursts (crash loops) and quiet spells, pools, spawn
-    /// failures, restarts and give-ups, operator-caused ends, ends out of time order.
-    static func record(_ writer: HistoryWriter, _ rng: inout SeededGenerator, from: Int64, cycles: Int, span: Int64,
-                       nextID: inout InstanceID, seq: inout UInt64) {
-        let programs: [(name: String, workers: Int?)] = [("web", nil), ("batch", nil), ("jobs", 3), ("cron", nil)]
-        var t = from
-        var open: [(InstanceInfo, Int64)] = []
-        var burst = 0
-        for _ in 0..<cycles {
-            // Bursts: many crashes seconds apart (loops); otherwise minutes apart (mostly no loop).
-            if burst == 0, Int.random(in: 0..<20, using: &rng) == 0 { burst = Int.random(in: 3...30, using: &rng) }
-            let step = burst > 0 ? Int64.random(in: 0...20_000, using: &rng) : Int64.random(in: 0...(2 * span / Int64(cycles)), using: &rng)
-            if burst > 0 { burst -= 1 }
-            t += step
-            let p = programs[Int.random(in: 0..<programs.count, using: &rng)]
-            let worker = p.workers.map { Int.random(in: 0..<$0, using: &rng) }
-            if Int.random(in: 0..<12, using: &rng) == 0 {
-                writer.record(HistEvent(time: Timestamp(milliseconds: t), program: p.name,
-                                        payload: .spawnFailed(errno: 2, step: "exec", reason: "No such file", workerIndex: worker)))
-                writer.record(HistEvent(time: Timestamp(milliseconds: t), program: p.name,
-                                        payload: .restartScheduled(instance: nil, delay: .milliseconds(Int64.random(in: 100...60_000, using: &rng)),
-                                                                   attempt: 1, workerIndex: worker)))
-                continue
-            }
-            nextID += 1
-            let info = InstanceInfo(id: nextID, program: p.name, workerIndex: worker,
-                                    identity: ProcessIdentity(pid: Int32.random(in: 100...30_000, using: &rng), startTicks: UInt64(t / 10)),
-                                    startedAt: Timestamp(milliseconds: t))
-            if Int.random(in: 0..<10, using: &rng) != 0 {
-                writer.record(HistEvent(time: Timestamp(milliseconds: t), program: p.name, payload: .started(info)))
-            }
-            open.append((info, t))
-            while open.count > Int.random(in: 0...3, using: &rng) {
-                let (info, started) = open.remove(at: Int.random(in: 0..<open.count, using: &rng))
-                let endAt = max(started, t - Int64.random(in: 0...60_000, using: &rng))
-                let roll = Int.random(in: 0..<10, using: &rng)
-                let cls: ExitClassification = roll < 5 ? .crash : roll < 7 ? .limit : roll < 9 ? .clean : .stopped
-                let status: HistModel.ExitStatus = cls == .clean ? .exited(code: 0)
-                    : cls == .limit ? .signaled(signal: 15, coreDumped: false) : .exited(code: Int32.random(in: 1...3, using: &rng))
-                let end = InstanceEnd(instance: info, endedAt: Timestamp(milliseconds: endAt), status: status, classification: cls,
-                                      uptime: .milliseconds(endAt - started), stderrTail: cls == .crash ? "boom" : "")
-                // Now and then the end was caused by an operator (a restart through histctl): not a crash.
-                let byOperator: UInt64? = Int.random(in: 0..<15, using: &rng) == 0 ? { seq += 1; return seq }() : nil
-                writer.record(HistEvent(time: Timestamp(milliseconds: endAt), program: info.program, payload: .ended(end),
-                                        operatorAction: byOperator))
-                if Int.random(in: 0..<25, using: &rng) == 0 {
-                    writer.record(HistEvent(time: Timestamp(milliseconds: endAt), program: info.program, payload: .ended(end)))
-                }
-                if cls != .clean, Int.random(in: 0..<8, using: &rng) == 0 {
-                    writer.record(HistEvent(time: Timestamp(milliseconds: endAt), program: info.program,
-                                            payload: .gaveUp(instance: info, restarts: 5, workerIndex: worker)))
-                } else {
-                    writer.record(HistEvent(time: Timestamp(milliseconds: endAt), program: info.program,
-                                            payload: .restartScheduled(instance: info, delay: .milliseconds(Int64.random(in: 100...60_000, using: &rng)),
-                                                                       attempt: 1, workerIndex: info.workerIndex)))
-                }
-            }
-        }
-    }
-
     /// `histctl loops` through the rollup equals the report with every crash read raw (the rollup hours
     /// turned off), for random ranges, filters and both the rollup's and other windows.
     static func compareLoops(path: String, _ rng: inout SeededGenerator, from: Int64, until: Int64) throws -> Int {
@@ -173,7 +113,7 @@ import Testing
         var rollupUsed = 0
         for slice in 0..<3 {
             let from = Self.t0 + Int64(slice) * span / 3
-            Self.record(writer, &rng, from: from, cycles: 500, span: span / 3, nextID: &nextID, seq: &seq)
+            RandomHistory.record(writer, &rng, from: from, cycles: 500, span: span / 3, nextID: &nextID, seq: &seq)
             #expect(writer.flush(timeout: .seconds(30)))
             // Before the prune: a random cutoff may remove every loop, which is a fine case to compare
             // but says nothing about whether the generator makes loops at all.
@@ -221,7 +161,7 @@ import Testing
         let writer = store.startWriter(options: .init(batchSize: 7))
         var nextID: InstanceID = 0
         var seq: UInt64 = 0
-        Self.record(writer, &rng, from: Self.t0, cycles: 600, span: 12 * Self.hour, nextID: &nextID, seq: &seq)
+        RandomHistory.record(writer, &rng, from: Self.t0, cycles: 600, span: 12 * Self.hour, nextID: &nextID, seq: &seq)
         #expect(writer.flush(timeout: .seconds(30)))
         try store.withWriteConnection { db in
             let before = (try Self.actualLoopHours(db), try Self.actualProgramHours(db))

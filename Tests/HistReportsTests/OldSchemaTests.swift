@@ -50,6 +50,37 @@ import Testing
         // Still read-only: the stand-ins were TEMP views, the file has none of the tables.
         let raw = try DatabaseQueue(path: oldPath)
         defer { try? raw.close() }
-        #expect(try raw.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master WHERE name IN ('loop_hours', 'program_hours')") } == 0)
+        #expect(try raw.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master WHERE name IN ('loop_hours', 'program_hours', 'restart_delays')") } == 0)
+    }
+
+    /// Migration 0013 fills restart_delays for the history already there: the same rows as the rollup
+    /// rebuilt from the same raw rows (and as the raw rule, RollupEquivalenceTests), and crashes lists the
+    /// same restart delays before (from raw rows, through the stand-in) and after.
+    @Test func migration0013FillsRestartDelaysForTheExistingHistory() throws {
+        let (dir, oldPath, newPath) = try Self.pair(upTo: "0011_loop_rollups.sql")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let t = SampleHistory.t0
+        let scope = ReportScope(since: Timestamp(milliseconds: t - 86_400_000), until: Timestamp(milliseconds: t + 86_400_000),
+                                now: Timestamp(milliseconds: t + 3_600_000))
+        // Unmigrated: the listing reads the stand-in (raw rows) and says so; the same rows as a new file.
+        let unmigrated = try ReportDatabase(path: oldPath)
+        #expect(unmigrated.schemaNote?.contains("0013_report_rollups.sql") == true)
+        let before = try Reports.crashes(unmigrated, scope)
+        #expect(before.rows == (try Reports.crashes(try ReportDatabase(path: newPath), scope)).rows)
+        let store = try HistoryStore.openExisting(path: oldPath)
+        store.close()
+        func rows(_ path: String) throws -> [[Int64?]] {
+            let q = try DatabaseQueue(path: path)
+            defer { try? q.close() }
+            return try q.read { try Row.fetchAll($0, sql: "SELECT instance_id, delay_ms, scheduled_at FROM restart_delays ORDER BY 1") }
+                .map { r in (0..<3).map { r[$0] } }
+        }
+        let migrated = try rows(oldPath)
+        #expect(!migrated.isEmpty)
+        #expect(migrated == (try rows(newPath)))
+        let after = try ReportDatabase(path: oldPath)
+        #expect(after.schemaNote == nil)
+        #expect(try Reports.crashes(after, scope).rows == before.rows)
+        #expect(before.rows.contains { $0[before.columns.firstIndex { $0.name == "restart_delay_s" }!] != .null })
     }
 }

@@ -21,6 +21,7 @@ WITH g AS (
     FROM programs p NOT INDEXED
     CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
     WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
+      AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
       AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs))
            OR p.name || '.' || i.worker_index IN (SELECT value FROM json_each(:programs)))
     GROUP BY p.id
@@ -31,65 +32,31 @@ SELECT program, crashes, limit_kills, first, last,
 FROM g
 ORDER BY crashes DESC, program;
 """
-    /// crashes_count.sql before the rollup: instances only.
+    /// crashes_count.sql before the rollup: instances and spawn failures only.
     static let rawCountSQL = """
-SELECT COUNT(*) AS crashes
+SELECT (SELECT COUNT(*)
 FROM programs p NOT INDEXED
 CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
 WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
+  AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
   AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs))
-       OR p.name || '.' || i.worker_index IN (SELECT value FROM json_each(:programs)));
+       OR p.name || '.' || i.worker_index IN (SELECT value FROM json_each(:programs))))
++ (SELECT COUNT(*) FROM events e JOIN programs p ON p.id = e.program_id
+WHERE e.kind = 9 AND e.ts >= :since AND e.ts < :until
+  AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs))
+       OR p.name || '.' || json_extract(e.detail, '$.worker_index') IN (SELECT value FROM json_each(:programs)))) AS crashes;
 """
 
     static let hour: Int64 = 3_600_000
     static let t0: Int64 = 1_764_547_200_000 // 2025-12-01T00:00:00Z
-
-    /// Records a random history of about `cycles` process lifetimes over `days`, through the writer.
-    static func record(_ writer: HistoryWriter, _ rng: inout SeededGenerator, from: Int64, cycles: Int, span: Int64,
-                       nextID: inout InstanceID) {
-        let programs: [(name: String, workers: Int?)] = [("web", nil), ("batch", nil), ("jobs", 3), ("cron", nil)]
-        var t = from
-        var open: [(InstanceInfo, Int64)] = []
-        for _ in 0..<cycles {
-            t += Int64.random(in: 0...(2 * span / Int64(cycles)), using: &rng)
-            let p = programs[Int.random(in: 0..<programs.count, using: &rng)]
-            let worker = p.workers.map { Int.random(in: 0..<$0, using: &rng) }
-            nextID += 1
-            let info = InstanceInfo(id: nextID, program: p.name, workerIndex: worker,
-                                    identity: ProcessIdentity(pid: Int32.random(in: 100...30_000, using: &rng), startTicks: UInt64(t / 10)),
-                                    startedAt: Timestamp(milliseconds: t))
-            // Now and then the start is lost (a recording gap): the end then writes the whole row.
-            if Int.random(in: 0..<10, using: &rng) != 0 {
-                writer.record(HistEvent(time: Timestamp(milliseconds: t), program: p.name, payload: .started(info)))
-            }
-            open.append((info, t))
-            // End a random open instance (not always the newest: ends arrive out of time order too).
-            while open.count > Int.random(in: 0...3, using: &rng) {
-                let (info, started) = open.remove(at: Int.random(in: 0..<open.count, using: &rng))
-                let endAt = max(started, t - Int64.random(in: 0...60_000, using: &rng))
-                let roll = Int.random(in: 0..<10, using: &rng)
-                let cls: ExitClassification = roll < 5 ? .crash : roll < 7 ? .limit : roll < 9 ? .clean : .stopped
-                let status: HistModel.ExitStatus = cls == .clean ? .exited(code: 0)
-                    : cls == .limit ? .signaled(signal: 15, coreDumped: false)
-                    : Bool.random(using: &rng) ? .exited(code: Int32.random(in: 1...3, using: &rng))
-                    : .signaled(signal: [6, 9, 11][Int.random(in: 0..<3, using: &rng)], coreDumped: Bool.random(using: &rng))
-                let end = InstanceEnd(instance: info, endedAt: Timestamp(milliseconds: endAt), status: status, classification: cls,
-                                      uptime: .milliseconds(endAt - started), stderrTail: cls == .crash ? "boom" : "")
-                writer.record(HistEvent(time: Timestamp(milliseconds: endAt), program: info.program, payload: .ended(end)))
-                // Rarely, the same end twice: the first one counts, once.
-                if Int.random(in: 0..<25, using: &rng) == 0 {
-                    writer.record(HistEvent(time: Timestamp(milliseconds: endAt), program: info.program, payload: .ended(end)))
-                }
-            }
-        }
-    }
 
     /// The rollup table as it should be: the raw instances grouped by its key.
     static func expectedRollup(_ db: Database) throws -> [[Int64?]] {
         try Row.fetchAll(db, sql: """
             SELECT ended_at - ended_at % 3600000, program_id, coalesce(worker_index, -1), class = 'limit',
                    coalesce(exit_code, -1), coalesce(signal, 0), COUNT(*), MIN(ended_at), MAX(ended_at)
-            FROM instances WHERE class IN ('crash', 'limit') AND ended_at IS NOT NULL
+            FROM instances i WHERE class IN ('crash', 'limit') AND ended_at IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
             """).map { r in (0..<9).map { r[$0] } }
     }
@@ -99,6 +66,35 @@ WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :u
             SELECT hour, program_id, worker, class = 'limit', exit_code, signal, crashes, first_ms, last_ms
             FROM crash_hours ORDER BY 1, 2, 3, 4, 5, 6
             """).map { r in (0..<9).map { r[$0] } }
+    }
+
+    /// restart_delays as it should be: for every ended instance, the first restart_scheduled (by time, then
+    /// id) within 60 s after its end, read from events directly (the listing's rule before 0013).
+    static func expectedRestartDelays(_ db: Database) throws -> [[Int64?]] {
+        try Row.fetchAll(db, sql: """
+            SELECT i.id, r.value, r.ts FROM instances i
+            JOIN events r ON r.id = (SELECT q.id FROM events q WHERE q.kind = 4 AND q.instance_id = i.id
+                                       AND q.ts >= i.ended_at AND q.ts <= i.ended_at + 60000 ORDER BY q.ts, q.id LIMIT 1)
+            WHERE i.ended_at IS NOT NULL ORDER BY 1
+            """).map { r in (0..<3).map { r[$0] } }
+    }
+
+    static func actualRestartDelays(_ db: Database) throws -> [[Int64?]] {
+        try Row.fetchAll(db, sql: "SELECT instance_id, delay_ms, scheduled_at FROM restart_delays ORDER BY 1")
+            .map { r in (0..<3).map { r[$0] } }
+    }
+
+    /// crashes.sql as it was before restart_delays: the restart delay by a per-row events subquery.
+    static func rawCrashesSQL() throws -> String {
+        let sql = try #require(BundledSQL.query("crashes"))
+        let join = "LEFT JOIN restart_delays d ON d.instance_id = i.id\n"
+        let column = "d.delay_ms / 1000.0 AS restart_delay_s"
+        try #require(sql.contains(join) && sql.contains(column))
+        return sql.replacingOccurrences(of: join, with: "").replacingOccurrences(of: column, with: """
+            (SELECT r.value FROM events r
+              WHERE r.kind = 4 AND r.ts >= i.ended_at AND r.ts <= i.ended_at + 60000 AND r.instance_id = i.id
+              ORDER BY r.ts, r.id LIMIT 1) / 1000.0 AS restart_delay_s
+            """)
     }
 
     /// Compares every rollup-based answer with the raw one, for random ranges and program filters.
@@ -119,6 +115,11 @@ WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :u
             let count = try Reports.crashCount(db, scope)
             let rawCount = try db.run(sql: rawCountSQL, arguments: scope.arguments, columns: [ReportColumn("crashes")], label: "raw count")
             #expect(.integer(Int64(count)) == rawCount.rows.first?.first, "count \(scope.since.milliseconds)..<\(scope.until.milliseconds) \(scope.programs)")
+            let listing = try Reports.crashes(db, scope)
+            var args = scope.arguments
+            args["limit"] = -1
+            let rawListing = try db.run(sql: try rawCrashesSQL(), arguments: args, columns: Reports.crashColumns, label: "raw crashes")
+            #expect(listing.rows == rawListing.rows, "crashes \(scope.since.milliseconds)..<\(scope.until.milliseconds) \(scope.programs)")
         }
     }
 
@@ -136,18 +137,29 @@ WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :u
         let days: Int64 = 3
         let span = days * 24 * Self.hour
         var nextID: InstanceID = 0
+        var seq: UInt64 = 0
         // Three slices of history; after each, retention with a cutoff somewhere in what was written.
         for slice in 0..<3 {
             let from = Self.t0 + Int64(slice) * span / 3
-            Self.record(writer, &rng, from: from, cycles: 400, span: span / 3, nextID: &nextID)
+            RandomHistory.record(writer, &rng, from: from, cycles: 400, span: span / 3, nextID: &nextID, seq: &seq)
             #expect(writer.flush(timeout: .seconds(30)))
+            // Before the prune (a random cutoff may remove everything, a fine case to compare but not a
+            // proof that the generator makes crashes and restart delays at all).
+            let (crashesBefore, delaysBefore) = try store.withWriteConnection { db in
+                (try Self.expectedRollup(db), try Self.expectedRestartDelays(db))
+            }
+            #expect(!crashesBefore.isEmpty, "seed \(seed): the history has crashes")
+            #expect(!delaysBefore.isEmpty, "seed \(seed): the history has restart delays")
             let cutoff = Self.t0 + Int64.random(in: 0...(Int64(slice + 1) * span / 3), using: &rng)
             let retention = Duration.milliseconds(Self.t0 + 10 * span - cutoff)
             try store.prune(now: Timestamp(milliseconds: Self.t0 + 10 * span), retention: retention,
                             snapshotRetention: retention, batchSize: Int.random(in: 1...200, using: &rng))
             let (expected, actual) = try store.withWriteConnection { db in (try Self.expectedRollup(db), try Self.actualRollup(db)) }
-            #expect(!expected.isEmpty || slice == 0)
             #expect(actual == expected, "seed \(seed), slice \(slice): crash_hours differs from instances")
+            let (expectedDelays, actualDelays) = try store.withWriteConnection { db in
+                (try Self.expectedRestartDelays(db), try Self.actualRestartDelays(db))
+            }
+            #expect(actualDelays == expectedDelays, "seed \(seed), slice \(slice): restart_delays differs from events")
             try Self.compareAnswers(path: path, &rng, from: Self.t0 - Self.hour, until: Self.t0 + span + Self.hour)
         }
     }
@@ -161,6 +173,8 @@ WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :u
             .replacingOccurrences(of: ":until", with: "9223372036854775807")
         func squash(_ s: String) -> String { s.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
         #expect(squash(migration).contains(squash(rebuild)))
+        let delays = try #require(BundledSQL.migrations.first { $0.name.hasPrefix("0013_") }?.sql)
+        #expect(squash(delays).contains(squash(HistoryRollups.restartDelaysRebuildSQL)))
     }
 
     /// A fixture (rows written without the writer) gets its rollups filled, exactly.
@@ -174,5 +188,8 @@ WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :u
         let (expected, actual) = try queue.read { db in (try Self.expectedRollup(db), try Self.actualRollup(db)) }
         #expect(!expected.isEmpty)
         #expect(actual == expected)
+        let (expectedDelays, actualDelays) = try queue.read { db in (try Self.expectedRestartDelays(db), try Self.actualRestartDelays(db)) }
+        #expect(!expectedDelays.isEmpty)
+        #expect(actualDelays == expectedDelays)
     }
 }
