@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HistModel
+import HistProc
 import Testing
 @testable import HistCore
 
@@ -81,7 +82,12 @@ struct CommandOutcomeTests {
             let starts = sink.events("web").compactMap(\.started)
             let oldTicks = try #require(starts.first { $0.identity.pid == old }?.identity.startTicks)
             let newTicks = try #require(starts.last { $0.identity.pid == new }?.identity.startTicks)
-            #expect(old != new && isAlive(new) && !isAlive(old, ticks: oldTicks))
+            #expect(old != new && !isAlive(old, ticks: oldTicks))
+            // Failed once in CI (2026-12-02 07:30, cause not found): say what /proc and the record knew.
+            #expect(isAlive(new, ticks: newTicks), """
+                new [\(new)] is not running: /proc says \(ProcFS().stat(new).map { "state \($0.state), start ticks \($0.startTicks) (ours \(newTicks))" } ?? "nothing (errno \(errno))"); \
+                web's events: \(sink.events("web").map { "\($0.kind)\($0.ended.map { " \($0.instance.identity.pid) \($0.status)" } ?? "")" })
+                """)
             #expect(change.state == .running)
             // The facts the restart caused carry the action: stop_requested and end of the old, start of the new.
             let linked = sink.events("web").filter { $0.operatorAction == 7 }
