@@ -48,10 +48,16 @@ import HistTestSupport
             exit 1
             """), restart: .never, stopTimeout: .seconds(120))
         spec.cgroup = CgroupLimits()
-        var strays: [Int32] = []
+        // By (pid, start ticks), taken while each was alive: this test rewinds the kernel's pid
+        // counter, so a dead stray's number is soon another test's process (CI once saw the
+        // cleanup's kill of a bare pid end a process of the command-outcome tests running beside it).
+        var strays: [ProcessIdentity] = []
+        func stray(_ pid: Int32) {
+            if let ticks = ProcFS().stat(pid)?.startTicks { strays.append(ProcessIdentity(pid: pid, startTicks: ticks)) }
+        }
         defer {
-            for p in strays where isAlive(p) { kill(p, SIGKILL) }
-            for p in strays { var st: Int32 = 0; _ = waitpid(p, &st, WNOHANG) }
+            for p in strays where isAlive(p.pid, ticks: p.startTicks) { Engine.signalExact(p.pid, p.startTicks, SIGKILL) }
+            for p in strays { var st: Int32 = 0; _ = waitpid(p.pid, &st, WNOHANG) }
         }
         try await withSupervisor([spec], dir: dir, resources: resources) { _, sink in
             #expect(await sink.waitFor(.seconds(20)) { $0.contains { $0.ended != nil } })
@@ -59,7 +65,8 @@ import HistTestSupport
             let pids = OwnershipTests.pids(dir.read(dir.path + "/pids"))
             try #require(pids.count == 2)
             let (escaper, member) = (pids[0], pids[1])
-            strays += [member, escaper]
+            stray(member)
+            stray(escaper)
             // The member dies at SIGTERM; the escaper holds the drain open.
             #expect(await sink.waitFor(.seconds(30)) { $0.contains { $0.swept?.identity.pid == member } })
             #expect(isAlive(escaper))
@@ -70,12 +77,12 @@ import HistTestSupport
                 if stranger > 0 { kill(stranger, SIGKILL); var st: Int32 = 0; waitpid(stranger, &st, 0) }
                 stranger = Self.spawnAt(pid: leader, ["/usr/bin/setsid", "/bin/sh", "-c",
                                                       "sleep 1000 & echo $! > \(dir.path)/stranger.tmp; mv \(dir.path)/stranger.tmp \(dir.path)/stranger; wait"])
-                if stranger > 0 { strays.append(stranger) }
+                if stranger > 0 { stray(stranger) }
             }
             try #require(stranger == leader, "could not get pid \(leader) for the stranger")
             #expect(await sink.waitFor(.seconds(30)) { _ in dir.read(dir.path + "/stranger") != nil })
             let strangersChild = try #require(OwnershipTests.pids(dir.read(dir.path + "/stranger")).first)
-            strays.append(strangersChild)
+            stray(strangersChild)
             let strangersTicks = try #require(ProcFS().stat(strangersChild)?.startTicks)
             #expect(ProcFS().stat(strangersChild)?.session == leader, "the stranger's child is in session \(leader)")
 

@@ -50,6 +50,17 @@ enum TestProc {
         _ = waitExit(pid, timeout: 5)
     }
 
+    /// The start ticks of a live process, to kill it later by identity (`killForeign(_:ticks:)`).
+    static func ticks(_ pid: pid_t) -> UInt64? { ProcFS().stat(pid)?.startTicks }
+
+    /// `killForeign` only if `pid` is still the process that had `ticks`: for processes that may have
+    /// died long before the cleanup, whose number may belong to another test's process by then (tests
+    /// run side by side in one process, and one of them rewinds the kernel's pid counter).
+    static func killForeign(_ pid: pid_t, ticks: UInt64?) {
+        guard let ticks, ProcFS().stat(pid)?.startTicks == ticks else { return }
+        killForeign(pid)
+    }
+
     /// SIGKILL a process that is not (or may not be) our child; reap it if it is ours.
     static func killForeign(_ pid: pid_t) {
         guard pid > 1 else { return }

@@ -12,13 +12,14 @@ struct TreeSamplerTests {
         let shell = try TestProc.spawn(["/bin/sh", "-c", "sleep 30 & sleep 30 & sleep 30 & wait"])
         defer { TestProc.killAndReap(shell) }
         let proc = ProcFS()
-        var kids: [Int32] = []
-        defer { for k in kids { TestProc.killForeign(k) } }  // reaped by the shell, or by us as subreaper
+        var kids: [(pid: Int32, ticks: UInt64?)] = []
+        // Reaped by the shell, or by us as subreaper; by identity, since kids[0] dies mid-test.
+        defer { for k in kids { TestProc.killForeign(k.pid, ticks: k.ticks) } }
 
         let sampler = TreeSampler(procfs: proc)
         let identity = try #require(proc.identity(of: shell))
         #expect(TestProc.eventually { sampler.sample(instance: 1, identity: identity)?.processes == 4 })
-        kids = proc.descendants(of: shell)
+        kids = proc.descendants(of: shell).map { ($0, TestProc.ticks($0)) }
         #expect(kids.count == 3)
 
         let samples = sampler.sample([(instance: 7, identity: identity)])
@@ -33,7 +34,7 @@ struct TreeSamplerTests {
         #expect(["S", "R"].contains(s.state))
 
         // One child exits mid-life: the sampler neither crashes nor counts it.
-        kill(kids[0], SIGKILL)
+        kill(kids[0].pid, SIGKILL)
         #expect(TestProc.eventually { sampler.sample(instance: 1, identity: identity)?.processes == 3 })
         // The root's own exit: no sample at all.
         TestProc.killAndReap(shell)
