@@ -156,16 +156,27 @@ import Testing
         return usedRollup
     }
 
+
+    /// A new history file with one run begun at `t0`, ready for a writer.
+    static func openStore(_ path: String) throws -> HistoryStore {
+        let store = try HistoryStore.open(path: path)
+        do {
+            _ = try store.beginRun(host: "test", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
+                                   programs: [], pools: [], at: Timestamp(milliseconds: t0))
+        } catch {
+            store.close()
+            throw error
+        }
+        return store
+    }
     @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
     func loopRollupsMatchRawRows(seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)
         let dir = SampleHistory.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/loops.db"
-        let store = try HistoryStore.open(path: path)
+        let store = try Self.openStore(path)
         defer { store.close() }
-        _ = try store.beginRun(host: "test", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
-                               programs: [], pools: [], at: Timestamp(milliseconds: Self.t0))
         let writer = store.startWriter(options: .init(batchSize: Int.random(in: 1...40, using: &rng)))
         let span: Int64 = 2 * 24 * Self.hour
         var nextID: InstanceID = 0
@@ -214,10 +225,8 @@ import Testing
         var rng = SeededGenerator(seed: 42)
         let dir = SampleHistory.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try HistoryStore.open(path: dir + "/h.db")
+        let store = try Self.openStore(dir + "/h.db")
         defer { store.close() }
-        _ = try store.beginRun(host: "test", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
-                               programs: [], pools: [], at: Timestamp(milliseconds: Self.t0))
         let writer = store.startWriter(options: .init(batchSize: 7))
         var nextID: InstanceID = 0
         var seq: UInt64 = 0
@@ -245,10 +254,8 @@ import Testing
             var rng = SeededGenerator(seed: 7)
             let dir = SampleHistory.tempDir()
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            let store = try HistoryStore.open(path: dir + "/h.db")
+            let store = try Self.openStore(dir + "/h.db")
             defer { store.close() }
-            _ = try store.beginRun(host: "test", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
-                                   programs: [], pools: [], at: Timestamp(milliseconds: Self.t0))
             let writer = store.startWriter(options: .init(batchSize: 4, maxBatchSize: maxBatchSize))
             var nextID: InstanceID = 0
             var seq: UInt64 = 0
