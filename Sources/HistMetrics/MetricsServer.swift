@@ -155,7 +155,11 @@ public final class MetricsServer: @unchecked Sendable {
             let timeoutMs: Int32 = connections.map { c in
                 c.deadline < now ? 0 : Int32(clamping: c.deadline.since(now).milliseconds + 1)
             }.min() ?? -1
-            guard Sys.poll(&fds, timeoutMs: timeoutMs) >= 0 else { continue }
+            guard Sys.poll(&fds, timeoutMs: timeoutMs) >= 0 else {
+                // EINTR is retried inside; anything else (ENOMEM) is not worth a busy loop.
+                Sys.sleep(.milliseconds(50))
+                continue
+            }
             if fds[0].revents != 0 { break }
             if first == 2 && fds[1].revents & Int16(POLLIN) != 0 { acceptAll() }
             var keep: [Connection] = []
