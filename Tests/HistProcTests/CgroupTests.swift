@@ -190,7 +190,8 @@ struct CgroupLiveTests {
         defer { TestProc.killAndReap(shell) }
         #expect(TestProc.eventually { Int32((TestProc.readFile(dir + "/pid") ?? "").trimmed) != nil })
         let escapee = try #require(Int32((TestProc.readFile(dir + "/pid") ?? "").trimmed))
-        defer { TestProc.killForeign(escapee) }
+        let escapeeTicks = TestProc.ticks(escapee)
+        defer { TestProc.killForeign(escapee, ticks: escapeeTicks) }
         let proc = ProcFS()
         let escapeeStat = try #require(proc.stat(escapee))
         #expect(escapeeStat.session != shell)  // it really left the program's session

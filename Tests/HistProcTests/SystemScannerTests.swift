@@ -128,9 +128,11 @@ struct SystemScannerLiveTests {
         var zombies: [Int32] = []
         defer {
             zombies = ProcFS().children(of: parent)
+            let ticks = zombies.map { TestProc.ticks($0) }
             TestProc.killAndReap(parent)
             // If this process is a subreaper by now, the zombies are re-parented to it: reap them.
-            for z in zombies { TestProc.killForeign(z) }
+            // By identity: init may have reaped one already, and its number be another test's process.
+            for (z, t) in zip(zombies, ticks) { TestProc.killForeign(z, ticks: t) }
         }
         let scanner = SystemScanner()
         var sighting: ZombieParentSighting?
@@ -159,7 +161,8 @@ struct SystemScannerLiveTests {
         let shell = try TestProc.spawn(["/bin/sh", "-c", "sleep 300 & echo $! > \(dir)/pid; exit 0"], newSession: true)
         _ = TestProc.waitExit(shell, timeout: 10)
         let orphan = try #require(Int32((TestProc.readFile(dir + "/pid") ?? "").trimmed))
-        defer { TestProc.killForeign(orphan) }
+        let orphanTicks = TestProc.ticks(orphan)
+        defer { TestProc.killForeign(orphan, ticks: orphanTicks) }
         let proc = ProcFS()
         // Wait until the background child has exec'd sleep and lost its parent.
         #expect(TestProc.eventually { proc.stat(orphan).map { $0.ppid != shell && $0.comm == "sleep" } ?? false })

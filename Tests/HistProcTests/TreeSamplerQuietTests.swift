@@ -117,7 +117,8 @@ struct TreeSamplerQuietTests {
         let probe = ProcFS()
         #expect(TestProc.eventually { probe.stat(shell)?.comm == "sleep" && probe.descendants(of: shell).count == 1 })
         let kid = try #require(probe.descendants(of: shell).first)
-        defer { TestProc.killForeign(kid) }
+        let kidTicks = TestProc.ticks(kid)
+        defer { TestProc.killForeign(kid, ticks: kidTicks) }
         let identity = try #require(probe.identity(of: shell))
         let warm = TreeSampler(procfs: ProcFS(cacheLimit: 64))
         _ = warm.sample(instance: 1, identity: identity)
