@@ -25,10 +25,7 @@ public final class ControlSocket: Sendable {
         try Self.removeStale(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw ControlError("socket(AF_UNIX): \(Self.errnoText())") }
-        var addr = Self.address(path)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let bound = Sys.bindUnix(fd, path)
         guard bound == 0 else {
             let why = Self.errnoText()
             Glibc.close(fd)
@@ -96,19 +93,10 @@ public final class ControlSocket: Sendable {
         let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard probe >= 0 else { throw ControlError("socket(AF_UNIX): \(errnoText())") }
         defer { Glibc.close(probe) }
-        var addr = address(path)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let rc = Sys.connectUnix(probe, path)
         if rc == 0 { throw ControlError("another histd is listening on \(path)") }
         guard errno == ECONNREFUSED else { throw ControlError("cannot probe \(path): \(errnoText()); not removed") }
         unlink(path)
-    }
-
-    /// The socket's address. The config check refuses a path that does not fit; an empty address
-    /// would only make bind fail with its own error.
-    static func address(_ path: String) -> sockaddr_un {
-        Sys.unixAddress(path) ?? sockaddr_un()
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }

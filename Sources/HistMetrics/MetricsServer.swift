@@ -103,13 +103,7 @@ public final class MetricsServer: @unchecked Sendable {
             // A stale socket left by an earlier histd (histd check refuses a live one).
             var st = stat()
             if lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFSOCK { unlink(path) }
-            guard var addr = Sys.unixAddress(path) else {
-                Sys.close(fd)
-                throw StartError(description: "cannot listen on \(address): the path is too long for a unix socket")
-            }
-            rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
+            rc = Sys.bindUnix(fd, path)
         }
         guard rc == 0, Glibc.listen(fd, 64) == 0 else {
             let e = errno

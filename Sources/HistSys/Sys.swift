@@ -53,15 +53,27 @@ package enum Sys {
             addr.sin6_family = sa_family_t(AF_INET6)
             addr.sin6_port = port.bigEndian
             guard inet_pton(AF_INET6, host, &addr.sin6_addr) == 1 else { return -2 }
-            return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+            return bind(fd, &addr)
         }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
         guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { return -2 }
-        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        return bind(fd, &addr)
+    }
+
+    /// bind(2) of `fd` to the unix socket path `path`: bind's result, or -1 with errno ENAMETOOLONG
+    /// when the path does not fit (the control socket and the metrics server).
+    package static func bindUnix(_ fd: Int32, _ path: String) -> Int32 {
+        guard var addr = unixAddress(path) else { errno = ENAMETOOLONG; return -1 }
+        return bind(fd, &addr)
+    }
+
+    /// bind(2) with any sockaddr_* value, its size taken from its type.
+    private static func bind<Address>(_ fd: Int32, _ addr: inout Address) -> Int32 {
+        withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
+        }
     }
 
     /// st_size from stat(2), or nil (errno set).
