@@ -18,16 +18,21 @@ extension Engine {
     }
 
     /// Creates the units and starts them in descending `stop_order` (the reverse of shutdown).
+    ///
+    /// Their log files are opened after the spawns, a few per loop iteration (`openDeferredLogs`):
+    /// on a first start that creates every file, and creating 1,000 files cost more than 500 spawns.
+    /// Nothing is lost by waiting: output waits in the pipes, and a unit's first output opens its
+    /// files at once, after the start markers that waited in memory.
     func startUp() {
         var all: [Unit] = []
         for spec in programs.values {
-            all.append(addUnit(UnitKey(program: spec.name), spec: spec, pool: nil))
+            all.append(addUnit(UnitKey(program: spec.name), spec: spec, pool: nil, deferLogs: true))
         }
         for pool in pools.values {
             desiredWorkers[pool.name] = pool.minWorkers
             shared.publishDesired(pool: pool.name, count: pool.minWorkers)
             for i in 0..<pool.minWorkers {
-                all.append(addUnit(UnitKey(program: pool.name, workerIndex: i), spec: pool.worker, pool: pool.name))
+                all.append(addUnit(UnitKey(program: pool.name, workerIndex: i), spec: pool.worker, pool: pool.name, deferLogs: true))
             }
         }
         all.sort { $0.spec.stopOrder != $1.spec.stopOrder ? $0.spec.stopOrder > $1.spec.stopOrder : $0.key < $1.key }
@@ -38,6 +43,24 @@ extension Engine {
             } else if unit.pool != nil || unit.spec.autostart {
                 deliver(.startRequested, to: unit)
             }
+        }
+    }
+
+    /// Opens up to `limit` units' deferred log files (all of them with nil), oldest first. A unit
+    /// whose output came first has opened its own already; this only logs what could not be opened.
+    func openDeferredLogs(limit: Int? = nil) {
+        let count = min(limit ?? unopenedLogs.count, unopenedLogs.count)
+        for unit in unopenedLogs.prefix(count) {
+            let wasDeferred = unit.output.isDeferred
+            let problems = unit.output.openDeferred()
+            if wasDeferred || !problems.isEmpty { reportLogProblems(unit.key, problems) }
+        }
+        unopenedLogs.removeFirst(count)
+    }
+
+    private func reportLogProblems(_ key: UnitKey, _ problems: [FileProblem]) {
+        for problem in problems {
+            logger.error("\(key): log file \(problem); its output is dropped until the file can be opened")
         }
     }
 
@@ -63,11 +86,13 @@ extension Engine {
     }
 
     @discardableResult
-    func addUnit(_ key: UnitKey, spec: ProgramSpec, pool: String?) -> Unit {
+    func addUnit(_ key: UnitKey, spec: ProgramSpec, pool: String?, deferLogs: Bool = false) -> Unit {
         let unit = Unit(key: key, spec: spec, pool: pool, logDir: supervisorSpec.logDir, timestamps: supervisorSpec.logTimestamps,
-                        logGroup: supervisorSpec.groupID)
-        for problem in [unit.output.out.openProblem, unit.output.err.openProblem].compactMap({ $0 }) {
-            logger.error("\(key): log file \(problem); its output is dropped until the file can be opened")
+                        logGroup: supervisorSpec.groupID, deferLogs: deferLogs)
+        if deferLogs {
+            unopenedLogs.append(unit)
+        } else {
+            reportLogProblems(unit.key, [unit.output.out.openProblem, unit.output.err.openProblem].compactMap { $0 })
         }
         units[key] = unit
         shared.publish(unit.status)

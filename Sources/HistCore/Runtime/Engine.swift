@@ -38,6 +38,8 @@ final class Engine {
     /// Draws each worker's age jitter (seedable through `SupervisorOptions.ageJitterSeed`).
     var ageRNG: SeededGenerator
     var units: [UnitKey: Unit] = [:]
+    /// Units of the first start whose log files are still to be opened (`startUp`).
+    var unopenedLogs: [Unit] = []
     var unitByPID: [Int32: UnitKey] = [:]
     var timers = TimerQueue<TimerKind>()
     var nextInstanceID: InstanceID = 1
@@ -141,6 +143,9 @@ final class Engine {
 
     // MARK: - Loop
 
+    /// How many units' deferred log files one loop iteration opens (two files each).
+    static let logOpensPerIteration = 8
+
     /// Runs until shutdown completes.
     func run() {
         guard setUp() else {
@@ -160,7 +165,11 @@ final class Engine {
             advanceShutdown()
             if phase == .done { break }
             armTimerFD()
-            let n = Sys.retrying { histd_epoll_wait(epfd, &tags, &masks, 64, -1) }
+            // Log files still to open: a few per iteration, so exits and commands wait for at most a
+            // few file creations; the wait does not block while some remain.
+            if !unopenedLogs.isEmpty { openDeferredLogs(limit: Self.logOpensPerIteration) }
+            let idleWait: Int32 = unopenedLogs.isEmpty ? -1 : 0
+            let n = Sys.retrying { histd_epoll_wait(epfd, &tags, &masks, 64, idleWait) }
             if n < 0 {
                 logger.critical("epoll_wait failed: \(Sys.errnoText(errno)); shutting down")
                 beginShutdown(cause: "engine error")
@@ -276,6 +285,7 @@ final class Engine {
     }
 
     private func tearDown() {
+        openDeferredLogs()  // a shutdown right after the start still leaves every start marker in its file
         for unit in units.values { resources.cleanup(unit: unit.key, spec: unit.spec) }
         for (fd, role) in roles where fd != shared.wakeFD {
             if case .signalPipe = role { _ = histd_epoll_del(epfd, fd); continue }  // process-wide, stays open

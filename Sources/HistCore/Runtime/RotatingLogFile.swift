@@ -19,12 +19,23 @@ final class RotatingLogFile {
     /// Why the last open failed (a planted symbolic link, a FIFO, permissions), nil after a good open.
     private(set) var openProblem: FileProblem?
 
-    init(path: String, maxBytes: Int, keep: Int, group: UInt32? = nil) {
+    /// Whether the file has been opened (or an open tried) yet; see `openNow`.
+    private(set) var opened = false
+
+    /// - Parameter openNow: false leaves the file unopened until `openIfNeeded()` or the first write.
+    ///   histd's first start opens its programs' logs after spawning them: creating 1,000 new files
+    ///   took longer than the 500 spawns themselves (BENCHMARKS.md, "Launch → 500 running").
+    init(path: String, maxBytes: Int, keep: Int, group: UInt32? = nil, openNow: Bool = true) {
         self.path = path
         self.maxBytes = max(1, maxBytes)
         self.keep = max(0, keep)
         self.group = group
-        open()
+        if openNow { open() }
+    }
+
+    /// Opens the file if nothing has tried to yet.
+    func openIfNeeded() {
+        if !opened { open() }
     }
 
     deinit { Sys.close(fd) }
@@ -37,6 +48,7 @@ final class RotatingLogFile {
     }
 
     private func open() {
+        opened = true
         // 0640, O_NOFOLLOW, regular files only: stderr can hold secrets, and a root histd must not
         // append to whatever a planted link points at (FileSafety).
         switch FileSafety.openForAppend(path, group: group) {
@@ -50,6 +62,7 @@ final class RotatingLogFile {
     /// Appends `bytes`, rotating so that no file grows past `maxBytes`: a chunk that would cross
     /// the limit is cut after its last newline that fits (or at the limit when a line is longer).
     func write(_ bytes: UnsafeRawBufferPointer) {
+        openIfNeeded()  // the size of what is already in the file decides the first rotation
         var rest = bytes
         while rest.count > 0 {
             let room = maxBytes - size

@@ -46,11 +46,13 @@ final class Unit {
     /// What remains of the last instance while histd stops it (kill_mode = "tree"); nil when nothing does.
     var drain: Drain?
 
-    init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String, timestamps: Bool, logGroup: UInt32? = nil) {
+    init(key: UnitKey, spec: ProgramSpec, pool: String?, logDir: String, timestamps: Bool, logGroup: UInt32? = nil,
+         deferLogs: Bool = false) {
         self.key = key
         self.spec = spec
         self.pool = pool
-        output = UnitOutput(logDir: logDir, baseName: key.description, spec: spec, timestamps: timestamps, group: logGroup)
+        output = UnitOutput(logDir: logDir, baseName: key.description, spec: spec, timestamps: timestamps, group: logGroup,
+                            deferOpen: deferLogs)
     }
 
     var status: UnitStatus {

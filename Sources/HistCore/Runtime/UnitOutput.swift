@@ -21,12 +21,20 @@ final class UnitOutput {
     private var scratch: [UInt8] = []
     private var clock = LogClock()
 
-    init(logDir: String, baseName: String, spec: ProgramSpec, timestamps: Bool, group: UInt32? = nil) {
+    /// Start markers waiting for files that are not open yet (`deferOpen`), in order; nil once open.
+    private var pendingMarkers: [String]?
+
+    /// - Parameter deferOpen: leave both files unopened until `openDeferred()` (or the first output,
+    ///   whichever comes first); start markers wait in memory and are written first, so a file
+    ///   always holds an instance's marker before its output.
+    init(logDir: String, baseName: String, spec: ProgramSpec, timestamps: Bool, group: UInt32? = nil,
+         deferOpen: Bool = false) {
         maxBytes = spec.logMaxBytes
         keep = spec.logKeep
         tailBytes = spec.stderrTailBytes
-        out = RotatingLogFile(path: "\(logDir)/\(baseName).out", maxBytes: maxBytes, keep: keep, group: group)
-        err = RotatingLogFile(path: "\(logDir)/\(baseName).err", maxBytes: maxBytes, keep: keep, group: group)
+        out = RotatingLogFile(path: "\(logDir)/\(baseName).out", maxBytes: maxBytes, keep: keep, group: group, openNow: !deferOpen)
+        err = RotatingLogFile(path: "\(logDir)/\(baseName).err", maxBytes: maxBytes, keep: keep, group: group, openNow: !deferOpen)
+        pendingMarkers = deferOpen ? [] : nil
         tail = StderrTail(capacity: tailBytes)
         self.timestamps = timestamps
         // No reserveCapacity here: with 500 units that would be 36 MB before any output; the buffer grows
@@ -38,13 +46,30 @@ final class UnitOutput {
         spec.logMaxBytes == maxBytes && spec.logKeep == keep && spec.stderrTailBytes == tailBytes
     }
 
+    /// Whether `openDeferred()` still has work to do.
+    var isDeferred: Bool { pendingMarkers != nil }
+
+    /// Opens deferred files and writes the start markers that waited for them. Returns why a file
+    /// could not be opened (the caller logs it); empty when both opened or nothing was deferred.
+    @discardableResult
+    func openDeferred() -> [FileProblem] {
+        guard let markers = pendingMarkers else { return [] }
+        pendingMarkers = nil
+        out.openIfNeeded()
+        err.openIfNeeded()
+        for line in markers { writeMarker(line) }
+        return [out.openProblem, err.openProblem].compactMap { $0 }
+    }
+
     /// SIGUSR1: reopen both files by name (after logrotate moved them away).
     func reopen() {
+        openDeferred()
         out.reopen()
         err.reopen()
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, stderr: Bool) {
+        if pendingMarkers != nil { openDeferred() }
         if stderr { tail.append(bytes) }
         let file = stderr ? err : out
         guard timestamps else {
@@ -76,6 +101,14 @@ final class UnitOutput {
     /// Marks the start of an instance in both files (after ending a partial line of the previous one).
     func markStart(_ info: InstanceInfo, unit: String) {
         let line = LogMarker.startLine(unit: unit, pid: info.identity.pid, instance: info.id, time: info.startedAt)
+        if pendingMarkers != nil {
+            pendingMarkers!.append(line)
+            return
+        }
+        writeMarker(line)
+    }
+
+    private func writeMarker(_ line: String) {
         for (file, isErr) in [(out, false), (err, true)] {
             var text = ""
             if !(isErr ? errAtLineStart : outAtLineStart) { text += "\n" }
