@@ -178,7 +178,7 @@ public final class ReportDatabase: Sendable {
     /// Runs the embedded query `queries/NAME.sql` with named arguments and reads the declared columns.
     public func run(query name: String, arguments: [String: (any DatabaseValueConvertible)?], columns: [ReportColumn]) throws(ReportError) -> ReportResult {
         guard let sql = BundledSQL.query(name) else { throw ReportError(.missingQuery, "query \(name).sql is not built into histctl") }
-        return try run(sql: sql, arguments: arguments, columns: columns, label: name)
+        return try run(sql: standIns.adapt(sql), arguments: arguments, columns: columns, label: name)
     }
 
     /// Runs `sql` with named arguments. `columns` nil = take the statement's columns, values as SQLite returns them.
@@ -189,12 +189,7 @@ public final class ReportDatabase: Sendable {
                 // Extra named values are ignored by GRDB, so one argument set can serve several queries.
                 if !arguments.isEmpty { statement.arguments = StatementArguments(arguments) }
                 let cols = columns ?? statement.columnNames.map { ReportColumn($0) }
-                var rows: [[ReportValue]] = []
-                let cursor = try Row.fetchCursor(statement)
-                while let row = try cursor.next() {
-                    rows.append(cols.indices.map { i in Self.read(row[i] as DatabaseValue, as: i < cols.count ? cols[i].kind : .auto) })
-                }
-                return ReportResult(columns: cols, rows: rows)
+                return ReportResult(columns: cols, rows: try RowReader.rows(statement, db, kinds: cols.map(\.kind)))
             }
         } catch let e as DatabaseError {
             if e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB {
@@ -217,29 +212,6 @@ public final class ReportDatabase: Sendable {
             throw ReportError(.queryFailed, e.message ?? "\(e)")
         } catch {
             throw ReportError(.queryFailed, "\(error)")
-        }
-    }
-
-    static func read(_ v: DatabaseValue, as kind: ColumnKind) -> ReportValue {
-        switch v.storage {
-        case .null: return .null
-        case .int64(let n):
-            switch kind {
-            case .time: return .time(Timestamp(milliseconds: n))
-            case .bool: return .bool(n != 0)
-            case .signal: return .text(SignalName.name(Int32(truncatingIfNeeded: n)))
-            case .auto, .signalList, .seconds: return .integer(n)
-            }
-        case .double(let d):
-            if kind == .time { return .time(Timestamp(milliseconds: Int64(d))) }
-            return .real(d)
-        case .string(let s):
-            if kind == .signalList {
-                return .text(s.split(separator: ",").map { Int32($0).map(SignalName.name) ?? String($0) }.joined(separator: ","))
-            }
-            return .text(s)
-        case .blob(let data):
-            return .text("x'" + data.map { String(format: "%02x", $0) }.joined() + "'")
         }
     }
 }
