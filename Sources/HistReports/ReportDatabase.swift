@@ -220,6 +220,9 @@ public final class ReportDatabase: Sendable {
         }
     }
 
+    /// The column handling of `run`, for rows read from elsewhere (the fleet reports, HistFleet).
+    public static func reportValue(_ v: DatabaseValue, as kind: ColumnKind) -> ReportValue { read(v, as: kind) }
+
     static func read(_ v: DatabaseValue, as kind: ColumnKind) -> ReportValue {
         switch v.storage {
         case .null: return .null
