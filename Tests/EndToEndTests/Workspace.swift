@@ -27,8 +27,16 @@ final class Workspace {
     @discardableResult
     func write(_ name: String, _ text: String, executable: Bool = false) throws -> String {
         let p = path(name)
-        try text.write(toFile: p, atomically: true, encoding: .utf8)
-        if executable { chmod(p, 0o755) }
+        // O_CLOEXEC, not Foundation's write: a child that another test (in this same process) forks while
+        // the script is open for writing would keep it open, and exec of the script fails with ETXTBSY.
+        let fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, executable ? 0o755 : 0o644)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: p]) }
+        defer { close(fd) }
+        let ok = text.utf8CString.withUnsafeBufferPointer { buf in
+            Glibc.write(fd, buf.baseAddress, buf.count - 1) == buf.count - 1
+        }
+        guard ok else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: p]) }
+        if executable { chmod(p, 0o755) }  // the mode of an existing file, and past the umask
         return p
     }
 

@@ -20,7 +20,8 @@ extension Engine {
     /// Creates the units and starts them in descending `stop_order` (the reverse of shutdown).
     ///
     /// Their log files are opened after the spawns, a few per loop iteration (`openDeferredLogs`):
-    /// on a first start that creates every file, and creating 1,000 files cost more than 500 spawns.
+    /// on a first start that creates every file, and under strace creating 1,000 files took longer
+    /// than the 500 spawns (not yet shown on a quiet box: BENCHMARKS.md, "Deferred log files").
     /// Nothing is lost by waiting: output waits in the pipes, and a unit's first output opens its
     /// files at once, after the start markers that waited in memory.
     func startUp() {
@@ -46,14 +47,14 @@ extension Engine {
         }
     }
 
-    /// Opens up to `limit` units' deferred log files (all of them with nil), oldest first. A unit
-    /// whose output came first has opened its own already; this only logs what could not be opened.
+    /// Opens up to `limit` units' deferred log files (all of them with nil), oldest first, and logs
+    /// what could not be opened. A unit whose output came first opened its own files already (its
+    /// problems are logged here too, once).
     func openDeferredLogs(limit: Int? = nil) {
         let count = min(limit ?? unopenedLogs.count, unopenedLogs.count)
         for unit in unopenedLogs.prefix(count) {
-            let wasDeferred = unit.output.isDeferred
-            let problems = unit.output.openDeferred()
-            if wasDeferred || !problems.isEmpty { reportLogProblems(unit.key, problems) }
+            unit.output.openDeferred()
+            reportLogProblems(unit.key, unit.output.openProblems)
         }
         unopenedLogs.removeFirst(count)
     }
@@ -92,7 +93,7 @@ extension Engine {
         if deferLogs {
             unopenedLogs.append(unit)
         } else {
-            reportLogProblems(unit.key, [unit.output.out.openProblem, unit.output.err.openProblem].compactMap { $0 })
+            reportLogProblems(unit.key, unit.output.openProblems)
         }
         units[key] = unit
         shared.publish(unit.status)

@@ -23,8 +23,7 @@ final class RotatingLogFile {
     private(set) var opened = false
 
     /// - Parameter openNow: false leaves the file unopened until `openIfNeeded()` or the first write.
-    ///   histd's first start opens its programs' logs after spawning them: creating 1,000 new files
-    ///   took longer than the 500 spawns themselves (BENCHMARKS.md, "Launch → 500 running").
+    ///   histd's first start opens its programs' logs after spawning them (`Engine.startUp`).
     init(path: String, maxBytes: Int, keep: Int, group: UInt32? = nil, openNow: Bool = true) {
         self.path = path
         self.maxBytes = max(1, maxBytes)

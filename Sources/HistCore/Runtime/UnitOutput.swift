@@ -49,6 +49,9 @@ final class UnitOutput {
     /// Whether `openDeferred()` still has work to do.
     var isDeferred: Bool { pendingMarkers != nil }
 
+    /// Why either file could not be opened the last time it was tried (empty when both are open).
+    var openProblems: [FileProblem] { [out.openProblem, err.openProblem].compactMap { $0 } }
+
     /// Opens deferred files and writes the start markers that waited for them. Returns why a file
     /// could not be opened (the caller logs it); empty when both opened or nothing was deferred.
     @discardableResult
@@ -58,7 +61,7 @@ final class UnitOutput {
         out.openIfNeeded()
         err.openIfNeeded()
         for line in markers { writeMarker(line) }
-        return [out.openProblem, err.openProblem].compactMap { $0 }
+        return openProblems
     }
 
     /// SIGUSR1: reopen both files by name (after logrotate moved them away).
