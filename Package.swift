@@ -82,6 +82,8 @@ let package = Package(
         .target(name: "HistReports", dependencies: [
             "HistModel", "HistStore", "CSQLiteGuard",
             .product(name: "GRDB", package: "GRDB.swift"),
+            // The postmortem's usage series step through one snapshot range scan (UsageReader.swift).
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // Not shipped: a synthetic history generator (HistoryFixture) and the writer benchmarks
         // (WriterBenchmark), shared by the tests, histbench and histstore-probe.

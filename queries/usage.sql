@@ -1,7 +1,10 @@
 -- usage: per-program peak RSS and peak CPU% over the range in :buckets equal time buckets (the
 -- postmortem's charts: 1,000 buckets for HTML, folded to 40 for the Markdown sparklines).
+-- The postmortem computes the same in one pass (Sources/HistReports/UsageReader.swift); this query
+-- is the reference it is tested against (UsageEquivalenceTests), and it is there for `histctl sql`.
 -- Per sweep, a program's RSS is the sum over its instances and its CPU% the sum of its instances'
--- cpu_percent from the snapshots_with_rates view (tick delta since the previous sweep, 100 ticks/s).
+-- tick deltas since the previous sweep (by id) times 1000 over the sweeps' Δt in ms (100 ticks/s: the
+-- sum of the snapshots_with_rates view's cpu_percent, divided once instead of once per instance).
 -- A bucket keeps the **largest** sweep value of each (not the average): downsampling never hides a
 -- peak, and the chart's maximum is the true maximum of the samples.
 -- Parameters:
@@ -13,11 +16,10 @@
 --   bucket    0 ..< :buckets
 --   time      the first sweep in the bucket (ms UTC)
 --   rss_kb    largest per-sweep RSS in the bucket, KiB
---   cpu_pct   largest per-sweep CPU% in the bucket, NULL when no sample had a predecessor
+--   cpu_pct   largest per-sweep CPU% in the bucket (not rounded), NULL when no sample had a predecessor
 -- Plan: sweeps_ts range, each sweep's previous sweep by primary key once (not once per sample);
 -- snapshots by primary key (this sweep, then the previous sweep's sample of the same instance);
 -- instances by primary key; grouped by (sweep, program id) first, names joined on the 200-odd groups.
--- Same numbers as the snapshots_with_rates view (its cpu_percent, computed inline).
 WITH
 sw AS MATERIALIZED (
     SELECT w.id, w.ts, pw.id AS prev_id, pw.ts AS prev_ts,
@@ -29,14 +31,14 @@ sw AS MATERIALIZED (
 per AS (
     SELECT i.program_id AS program_id, sw.bucket AS bucket, sw.ts AS ts, SUM(c.rss_kb) AS rss_kb,
            SUM(CASE WHEN sw.prev_ts IS NULL OR sw.ts <= sw.prev_ts OR ps.utime IS NULL THEN NULL
-                    ELSE max(0.0, (c.utime + c.stime - ps.utime - ps.stime) * 1000.0 / (sw.ts - sw.prev_ts)) END) AS cpu_pct
+                    ELSE max(0, c.utime + c.stime - ps.utime - ps.stime) END) * 1000.0 / (sw.ts - sw.prev_ts) AS cpu_pct
     FROM sw
     JOIN snapshots c ON c.sweep_id = sw.id
     LEFT JOIN snapshots ps ON ps.sweep_id = sw.prev_id AND ps.instance_id = c.instance_id
     JOIN instances i ON i.id = c.instance_id
     GROUP BY sw.id, i.program_id
 )
-SELECT p.name AS program, bucket, MIN(ts) AS time, MAX(rss_kb) AS rss_kb, round(MAX(cpu_pct), 1) AS cpu_pct
+SELECT p.name AS program, bucket, MIN(ts) AS time, MAX(rss_kb) AS rss_kb, MAX(cpu_pct) AS cpu_pct
 FROM per JOIN programs p ON p.id = per.program_id
 WHERE json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs))
 GROUP BY p.name, bucket
