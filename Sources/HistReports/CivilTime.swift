@@ -39,7 +39,7 @@ enum CivilTime {
 
     /// Seconds east of UTC in `zone` at `ms`.
     static func offsetSeconds(_ zone: TimeZone, at ms: Int64) -> Int {
-        zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(ms) / 1000))
+        OffsetSpan.offset(zone, at: ms)
     }
 
     /// Splits milliseconds since the epoch (already shifted to local time) into fields.
@@ -66,8 +66,28 @@ public enum TimeText {
     public static func local(_ t: Timestamp, in zone: TimeZone, offset withOffset: Bool = true) -> String {
         let offset = CivilTime.offsetSeconds(zone, at: t.milliseconds)
         let f = CivilTime.fields(t.milliseconds + Int64(offset) * 1000)
-        let text = "\(pad(f.year, 4))-\(pad(f.month))-\(pad(f.day)) \(pad(f.hour)):\(pad(f.minute)):\(pad(f.second))"
-        return withOffset ? text + " " + Self.offset(offset) : text
+        // One String from a byte buffer, not one per field (a postmortem formats ~20,000 times).
+        guard (0...9999).contains(f.year) else {
+            let text = "\(pad(f.year, 4))-\(pad(f.month))-\(pad(f.day)) \(pad(f.hour)):\(pad(f.minute)):\(pad(f.second))"
+            return withOffset ? text + " " + Self.offset(offset) : text
+        }
+        return String(unsafeUninitializedCapacity: 26) { b in
+            func two(_ n: Int, _ at: Int) {
+                b[at] = UInt8(ascii: "0") + UInt8(n / 10)
+                b[at + 1] = UInt8(ascii: "0") + UInt8(n % 10)
+            }
+            two(f.year / 100, 0); two(f.year % 100, 2)
+            b[4] = UInt8(ascii: "-"); two(f.month, 5); b[7] = UInt8(ascii: "-"); two(f.day, 8)
+            b[10] = UInt8(ascii: " "); two(f.hour, 11); b[13] = UInt8(ascii: ":"); two(f.minute, 14)
+            b[16] = UInt8(ascii: ":"); two(f.second, 17)
+            guard withOffset else { return 19 }
+            let a = abs(offset)
+            b[19] = UInt8(ascii: " "); b[20] = offset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+")
+            // Offsets beyond ±99 h do not exist; the general path writes them if they ever did.
+            guard a / 3600 < 100 else { return 19 }
+            two(a / 3600, 21); b[23] = UInt8(ascii: ":"); two(a / 60 % 60, 24)
+            return 26
+        }
     }
 
     /// A UTC offset in seconds as `+01:00`.
