@@ -82,10 +82,10 @@ public struct Postmortem: Sendable {
         }
         incomplete.sort { ($0.from, $0.until) < ($1.from, $1.until) }
 
-        let usageRows = try step("usage") { () throws(ReportError) in
-            try db.run(query: "usage", arguments: args.merging(["buckets": seriesBuckets]) { $1 }, columns: Reports.usageColumns)
+        let series = try step("usage") { () throws(ReportError) in
+            try db.read { try UsageReader.series($0, since: scope.since.milliseconds, until: scope.until.milliseconds,
+                                                 buckets: seriesBuckets, programs: scope.programs) }
         }
-        let series = UsageSeries.from(usageRows)
         let usage = series.map { s in
             let f = s.folded(into: buckets, from: seriesBuckets)
             return Usage(program: s.program, rssKB: f.rssKB, cpuPercent: f.cpuPercent)
@@ -159,11 +159,17 @@ public struct Postmortem: Sendable {
         guard !r.rows.isEmpty else { return out + "None.\n\n" }
         out += "| " + r.columns.map(\.name).joined(separator: " | ") + " |\n"
         out += "|" + String(repeating: "---|", count: r.columns.count) + "\n"
+        // Appended cell by cell into one string (the timeline of a busy hour is 17,000 rows).
+        out.reserveCapacity(out.utf8.count + r.rows.count * 100)
         for row in r.rows {
-            // Text from the database is escaped; numbers and times are histctl's own.
-            out += "| " + row.map { v in
-                if case .text = v { Self.cell(Renderer.tableText(v, zone: zone)) } else { Renderer.tableText(v, zone: zone) }
-            }.joined(separator: " | ") + " |\n"
+            out += "|"
+            for v in row {
+                out += " "
+                // Text from the database is escaped; numbers and times are histctl's own.
+                if case .text = v { out += Self.cell(Renderer.tableText(v, zone: zone)) } else { out += Renderer.tableText(v, zone: zone) }
+                out += " |"
+            }
+            out += "\n"
         }
         return out + "\n"
     }
@@ -222,8 +228,9 @@ public struct Postmortem: Sendable {
         out += "  \"breaches\": \(array(breaches)),\n"
         out += "  \"zombies\": \(array(zombies)),\n"
         out += "  \"orphans\": \(array(orphans)),\n"
+        // CPU% with one decimal, as the JSON always had it (the series keep full precision for the charts).
         let usageObjects = usage.map {
-            "{\"program\": \(Renderer.jsonString($0.program)), \"rss_kb\": \(numbers($0.rssKB)), \"cpu_pct\": \(numbers($0.cpuPercent)), "
+            "{\"program\": \(Renderer.jsonString($0.program)), \"rss_kb\": \(numbers($0.rssKB)), \"cpu_pct\": \(numbers($0.cpuPercent.map { $0.map { ($0 * 10).rounded() / 10 } })), "
                 + "\"rss_chart\": \(Renderer.jsonString(Sparkline.render($0.rssKB))), \"cpu_chart\": \(Renderer.jsonString(Sparkline.render($0.cpuPercent)))}"
         }
         out += "  \"usage\": " + (usageObjects.isEmpty ? "[]" : "[\n    " + usageObjects.joined(separator: ",\n    ") + "\n  ]") + ",\n"

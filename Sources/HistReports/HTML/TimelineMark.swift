@@ -9,6 +9,8 @@ struct TimelineMark {
     /// The lane: a program or pool name, or nil for histd itself.
     var program: String?
     var kind: MarkKind
+    /// Empty for a summarised mark past the first `TimelineSVG.listLimit` of its lane and kind: its
+    /// lane's hover list counts it but does not list it (a busy hour has thousands of starts and ends).
     var title: String
     /// For an operator action: what was done and by whom, without the time (the report's table of
     /// operator actions).
@@ -63,6 +65,14 @@ struct TimelineMark {
                   case .text(let d) = row[cd], let reason = EventUnits.jsonStringField(d, "reason") else { continue }
             stopReason[End(program: p, pid: pid, ms: 0)] = reason
         }
+        // Listed marks per (lane, kind) of the summarised kinds: past TimelineSVG.listLimit no title is built.
+        struct LaneKind: Hashable { var program: String?; var kind: MarkKind }
+        var listed: [LaneKind: Int] = [:]
+        func wanted(_ program: String?, _ kind: MarkKind) -> Bool {
+            let n = listed[LaneKind(program: program, kind: kind), default: 0]
+            listed[LaneKind(program: program, kind: kind)] = n + 1
+            return n < TimelineSVG.listLimit
+        }
         for row in tl.rows {
             guard case .time(let ts) = row[ct], case .text(let event) = row[ck] else { continue }
             let program: String? = if case .text(let p) = row[cp] { p } else { nil }
@@ -82,8 +92,13 @@ struct TimelineMark {
             let detail: String? = if case .text(let d) = row[cd] { d } else { nil }
             switch kind {
             case .start:
-                out.append(TimelineMark(time: ts, program: program, kind: kind, title: "\(clock.text(ts)) pid \(pid.map(String.init) ?? "-")"))
+                let title = wanted(program, kind) ? "\(clock.text(ts)) pid \(pid.map(String.init) ?? "-")" : ""
+                out.append(TimelineMark(time: ts, program: program, kind: kind, title: title))
             case .exit:
+                guard wanted(program, kind) else {
+                    out.append(TimelineMark(time: ts, program: program, kind: kind, title: ""))
+                    continue
+                }
                 var line = "\(clock.text(ts)) pid \(pid.map(String.init) ?? "-")"
                 if let up = row[cv].double { line += " after \(SpanText.text(milliseconds: Int64(up)))" }
                 if event == "crash" { line += ", ended by an operator's signal (not a crash)" }
