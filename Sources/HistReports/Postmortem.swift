@@ -165,8 +165,9 @@ public struct Postmortem: Sendable {
             out += "|"
             for v in row {
                 out += " "
-                // Text from the database is escaped; numbers and times are histctl's own.
-                if case .text = v { out += Self.cell(Renderer.tableText(v, zone: zone)) } else { out += Renderer.tableText(v, zone: zone) }
+                // Text from the database is escaped (MarkdownText.inline makes it visible first, as
+                // tableText would); numbers and times are histctl's own.
+                if case .text(let s) = v { out += Self.cell(s) } else { out += Renderer.tableText(v, zone: zone) }
                 out += " |"
             }
             out += "\n"

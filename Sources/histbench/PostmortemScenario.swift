@@ -19,6 +19,9 @@ enum PostmortemScenario {
         var steps: [String: [Double]] = [:]
         var order: [String] = []
         var build: [Double] = [], markdown: [Double] = [], html: [Double] = [], mdTotal: [Double] = [], htmlTotal: [Double] = []
+        // The same spans in this thread's CPU time (SQLite runs on it too): much less load-dependent than
+        // wall time on a shared box.
+        var mdCPU: [Double] = [], htmlCPU: [Double] = []
         var page = ""
         var mdChars = 0
         progress("postmortem: warm-up")
@@ -26,13 +29,19 @@ enum PostmortemScenario {
         for n in 0..<reps {
             progress("postmortem: repetition \(n + 1) of \(reps)")
             let phases = PostmortemPhases()
+            let c0 = threadCPUNow()
             let t0 = monoNow()
             let pm = try Postmortem.build(try ReportDatabase(path: fixture.path), scope, phases: phases)
             let t1 = monoNow()
+            let c1 = threadCPUNow()
             let md = pm.markdown(zone: utc)
             let t2 = monoNow()
+            let c2 = threadCPUNow()
             page = pm.html(zone: utc)
             let t3 = monoNow()
+            let c3 = threadCPUNow()
+            mdCPU.append(Double(c2 - c0) / 1e6)
+            htmlCPU.append(Double(c1 - c0 + c3 - c2) / 1e6)
             mdChars = md.utf8.count
             build.append(Double(t1 - t0) / 1e6)
             markdown.append(Double(t2 - t1) / 1e6)
@@ -46,6 +55,8 @@ enum PostmortemScenario {
         }
         r.add("Markdown postmortem, build + render", unit: "ms", samples: mdTotal, limit: 100, target: "<= 100 ms median")
         r.add("HTML postmortem, build + render", unit: "ms", samples: htmlTotal, limit: 500, target: "<= 500 ms median")
+        r.add("Markdown postmortem, build + render, thread CPU", unit: "ms", samples: mdCPU)
+        r.add("HTML postmortem, build + render, thread CPU", unit: "ms", samples: htmlCPU)
         r.add("build (all queries, new connection)", unit: "ms", samples: build)
         for name in order { r.add("  query " + name, unit: "ms", samples: steps[name] ?? []) }
         r.add("render Markdown", unit: "ms", samples: markdown)
@@ -76,4 +87,11 @@ enum PostmortemScenario {
             (cuts[i].0, page.utf8.distance(from: cuts[i].1, to: i + 1 < cuts.count ? cuts[i + 1].1 : page.endIndex))
         }
     }
+}
+
+/// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), ns.
+func threadCPUNow() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
