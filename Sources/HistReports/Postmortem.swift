@@ -1,4 +1,6 @@
 import Foundation
+import GRDB
+import Synchronization
 import HistModel
 
 /// An incident report for one window: everything the history knows, merged, with every known hole
@@ -46,16 +48,43 @@ public struct Postmortem: Sendable {
 
     /// Gathers the report. Crash clusters are crash loops of at least 2 crashes within `clusterWindow`.
     /// `phases`, when given, gets the wall time of each query and step (histbench's postmortem profile).
+    /// `secondConnection`: usage, limits and clusters run on a second connection and thread
+    /// (PostmortemSide) while the rest runs here, when the machine has more than one CPU; false runs
+    /// everything here (histbench compares both).
     public static func build(_ db: ReportDatabase, _ scope: ReportScope, clusterWindow: Duration = .seconds(600),
-                             phases: PostmortemPhases? = nil) throws(ReportError) -> Postmortem {
+                             phases: PostmortemPhases? = nil, secondConnection: Bool = true) throws(ReportError) -> Postmortem {
         let args = scope.arguments
-        func step<T>(_ name: String, _ body: () throws(ReportError) -> T) throws(ReportError) -> T {
-            guard let phases else { return try body() }
-            let t0 = ContinuousClock.now
-            let r = try body()
-            phases.add(name, ContinuousClock.now - t0)
-            return r
+        let answer: PostmortemSide.Answer, m: Main
+        if secondConnection && ProcessInfo.processInfo.activeProcessorCount > 1 {
+            let side = PostmortemSide.start(path: db.path, scope: scope, clusterWindow: clusterWindow, phases: phases)
+            let main: Result<Main, ReportError> = Result { () throws(ReportError) in try buildMain(db, scope, args: args, phases: phases) }
+            // Always waited for, also when this half failed: nothing of the report outlives build.
+            answer = try side.wait()
+            m = try main.get()
+        } else {
+            m = try buildMain(db, scope, args: args, phases: phases)
+            answer = try PostmortemSide.run(db, scope: scope, clusterWindow: clusterWindow, phases: phases)
         }
+        let usage = answer.series.map { s in
+            let f = s.folded(into: buckets, from: seriesBuckets)
+            return Usage(program: s.program, rssKB: f.rssKB, cpuPercent: f.cpuPercent)
+        }
+        return Postmortem(
+            scope: scope, incomplete: m.incomplete, runs: m.runs,
+            timeline: m.timeline, crashes: m.crashes, clusters: answer.clusters, breaches: m.breaches, zombies: m.zombies,
+            orphans: m.orphans, crashGroups: CrashGroup.groups(m.crashes),
+            usage: usage, series: answer.series, limits: ProgramLimit.from(answer.limits))
+    }
+
+    /// What `build` gathers on its own connection.
+    private struct Main {
+        var incomplete: [Incomplete]
+        var runs, timeline, crashes, breaches, zombies, orphans: ReportResult
+    }
+
+    private static func buildMain(_ db: ReportDatabase, _ scope: ReportScope, args: [String: (any DatabaseValueConvertible)?],
+                                  phases: PostmortemPhases?) throws(ReportError) -> Main {
+        func step<T>(_ name: String, _ body: () throws(ReportError) -> T) throws(ReportError) -> T { try phases.step(name, body) }
         let gaps = try step("gaps") { () throws(ReportError) in try db.run(query: "gaps", arguments: args, columns: Reports.gapColumns) }
         let runs = try step("runs") { () throws(ReportError) in try db.run(query: "runs", arguments: args, columns: Reports.runColumns) }
         var incomplete: [Incomplete] = []
@@ -82,30 +111,14 @@ public struct Postmortem: Sendable {
         }
         incomplete.sort { ($0.from, $0.until) < ($1.from, $1.until) }
 
-        let series = try step("usage") { () throws(ReportError) in
-            try db.read { try UsageReader.series($0, since: scope.since.milliseconds, until: scope.until.milliseconds,
-                                                 buckets: seriesBuckets, programs: scope.programs) }
-        }
-        let usage = series.map { s in
-            let f = s.folded(into: buckets, from: seriesBuckets)
-            return Usage(program: s.program, rssKB: f.rssKB, cpuPercent: f.cpuPercent)
-        }
-        let limits = ProgramLimit.from(try step("limits") { () throws(ReportError) in
-            try db.run(query: "limits", arguments: args, columns: Reports.limitColumns)
-        })
         var timeline = try step("timeline") { () throws(ReportError) in try db.run(query: "timeline", arguments: args, columns: Reports.timelineColumns) }
         EventUnits.addUnitColumn(&timeline)
         let crashes = try step("crashes") { () throws(ReportError) in try Reports.crashes(db, scope) }
-        let clusters = try step("loops") { () throws(ReportError) in try Reports.loops(db, scope, window: clusterWindow, minCrashes: 2) }
         let breaches = try step("breaches") { () throws(ReportError) in try Reports.breaches(db, scope) }
         let zombies = try step("zombies") { () throws(ReportError) in try Reports.zombies(db, scope) }
         let orphans = try step("orphans") { () throws(ReportError) in try Reports.orphans(db, scope, olderThan: .zero) }
-
-        return Postmortem(
-            scope: scope, incomplete: incomplete, runs: runs,
-            timeline: timeline, crashes: crashes, clusters: clusters, breaches: breaches, zombies: zombies, orphans: orphans,
-            crashGroups: CrashGroup.groups(crashes),
-            usage: usage, series: series, limits: limits)
+        return Main(incomplete: incomplete, runs: runs, timeline: timeline, crashes: crashes, breaches: breaches,
+                    zombies: zombies, orphans: orphans)
     }
 
     // MARK: Markdown
@@ -251,10 +264,22 @@ extension ReportValue {
     }
 }
 
-/// Wall time per step of `Postmortem.build`, in order (histbench's `postmortem` profile; nothing else
-/// reads it). Used from one thread.
-public final class PostmortemPhases {
-    public private(set) var steps: [(name: String, duration: Duration)] = []
+/// Wall time per step of `Postmortem.build`, in the order they ended (histbench's `postmortem` profile;
+/// nothing else reads it). The side queries (PostmortemSide) add theirs from their own thread.
+public final class PostmortemPhases: Sendable {
+    private let recorded = Mutex<[(name: String, duration: Duration)]>([])
+    public var steps: [(name: String, duration: Duration)] { recorded.withLock { $0 } }
     public init() {}
-    func add(_ name: String, _ d: Duration) { steps.append((name, d)) }
+    func add(_ name: String, _ d: Duration) { recorded.withLock { $0.append((name, d)) } }
+}
+
+extension Optional where Wrapped == PostmortemPhases {
+    /// Runs `body`, and when profiling, records its wall time under `name`.
+    func step<T>(_ name: String, _ body: () throws(ReportError) -> T) throws(ReportError) -> T {
+        guard let phases = self else { return try body() }
+        let t0 = ContinuousClock.now
+        let r = try body()
+        phases.add(name, ContinuousClock.now - t0)
+        return r
+    }
 }

@@ -19,9 +19,9 @@ enum PostmortemScenario {
         var steps: [String: [Double]] = [:]
         var order: [String] = []
         var build: [Double] = [], markdown: [Double] = [], html: [Double] = [], mdTotal: [Double] = [], htmlTotal: [Double] = []
-        // The same spans in this thread's CPU time (SQLite runs on it too): much less load-dependent than
-        // wall time on a shared box.
-        var mdCPU: [Double] = [], htmlCPU: [Double] = []
+        // The same spans in the process's CPU time (both of the postmortem's threads; SQLite runs on them):
+        // much less load-dependent than wall time on a shared box.
+        var mdCPU: [Double] = [], htmlCPU: [Double] = [], oneWall: [Double] = [], oneCPU: [Double] = []
         var page = ""
         var mdChars = 0
         progress("postmortem: warm-up")
@@ -29,19 +29,25 @@ enum PostmortemScenario {
         for n in 0..<reps {
             progress("postmortem: repetition \(n + 1) of \(reps)")
             let phases = PostmortemPhases()
-            let c0 = threadCPUNow()
+            let c0 = processCPUNow()
             let t0 = monoNow()
             let pm = try Postmortem.build(try ReportDatabase(path: fixture.path), scope, phases: phases)
             let t1 = monoNow()
-            let c1 = threadCPUNow()
+            let c1 = processCPUNow()
             let md = pm.markdown(zone: utc)
             let t2 = monoNow()
-            let c2 = threadCPUNow()
+            let c2 = processCPUNow()
             page = pm.html(zone: utc)
             let t3 = monoNow()
-            let c3 = threadCPUNow()
+            let c3 = processCPUNow()
             mdCPU.append(Double(c2 - c0) / 1e6)
             htmlCPU.append(Double(c1 - c0 + c3 - c2) / 1e6)
+            // The same Markdown report from one connection on one thread (Postmortem.build's secondConnection).
+            let s0 = processCPUNow()
+            let w0 = monoNow()
+            _ = try Postmortem.build(try ReportDatabase(path: fixture.path), scope, secondConnection: false).markdown(zone: utc)
+            oneWall.append(Double(monoNow() - w0) / 1e6)
+            oneCPU.append(Double(processCPUNow() - s0) / 1e6)
             mdChars = md.utf8.count
             build.append(Double(t1 - t0) / 1e6)
             markdown.append(Double(t2 - t1) / 1e6)
@@ -55,8 +61,10 @@ enum PostmortemScenario {
         }
         r.add("Markdown postmortem, build + render", unit: "ms", samples: mdTotal, limit: 100, target: "<= 100 ms median")
         r.add("HTML postmortem, build + render", unit: "ms", samples: htmlTotal, limit: 500, target: "<= 500 ms median")
-        r.add("Markdown postmortem, build + render, thread CPU", unit: "ms", samples: mdCPU)
-        r.add("HTML postmortem, build + render, thread CPU", unit: "ms", samples: htmlCPU)
+        r.add("Markdown postmortem, build + render, process CPU", unit: "ms", samples: mdCPU)
+        r.add("HTML postmortem, build + render, process CPU", unit: "ms", samples: htmlCPU)
+        r.add("Markdown postmortem, one connection and thread", unit: "ms", samples: oneWall)
+        r.add("Markdown postmortem, one connection and thread, process CPU", unit: "ms", samples: oneCPU)
         r.add("build (all queries, new connection)", unit: "ms", samples: build)
         for name in order { r.add("  query " + name, unit: "ms", samples: steps[name] ?? []) }
         r.add("render Markdown", unit: "ms", samples: markdown)
@@ -89,9 +97,9 @@ enum PostmortemScenario {
     }
 }
 
-/// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), ns.
-func threadCPUNow() -> Int64 {
+/// CPU time of this process, all threads (CLOCK_PROCESS_CPUTIME_ID), ns.
+func processCPUNow() -> Int64 {
     var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
     return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }

@@ -246,6 +246,24 @@ import Testing
         }
     }
 
+    /// The side queries on their own connection and thread (the default) give the same report as all
+    /// queries on one connection, in every format.
+    @Test func postmortemIsTheSameFromOneConnectionOrTwo() throws {
+        try withSample { db throws in
+            let utc = TimeZone(identifier: "UTC")!
+            let generated = ts(0)
+            for s in [scope, ReportScope(since: ts(100_000), until: ts(110_000)), ReportScope(since: ts(-3_600_000), until: ts(3_600_000), programs: ["web"])] {
+                let two = try Postmortem.build(db, s)
+                let one = try Postmortem.build(db, s, secondConnection: false)
+                #expect(two.markdown(zone: utc) == one.markdown(zone: utc))
+                #expect(two.json() == one.json())
+                #expect(two.html(zone: utc, generated: generated) == one.html(zone: utc, generated: generated))
+                #expect(two.series == one.series && two.clusters == one.clusters && two.limits == one.limits)
+            }
+            #expect(!(try Postmortem.build(db, scope).series.isEmpty))
+        }
+    }
+
     @Test func emptyDatabaseGivesEmptyReports() throws {
         let dir = SampleHistory.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
