@@ -36,7 +36,7 @@ enum QueryScenario {
              { try Reports.crashes($0, scope(day), summary: true).rows.count }),
             ("loops --since 30d", 50, ["loops", "--since", "30d"],
              { try Reports.loops($0, scope(30 * day), window: .seconds(600), minCrashes: 3).rows.count }),
-            ("postmortem (1 h window)", 200, ["postmortem", "--since", iso(pmUntil.milliseconds - hour), "--until", iso(pmUntil.milliseconds)],
+            ("postmortem (1 h window)", 100, ["postmortem", "--since", iso(pmUntil.milliseconds - hour), "--until", iso(pmUntil.milliseconds)],
              { db in
                  let pm = try Postmortem.build(db, scope(hour, until: pmUntil))
                  return pm.markdown(zone: TimeZone(identifier: "UTC")!).count
@@ -53,14 +53,17 @@ enum QueryScenario {
             ("status", 20, ["status"], { try Reports.status($0, scope(day)).rows.count }),
             ("zombies --since 1d", nil, ["zombies", "--since", "1d"], { try Reports.zombies($0, scope(day)).rows.count }),
             ("orphans --since 1d", nil, ["orphans", "--since", "1d"], { try Reports.orphans($0, scope(day), olderThan: .seconds(3600)).rows.count }),
-            ("breaches --since 1d", nil, ["breaches", "--since", "1d"], { try Reports.breaches($0, scope(day)).rows.count }),
+            ("breaches --since 1d", 50, ["breaches", "--since", "1d"], { try Reports.breaches($0, scope(day)).rows.count }),
         ]
 
         var r = ScenarioResult("query")
         // The box may be shared: the load beside the numbers says how much to trust them.
         r.info["load average at start"] = loadAverage()
-        let histctl = ws.repo + "/.build/release/histctl"
+        // The histctl built beside this histbench (any scratch path, e.g. .build-rel), else the default one.
+        let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("histctl").path
+        let histctl = FileManager.default.isExecutableFile(atPath: sibling) ? sibling : ws.repo + "/.build/release/histctl"
         let haveCLI = FileManager.default.isExecutableFile(atPath: histctl)
+        r.info["histctl"] = haveCLI ? histctl : "not built: no histctl binary runs"
         for c in cases where only.isEmpty || only.contains(where: { c.name.hasPrefix($0) }) {
             var times: [Double] = []
             var rows = 0
@@ -93,7 +96,9 @@ enum QueryScenario {
                     while !Processes.shared.hasExited(pid) && monoNow() < deadline { sleepSeconds(0.0005) }
                     wall.append(Double(monoNow() - t0) / 1e6)
                 }
-                r.add(c.name + " (histctl binary, wall)", unit: "ms", samples: wall)
+                // The targets are histctl wall times: the binary line carries them too.
+                r.add(c.name + " (histctl binary, wall)", unit: "ms", samples: wall, limit: c.limit,
+                      target: c.limit.map { "<= \(Int($0)) ms median" })
             }
         }
         r.info["load average at end"] = loadAverage()
