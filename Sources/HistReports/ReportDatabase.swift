@@ -183,7 +183,7 @@ public final class ReportDatabase: Sendable {
     /// Runs the embedded query `queries/NAME.sql` with named arguments and reads the declared columns.
     public func run(query name: String, arguments: [String: (any DatabaseValueConvertible)?], columns: [ReportColumn]) throws(ReportError) -> ReportResult {
         guard let sql = BundledSQL.query(name) else { throw ReportError(.missingQuery, "query \(name).sql is not built into histctl") }
-        return try run(sql: sql, arguments: arguments, columns: columns, label: name)
+        return try run(sql: standIns.adapt(sql), arguments: arguments, columns: columns, label: name)
     }
 
     /// Runs `sql` with named arguments. `columns` nil = take the statement's columns, values as SQLite returns them.

@@ -48,8 +48,35 @@ struct SchemaStandIns {
             """),
     ]
 
+    /// One column a migration added that some report reads as `reference`, and the raw expression that
+    /// computes the same value where the column is missing (the reports' SQL gets it in its place).
+    struct ColumnStandIn {
+        var table: String
+        var column: String
+        var migration: String
+        var reference: String
+        var raw: String
+    }
+
+    static let columns: [ColumnStandIn] = [
+        // The listing's rule before 0013: one events range per crash (queries/crashes.sql reads `i`).
+        ColumnStandIn(table: "instances", column: "restart_delay_ms", migration: "0013_restart_delay.sql",
+                      reference: "i.restart_delay_ms", raw: """
+            (SELECT r.value FROM events r
+              WHERE r.kind = 4 AND r.ts >= i.ended_at AND r.ts <= i.ended_at + 60000 AND r.instance_id = i.id
+              ORDER BY r.ts, r.id LIMIT 1)
+            """),
+    ]
+
     /// The tables that were missing (and now have stand-ins).
     private(set) var missing: [StandIn] = []
+    /// The columns that were missing (their references are replaced in every report query).
+    private(set) var missingColumns: [ColumnStandIn] = []
+
+    /// `sql` with every reference to a missing column replaced by its raw expression.
+    func adapt(_ sql: String) -> String {
+        missingColumns.reduce(sql) { $0.replacingOccurrences(of: $1.reference, with: $1.raw) }
+    }
 
     /// Creates the stand-ins this database needs, before the connection is made query-only. A database
     /// with no history tables at all is left alone (the open checks refuse it first).
@@ -61,15 +88,19 @@ struct SchemaStandIns {
             try db.execute(sql: s.sql)
             out.missing.append(s)
         }
+        for c in columns {
+            let have = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [c.table])
+            if !have.contains(c.column) { out.missingColumns.append(c) }
+        }
         return out
     }
 
     /// The note histctl prints once on stderr, nil when nothing was missing.
     func note(path: String) -> String? {
-        guard let oldest = missing.first else { return nil }
-        let tables = missing.map(\.table).joined(separator: ", ")
+        guard let oldest = missing.first?.migration ?? missingColumns.first?.migration else { return nil }
+        let tables = (missing.map(\.table) + missingColumns.map { "\($0.table).\($0.column)" }).joined(separator: ", ")
         return """
-            note: \(path) was written by an older histd and not migrated since (it lacks \(oldest.migration) and later); \
+            note: \(path) was written by an older histd and not migrated since (it lacks \(oldest) and later); \
             reports compute \(tables) from raw rows, which is slower on a big history. Start histd on it once to \
             upgrade it (histd migrates on start; histctl never writes)
             """

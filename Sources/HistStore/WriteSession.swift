@@ -58,6 +58,7 @@ struct WriteSession {
         let snapshot: Statement
         let effect: Statement
         let crashRollup: Statement
+        let restartDelay: Statement
 
         static let eventsSmallSQL = EventRows.sql(rows: EventRows.smallChunk)
         static let eventsBigSQL = EventRows.sql(rows: EventRows.chunk)
@@ -88,6 +89,7 @@ struct WriteSession {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             crashRollup = try db.cachedStatement(sql: CrashRollup.upsertSQL)
+            restartDelay = try db.cachedStatement(sql: RestartDelay.setSQL)
         }
     }
 
@@ -232,6 +234,9 @@ struct WriteSession {
         }
         let ts = e.time.milliseconds, kind = EventKindID.id(e.kind)
         programHours.add(kind: kind, programID: programID, ts: ts, value: value)
+        if case .restartScheduled(let info?, let delay, _, _) = e.payload, let instance {
+            try setRestartDelay(info.id, row: instance, ts: ts, delay: delay.milliseconds, st, db)
+        }
         if case .spawnFailed = e.payload, let programID {
             loops.addSpawnFailure(programID: programID, ts: ts, worker: Self.worker(of: e.payload),
                                   floor: loops.needsEventIDFloor ? try Self.newestEventID(db) : nil)
@@ -247,6 +252,19 @@ struct WriteSession {
             try appendEvent(st, db, ts: ts, kind: kind, programID: programID, instanceID: instance, value: value,
                             detail: nil, outcome: &outcome)
         }
+    }
+
+    /// `instances.restart_delay_ms` of the crash a restart_scheduled follows (RestartDelay): set by the
+    /// first such event by ts; one written later with an earlier ts (a clock stepped back) replaces it.
+    private mutating func setRestartDelay(_ id: InstanceID, row: Int64, ts: Int64, delay: Int64, _ st: Statements,
+                                          _ db: Database) throws {
+        if let first = caches.restartAt[id], first <= ts { return }
+        let raw = RawInsert(st.restartDelay, db)
+        raw.bind(1, delay)
+        raw.bind(2, row)
+        raw.bind(3, ts)
+        try raw.run()
+        if raw.changes == 1 { caches.setRestart(id, at: ts) }
     }
 
     /// The `operator_effects.effect` an operator-caused event stands for (nil: none recorded).
