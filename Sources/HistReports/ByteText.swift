@@ -99,21 +99,43 @@ struct ByteText {
     /// One CSV field (RFC 4180): quoted when it holds `,` `"` CR or LF, quotes doubled.
     mutating func append(csvField s: String) {
         var s = s
-        s.withUTF8 { u in
-            guard u.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else {
-                bytes.append(contentsOf: u)
-                return
-            }
-            bytes.append(0x22)
-            var run = 0
-            for i in 0..<u.count where u[i] == 0x22 {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[run...i]))
-                bytes.append(0x22)
-                run = i + 1
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[run...]))
-            bytes.append(0x22)
+        s.withUTF8 { append(csvField: $0) }
+    }
+
+    /// One CSV field from UTF-8 bytes (the listings write SQLite's text without a String of it).
+    mutating func append(csvField u: UnsafeBufferPointer<UInt8>) {
+        guard u.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else {
+            bytes.append(contentsOf: u)
+            return
         }
+        bytes.append(0x22)
+        var run = 0
+        for i in 0..<u.count where u[i] == 0x22 {
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[run...i]))
+            bytes.append(0x22)
+            run = i + 1
+        }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[run...]))
+        bytes.append(0x22)
+    }
+
+    /// Whether `u` is all ASCII, hence valid UTF-8 that a String would hold byte for byte (text that is not
+    /// goes through `String(decoding:)`, which repairs it, so that the bytes written are the same).
+    @inline(__always) static func isASCII(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
+        // Eight bytes at a time: stderr tails are a few hundred bytes each, 67 k of them in a day's listing.
+        guard let base = u.baseAddress else { return true }
+        let n = u.count
+        var i = 0
+        let raw = UnsafeRawPointer(base)
+        while i + 8 <= n {
+            if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+            i += 8
+        }
+        while i < n {
+            if base[i] >= 0x80 { return false }
+            i += 1
+        }
+        return true
     }
 
     /// One cell as `Renderer.csvField(Renderer.csvText(v))`.

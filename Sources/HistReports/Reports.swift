@@ -183,6 +183,18 @@ public enum Reports {
         return inOrder(try db.run(query: "crashes", arguments: args, columns: crashColumns + crashOrderColumns), columns: crashColumns)
     }
 
+    /// Every crash in the scope as a whole CSV or JSON document (nil for other formats) and its row count:
+    /// the bytes `Renderer.bytes(crashes(db, scope), as: format)` gives, written straight from the query's
+    /// rows (ListingBytes: no row arrays, one sort of the keys), for `histctl crashes --format csv|json`.
+    public static func crashListing(_ db: ReportDatabase, _ scope: ReportScope, format: OutputFormat) throws(ReportError) -> (bytes: [UInt8], rows: Int)? {
+        guard let listing = ListingBytes(columns: crashColumns, format: format) else { return nil }
+        var args = scope.rollupArguments
+        args["limit"] = -1
+        return try db.withStatement(query: "crashes", arguments: args) { statement, database in
+            try listing.build(statement, database)
+        }
+    }
+
     /// `r`'s rows sorted by (column 0 as a time, then the two integer columns after `columns`), as a
     /// result with `columns` only. One sort of 67 k small keys here is a few ms; SQLite's sort of the same
     /// rows, stderr tails and all, cost about 35 ms CPU. `r` is consumed, so that each row array is

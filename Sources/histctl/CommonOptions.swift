@@ -137,17 +137,21 @@ struct CommonOptions: ParsableArguments {
         var (shown, more) = result.limited(to: rowLimit(tableDefault: tableDefault), keep: keep)
         if let alreadyLimited { more += alreadyLimited }
         if let bytes = Renderer.bytes(shown, as: format) {
-            // A whole listing (67 k crashes are 6.6 MB of CSV): written as built, not copied into a String.
-            fflush(nil) // anything printed before goes first
-            guard bytes.withUnsafeBytes({ Sys.writeAll(STDOUT_FILENO, $0) }) else {
-                throw Failure("cannot write the report to stdout: \(Sys.errnoText(errno))")
-            }
+            try write(bytes)
         } else {
             var out = Renderer.render(format == .table ? transform(shown) : shown, as: format, options: renderOptions())
             if format == .table, more > 0 { out += Renderer.moreFooter(more) }
             print(out, terminator: "")
         }
         try failIfNeeded(found: !result.isEmpty || (alreadyLimited ?? 0) > 0)
+    }
+
+    /// Writes a whole listing (67 k crashes are 6.6 MB of CSV) to stdout as built, not copied into a String.
+    func write(_ bytes: [UInt8]) throws {
+        fflush(nil) // anything printed before goes first
+        guard bytes.withUnsafeBytes({ Sys.writeAll(STDOUT_FILENO, $0) }) else {
+            throw Failure("cannot write the report to stdout: \(Sys.errnoText(errno))")
+        }
     }
 
     func failIfNeeded(found: Bool) throws {

@@ -11,7 +11,8 @@ import Testing
 /// of time order, lost starts, ends recorded twice, operator-caused ends, restarts recorded twice, late,
 /// out of their window and with a clock stepped back) with retention pruning in between, the column
 /// equals the raw rule (the first restart_scheduled by ts, then id, within 60 s after the end), and
-/// `histctl crashes` (all rows and the newest N) equals the listing computed from raw rows only.
+/// `histctl crashes` (all rows and the newest N, and the CSV/JSON bytes of all rows) equals the listing
+/// computed from raw rows only.
 @Suite struct RestartDelayEquivalenceTests {
     /// The crashes listing as it was before 0013: the restart delay by one events range per crash, and
     /// one ORDER BY over everything.
@@ -71,6 +72,10 @@ import Testing
             let raw = try db.run(sql: rawListingSQL, arguments: scope.arguments, columns: Reports.crashColumns, label: "raw listing")
             let all = try Reports.crashes(db, scope)
             #expect(all.rows == raw.rows, "all \(scope.since.milliseconds)..<\(scope.until.milliseconds) \(scope.programs)")
+            // The bytes histctl writes for --format csv|json, from the query's rows, against the raw rows rendered.
+            let format: OutputFormat = k % 2 == 0 ? .csv : .json
+            #expect(try Reports.crashListing(db, scope, format: format)?.bytes == Renderer.bytes(raw, as: format),
+                    "\(format) \(scope.since.milliseconds)..<\(scope.until.milliseconds) \(scope.programs)")
             let n = Int.random(in: 0...60, using: &rng)
             let newest = try Reports.crashes(db, scope, newest: n)
             #expect(newest.rows == Array(raw.rows.suffix(n)), "newest \(n) \(scope.since.milliseconds)..<\(scope.until.milliseconds) \(scope.programs)")
