@@ -3,7 +3,9 @@ import GRDB
 /// `instances.restart_delay_ms` (migrations/0013_restart_delay.sql): for a crash or limit kill, the value
 /// of the first restart_scheduled event (by ts, then id) whose instance_id is the instance and whose ts
 /// lies within 60 s after its end. The crashes listing shows it as `restart_delay_s`. Derived and exact:
-/// the writer sets it in the transaction that records the restart_scheduled (`setSQL`), retention
+/// the writer sets it in the transaction that records the restart_scheduled (`setSQL`; or, when the end
+/// and the instance's one restart are in the same batch, with the end's own INSERT or UPDATE, so that a
+/// crash loop's cycle costs no second write of the row: `WriteSession.restartsAhead`), retention
 /// recomputes it for the instances whose restart_scheduled events it deletes (`rebuild`), and migration
 /// 0013 and fixtures derive it from the raw rows (`rebuildAllSQL`).
 ///

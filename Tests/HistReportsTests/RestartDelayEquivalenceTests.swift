@@ -158,6 +158,56 @@ import Testing
 }
 
 extension RestartDelayEquivalenceTests {
+    /// The writer's shortcut (the delay written with the end when the batch holds the end and the one
+    /// restart after it) and its exceptions, written in big batches: a plain cycle, two restarts in one
+    /// batch (the later-written one first by ts), an end written
+    /// before its start, a restart out of the window, and a clean exit with a restart. Each gives what
+    /// the raw rule gives.
+    @Test func restartsInTheEndsBatch() throws {
+        let dir = SampleHistory.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try LoopRollupEquivalenceTests.openStore(dir + "/h.db")
+        defer { store.close() }
+        let writer = store.startWriter(options: .init(batchSize: 500))
+        let t0 = LoopRollupEquivalenceTests.t0
+        var id: InstanceID = 0
+        func cycle(_ order: [String], at t: Int64, restarts: [(Int64, Int64)], classification: ExitClassification = .crash) {
+            id += 1
+            let info = InstanceInfo(id: id, program: "web", workerIndex: nil, identity: ProcessIdentity(pid: Int32(100 + id), startTicks: UInt64(id)),
+                                    startedAt: Timestamp(milliseconds: t))
+            let end = InstanceEnd(instance: info, endedAt: Timestamp(milliseconds: t + 1000), status: .exited(code: 1),
+                                  classification: classification, uptime: .seconds(1), stderrTail: "x")
+            for step in order {
+                switch step {
+                case "start": writer.record(HistEvent(time: info.startedAt, program: "web", payload: .started(info)))
+                case "end": writer.record(HistEvent(time: end.endedAt, program: "web", payload: .ended(end)))
+                default:
+                    for (k, r) in restarts.enumerated() where step == "restart\(k)" {
+                        writer.record(HistEvent(time: Timestamp(milliseconds: t + 1000 + r.0), program: "web",
+                                                payload: .restartScheduled(instance: info, delay: .milliseconds(r.1), attempt: k + 1, workerIndex: nil)))
+                    }
+                }
+            }
+        }
+        for round in 0..<20 {
+            let t = t0 + Int64(round) * 600_000
+            cycle(["start", "end", "restart0"], at: t, restarts: [(0, 100)])
+            cycle(["start", "end", "restart0", "restart1"], at: t + 20_000, restarts: [(3000, 300), (1000, 400)])
+            cycle(["end", "start", "restart0"], at: t + 30_000, restarts: [(0, 500)])
+            cycle(["start", "end", "restart0"], at: t + 40_000, restarts: [(61_000, 600)])
+            cycle(["start", "end", "restart0"], at: t + 50_000, restarts: [(0, 700)], classification: .clean)
+            cycle(["start", "end", "restart0"], at: t + 60_000, restarts: [(60_000, 800)], classification: .limit)
+        }
+        #expect(writer.flush(timeout: .seconds(30)))
+        try store.withWriteConnection { db in
+            let actual = try Self.actual(db)
+            #expect(actual == (try Self.expected(db)))
+            let values = Set(actual.compactMap { $0[1] })
+            #expect(values.isSuperset(of: [100, 400, 800]), "the plain cycle, the earlier of two, the window's edge: \(values)")
+            #expect(values.isDisjoint(with: [300, 600, 700]))
+        }
+    }
+
     /// Migration 0013 fills the column with the statement fixtures use, and that statement gives what
     /// the writer wrote on a writer-made history.
     @Test func migrationAndRebuildAgreeWithTheWriter() throws {
