@@ -35,7 +35,10 @@ struct ListingBytes {
 
     /// Every row of `statement` (arguments bound), the document in key order, and the row count.
     func build(_ statement: Statement, _ db: Database) throws -> (bytes: [UInt8], rows: Int) {
-        var arena = ByteText(capacity: 1 << 20)
+        // 32 MiB reserved up front is address space only (pages are touched as they are written), and the
+        // arena never moves: grown by doubling from 1 MiB, a 6.6 MB listing copied ~7 MB and faulted in
+        // 15 MB (about 4 ms of a 130 ms CSV). A bigger listing grows past it as any array does.
+        var arena = ByteText(capacity: 1 << 25)
         var lines: [Line] = []
         let shown = Int32(columns.count)
         let kinds = columns.map(\.kind)
