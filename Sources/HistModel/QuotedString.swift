@@ -22,6 +22,14 @@ public enum QuotedString {
         out.append(quoteByte)
     }
 
+    /// Appends `utf8` (valid UTF-8, e.g. text SQLite returned that was checked first) as a quoted
+    /// literal, without making a String of it: the same bytes as `append(String(decoding: utf8, ...))`.
+    public static func append(utf8: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        out.append(quoteByte)
+        appendEscaped(utf8, to: &out)
+        out.append(quoteByte)
+    }
+
     private static let quoteByte = UInt8(ascii: "\"")
     private static let backslash = UInt8(ascii: "\\")
 

@@ -37,17 +37,43 @@ public enum Renderer {
         }
     }
 
+    /// CSV or JSON as UTF-8 bytes (the text `csv`/`json` return), so that a whole listing can be written
+    /// without another copy of it; nil for the other formats.
+    public static func bytes(_ r: ReportResult, as format: OutputFormat) -> [UInt8]? {
+        switch format {
+        case .csv: csvBytes(r)
+        case .json: jsonBytes(r)
+        case .table, .html: nil
+        }
+    }
+
     // MARK: JSON
 
     /// An array of objects, one per line, keys in column order.
-    public static func json(_ r: ReportResult) -> String {
-        guard !r.rows.isEmpty else { return "[]\n" }
-        var out = "[\n"
-        for (n, row) in r.rows.enumerated() {
-            out += "  " + jsonObject(columns: r.columns.map(\.name), row: row)
-            out += n == r.rows.count - 1 ? "\n" : ",\n"
+    public static func json(_ r: ReportResult) -> String { String(decoding: jsonBytes(r), as: UTF8.self) }
+
+    static func jsonBytes(_ r: ReportResult) -> [UInt8] {
+        guard !r.rows.isEmpty else { return Array("[]\n".utf8) }
+        // Byte by byte (ByteText): the same text as jsonObject per row, without a String per cell.
+        let keys: [[UInt8]] = r.columns.map { c in
+            var k: [UInt8] = []
+            QuotedString.append(c.name, to: &k)
+            k.append(contentsOf: Array(": ".utf8))
+            return k
         }
-        return out + "]\n"
+        var out = ByteText(capacity: r.rows.count * 64 * max(1, r.columns.count))
+        out.append("[\n")
+        for (n, row) in r.rows.enumerated() {
+            out.append("  {")
+            for i in row.indices {
+                if i > 0 { out.append(", ") }
+                out.bytes.append(contentsOf: keys[i])
+                out.append(json: row[i])
+            }
+            out.append(n == r.rows.count - 1 ? "}\n" : "},\n")
+        }
+        out.append("]\n")
+        return out.bytes
     }
 
     /// One object with keys in the given order.
@@ -84,12 +110,24 @@ public enum Renderer {
     // MARK: CSV
 
     /// RFC 4180: a header row, CRLF line ends, fields with `,` `"` CR or LF quoted, quotes doubled.
-    public static func csv(_ r: ReportResult) -> String {
-        var out = r.columns.map { csvField($0.name) }.joined(separator: ",") + "\r\n"
-        for row in r.rows {
-            out += row.map { csvField(csvText($0)) }.joined(separator: ",") + "\r\n"
+    public static func csv(_ r: ReportResult) -> String { String(decoding: csvBytes(r), as: UTF8.self) }
+
+    static func csvBytes(_ r: ReportResult) -> [UInt8] {
+        // Byte by byte (ByteText): the same fields as csvField(csvText(v)), without a String per cell.
+        var out = ByteText(capacity: r.rows.count * 16 * max(1, r.columns.count))
+        for (i, c) in r.columns.enumerated() {
+            if i > 0 { out.append(byte: 0x2C) }
+            out.append(csvField: c.name)
         }
-        return out
+        out.append("\r\n")
+        for row in r.rows {
+            for i in row.indices {
+                if i > 0 { out.append(byte: 0x2C) }
+                out.append(csv: row[i])
+            }
+            out.append("\r\n")
+        }
+        return out.bytes
     }
 
     static func csvText(_ v: ReportValue) -> String {

@@ -183,18 +183,33 @@ public final class ReportDatabase: Sendable {
     /// Runs the embedded query `queries/NAME.sql` with named arguments and reads the declared columns.
     public func run(query name: String, arguments: [String: (any DatabaseValueConvertible)?], columns: [ReportColumn]) throws(ReportError) -> ReportResult {
         guard let sql = BundledSQL.query(name) else { throw ReportError(.missingQuery, "query \(name).sql is not built into histctl") }
-        return try run(sql: sql, arguments: arguments, columns: columns, label: name)
+        return try run(sql: standIns.adapt(sql), arguments: arguments, columns: columns, label: name)
     }
 
     /// Runs `sql` with named arguments. `columns` nil = take the statement's columns, values as SQLite returns them.
     public func run(sql: String, arguments: [String: (any DatabaseValueConvertible)?] = [:], columns: [ReportColumn]?, label: String) throws(ReportError) -> ReportResult {
+        try withStatement(sql: sql, arguments: arguments, label: label) { statement, db in
+            let cols = columns ?? statement.columnNames.map { ReportColumn($0) }
+            return ReportResult(columns: cols, rows: try RowReader.rows(statement, db, kinds: cols.map(\.kind)))
+        }
+    }
+
+    /// The embedded query `queries/NAME.sql` prepared with named arguments, for `body` to step (as `run`
+    /// does; `ListingBytes` writes the rows as bytes instead), with `run`'s errors.
+    func withStatement<T>(query name: String, arguments: [String: (any DatabaseValueConvertible)?],
+                          _ body: (Statement, Database) throws -> T) throws(ReportError) -> T {
+        guard let sql = BundledSQL.query(name) else { throw ReportError(.missingQuery, "query \(name).sql is not built into histctl") }
+        return try withStatement(sql: standIns.adapt(sql), arguments: arguments, label: name, body)
+    }
+
+    func withStatement<T>(sql: String, arguments: [String: (any DatabaseValueConvertible)?], label: String,
+                          _ body: (Statement, Database) throws -> T) throws(ReportError) -> T {
         do {
             return try queue.read { db in
                 let statement = try db.makeStatement(sql: sql)
                 // Extra named values are ignored by GRDB, so one argument set can serve several queries.
                 if !arguments.isEmpty { statement.arguments = StatementArguments(arguments) }
-                let cols = columns ?? statement.columnNames.map { ReportColumn($0) }
-                return ReportResult(columns: cols, rows: try RowReader.rows(statement, db, kinds: cols.map(\.kind)))
+                return try body(statement, db)
             }
         } catch let e as DatabaseError {
             if e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB {

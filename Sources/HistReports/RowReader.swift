@@ -7,16 +7,34 @@ import HistModel
 /// handle (arguments already bound by GRDB, inside GRDB's read).
 ///
 /// Why: a postmortem reads ~100,000 cells (17,000 timeline events in a 1 h window of the 30-day
-/// fixture); GRDB's row cursor builds a `DatabaseValue` per cell and checks each access, which cost as
-/// much as SQLite's own work. Each cell is read by its column's `ColumnKind` (an INTEGER time column
-/// becomes a `.time`, ...); text as GRDB reads it (`String(cString:)`, invalid UTF-8 repaired).
+/// fixture) and a day's crash listing 67,524 rows x 12 columns; GRDB's row cursor builds a
+/// `DatabaseValue` per cell and checks each access, which cost as much as SQLite's own work. Each cell is
+/// read by its column's `ColumnKind` (an INTEGER time column becomes a `.time`, ...). Text is read with
+/// its length (invalid UTF-8 repaired, as GRDB does), so a value with an embedded NUL (a stderr tail can
+/// hold one; the writer stores it whole) is read whole, where `String(cString:)` stopped at the NUL.
+/// Listings that write bytes without building cells step the statement with `forEach` and read what they
+/// need themselves (`ListingBytes`).
 enum RowReader {
+    /// Every row of `statement`, reading `kinds.count` columns (a column the statement lacks reads as NULL).
     static func rows(_ statement: Statement, _ db: Database, kinds: [ColumnKind]) throws -> [[ReportValue]] {
+        var rows: [[ReportValue]] = []
+        let n = Int32(kinds.count)
+        try forEach(statement, db) { st in
+            let available = sqlite3_column_count(st)
+            var row: [ReportValue] = []
+            row.reserveCapacity(Int(n))
+            for i in 0..<n { row.append(i < available ? cell(st, i, kinds[Int(i)]) : .null) }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// Steps `statement` (its arguments already bound) to its end, calling `body` with the SQLite handle
+    /// on each row. Throws a `DatabaseError` with SQLite's code when a step fails.
+    static func forEach(_ statement: Statement, _ db: Database, _ body: (OpaquePointer) throws -> Void) throws {
         let st = statement.sqliteStatement
         sqlite3_reset(st)
         defer { sqlite3_reset(st) }
-        let n = Int32(kinds.count)
-        var rows: [[ReportValue]] = []
         while true {
             let rc = sqlite3_step(st)
             if rc == SQLITE_DONE { break }
@@ -24,12 +42,8 @@ enum RowReader {
                 throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) },
                                     sql: statement.sql)
             }
-            var row: [ReportValue] = []
-            row.reserveCapacity(Int(n))
-            for i in 0..<n { row.append(cell(st, i, kinds[Int(i)])) }
-            rows.append(row)
+            try body(st)
         }
-        return rows
     }
 
     @inline(__always) static func cell(_ st: OpaquePointer, _ i: Int32, _ kind: ColumnKind) -> ReportValue {
@@ -47,17 +61,36 @@ enum RowReader {
             if kind == .time { return .time(Timestamp(milliseconds: Int64(d))) }
             return .real(d)
         case SQLITE_TEXT:
-            let s = String(cString: sqlite3_column_text(st, i))
+            let s = text(st, i)
             if kind == .signalList {
                 return .text(s.split(separator: ",").map { Int32($0).map(SignalName.name) ?? String($0) }.joined(separator: ","))
             }
             return .text(s)
         case SQLITE_BLOB:
-            guard let bytes = sqlite3_column_blob(st, i) else { return .text("x''") }
-            let data = Data(bytes: bytes, count: Int(sqlite3_column_bytes(st, i)))
-            return .text("x'" + data.map { String(format: "%02x", $0) }.joined() + "'")
+            let count = Int(sqlite3_column_bytes(st, i))
+            guard let p = sqlite3_column_blob(st, i) else { return .text("x''") }
+            var out: [UInt8] = [UInt8(ascii: "x"), UInt8(ascii: "'")]
+            out.reserveCapacity(count * 2 + 3)
+            for b in UnsafeRawBufferPointer(start: p, count: count) { out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 15)]) }
+            out.append(UInt8(ascii: "'"))
+            return .text(String(decoding: out, as: UTF8.self))
         default:
             return .null
         }
     }
+
+    /// A TEXT cell's bytes (its whole length; valid until the next step or column read of another type).
+    /// Empty for a NULL pointer (out of memory in SQLite's conversion reads as no text).
+    @inline(__always) static func utf8(_ st: OpaquePointer, _ i: Int32) -> UnsafeBufferPointer<UInt8> {
+        // sqlite3_column_text before sqlite3_column_bytes: the documented order for a length in UTF-8.
+        guard let p = sqlite3_column_text(st, i) else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(st, i)))
+    }
+
+    /// A TEXT cell as a String (invalid UTF-8 repaired with U+FFFD).
+    @inline(__always) static func text(_ st: OpaquePointer, _ i: Int32) -> String {
+        String(decoding: utf8(st, i), as: UTF8.self)
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 }

@@ -110,6 +110,7 @@ public enum HistoryRollups {
         try CrashRollup.rebuild(db, from: Int64.min + 1, until: Int64.max)
         try LoopRollup.rebuild(db, from: -(1 << 62), until: 1 << 62)
         try ProgramHours.rebuild(db, from: -(1 << 62), until: 1 << 62)
+        try RestartDelay.rebuildAll(db)
     }
 
     /// The statements that derive `loop_hours` and `program_hours` rows (migrations/0011_loop_rollups.sql)

@@ -35,3 +35,14 @@ extension Pruner {
         try LoopRollup.rebuild(db, from: hour, until: until)
     }
 }
+
+/// How retention keeps `instances.restart_delay_ms` (migrations/0013_restart_delay.sql) exact: the
+/// instances whose restart_scheduled events a step deleted get their value recomputed from the events
+/// left (normally none: an event older than the cutoff follows an end older than it, and the instance
+/// goes in a later phase; between the two the value must already say what the rows say).
+extension Pruner {
+    func pruneRestartDelays(_ db: Database, deleted: [(kind: Int64, instance: Int64?)]) throws {
+        let ids = Set(deleted.compactMap { $0.kind == 4 ? $0.instance : nil })
+        try RestartDelay.rebuild(db, instances: ids.sorted())
+    }
+}

@@ -53,11 +53,12 @@ struct Pruner {
             let gone = try Row.fetchAll(db.cachedStatement(sql: """
                 DELETE FROM events WHERE id IN
                     (SELECT id FROM events WHERE kind IN (SELECT id FROM event_kinds) AND ts < ? LIMIT ?)
-                RETURNING kind, ts
+                RETURNING kind, ts, instance_id
                 """), arguments: [cutoff, batchSize])
             n = gone.count
             result.events += n
             try pruneEventRollups(db, deleted: gone.map { (kind: $0[0] as Int64, ts: $0[1] as Int64) })
+            try pruneRestartDelays(db, deleted: gone.map { (kind: $0[0] as Int64, instance: $0[2] as Int64?) })
         case .scans:
             n = try delete(db, "DELETE FROM scans WHERE id IN (SELECT id FROM scans WHERE ts < ? ORDER BY ts LIMIT ?)", cutoff)
             result.scans += n

@@ -29,6 +29,12 @@ struct WriteSession {
     /// and the end needs no UPDATE: one write of the instances row and its four indexes instead of two.
     /// Same transaction, so the committed result is the same.
     private var endsAhead: [InstanceID: InstanceEnd] = [:]
+    /// The restart_scheduled events of this batch per instance, seen before it is written: when an instance
+    /// ends in this batch and exactly one restart_scheduled for it follows, its `restart_delay_ms`
+    /// (RestartDelay) is written with the end (in the complete INSERT or the end's UPDATE) instead of by
+    /// one more UPDATE of the row when the restart comes (a crash loop's start, end and restart are
+    /// one INSERT again). Anything else (several, one before the end) takes the restart's own UPDATE.
+    private var restartsAhead: [InstanceID: RestartAhead] = [:]
     /// Instances inserted complete in this batch whose end has not been reached yet.
     private var insertedComplete: Set<InstanceID> = []
     /// Instances whose end in this batch an operator caused (operator_effects 'ended'): not crashes, so
@@ -58,6 +64,7 @@ struct WriteSession {
         let snapshot: Statement
         let effect: Statement
         let crashRollup: Statement
+        let restartDelay: Statement
 
         static let eventsSmallSQL = EventRows.sql(rows: EventRows.smallChunk)
         static let eventsBigSQL = EventRows.sql(rows: EventRows.chunk)
@@ -70,12 +77,12 @@ struct WriteSession {
                 INSERT INTO instances (run_id, program_id, worker_index, pid, start_ticks, started_at) VALUES (?, ?, ?, ?, ?, ?)
                 """)
             instanceEnd = try db.cachedStatement(sql: """
-                UPDATE instances SET ended_at = ?, exit_code = ?, signal = ?, core_dumped = ?, class = ?, uptime_ms = ?,
-                    stderr_tail = ? WHERE id = ? AND ended_at IS NULL
+                UPDATE instances SET ended_at = ?1, exit_code = ?2, signal = ?3, core_dumped = ?4, class = ?5, uptime_ms = ?6,
+                    stderr_tail = ?7, restart_delay_ms = coalesce(?9, restart_delay_ms) WHERE id = ?8 AND ended_at IS NULL
                 """)
             instanceComplete = try db.cachedStatement(sql: """
                 INSERT INTO instances (run_id, program_id, worker_index, pid, start_ticks, started_at, ended_at, exit_code,
-                    signal, core_dumped, class, uptime_ms, stderr_tail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    signal, core_dumped, class, uptime_ms, stderr_tail, restart_delay_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             programLookup = try db.cachedStatement(sql: "SELECT id FROM programs WHERE name = ?")
             programInsert = try db.cachedStatement(sql: "INSERT INTO programs (name, kind) VALUES (?, 'program')")
@@ -88,6 +95,7 @@ struct WriteSession {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             crashRollup = try db.cachedStatement(sql: CrashRollup.upsertSQL)
+            restartDelay = try db.cachedStatement(sql: RestartDelay.setSQL)
         }
     }
 
@@ -107,12 +115,26 @@ struct WriteSession {
             }
         }
         endsAhead.removeAll(keepingCapacity: true)
+        restartsAhead.removeAll(keepingCapacity: true)
         insertedComplete.removeAll(keepingCapacity: true)
         operatorEnded.removeAll(keepingCapacity: true)
         for i in items.indices {
-            if case .event(let e) = items[i], case .ended(let end) = e.payload {
+            guard case .event(let e) = items[i] else { continue }
+            switch e.payload {
+            case .ended(let end):
                 if endsAhead[end.instance.id] == nil { endsAhead[end.instance.id] = end }
                 if e.operatorAction != nil { operatorEnded.insert(end.instance.id) }
+            case .started(let info):
+                // A start after the end in this batch remaps the instance: its restart names the new row.
+                if endsAhead[info.id] != nil { restartsAhead[info.id] = .ambiguous }
+            case .restartScheduled(let info?, let delay, _, _):
+                // Usable only when it is the instance's one restart in the batch and its end came first.
+                if restartsAhead[info.id] != nil || endsAhead[info.id] == nil {
+                    restartsAhead[info.id] = .ambiguous
+                } else {
+                    restartsAhead[info.id] = .one(ts: e.time.milliseconds, delay: delay.milliseconds)
+                }
+            default: break
             }
         }
         for i in items.indices {
@@ -232,6 +254,9 @@ struct WriteSession {
         }
         let ts = e.time.milliseconds, kind = EventKindID.id(e.kind)
         programHours.add(kind: kind, programID: programID, ts: ts, value: value)
+        if case .restartScheduled(let info?, let delay, _, _) = e.payload, let instance {
+            try setRestartDelay(info.id, row: instance, ts: ts, delay: delay.milliseconds, st, db)
+        }
         if case .spawnFailed = e.payload, let programID {
             loops.addSpawnFailure(programID: programID, ts: ts, worker: Self.worker(of: e.payload),
                                   floor: loops.needsEventIDFloor ? try Self.newestEventID(db) : nil)
@@ -247,6 +272,36 @@ struct WriteSession {
             try appendEvent(st, db, ts: ts, kind: kind, programID: programID, instanceID: instance, value: value,
                             detail: nil, outcome: &outcome)
         }
+    }
+
+    /// `instances.restart_delay_ms` of the crash a restart_scheduled follows (RestartDelay): set by the
+    /// first such event by ts; one written later with an earlier ts (a clock stepped back) replaces it.
+    private mutating func setRestartDelay(_ id: InstanceID, row: Int64, ts: Int64, delay: Int64, _ st: Statements,
+                                          _ db: Database) throws {
+        if let first = caches.restartAt[id], first <= ts { return }
+        let raw = RawInsert(st.restartDelay, db)
+        raw.bind(1, delay)
+        raw.bind(2, row)
+        raw.bind(3, ts)
+        try raw.run()
+        if raw.changes == 1 { caches.setRestart(id, at: ts) }
+    }
+
+    /// What the batch holds of an instance's restart_scheduled events (`restartsAhead`).
+    enum RestartAhead {
+        case one(ts: Int64, delay: Int64)
+        case ambiguous
+    }
+
+    /// The `restart_delay_ms` to write with `end` (and the restart's ts), when the batch's one restart for
+    /// the instance follows it within RestartDelay's window and the end is a crash or limit kill: the
+    /// value `RestartDelay.setSQL` would set when that restart is written.
+    private func restartWithEnd(_ end: InstanceEnd) -> (ts: Int64, delay: Int64)? {
+        guard !restartsAhead.isEmpty, end.classification == .crash || end.classification == .limit,
+              case .one(let ts, let delay)? = restartsAhead[end.instance.id] else { return nil }
+        let at = end.endedAt.milliseconds
+        guard ts >= at, ts <= at + RestartDelay.windowMs else { return nil }
+        return (ts, delay)
     }
 
     /// The `operator_effects.effect` an operator-caused event stands for (nil: none recorded).
@@ -296,9 +351,14 @@ struct WriteSession {
             let raw = RawInsert(st.instanceEnd, db)
             bindEnd(raw, end, from: 1)
             raw.bind(8, known)
+            let restart = restartWithEnd(end)
+            raw.bind(9, restart?.delay)
             try raw.run()
             // An instance that already has an end keeps its first one (and is counted once).
-            if raw.changes == 1 { try countCrash(info, end, programID: programID, row: known, db) }
+            if raw.changes == 1 {
+                if let restart { caches.setRestart(info.id, at: restart.ts) }
+                try countCrash(info, end, programID: programID, row: known, db)
+            }
             row = known
         } else {
             // The start was lost (recording gap) or belongs to no run we know: write the whole row.
@@ -341,8 +401,11 @@ struct WriteSession {
         let raw = RawInsert(st.instanceComplete, db)
         bindStart(raw, info, programID: programID)
         bindEnd(raw, end, from: 7)
+        let restart = restartWithEnd(end)
+        raw.bind(14, restart?.delay)
         try raw.run()
         let row = raw.lastRowID
+        if let restart { caches.setRestart(info.id, at: restart.ts) }
         try countCrash(info, end, programID: programID, row: row, db)
         return row
     }

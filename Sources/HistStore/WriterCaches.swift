@@ -14,6 +14,9 @@ struct WriterCaches {
     private(set) var instanceRows: [InstanceID: Int64] = [:]
     /// When each mapped instance ended (ms), for dropping old mappings.
     private(set) var endedAt: [InstanceID: Int64] = [:]
+    /// The ts of the restart_scheduled whose value this process wrote into the instance's
+    /// `restart_delay_ms` (RestartDelay: a later-written one with an earlier ts replaces it).
+    private(set) var restartAt: [InstanceID: Int64] = [:]
     /// programs.id -> its newest crashes, oldest first (LoopRollup's in-order fast path).
     private(set) var loopTails: [Int64: [LoopRollup.Crash]] = [:]
     /// The prune generation and this connection's `PRAGMA data_version` when the tails were last known
@@ -24,6 +27,7 @@ struct WriterCaches {
         case program(String, Int64?)
         case instance(InstanceID, Int64?)
         case ended(InstanceID, Int64?)
+        case restart(InstanceID, Int64?)
         case loopTail(Int64, [LoopRollup.Crash]?)
     }
 
@@ -40,6 +44,10 @@ struct WriterCaches {
 
     mutating func setEnded(_ id: InstanceID, at ms: Int64) {
         undo.append(.ended(id, endedAt.updateValue(ms, forKey: id)))
+    }
+
+    mutating func setRestart(_ id: InstanceID, at ms: Int64) {
+        undo.append(.restart(id, restartAt.updateValue(ms, forKey: id)))
     }
 
     mutating func setLoopTail(_ programID: Int64, _ tail: [LoopRollup.Crash]?) {
@@ -65,6 +73,7 @@ struct WriterCaches {
             case .program(let k, let old): programIDs[k] = old
             case .instance(let k, let old): instanceRows[k] = old
             case .ended(let k, let old): endedAt[k] = old
+            case .restart(let k, let old): restartAt[k] = old
             case .loopTail(let k, let old): loopTails[k] = old
             }
         }
@@ -78,6 +87,7 @@ struct WriterCaches {
         for id in old {
             endedAt[id] = nil
             instanceRows[id] = nil
+            restartAt[id] = nil
         }
     }
 }

@@ -24,7 +24,8 @@ enum QueryScenario {
         typealias Case = (name: String, limit: Double?, cli: [String], body: (ReportDatabase) throws -> Int)
         let cases: [Case] = [
             // The full listing; the binary runs with --format csv, the "all 67 k rows <= 150 ms" case.
-            ("crashes --since 1d", 150, ["crashes", "--since", "1d", "--format", "csv"], { try Reports.crashes($0, scope(day)).rows.count }),
+            // The API part is what histctl runs for it: the rows written as CSV bytes (Reports.crashListing).
+            ("crashes --since 1d", 150, ["crashes", "--since", "1d", "--format", "csv"], { try Reports.crashListing($0, scope(day), format: .csv)?.rows ?? -1 }),
             // The table's default view: the newest 50 picked by the query, plus the count for its footer.
             ("crashes --since 1d (table, newest 50)", nil, ["crashes", "--since", "1d", "--format", "table"],
              { db in
@@ -59,9 +60,9 @@ enum QueryScenario {
         var r = ScenarioResult("query")
         // The box may be shared: the load beside the numbers says how much to trust them.
         r.info["load average at start"] = loadAverage()
-        // The histctl built beside this histbench (any scratch path, e.g. .build-rel), else the default one.
-        let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("histctl").path
-        let histctl = FileManager.default.isExecutableFile(atPath: sibling) ? sibling : ws.repo + "/.build/release/histctl"
+        // The histctl built beside this histbench (a build with its own --scratch-path), else REPO's release one.
+        let beside = ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map { ($0 as NSString).deletingLastPathComponent + "/histctl" })
+        let histctl = beside.flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil } ?? ws.repo + "/.build/release/histctl"
         let haveCLI = FileManager.default.isExecutableFile(atPath: histctl)
         r.info["histctl"] = haveCLI ? histctl : "not built: no histctl binary runs"
         for c in cases where only.isEmpty || only.contains(where: { c.name.hasPrefix($0) }) {

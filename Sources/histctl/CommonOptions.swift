@@ -3,6 +3,7 @@ import Foundation
 import HistConfig
 import HistModel
 import HistReports
+import HistSys
 
 extension OutputFormat: ExpressibleByArgument {}
 extension TopSort: ExpressibleByArgument {}
@@ -135,10 +136,22 @@ struct CommonOptions: ParsableArguments {
               table transform: (ReportResult) -> ReportResult = { $0 }) throws {
         var (shown, more) = result.limited(to: rowLimit(tableDefault: tableDefault), keep: keep)
         if let alreadyLimited { more += alreadyLimited }
-        var out = Renderer.render(format == .table ? transform(shown) : shown, as: format, options: renderOptions())
-        if format == .table, more > 0 { out += Renderer.moreFooter(more) }
-        print(out, terminator: "")
+        if let bytes = Renderer.bytes(shown, as: format) {
+            try write(bytes)
+        } else {
+            var out = Renderer.render(format == .table ? transform(shown) : shown, as: format, options: renderOptions())
+            if format == .table, more > 0 { out += Renderer.moreFooter(more) }
+            print(out, terminator: "")
+        }
         try failIfNeeded(found: !result.isEmpty || (alreadyLimited ?? 0) > 0)
+    }
+
+    /// Writes a whole listing (67 k crashes are 6.6 MB of CSV) to stdout as built, not copied into a String.
+    func write(_ bytes: [UInt8]) throws {
+        fflush(nil) // anything printed before goes first
+        guard bytes.withUnsafeBytes({ Sys.writeAll(STDOUT_FILENO, $0) }) else {
+            throw Failure("cannot write the report to stdout: \(Sys.errnoText(errno))")
+        }
     }
 
     func failIfNeeded(found: Bool) throws {

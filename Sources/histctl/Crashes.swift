@@ -60,6 +60,12 @@ extension Histctl {
                     try options.emit(try Reports.crashes(db, scope, summary: true))
                     return
                 }
+                // JSON and CSV of every row: written from the query's rows as bytes (no cells built).
+                if options.rowLimit() == nil, let listing = try Reports.crashListing(db, scope, format: options.format) {
+                    try options.write(listing.bytes)
+                    try options.failIfNeeded(found: listing.rows > 0)
+                    return
+                }
                 // A table shows the newest 50 of maybe tens of thousands: the query picks them (index-only)
                 // and a count says how many more there are.
                 let limit = options.rowLimit()

@@ -8,7 +8,7 @@ import Testing
 
 /// The rollups of migrations/0011_loop_rollups.sql are exact: on randomized histories written by the real
 /// writer (random transaction sizes, ends out of time order, lost starts, ends recorded twice, pools,
-/// spawn failures, operator-caused ends, crash bursts) with retention pruning in between, `loop_hours`
+/// spawn failures, operator-caused ends, crash bursts, restarts recorded twice) with retention pruning in between, `loop_hours`
 /// and `program_hours` equal the raw rows grouped the same way, and `histctl loops` read through the
 /// rollup equals the same report computed from raw rows only, for random ranges and program filters.
 @Suite struct LoopRollupEquivalenceTests {
@@ -120,9 +120,19 @@ import Testing
                     writer.record(HistEvent(time: Timestamp(milliseconds: endAt), program: info.program,
                                             payload: .gaveUp(instance: info, restarts: 5, workerIndex: worker)))
                 } else {
-                    writer.record(HistEvent(time: Timestamp(milliseconds: endAt), program: info.program,
+                    // Mostly at the end's time, as the engine writes it; now and then later.
+                    let at = endAt + (Int.random(in: 0..<4, using: &rng) == 0 ? Int64.random(in: 0...20_000, using: &rng) : 0)
+                    writer.record(HistEvent(time: Timestamp(milliseconds: at), program: info.program,
                                             payload: .restartScheduled(instance: info, delay: .milliseconds(Int64.random(in: 100...60_000, using: &rng)),
                                                                        attempt: 1, workerIndex: info.workerIndex)))
+                    // Sometimes a second one for the same instance (a spawn failure retried): later, out of
+                    // the 60 s window, before the end, or earlier than the first (a clock stepped back).
+                    if Int.random(in: 0..<6, using: &rng) == 0 {
+                        writer.record(HistEvent(time: Timestamp(milliseconds: endAt + Int64.random(in: -5_000...70_000, using: &rng)),
+                                                program: info.program,
+                                                payload: .restartScheduled(instance: info, delay: .milliseconds(Int64.random(in: 100...60_000, using: &rng)),
+                                                                           attempt: 2, workerIndex: info.workerIndex)))
+                    }
                 }
             }
         }

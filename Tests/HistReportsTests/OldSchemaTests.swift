@@ -52,4 +52,33 @@ import Testing
         defer { try? raw.close() }
         #expect(try raw.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master WHERE name IN ('loop_hours', 'program_hours')") } == 0)
     }
+
+    /// A database migrated up to 0011 lacks only instances.restart_delay_ms (0013): the listing computes
+    /// the restart delays from the events instead (the column's raw rule), with the same rows.
+    @Test func restartDelaysBefore0013ComeFromTheEvents() throws {
+        let dir = SampleHistory.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let oldPath = dir + "/old.db", newPath = dir + "/new.db"
+        let queue = try DatabaseQueue(path: oldPath)
+        try HistoryDatabase.makeMigrator().migrate(queue, upTo: "0011_loop_rollups.sql")
+        try queue.write { db in
+            try db.execute(sql: SampleHistory.sql)
+            try CrashRollup.rebuild(db, from: Int64.min + 1, until: Int64.max)
+            try LoopRollup.rebuild(db, from: -(1 << 62), until: 1 << 62)
+            try ProgramHours.rebuild(db, from: -(1 << 62), until: 1 << 62)
+        }
+        try queue.close()
+        try SampleHistory.create(at: newPath)
+        let old = try ReportDatabase(path: oldPath), new = try ReportDatabase(path: newPath)
+        let t = SampleHistory.t0
+        let scope = ReportScope(since: Timestamp(milliseconds: t - 86_400_000), until: Timestamp(milliseconds: t + 86_400_000),
+                                now: Timestamp(milliseconds: t + 3_600_000))
+        let rows = try Reports.crashes(new, scope).rows
+        #expect(rows.contains { $0[7] != .null }, "the sample has restart delays")
+        #expect(try Reports.crashes(old, scope).rows == rows)
+        #expect(try Reports.crashes(old, scope, newest: 2).rows == Array(rows.suffix(2)))
+        let note = try #require(old.schemaNote)
+        #expect(note.contains("0013_restart_delay.sql") && note.contains("instances.restart_delay_ms"))
+        #expect(new.schemaNote == nil)
+    }
 }
