@@ -91,7 +91,8 @@ enum QueryScenario {
                 // histctl's relative times count back from its own now, so the CLI runs get --until
                 // (the fixture's end) where the report takes a range.
                 let untilArgs = c.cli.contains("--until") || c.cli.contains("--at") ? [] : ["--until", iso(end.milliseconds)]
-                let argv = [histctl] + c.cli + untilArgs + ["--db", fixture.path] + (c.cli.contains("--format") ? [] : ["--format", "json"])
+                // A case without --format runs histctl's default view, the table (80 columns), as a user sees it.
+                let argv = [histctl] + c.cli + untilArgs + ["--db", fixture.path] + (c.cli.contains("--format") ? [] : ["--format", "table"])
                 for _ in 0..<min(reps, 5) {
                     let t0 = monoNow()
                     let pid = try Processes.shared.spawn(argv, output: "/dev/null", newSession: false)
