@@ -50,18 +50,18 @@ raw AS MATERIALIZED (
     FROM (
         SELECT p.id AS program_id, i.ended_at AS ended_at, i.worker_index AS worker_index, i.uptime_ms AS uptime_ms
         FROM programs p NOT INDEXED
-        CROSS JOIN edges r
+        CROSS JOIN edges edge
         CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
-        WHERE i.class IN ('crash', 'limit') AND i.ended_at >= r.lo AND i.ended_at < r.hi
+        WHERE i.class IN ('crash', 'limit') AND i.ended_at >= edge.lo AND i.ended_at < edge.hi
           AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
           AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
         UNION ALL
         -- Starts that failed before exec (spawn_failed events) loop too; they never ran (no uptime).
         SELECT p.id, e.ts, json_extract(e.detail, '$.worker_index'), NULL
-        FROM edges r
+        FROM edges edge
         CROSS JOIN events e INDEXED BY events_kind_ts
         JOIN programs p ON p.id = e.program_id
-        WHERE e.kind = 9 /* spawn_failed */ AND e.ts >= r.lo AND e.ts < r.hi
+        WHERE e.kind = 9 /* spawn_failed */ AND e.ts >= edge.lo AND e.ts < edge.hi
           AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
     ) crash_rows
     GROUP BY crash_rows.program_id

@@ -172,7 +172,7 @@ import Testing
                        EXISTS (SELECT 1 FROM events e WHERE e.kind = 5 AND e.program_id = p.id AND e.ts >= :first AND e.ts < :until)
                 FROM programs p WHERE p.name = :name
                 """, arguments: ["first": first.milliseconds, "last": last.milliseconds, "until": until, "name": program],
-                columns: [ReportColumn("max_restart_delay_s", .seconds), ReportColumn("gave_up", .bool)])
+                columns: [ReportColumn("max_restart_delay_s", .seconds), ReportColumn("gave_up", .bool)], label: "direct delays")
             #expect(direct.rows.first == [row[5], row[6]], "\(program): restart delay and gave_up \(row) against the events")
         }
     }
