@@ -22,19 +22,27 @@
 -- that lie at least one window inside it, [:loop_from, :loop_until), come from the loop_hours rollup
 -- (migrations/0011_loop_rollups.sql: exact, the crashes in loops by the same definition over the whole
 -- history; inside the range minus one window on each side that is the same as within the range, since a
--- crash's membership depends only on the crashes within one window of it). The edges come from raw rows:
--- per program an instances_crashes range (index-only, in time order) plus an events_kind_ts range on
--- (kind = 9, ts) for spawn failures, each edge with one window of context, fed to histctl_crash_loop(),
--- an aggregate that HistReports registers on its connection (Sources/HistReports/CrashLoopAggregate.swift);
--- context rows decide membership but are not counted. Otherwise :loop_from = :loop_until = :until and
--- every crash in the range is read raw. The restart delays: the whole hours of each loop's span from
--- program_hours (a primary-key range per loop), the partial hours at the spans' ends from one
--- events_kind_ts range on (kind = 4, ts) per distinct hour (value is in the index), kept per program's
--- span by histctl_span_max; gave_up by a (kind = 5, ts) range per loop; program_states for the loops'
--- programs only.
+-- crash's membership depends only on the crashes within one window of it), grouped per program and worker
+-- slot in one pass. The edges come from raw rows: per program two instances_crashes ranges (index-only, in
+-- time order) plus two events_kind_ts ranges on (kind = 9, ts) for spawn failures, each edge with one
+-- window of context, fed to histctl_crash_loop(), an aggregate that HistReports registers on its
+-- connection (Sources/HistReports/CrashLoopAggregate.swift); context rows decide membership but are not
+-- counted. Otherwise :loop_from = :loop_until = :until and every crash in the range is read raw. The
+-- restart delays: the whole hours of each loop's span as a MAX over a program_hours primary-key range per
+-- loop, the partial hours at the span's ends from an events_kind_ts range on (kind = 4, ts) only where
+-- that hour's program_hours maximum could raise it (value is in the index); gave_up from one (kind = 5,
+-- ts) range from the earliest loop on; program_states for the loops' programs only.
 -- Extra parameters (Reports.loops):
 --   :loop_from, :loop_until  the whole hours read from loop_hours (equal to :until when none)
 WITH
+-- The raw edges as two ranges per program, [:since, :loop_from + :window_ms) and the rest of
+-- [:loop_until - :window_ms, :until) (disjoint; the second is empty when no hour comes from the rollup).
+-- Spelled as an OR of the two, SQLite walked the program's whole range in the index and filtered it.
+edges AS MATERIALIZED (
+    SELECT :since AS lo, min(:until, :loop_from + :window_ms) AS hi
+    UNION ALL
+    SELECT max(:since, :loop_until - :window_ms, min(:until, :loop_from + :window_ms)), :until
+),
 raw AS MATERIALIZED (
     SELECT crash_rows.program_id AS program_id,
            histctl_crash_loop(crash_rows.ended_at, crash_rows.worker_index, crash_rows.uptime_ms, :window_ms, :min_crashes,
@@ -42,21 +50,29 @@ raw AS MATERIALIZED (
     FROM (
         SELECT p.id AS program_id, i.ended_at AS ended_at, i.worker_index AS worker_index, i.uptime_ms AS uptime_ms
         FROM programs p NOT INDEXED
+        CROSS JOIN edges edge
         CROSS JOIN instances i INDEXED BY instances_crashes ON i.program_id = p.id
-        WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :until
-          AND (i.ended_at < :loop_from + :window_ms OR i.ended_at >= :loop_until - :window_ms)
+        WHERE i.class IN ('crash', 'limit') AND i.ended_at >= edge.lo AND i.ended_at < edge.hi
           AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = i.id AND f.effect = 'ended')
           AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
         UNION ALL
         -- Starts that failed before exec (spawn_failed events) loop too; they never ran (no uptime).
         SELECT p.id, e.ts, json_extract(e.detail, '$.worker_index'), NULL
-        FROM events e INDEXED BY events_kind_ts
+        FROM edges edge
+        CROSS JOIN events e INDEXED BY events_kind_ts
         JOIN programs p ON p.id = e.program_id
-        WHERE e.kind = 9 /* spawn_failed */ AND e.ts >= :since AND e.ts < :until
-          AND (e.ts < :loop_from + :window_ms OR e.ts >= :loop_until - :window_ms)
+        WHERE e.kind = 9 /* spawn_failed */ AND e.ts >= edge.lo AND e.ts < edge.hi
           AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
     ) crash_rows
     GROUP BY crash_rows.program_id
+),
+-- The rollup's hours per program and worker slot (one sort of the range's rows), then per program.
+hour_slots AS MATERIALIZED (
+    SELECT h.program_id AS program_id, h.worker AS worker, SUM(h.members) AS crashes, MIN(h.first_ms) AS first,
+           MAX(h.last_ms) AS last, MAX(h.longest_uptime_ms) AS longest_uptime_ms
+    FROM loop_hours h
+    WHERE h.hour >= :loop_from AND h.hour < :loop_until
+    GROUP BY h.program_id, h.worker
 ),
 parts AS MATERIALIZED (
     SELECT program_id, json_extract(loop, '$.crashes') AS crashes, json_extract(loop, '$.first') AS first,
@@ -64,51 +80,68 @@ parts AS MATERIALIZED (
            '[' || coalesce(json_extract(loop, '$.workers'), '') || ']' AS workers
     FROM raw WHERE loop IS NOT NULL
     UNION ALL
-    SELECT h.program_id, SUM(h.members), MIN(h.first_ms), MAX(h.last_ms), MAX(h.longest_uptime_ms),
+    SELECT h.program_id, SUM(h.crashes), MIN(h.first), MAX(h.last), MAX(h.longest_uptime_ms),
            json_group_array(h.worker) FILTER (WHERE h.worker >= 0)
-    FROM loop_hours h
+    FROM hour_slots h
     JOIN programs p ON p.id = h.program_id
-    WHERE h.hour >= :loop_from AND h.hour < :loop_until
-      AND (json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs)))
+    WHERE json_array_length(:programs) = 0 OR p.name IN (SELECT value FROM json_each(:programs))
     GROUP BY h.program_id
+),
+-- Each program's distinct worker slots over both sources, found once (a few rows: pools only); the
+-- per-program list below scans these instead of parsing every part's list once per program.
+worker_slots AS MATERIALIZED (
+    SELECT DISTINCT y.program_id AS program_id, j.value AS w FROM parts y, json_each(y.workers) j
 ),
 loops AS MATERIALIZED (
     SELECT x.program_id AS program_id, p.name AS program, SUM(x.crashes) AS crashes, MIN(x.first) AS first,
            MAX(x.last) AS last, MAX(x.longest_uptime_ms) AS longest_uptime_ms,
            (SELECT group_concat(w, ',') FROM (
-               SELECT DISTINCT j.value AS w FROM parts y, json_each(y.workers) j
-               WHERE y.program_id = x.program_id ORDER BY 1)) AS workers
+               SELECT ws.w AS w FROM worker_slots ws WHERE ws.program_id = x.program_id ORDER BY 1)) AS workers
     FROM parts x
     JOIN programs p ON p.id = x.program_id
     GROUP BY x.program_id
 ),
 -- The longest restart delay scheduled in each loop's span [first, last + 5 s]: the whole hours inside it
--- from program_hours, the partial hours at its ends from the events of those hours, all kept per
--- program's span by histctl_span_max (SpanMaxAggregate.swift).
-delays AS MATERIALIZED (
-    SELECT json_extract(d.value, '$[0]') AS program_id, json_extract(d.value, '$[1]') AS max_delay_ms
-    FROM (
-        -- The spans travel in one leading row only: a text argument is copied on every call.
-        SELECT histctl_span_max(x.spans, x.program_id, x.ts, x.value) AS maxima
-        FROM (
-            SELECT json_group_array(json_array(program_id, first, last + 5000)) AS spans,
-                   NULL AS program_id, NULL AS ts, NULL AS value
-            FROM loops
-            UNION ALL
-            SELECT NULL, h.program_id, h.hour, h.max_restart_delay_ms
-            FROM loops l
-            JOIN program_hours h ON h.program_id = l.program_id
-             AND h.hour >= l.first - l.first % 3600000 + 3600000
-             AND h.hour < (l.last + 5000) - (l.last + 5000) % 3600000
-            WHERE h.max_restart_delay_ms IS NOT NULL
-            UNION ALL
-            SELECT NULL, r.program_id, r.ts, r.value
-            FROM (SELECT first - first % 3600000 AS hour FROM loops
-                  UNION
-                  SELECT (last + 5000) - (last + 5000) % 3600000 FROM loops) eh
-            JOIN events r ON r.kind = 4 /* restart_scheduled */ AND r.ts >= eh.hour AND r.ts < eh.hour + 3600000
-        ) x
-    ) m, json_each(m.maxima) d
+-- as a plain MAX over one program_hours primary-key range per loop; then the partial hours at its two
+-- ends, read from events only where that hour's program_hours maximum is larger than the whole hours'
+-- (else no event of it can raise the answer): usually none, where the events of every loop's edge hours
+-- were read before (74 k on the 30-day fixture).
+whole_delays AS MATERIALIZED (
+    SELECT l.program_id AS program_id, MAX(h.max_restart_delay_ms) AS max_delay_ms
+    FROM loops l
+    JOIN program_hours h ON h.program_id = l.program_id
+     AND h.hour >= l.first - l.first % 3600000 + 3600000
+     AND h.hour < (l.last + 5000) - (l.last + 5000) % 3600000
+    GROUP BY l.program_id
+),
+-- Each loop's partial hours: the part of first's hour in the span, and of (last + 5 s)'s (the same range
+-- twice when both are one hour, which MAX does not mind).
+edge_spans AS MATERIALIZED (
+    SELECT l.program_id AS program_id, l.first - l.first % 3600000 AS hour, l.first AS lo,
+           min(l.last + 5000, l.first - l.first % 3600000 + 3599999) AS hi
+    FROM loops l
+    UNION ALL
+    SELECT l.program_id, (l.last + 5000) - (l.last + 5000) % 3600000,
+           max(l.first, (l.last + 5000) - (l.last + 5000) % 3600000), l.last + 5000
+    FROM loops l
+),
+edge_delays AS MATERIALIZED (
+    SELECT s.program_id AS program_id,
+           MAX((SELECT MAX(r.value) FROM events r INDEXED BY events_kind_ts
+                 WHERE r.kind = 4 /* restart_scheduled */ AND r.ts >= s.lo AND r.ts <= s.hi
+                   AND r.program_id = s.program_id)) AS max_delay_ms
+    FROM edge_spans s
+    JOIN program_hours h ON h.program_id = s.program_id AND h.hour = s.hour
+    LEFT JOIN whole_delays wd ON wd.program_id = s.program_id
+    WHERE wd.max_delay_ms IS NULL OR h.max_restart_delay_ms > wd.max_delay_ms
+    GROUP BY s.program_id
+),
+-- The newest give-up per program from the earliest loop on: one range, not one per loop.
+gave AS MATERIALIZED (
+    SELECT g.program_id AS program_id, MAX(g.ts) AS last_ts
+    FROM events g INDEXED BY events_kind_ts
+    WHERE g.kind = 5 /* gave_up */ AND g.ts >= (SELECT MIN(first) FROM loops) AND g.ts < :until
+    GROUP BY g.program_id
 )
 SELECT
     l.program AS program,
@@ -116,12 +149,15 @@ SELECT
     l.first AS first,
     l.last AS last,
     round(l.longest_uptime_ms / 1000.0, 3) AS longest_uptime_s,
-    d.max_delay_ms / 1000.0 AS max_restart_delay_s,
-    EXISTS (SELECT 1 FROM events g WHERE g.kind = 5 /* gave_up */ AND g.ts >= l.first AND g.ts < :until
-              AND g.program_id = l.program_id) AS gave_up,
+    CASE WHEN wd.max_delay_ms IS NULL THEN ed.max_delay_ms
+         WHEN ed.max_delay_ms IS NULL THEN wd.max_delay_ms
+         ELSE max(wd.max_delay_ms, ed.max_delay_ms) END / 1000.0 AS max_restart_delay_s,
+    coalesce(g.last_ts >= l.first, 0) AS gave_up,
     -- Last known state: the program_states view (migrations/0002_views.sql), for this program only.
     (SELECT s.state FROM program_states s WHERE s.program_id = l.program_id) AS state,
     l.workers AS workers
 FROM loops l
-LEFT JOIN delays d ON d.program_id = l.program_id
+LEFT JOIN whole_delays wd ON wd.program_id = l.program_id
+LEFT JOIN edge_delays ed ON ed.program_id = l.program_id
+LEFT JOIN gave g ON g.program_id = l.program_id
 ORDER BY l.crashes DESC, l.program;

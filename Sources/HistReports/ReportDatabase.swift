@@ -51,10 +51,9 @@ public final class ReportDatabase: Sendable {
                 // fixture). SQLite's default 2 MiB cache evicted interior pages between those lookups and
                 // read them again (half the timeline query's time was pread). Pages are allocated only as read.
                 try $0.execute(sql: "PRAGMA cache_size = -65536")
-                // queries/loops.sql finds crash loops and their restart delays with these, in one pass each.
+                // queries/loops.sql finds crash loops with this, in one pass per program.
                 $0.add(function: CrashLoopAggregate.function)
                 $0.add(function: CrashLoopAggregate.partFunction)
-                $0.add(function: SpanMaxAggregate.function)
                 // `histctl sql` runs statements from outside: defensive mode (no writable_schema, no
                 // shadow-table writes), no load_extension, and no fts3_tokenizer(), whose one-argument
                 // form returns a pointer (an address leak) and whose two-argument form installs one.

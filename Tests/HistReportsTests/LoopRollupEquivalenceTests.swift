@@ -162,8 +162,29 @@ import Testing
             let hours = Reports.loopRollupHours(db, scope, window: window, minCrashes: minCrashes)
             if hours.0 < hours.1 { usedRollup += 1 }
             #expect(viaRollup.rows == raw.rows, "loops \(scope.since.milliseconds)..<\(scope.until.milliseconds) \(scope.programs) rollup hours \(hours)")
+            try checkDelaysAndGiveUps(db, viaRollup, until: scope.until.milliseconds)
         }
         return usedRollup
+    }
+
+    /// Both answers above share how loops.sql finds each loop's longest restart delay (program_hours plus
+    /// the edge hours' events, only where they can raise it) and whether histd gave up: here each row's
+    /// values against the events read directly, with no rollup.
+    static func checkDelaysAndGiveUps(_ db: ReportDatabase, _ result: ReportResult, until: Int64) throws {
+        for row in result.rows {
+            guard case .text(let program) = row[0], case .time(let first) = row[2], case .time(let last) = row[3] else {
+                Issue.record("unexpected loops row \(row)")
+                continue
+            }
+            let direct = try db.run(sql: """
+                SELECT (SELECT MAX(e.value) FROM events e WHERE e.kind = 4 AND e.program_id = p.id
+                          AND e.ts >= :first AND e.ts <= :last + 5000) / 1000.0,
+                       EXISTS (SELECT 1 FROM events e WHERE e.kind = 5 AND e.program_id = p.id AND e.ts >= :first AND e.ts < :until)
+                FROM programs p WHERE p.name = :name
+                """, arguments: ["first": first.milliseconds, "last": last.milliseconds, "until": until, "name": program],
+                columns: [ReportColumn("max_restart_delay_s", .seconds), ReportColumn("gave_up", .bool)], label: "direct delays")
+            #expect(direct.rows.first == [row[5], row[6]], "\(program): restart delay and gave_up \(row) against the events")
+        }
     }
 
 
