@@ -42,12 +42,35 @@ public enum Renderer {
     /// An array of objects, one per line, keys in column order.
     public static func json(_ r: ReportResult) -> String {
         guard !r.rows.isEmpty else { return "[]\n" }
-        var out = "[\n"
+        // The same text as jsonObject per row, built as UTF-8 bytes in one buffer with each key quoted once
+        // for all rows (6,600 breaches: a third of `histctl breaches --format json` went to per-row arrays
+        // and per-cell strings).
+        let keys: [[UInt8]] = r.columns.enumerated().map { Array((($0.offset > 0 ? ", " : "") + jsonString($0.element.name) + ": ").utf8) }
+        var out: [UInt8] = Array("[\n".utf8)
+        out.reserveCapacity(r.rows.count * (keys.reduce(6) { $0 + $1.count } + 12 * keys.count))
         for (n, row) in r.rows.enumerated() {
-            out += "  " + jsonObject(columns: r.columns.map(\.name), row: row)
-            out += n == r.rows.count - 1 ? "\n" : ",\n"
+            out.append(contentsOf: [0x20, 0x20, 0x7B]) // "  {"
+            for i in keys.indices {
+                out.append(contentsOf: keys[i])
+                appendJSONValue(row[i], to: &out)
+            }
+            out.append(0x7D) // "}"
+            if n < r.rows.count - 1 { out.append(0x2C) } // ","
+            out.append(0x0A)
         }
-        return out + "]\n"
+        out.append(contentsOf: [0x5D, 0x0A]) // "]\n"
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The bytes of `jsonValue(v)`.
+    static func appendJSONValue(_ v: ReportValue, to out: inout [UInt8]) {
+        switch v {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .integer(let n): out.append(contentsOf: String(n).utf8)
+        case .text(let s): QuotedString.append(s, to: &out)
+        case .time(let t): QuotedString.append(TimeText.iso(t), to: &out)
+        default: out.append(contentsOf: jsonValue(v).utf8)
+        }
     }
 
     /// One object with keys in the given order.

@@ -82,6 +82,9 @@ public final class ReportDatabase: Sendable {
     /// Whether `loop_hours` (migrations/0011_loop_rollups.sql) is a real table here.
     var hasLoopRollup: Bool { !standIns.missing.contains { $0.table == "loop_hours" } }
 
+    /// Whether `restart_minutes` (migrations/0014_restart_minutes.sql) is a real table here.
+    var hasRestartRollup: Bool { !standIns.missing.contains { $0.table == "restart_minutes" } }
+
     /// histctl's wording for the store's open errors (the store's codes, one message style for histctl).
     static func reportError(_ e: HistoryStoreError) -> ReportError {
         let path = e.path
