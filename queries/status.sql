@@ -66,8 +66,9 @@ restarts AS (
         FROM events e
         WHERE e.kind = 4 AND ((e.ts >= :now - 3600000 AND e.ts < :rm_from) OR (e.ts >= (SELECT t FROM raw_from) AND e.ts <= :now))
           AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = e.instance_id AND f.effect = 'ended')
-          AND EXISTS (SELECT 1 FROM events b WHERE b.kind = 1 AND b.ts >= e.ts AND b.ts <= e.ts + e.value + 60000
-                        AND b.ts <= :now AND b.program_id = e.program_id AND b.run_id IS e.run_id)
+          -- min(): one range bound for both limits (NULL value: no start, as before)
+          AND EXISTS (SELECT 1 FROM events b WHERE b.kind = 1 AND b.ts >= e.ts AND b.ts <= min(e.ts + e.value + 60000, :now)
+                        AND b.program_id = e.program_id AND b.run_id IS e.run_id)
     )
     GROUP BY program_id
 ),

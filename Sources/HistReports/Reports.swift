@@ -235,7 +235,9 @@ public enum Reports {
 
     /// Limit breaches in the scope.
     public static func breaches(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> ReportResult {
-        try db.run(query: "breaches", arguments: scope.arguments, columns: breachColumns)
+        try db.withPageCache(kib: 2048) { () throws(ReportError) in
+            try db.run(query: "breaches", arguments: scope.arguments, columns: breachColumns)
+        }
     }
 
     /// Each program's last known state as of `scope.now` (the range is not used).
@@ -252,7 +254,9 @@ public enum Reports {
         let (from, until) = restartRollupMinutes(now: scope.now.milliseconds, hasRollup: db.hasRestartRollup)
         args["rm_from"] = from
         args["rm_until"] = until
-        return try db.run(query: "status", arguments: args, columns: statusColumns)
+        return try db.withPageCache(kib: 2048) { () throws(ReportError) in
+            try db.run(query: "status", arguments: args, columns: statusColumns)
+        }
     }
 
     /// The whole minutes (as the rollup aligns them: `ms - ms % 60000`) inside status's hour [now - 1 h, now],
