@@ -14,8 +14,9 @@ CREATE TABLE restart_minutes (
     program_id  INTEGER NOT NULL,   -- programs.id of the restart_scheduled events
     minute      INTEGER NOT NULL,   -- ts - ts % 60000 of the restart_scheduled events (ms)
     restarts    INTEGER NOT NULL,   -- of them, those that happened and followed no operator-caused end (may be 0)
-    reach_ms    INTEGER NOT NULL,   -- max(ts + coalesce(value, 0) + 60000) - minute over all of them: no start
-                                    -- after minute + reach_ms can change `restarts`
+    reach_ms    INTEGER NOT NULL,   -- max(coalesce(value, 0)) + 120000 over all of them: no start after
+                                    -- minute + reach_ms can change `restarts` (each is due by ts + value + 60 s,
+                                    -- ts < minute + 60 s)
     PRIMARY KEY (program_id, minute)
 ) WITHOUT ROWID;
 -- Minutes with a restart delay over an hour (rare): a start can make them happen long after the minute.
@@ -50,7 +51,7 @@ SELECT p, ts - ts % 60000,
        COUNT(CASE WHEN next_start <= ts + value + 60000
                    AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = m.inst AND f.effect = 'ended')
                   THEN 1 END),
-       MAX(ts + coalesce(value, 0) + 60000) - (ts - ts % 60000)
+       MAX(coalesce(value, 0)) + 120000
 FROM m
 WHERE k = 4
 GROUP BY 1, 2;

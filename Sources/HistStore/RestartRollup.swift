@@ -63,8 +63,19 @@ struct RestartRollup {
     /// Instance rows this session wrote an operator-caused end for (only these need the database check).
     private var operatorEnded: Set<Int64> = []
     private var seen: (generation: UInt64, dataVersion: Int64) = (0, -1)
+    /// Per program, the minute last written and a reach its row has at least: a restart of that minute
+    /// that neither happened nor reaches further needs no UPSERT (restarts that never see a start, e.g.
+    /// a program whose spawns keep failing, cost no statement per transaction). Forgotten with `waiting`.
+    private var written: [Int64: (minute: Int64, reach: Int64)] = [:]
 
     static func minute(_ ts: Int64) -> Int64 { ts - ts % minuteMs }
+
+    /// `reach_ms` of a restart with delay `value`: minute + 60 s + value + 60 s is at or after ts + value + 60 s,
+    /// whatever ts within the minute (so every restart of a minute with the same delay has the same reach).
+    static func reach(_ value: Int64) -> Int64 {
+        let (r, o) = value.addingReportingOverflow(2 * slackMs)
+        return o ? (value > 0 ? .max : .min) : r
+    }
 
     /// ts + value + 60 s, saturating.
     static func due(_ ts: Int64, _ value: Int64) -> Int64 {
@@ -92,6 +103,7 @@ struct RestartRollup {
         }
         waiting.removeAll()
         waitingCount = 0
+        written.removeAll()
     }
 
     /// Brings `restart_minutes` up to date with this transaction's rows, inside it, after every insert.
@@ -112,7 +124,7 @@ struct RestartRollup {
             switch fact {
             case .restart(let p, let ts, let value, let instance):
                 let key = Key(programID: p, minute: Self.minute(ts))
-                let reach = Self.due(ts, value ?? 0) &- key.minute
+                let reach = Self.reach(value ?? 0)
                 var d = deltas[key] ?? (0, reach)
                 d.reach = max(d.reach, reach)
                 deltas[key] = d
@@ -144,12 +156,23 @@ struct RestartRollup {
             }
         }
         if !deltas.isEmpty {
-            let st = try db.cachedStatement(sql: Self.upsertSQL)
-            for (k, d) in deltas { try st.execute(arguments: [k.programID, k.minute, d.restarts, d.reach]) }
+            // Bound through the C API: up to one row per program each transaction (no argument arrays).
+            let raw = RawInsert(try db.cachedStatement(sql: Self.upsertSQL), db)
+            for (k, d) in deltas {
+                if d.restarts == 0, let w = written[k.programID], w.minute == k.minute, w.reach >= d.reach { continue }
+                let w = written[k.programID]
+                written[k.programID] = (k.minute, w?.minute == k.minute ? max(w!.reach, d.reach) : d.reach)
+                raw.bind(1, k.programID)
+                raw.bind(2, k.minute)
+                raw.bind(3, d.restarts)
+                raw.bind(4, d.reach)
+                try raw.run()
+            }
         }
         for r in recheck { recompute.formUnion(try Self.candidates(db, programID: r.programID, start: r.ts)) }
         if !recompute.isEmpty {
             try Self.recompute(db, recompute)
+            for p in Set(recompute.map(\.programID)) { written[p] = nil }
             // A waiting restart in a recomputed minute that has its start now is counted there.
             for p in Set(recompute.map(\.programID)) {
                 guard let list = waiting[p] else { continue }
@@ -274,7 +297,7 @@ struct RestartRollup {
                COUNT(CASE WHEN next_start <= ts + value + 60000
                            AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = m.inst AND f.effect = 'ended')
                           THEN 1 END),
-               MAX(ts + coalesce(value, 0) + 60000) - (ts - ts % 60000)
+               MAX(coalesce(value, 0)) + 120000
         FROM m
         WHERE k = 4
         GROUP BY 1, 2;
