@@ -43,17 +43,34 @@ state AS (
 latest_run AS (
     SELECT id, stopped_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1
 ),
--- Restarts in the hour before :now that happened, for all programs in one pass over that hour's
--- restart_scheduled entries (an index range on (kind = 4, ts)); a filter per program would walk every
--- program's entries once per program.
+-- Restarts in the hour before :now that happened. The whole minutes of that hour come from the
+-- restart_minutes rollup (migrations/0014_restart_minutes.sql: per program and minute, the restarts that
+-- happened, and by when their starts were due), up to the first minute whose starts may be due after
+-- :now; the rest (the partial minutes at the edges, and from that minute on) from events, in one pass over
+-- those restart_scheduled entries (an index range on (kind = 4, ts)) for all programs.
+--   :rm_from, :rm_until  the whole minutes inside [:now - 1 h, :now] (both :now - 3600000 when none, or
+--                        without the rollup)
+rollup AS (
+    SELECT r.program_id AS program_id, r.minute AS minute, r.restarts AS n, r.reach_ms AS reach_ms
+    FROM programs p CROSS JOIN restart_minutes r ON r.program_id = p.id AND r.minute >= :rm_from AND r.minute < :rm_until
+),
+raw_from AS (
+    SELECT coalesce(min(minute), :rm_until) AS t FROM rollup WHERE minute + reach_ms > :now
+),
 restarts AS (
-    SELECT e.program_id AS program_id, COUNT(*) AS n
-    FROM events e
-    WHERE e.kind = 4 AND e.ts >= :now - 3600000 AND e.ts <= :now
-      AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = e.instance_id AND f.effect = 'ended')
-      AND EXISTS (SELECT 1 FROM events b WHERE b.kind = 1 AND b.ts >= e.ts AND b.ts <= e.ts + e.value + 60000
-                    AND b.ts <= :now AND b.program_id = e.program_id AND b.run_id IS e.run_id)
-    GROUP BY e.program_id
+    SELECT program_id, SUM(n) AS n
+    FROM (
+        SELECT program_id, n FROM rollup WHERE minute < (SELECT t FROM raw_from)
+        UNION ALL
+        SELECT e.program_id AS program_id, 1 AS n
+        FROM events e
+        WHERE e.kind = 4 AND ((e.ts >= :now - 3600000 AND e.ts < :rm_from) OR (e.ts >= (SELECT t FROM raw_from) AND e.ts <= :now))
+          AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.instance_id = e.instance_id AND f.effect = 'ended')
+          -- min(): one range bound for both limits (NULL value: no start, as before)
+          AND EXISTS (SELECT 1 FROM events b WHERE b.kind = 1 AND b.ts >= e.ts AND b.ts <= min(e.ts + e.value + 60000, :now)
+                        AND b.program_id = e.program_id AND b.run_id IS e.run_id)
+    )
+    GROUP BY program_id
 ),
 last_end AS (
     SELECT s.program_id,

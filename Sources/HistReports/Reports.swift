@@ -277,7 +277,9 @@ public enum Reports {
 
     /// Limit breaches in the scope.
     public static func breaches(_ db: ReportDatabase, _ scope: ReportScope) throws(ReportError) -> ReportResult {
-        try db.run(query: "breaches", arguments: scope.arguments, columns: breachColumns)
+        try db.withPageCache(kib: 2048) { () throws(ReportError) in
+            try db.run(query: "breaches", arguments: scope.arguments, columns: breachColumns)
+        }
     }
 
     /// Each program's last known state as of `scope.now` (the range is not used).
@@ -291,6 +293,22 @@ public enum Reports {
         let verdict: SupervisorLiveness.Verdict
         if let supervisor { verdict = supervisor } else { verdict = try SupervisorLiveness.check(db).verdict }
         args["supervisor_dead"] = verdict == .dead ? 1 : 0
-        return try db.run(query: "status", arguments: args, columns: statusColumns)
+        let (from, until) = restartRollupMinutes(now: scope.now.milliseconds, hasRollup: db.hasRestartRollup)
+        args["rm_from"] = from
+        args["rm_until"] = until
+        return try db.withPageCache(kib: 2048) { () throws(ReportError) in
+            try db.run(query: "status", arguments: args, columns: statusColumns)
+        }
+    }
+
+    /// The whole minutes (as the rollup aligns them: `ms - ms % 60000`) inside status's hour [now - 1 h, now],
+    /// which it reads from `restart_minutes`; none (both now - 1 h) before 1970 + 1 h, where that alignment
+    /// is not a floor, or when the table is a stand-in.
+    static func restartRollupMinutes(now: Int64, hasRollup: Bool) -> (Int64, Int64) {
+        let minute: Int64 = 60_000, lo = now &- 3_600_000
+        guard hasRollup, lo >= 0, now < Int64.max - minute else { return (lo, lo) }
+        let from = lo % minute == 0 ? lo : lo - lo % minute + minute
+        let until = (now + 1) - (now + 1) % minute
+        return from < until ? (from, until) : (lo, lo)
     }
 }

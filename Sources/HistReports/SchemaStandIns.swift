@@ -46,6 +46,11 @@ struct SchemaStandIns {
             WHERE e.kind IN (1, 4, 5) AND e.program_id IS NOT NULL
             GROUP BY 1, 2
             """),
+        // Empty: Reports.status then counts every restart of its hour raw (`hasRestartRollup` is false).
+        StandIn(table: "restart_minutes", migration: "0014_restart_minutes.sql", sql: """
+            CREATE TEMP VIEW restart_minutes AS
+            SELECT NULL AS program_id, NULL AS minute, NULL AS restarts, NULL AS reach_ms WHERE 0
+            """),
     ]
 
     /// One column a migration added that some report reads as `reference`, and the raw expression that

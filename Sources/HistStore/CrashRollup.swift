@@ -111,7 +111,12 @@ public enum HistoryRollups {
         try LoopRollup.rebuild(db, from: -(1 << 62), until: 1 << 62)
         try ProgramHours.rebuild(db, from: -(1 << 62), until: 1 << 62)
         try RestartDelay.rebuildAll(db)
+        try RestartRollup.rebuild(db, programID: nil, from: -(1 << 62), until: 1 << 62)
     }
+
+    /// The statement that derives `restart_minutes` rows (migrations/0014_restart_minutes.sql) for the
+    /// minutes [:from, :until) of program :program (NULL: all).
+    public static var restartRebuildSQL: String { RestartRollup.rebuildSQL }
 
     /// The statements that derive `loop_hours` and `program_hours` rows (migrations/0011_loop_rollups.sql)
     /// for [:from, :until).

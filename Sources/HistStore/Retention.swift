@@ -53,12 +53,13 @@ struct Pruner {
             let gone = try Row.fetchAll(db.cachedStatement(sql: """
                 DELETE FROM events WHERE id IN
                     (SELECT id FROM events WHERE kind IN (SELECT id FROM event_kinds) AND ts < ? LIMIT ?)
-                RETURNING kind, ts, instance_id
+                RETURNING kind, ts, instance_id, program_id
                 """), arguments: [cutoff, batchSize])
             n = gone.count
             result.events += n
             try pruneEventRollups(db, deleted: gone.map { (kind: $0[0] as Int64, ts: $0[1] as Int64) })
             try pruneRestartDelays(db, deleted: gone.map { (kind: $0[0] as Int64, instance: $0[2] as Int64?) })
+            try RestartRollup.pruned(db, deleted: gone.map { (kind: $0[0], ts: $0[1], programID: $0[3]) })
         case .scans:
             n = try delete(db, "DELETE FROM scans WHERE id IN (SELECT id FROM scans WHERE ts < ? ORDER BY ts LIMIT ?)", cutoff)
             result.scans += n
@@ -73,10 +74,11 @@ struct Pruner {
             result.orphans += n
         case .instancesEnded:
             // Their operator_effects rows first (they reference the instances; migration 0004).
-            try db.cachedStatement(sql: """
+            let ended = try effectsDeleted(db, """
                 DELETE FROM operator_effects WHERE instance_id IN
                     (SELECT id FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
-                """).execute(arguments: [cutoff, batchSize])
+                RETURNING instance_id, effect
+                """)
             // The newest end this batch removes: every instance that ended before it goes in this batch.
             let newest = try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT max(ended_at) FROM (SELECT ended_at FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
@@ -87,19 +89,22 @@ struct Pruner {
                 """, cutoff)
             result.instances += n
             if let newest { try pruneRollups(db, through: newest) }
+            try restartsNoLongerOperatorEnded(db, ended)
         case .instancesDangling:
             // Never seen ending, and their run is over (histd died): only the start time is left to go by.
-            try db.cachedStatement(sql: """
+            let ended = try effectsDeleted(db, """
                 DELETE FROM operator_effects WHERE instance_id IN
                     (SELECT i.id FROM runs r JOIN instances i ON i.run_id = r.id AND i.ended_at IS NULL
                      WHERE r.stopped_at IS NOT NULL AND i.started_at < ? LIMIT ?)
-                """).execute(arguments: [cutoff, batchSize])
+                RETURNING instance_id, effect
+                """)
             n = try delete(db, """
                 DELETE FROM instances WHERE id IN
                     (SELECT i.id FROM runs r JOIN instances i ON i.run_id = r.id AND i.ended_at IS NULL
                      WHERE r.stopped_at IS NOT NULL AND i.started_at < ? LIMIT ?)
                 """, cutoff)
             result.instances += n
+            try restartsNoLongerOperatorEnded(db, ended)
         case .snapshots:
             // Whole sweeps at a time, about batchSize snapshot rows per step.
             let perSweep = try Int.fetchOne(db, sql: """
@@ -136,6 +141,25 @@ struct Pruner {
         try db.cachedStatement(sql: "DELETE FROM crash_hours WHERE hour < ?").execute(arguments: [hour])
         try CrashRollup.rebuild(db, from: hour, until: hour + CrashRollup.hourMs)
         try pruneLoopRollup(db, through: newest)
+    }
+
+    /// Runs an operator_effects DELETE ... RETURNING instance_id, effect and returns the minutes of
+    /// `restart_minutes` whose restarts named an instance that lost its 'ended' effect (read before the
+    /// instances themselves go: the lookup needs their program and start).
+    private func effectsDeleted(_ db: Database, _ sql: String) throws -> Set<RestartRollup.Key> {
+        let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [cutoff, batchSize])
+        var keys = Set<RestartRollup.Key>()
+        for r in rows where (r[1] as String) == "ended" {
+            keys.formUnion(try RestartRollup.keysOfRestarts(db, instance: r[0]))
+        }
+        return keys
+    }
+
+    /// Those restarts count again (status's restarts_1h reads operator_effects): their minutes are recomputed.
+    private func restartsNoLongerOperatorEnded(_ db: Database, _ keys: Set<RestartRollup.Key>) throws {
+        guard !keys.isEmpty else { return }
+        RestartRollup.pruneGeneration.add(1, ordering: .releasing)
+        try RestartRollup.recompute(db, keys)
     }
 
     private func delete(_ db: Database, _ sql: String, _ cutoff: Int64) throws -> Int {

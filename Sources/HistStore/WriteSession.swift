@@ -17,7 +17,10 @@ struct WriteSession {
 
     /// nil until the run is recorded (the writer writes nothing of a pending run before that), or for
     /// good when there is no run (`histd scan --once`).
-    var runID: Int64?
+    var runID: Int64? {
+        // Restarts waiting for a start are the old run's (or the old file's): a new run's starts never match them.
+        didSet { if oldValue != runID { restarts.rolledBack() } }
+    }
     var caches = WriterCaches()
     /// Events of the current transaction not yet inserted (see `EventRows`). Emptied at the start of every
     /// `write`, so rows of a rolled-back transaction are never inserted by the next one.
@@ -46,6 +49,9 @@ struct WriteSession {
     /// (migrations/0011_loop_rollups.sql), written once before the commit.
     private var loops = LoopRollup()
     private var programHours = ProgramHours()
+    /// This transaction's restarts and starts for `restart_minutes` (migrations/0014_restart_minutes.sql),
+    /// and the run's restarts still waiting for their start (kept across transactions).
+    private var restarts = RestartRollup()
 
     init(runID: Int64?) { self.runID = runID }
 
@@ -106,6 +112,7 @@ struct WriteSession {
         rollup.discard()
         loops.discard()
         programHours.discard()
+        restarts.discard()
         var outcome = Outcome()
         if let gap, !gap.isEmpty {
             let detail = Array(gap.detailJSON(recordedAt: now).utf8)
@@ -148,6 +155,7 @@ struct WriteSession {
         try rollup.flush(st.crashRollup, db)
         try programHours.flush(db)
         try loops.flush(db, &caches) // reads back this transaction's rows: after every insert
+        try restarts.flush(db, runID: runID) // likewise
         return outcome
     }
 
@@ -251,8 +259,16 @@ struct WriteSession {
         }
         if let seq = e.operatorAction, let instance, let runID, let effect = Self.effect(of: e.payload) {
             try st.effect.execute(arguments: [instance, effect, runID, Int64(clamping: seq)])
+            if effect == "ended" { restarts.add(.operatorEnded(instance: instance)) }
         }
         let ts = e.time.milliseconds, kind = EventKindID.id(e.kind)
+        if let programID {
+            switch e.payload {
+            case .started: restarts.add(.start(programID: programID, ts: ts))
+            case .restartScheduled: restarts.add(.restart(programID: programID, ts: ts, value: value, instance: instance))
+            default: break
+            }
+        }
         programHours.add(kind: kind, programID: programID, ts: ts, value: value)
         if case .restartScheduled(let info?, let delay, _, _) = e.payload, let instance {
             try setRestartDelay(info.id, row: instance, ts: ts, delay: delay.milliseconds, st, db)
@@ -548,6 +564,9 @@ struct WriteSession {
             }
         }
     }
+
+    /// The transaction rolled back (see `RestartRollup.rolledBack`).
+    mutating func rolledBack() { restarts.rolledBack() }
 
     /// Forgets instances that ended before `cutoffMs` (late snapshots of them are skipped).
     mutating func forgetEnded(before cutoffMs: Int64) {

@@ -182,6 +182,7 @@ struct WriterLoop {
         } catch {
             queue.restoreGap(gap)
             session.caches.rollback()
+            session.rolledBack()
             let (reason, transient) = WriteFailure.classify(error)
             let message = "\(reason): \(error)"
             return transient ? .transient(reason: reason, message: message) : .rejected(message: message)

@@ -90,7 +90,9 @@ enum QueryScenario {
                 var wall: [Double] = []
                 // histctl's relative times count back from its own now, so the CLI runs get --until
                 // (the fixture's end) where the report takes a range.
-                let untilArgs = c.cli.contains("--until") || c.cli.contains("--at") ? [] : ["--until", iso(end.milliseconds)]
+                // --now too: status ignores the range and counts its hour back from now, and --since 1d
+                // counted from the real now (the range shrank as the fixture aged).
+                let untilArgs = c.cli.contains("--until") || c.cli.contains("--at") ? [] : ["--until", iso(end.milliseconds), "--now", iso(end.milliseconds)]
                 // A case without --format runs histctl's default view, the table (80 columns), as a user sees it.
                 let argv = [histctl] + c.cli + untilArgs + ["--db", fixture.path] + (c.cli.contains("--format") ? [] : ["--format", "table"])
                 for _ in 0..<min(reps, 5) {

@@ -41,6 +41,10 @@ import Testing
         let loopHours = Reports.loopRollupHours(db, scope, window: .seconds(600), minCrashes: 3)
         args["loop_from"] = loopHours.0
         args["loop_until"] = loopHours.1
+        // status.sql: the whole minutes it reads from restart_minutes (Reports.restartRollupMinutes).
+        let restartMinutes = Reports.restartRollupMinutes(now: SampleHistory.t0, hasRollup: db.hasRestartRollup)
+        args["rm_from"] = restartMinutes.0
+        args["rm_until"] = restartMinutes.1
         args["older_than_ms"] = 3_600_000
         args["at"] = SampleHistory.t0 - 3_600_000
         args["sort"] = "cpu"
