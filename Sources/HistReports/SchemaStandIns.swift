@@ -109,7 +109,8 @@ struct SchemaStandIns {
 
     /// The note histctl prints once on stderr, nil when nothing was missing.
     func note(path: String) -> String? {
-        guard let oldest = missing.first?.migration ?? missingColumns.first?.migration else { return nil }
+        // The oldest missing migration of both kinds (file names sort by their number).
+        guard let oldest = (missing.map(\.migration) + missingColumns.map(\.migration)).min() else { return nil }
         let tables = (missing.map(\.table) + missingColumns.map { "\($0.table).\($0.column)" }).joined(separator: ", ")
         return """
             note: \(path) was written by an older histd and not migrated since (it lacks \(oldest) and later); \

@@ -13,6 +13,8 @@ import Testing
 /// equals the raw rule (the first restart_scheduled by ts, then id, within 60 s after the end), and
 /// `histctl crashes` (all rows and the newest N, and the CSV/JSON bytes of all rows) equals the listing
 /// computed from raw rows only.
+/// Serialized with the other randomized suites (RandomizedHistories).
+extension RandomizedHistories {
 @Suite struct RestartDelayEquivalenceTests {
     /// The crashes listing as it was before 0013: the restart delay by one events range per crash, and
     /// one ORDER BY over everything.
@@ -156,8 +158,9 @@ import Testing
         }
     }
 }
+}
 
-extension RestartDelayEquivalenceTests {
+extension RandomizedHistories.RestartDelayEquivalenceTests {
     /// The writer's shortcut (the delay written with the end when the batch holds the end and the one
     /// restart after it) and its exceptions, written in big batches: a plain cycle, two restarts in one
     /// batch (the later-written one first by ts), an end written
@@ -166,10 +169,10 @@ extension RestartDelayEquivalenceTests {
     @Test func restartsInTheEndsBatch() throws {
         let dir = SampleHistory.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try LoopRollupEquivalenceTests.openStore(dir + "/h.db")
+        let store = try RandomizedHistories.LoopRollupEquivalenceTests.openStore(dir + "/h.db")
         defer { store.close() }
         let writer = store.startWriter(options: .init(batchSize: 500))
-        let t0 = LoopRollupEquivalenceTests.t0
+        let t0 = RandomizedHistories.LoopRollupEquivalenceTests.t0
         var id: InstanceID = 0
         func cycle(_ order: [String], at t: Int64, restarts: [(Int64, Int64)], classification: ExitClassification = .crash) {
             id += 1
@@ -218,13 +221,13 @@ extension RestartDelayEquivalenceTests {
         var rng = SeededGenerator(seed: 43)
         let dir = SampleHistory.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try LoopRollupEquivalenceTests.openStore(dir + "/h.db")
+        let store = try RandomizedHistories.LoopRollupEquivalenceTests.openStore(dir + "/h.db")
         defer { store.close() }
         let writer = store.startWriter(options: .init(batchSize: 5))
         var nextID: InstanceID = 0
         var seq: UInt64 = 0
-        LoopRollupEquivalenceTests.record(writer, &rng, from: LoopRollupEquivalenceTests.t0, cycles: 600,
-                                          span: 12 * LoopRollupEquivalenceTests.hour, nextID: &nextID, seq: &seq)
+        RandomizedHistories.LoopRollupEquivalenceTests.record(writer, &rng, from: RandomizedHistories.LoopRollupEquivalenceTests.t0, cycles: 600,
+                                          span: 12 * RandomizedHistories.LoopRollupEquivalenceTests.hour, nextID: &nextID, seq: &seq)
         #expect(writer.flush(timeout: .seconds(30)))
         try store.withWriteConnection { db in
             let before = try Self.actual(db)

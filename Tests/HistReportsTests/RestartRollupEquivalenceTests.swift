@@ -12,6 +12,8 @@ import Testing
 /// events out of time order; retention while the writer runs and between runs), the table equals the
 /// rebuild from raw rows, and status's restarts_1h equals the count from raw rows only (status.sql as it
 /// was before the rollup) at random "now"s.
+/// Serialized with the other randomized suites (RandomizedHistories).
+extension RandomizedHistories {
 @Suite struct RestartRollupEquivalenceTests {
     static let t0: Int64 = 1_764_547_200_000 // 2025-12-01T00:00:00Z
     static let hour: Int64 = 3_600_000
@@ -180,4 +182,5 @@ import Testing
         defer { store.close() }
         try Self.checkTable(store, "fixture")
     }
+}
 }

@@ -11,6 +11,8 @@ import Testing
 /// retention pruning in between, the table equals the raw instances grouped the same way, and every
 /// answer read from it equals the same answer computed from raw rows only (the queries as they were
 /// before the rollup).
+/// Serialized with the other randomized suites (RandomizedHistories).
+extension RandomizedHistories {
 @Suite struct RollupEquivalenceTests {
     /// crashes_summary.sql before the rollup: instances only.
     static let rawSummarySQL = """
@@ -175,4 +177,5 @@ WHERE i.class IN ('crash', 'limit') AND i.ended_at >= :since AND i.ended_at < :u
         #expect(!expected.isEmpty)
         #expect(actual == expected)
     }
+}
 }

@@ -11,6 +11,8 @@ import Testing
 /// workers, empty sweeps, a clock that steps back, tick counters that go down, duplicate samples, late
 /// samples of unknown instances, and snapshot retention pruning between slices. Random windows
 /// (sweep-aligned or not, wider than the history, empty), bucket counts and program filters.
+/// Serialized with the other randomized suites (RandomizedHistories).
+extension RandomizedHistories {
 @Suite struct UsageEquivalenceTests {
     static let t0: Int64 = 1_764_547_200_000 // 2025-12-01T00:00:00Z
 
@@ -108,4 +110,5 @@ import Testing
             #expect(points > 0 || slice == 0, "seed \(seed): the histories have samples")
         }
     }
+}
 }
