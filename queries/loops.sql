@@ -125,15 +125,24 @@ edge_spans AS MATERIALIZED (
            max(l.first, (l.last + 5000) - (l.last + 5000) % 3600000), l.last + 5000
     FROM loops l
 ),
-edge_delays AS MATERIALIZED (
-    SELECT s.program_id AS program_id,
-           MAX((SELECT MAX(r.value) FROM events r INDEXED BY events_kind_ts
-                 WHERE r.kind = 4 /* restart_scheduled */ AND r.ts >= s.lo AND r.ts <= s.hi
-                   AND r.program_id = s.program_id)) AS max_delay_ms
+-- The edge spans whose hour could raise the answer; then their events, one events_kind_ts range per
+-- distinct hour for all those spans together (a 1 h postmortem's loops all have the same one or two edge
+-- hours: one range of ~5,600 restarts each, instead of one range of all programs' restarts per span).
+needed_spans AS MATERIALIZED (
+    SELECT s.program_id AS program_id, s.hour AS hour, s.lo AS lo, s.hi AS hi
     FROM edge_spans s
     JOIN program_hours h ON h.program_id = s.program_id AND h.hour = s.hour
     LEFT JOIN whole_delays wd ON wd.program_id = s.program_id
     WHERE wd.max_delay_ms IS NULL OR h.max_restart_delay_ms > wd.max_delay_ms
+),
+needed_hours AS MATERIALIZED (SELECT DISTINCT hour FROM needed_spans),
+edge_delays AS MATERIALIZED (
+    SELECT s.program_id AS program_id, MAX(r.value) AS max_delay_ms
+    FROM needed_hours nh
+    CROSS JOIN events r INDEXED BY events_kind_ts
+    CROSS JOIN needed_spans s
+    WHERE r.kind = 4 /* restart_scheduled */ AND r.ts >= nh.hour AND r.ts < nh.hour + 3600000
+      AND s.hour = nh.hour AND s.program_id = r.program_id AND r.ts >= s.lo AND r.ts <= s.hi
     GROUP BY s.program_id
 ),
 -- The newest give-up per program from the earliest loop on: one range, not one per loop.
