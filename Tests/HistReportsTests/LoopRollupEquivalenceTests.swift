@@ -6,13 +6,13 @@ import HistTestSupport
 import Testing
 @testable import HistReports
 
+// Serialized with the other randomized suites (RandomizedHistories).
+extension RandomizedHistories {
 /// The rollups of migrations/0011_loop_rollups.sql are exact: on randomized histories written by the real
 /// writer (random transaction sizes, ends out of time order, lost starts, ends recorded twice, pools,
 /// spawn failures, operator-caused ends, crash bursts, restarts recorded twice) with retention pruning in between, `loop_hours`
 /// and `program_hours` equal the raw rows grouped the same way, and `histctl loops` read through the
 /// rollup equals the same report computed from raw rows only, for random ranges and program filters.
-/// Serialized with the other randomized suites (RandomizedHistories).
-extension RandomizedHistories {
 @Suite struct LoopRollupEquivalenceTests {
     static let hour: Int64 = 3_600_000
     static let t0: Int64 = 1_764_547_200_000 // 2025-12-01T00:00:00Z

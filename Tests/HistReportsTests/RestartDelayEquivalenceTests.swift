@@ -6,6 +6,8 @@ import HistTestSupport
 import Testing
 @testable import HistReports
 
+// Serialized with the other randomized suites (RandomizedHistories).
+extension RandomizedHistories {
 /// `instances.restart_delay_ms` (migrations/0013_restart_delay.sql) is exact: on randomized histories
 /// written by the real writer (LoopRollupEquivalenceTests' generator: random transaction sizes, ends out
 /// of time order, lost starts, ends recorded twice, operator-caused ends, restarts recorded twice, late,
@@ -13,8 +15,6 @@ import Testing
 /// equals the raw rule (the first restart_scheduled by ts, then id, within 60 s after the end), and
 /// `histctl crashes` (all rows and the newest N, and the CSV/JSON bytes of all rows) equals the listing
 /// computed from raw rows only.
-/// Serialized with the other randomized suites (RandomizedHistories).
-extension RandomizedHistories {
 @Suite struct RestartDelayEquivalenceTests {
     /// The crashes listing as it was before 0013: the restart delay by one events range per crash, and
     /// one ORDER BY over everything.

@@ -6,14 +6,14 @@ import HistTestSupport
 import Testing
 @testable import HistReports
 
+// Serialized with the other randomized suites (RandomizedHistories).
+extension RandomizedHistories {
 /// The restart_minutes rollup (migrations/0014_restart_minutes.sql) is exact: on randomized histories
 /// written by the real writer over several runs (random transaction sizes; restarts that happen, come too
 /// late, are cancelled, or follow an operator-caused end; lost starts; delays from 0 to over an hour;
 /// events out of time order; retention while the writer runs and between runs), the table equals the
 /// rebuild from raw rows, and status's restarts_1h equals the count from raw rows only (status.sql as it
 /// was before the rollup) at random "now"s.
-/// Serialized with the other randomized suites (RandomizedHistories).
-extension RandomizedHistories {
 @Suite struct RestartRollupEquivalenceTests {
     static let t0: Int64 = 1_764_547_200_000 // 2025-12-01T00:00:00Z
     static let hour: Int64 = 3_600_000

@@ -6,13 +6,13 @@ import HistTestSupport
 import Testing
 @testable import HistReports
 
+// Serialized with the other randomized suites (RandomizedHistories).
+extension RandomizedHistories {
 /// The crash_hours rollup (migrations/0007_rollups.sql) is exact: on randomized histories written by the
 /// real writer (random transaction sizes, lost starts, ends recorded twice, pools, limit kills) with
 /// retention pruning in between, the table equals the raw instances grouped the same way, and every
 /// answer read from it equals the same answer computed from raw rows only (the queries as they were
 /// before the rollup).
-/// Serialized with the other randomized suites (RandomizedHistories).
-extension RandomizedHistories {
 @Suite struct RollupEquivalenceTests {
     /// crashes_summary.sql before the rollup: instances only.
     static let rawSummarySQL = """

@@ -6,13 +6,13 @@ import HistTestSupport
 import Testing
 @testable import HistReports
 
+// Serialized with the other randomized suites (RandomizedHistories).
+extension RandomizedHistories {
 /// The postmortem's one-pass usage reader (UsageReader) gives exactly what queries/usage.sql gives, on
 /// randomized histories written by the real writer: instances starting and ending between sweeps, pool
 /// workers, empty sweeps, a clock that steps back, tick counters that go down, duplicate samples, late
 /// samples of unknown instances, and snapshot retention pruning between slices. Random windows
 /// (sweep-aligned or not, wider than the history, empty), bucket counts and program filters.
-/// Serialized with the other randomized suites (RandomizedHistories).
-extension RandomizedHistories {
 @Suite struct UsageEquivalenceTests {
     static let t0: Int64 = 1_764_547_200_000 // 2025-12-01T00:00:00Z
 
