@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, one-way (an arrow is an import): HistSys (syscalls) sits below HistConfig, HistProc and HistCore;
 // HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore <- HistControl;
-// HistModel <- HistStore <- HistReports; HistCore + HistStore <- HistMetrics (beside the wiring, imported by
+// HistModel <- HistStore <- HistReports <- HistFleet (PostgreSQL: histctl and histd-ship only, never histd); HistCore + HistStore <- HistMetrics (beside the wiring, imported by
 // neither); HistStore <- HistTestSupport (not shipped: tests, histbench, histstore-probe). HistCore and
 // HistStore never import each other: the histd executable wires the engine's event stream into the store's
 // writer (and starts every component as a ServiceStack service). histctl imports HistConfig and HistReports
@@ -31,6 +31,7 @@ let package = Package(
         .executable(name: "histd", targets: ["histd"]),
         .executable(name: "histctl", targets: ["histctl"]),
         .executable(name: "histbench", targets: ["histbench"]),
+        .executable(name: "histd-ship", targets: ["histd-ship"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -39,6 +40,9 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         // Metrics: the registry and text exposition (needs only swift-atomics and swift-metrics).
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        // Fleet shipping and fleet reports (docs/FLEET.md). Only histd-ship and histctl link it, never histd:
+        // it pulls in SwiftNIO, and histd's footprint stays small (issue 18).
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
     ],
     targets: [
         // Syscalls Swift cannot call directly: variadic prctl/syscall, W* macros, vfork+exec spawn.
@@ -108,9 +112,26 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "histctl", dependencies: [
-            "HistModel", "HistSys", "HistConfig", "HistStore", "HistReports",
+            "HistModel", "HistSys", "HistConfig", "HistStore", "HistReports", "HistFleet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: staticStdlib.swift, linkerSettings: staticStdlib.linker),
+        // PostgreSQL access for the fleet: connection (URL, password file), the central migrator and the fleet
+        // reports (queries/postgres/*.sql). Used by histd-ship and histctl, never by histd.
+        .target(name: "HistFleet", dependencies: [
+            "HistModel", "HistReports",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], plugins: ["EmbedSQL"]),
+        // The fleet shipper: a separate process (not a task inside histd) that copies the local SQLite
+        // history to PostgreSQL. docs/FLEET.md says why it is a process.
+        .executableTarget(name: "histd-ship", dependencies: [
+            "HistModel", "HistSys", "HistStore", "HistFleet",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .executableTarget(name: "histbench", dependencies: [
             "HistModel", "HistSys", "HistConfig", "HistProc", "HistCore", "HistStore", "HistReports", "HistControl",
             "HistMetrics", "HistTestSupport",
@@ -134,7 +155,7 @@ let package = Package(
         ]),
         // End-to-end: runs the built histd/histctl binaries against real processes and databases.
         .testTarget(name: "EndToEndTests", dependencies: [
-            "histd", "histctl", "HistModel", "HistStore", "HistTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            "histd", "histctl", "histd-ship", "HistModel", "HistStore", "HistTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

@@ -9,7 +9,9 @@ import PackagePlugin
 struct EmbedSQL: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) async throws -> [Command] {
         let root = context.package.directoryURL
-        let dirs = ["migrations", "queries"].map { root.appending(path: $0) }
+        // HistFleet embeds the PostgreSQL twins (docs/FLEET.md); every other target the SQLite files.
+        let folders = target.name == "HistFleet" ? ["migrations/postgres", "queries/postgres"] : ["migrations", "queries"]
+        let dirs = folders.map { root.appending(path: $0) }
         var inputs: [URL] = []
         for dir in dirs {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []

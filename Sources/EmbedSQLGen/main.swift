@@ -22,7 +22,9 @@ out += "package enum EmbeddedSQL {\n"
 for dir in args.dropFirst(2) {
     let url = URL(fileURLWithPath: dir)
     let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".sql") }.sorted()
-    out += "    package static let \(url.lastPathComponent): [(name: String, sql: String)] = [\n"
+    // migrations/postgres and queries/postgres (HistFleet) are named after their parent folder.
+    let field = url.lastPathComponent == "postgres" ? url.deletingLastPathComponent().lastPathComponent : url.lastPathComponent
+    out += "    package static let \(field): [(name: String, sql: String)] = [\n"
     for name in names {
         let text = try String(contentsOf: url.appendingPathComponent(name), encoding: .utf8)
         out += "        (\(String(reflecting: name)), \(literal(text))),\n"

@@ -250,4 +250,16 @@ public final class ReportDatabase: Sendable {
             throw ReportError(.queryFailed, "\(error)")
         }
     }
+
+    /// The column handling of `run`, for rows read from elsewhere (the fleet reports, HistFleet): the same
+    /// conversions as `RowReader.cell`, from a GRDB value instead of a statement column.
+    public static func reportValue(_ v: DatabaseValue, as kind: ColumnKind) -> ReportValue {
+        switch v.storage {
+        case .null: return .null
+        case .int64(let n): return RowReader.integer(n, as: kind)
+        case .double(let d): return RowReader.real(d, as: kind)
+        case .string(let s): return RowReader.text(s, as: kind)
+        case .blob(let data): return .text("x'" + data.map { String(format: "%02x", $0) }.joined() + "'")
+        }
+    }
 }

@@ -46,26 +46,32 @@ enum RowReader {
         }
     }
 
+    /// An INTEGER cell as the report value its column kind asks for.
+    @inline(__always) static func integer(_ n: Int64, as kind: ColumnKind) -> ReportValue {
+        switch kind {
+        case .time: return .time(Timestamp(milliseconds: n))
+        case .bool: return .bool(n != 0)
+        case .signal: return .text(SignalName.name(Int32(truncatingIfNeeded: n)))
+        case .auto, .signalList, .seconds: return .integer(n)
+        }
+    }
+
+    /// A REAL cell as the report value its column kind asks for.
+    @inline(__always) static func real(_ d: Double, as kind: ColumnKind) -> ReportValue {
+        kind == .time ? .time(Timestamp(milliseconds: Int64(d))) : .real(d)
+    }
+
+    /// A TEXT cell as the report value its column kind asks for (a signal list's numbers become names).
+    @inline(__always) static func text(_ s: String, as kind: ColumnKind) -> ReportValue {
+        guard kind == .signalList else { return .text(s) }
+        return .text(s.split(separator: ",").map { Int32($0).map(SignalName.name) ?? String($0) }.joined(separator: ","))
+    }
+
     @inline(__always) static func cell(_ st: OpaquePointer, _ i: Int32, _ kind: ColumnKind) -> ReportValue {
         switch sqlite3_column_type(st, i) {
-        case SQLITE_INTEGER:
-            let n = sqlite3_column_int64(st, i)
-            switch kind {
-            case .time: return .time(Timestamp(milliseconds: n))
-            case .bool: return .bool(n != 0)
-            case .signal: return .text(SignalName.name(Int32(truncatingIfNeeded: n)))
-            case .auto, .signalList, .seconds: return .integer(n)
-            }
-        case SQLITE_FLOAT:
-            let d = sqlite3_column_double(st, i)
-            if kind == .time { return .time(Timestamp(milliseconds: Int64(d))) }
-            return .real(d)
-        case SQLITE_TEXT:
-            let s = text(st, i)
-            if kind == .signalList {
-                return .text(s.split(separator: ",").map { Int32($0).map(SignalName.name) ?? String($0) }.joined(separator: ","))
-            }
-            return .text(s)
+        case SQLITE_INTEGER: return integer(sqlite3_column_int64(st, i), as: kind)
+        case SQLITE_FLOAT: return real(sqlite3_column_double(st, i), as: kind)
+        case SQLITE_TEXT: return text(text(st, i), as: kind)
         case SQLITE_BLOB:
             let count = Int(sqlite3_column_bytes(st, i))
             guard let p = sqlite3_column_blob(st, i) else { return .text("x''") }

@@ -10,8 +10,14 @@ extension TopSort: ExpressibleByArgument {}
 
 /// Options every report shares: where the database is, the time range, the program filter, the output.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The history database (default: $HISTD_DB, then the config's db, then the default path).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The history database (default: $HISTD_DB, then the config's db, then the default path), or a central postgres://user@host/db for a fleet report (crashes, loops, status: docs/FLEET.md).", valueName: "path|url"))
     var db: String?
+
+    @Option(name: .customLong("host"), help: ArgumentHelp("Fleet reports (--db postgres://...): only this host id; repeat for several.", valueName: "name"))
+    var hosts: [String] = []
+
+    @Option(help: ArgumentHelp("Fleet reports: a file whose first line is the PostgreSQL password (default: PGPASSFILE, then ~/.pgpass).", valueName: "file"))
+    var passwordFile: String?
 
     @Option(name: .long, help: ArgumentHelp("A histd config file whose `db` names the database (used when neither --db nor $HISTD_DB is set).", valueName: "file"))
     var config: String?
@@ -48,6 +54,7 @@ struct CommonOptions: ParsableArguments {
         _ = try times()
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if all && limit != nil { throw ValidationError("give either --limit or --all") }
+        if !hosts.isEmpty && fleetURL == nil { throw ValidationError("--host selects hosts of a fleet database: give --db postgres://user@host/db") }
     }
 
     /// How many rows to show: --limit, everything with --all, else 50 in tables and all in JSON/CSV.
@@ -114,6 +121,9 @@ struct CommonOptions: ParsableArguments {
 
     /// Opens the database read-only, resolving its path in the documented order.
     func open() throws -> ReportDatabase {
+        if let url = fleetURL {
+            throw UsageFailure("this report has no fleet version yet: with --db \(url) use crashes (also --summary), loops or status (docs/FLEET.md)")
+        }
         var configDB: String? = nil
         let env = environment
         if (db ?? "").isEmpty, (env["HISTD_DB"] ?? "").isEmpty, let config {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HistFleet
 import HistReports
 
 extension Histctl {
@@ -36,6 +37,16 @@ extension Histctl {
 
         func run() throws {
             try Failure.report {
+                if options.isFleet {
+                    // Fleet: one report across hosts (docs/FLEET.md), a `host` column first.
+                    if last { throw UsageFailure("--last is not available with a fleet database yet: use --format json") }
+                    let scope = try options.fleetScope(), summary = summary, limit = options.rowLimit()
+                    let result = try options.withFleet { db in
+                        try await FleetReports.crashes(db, scope, summary: summary, newest: summary ? nil : limit)
+                    }
+                    try options.emit(result, keep: .newest)
+                    return
+                }
                 let db = try options.open()
                 let scope = try options.scope(db)
                 if last {

@@ -40,7 +40,7 @@ struct Histctl: ParsableCommand {
         version: HistctlVersion.string,
         subcommands: [Crashes.self, Loops.self, Zombies.self, Orphans.self, Breaches.self, Status.self, Top.self,
                       PostmortemCommand.self, SQL.self, Prune.self, Logs.self, Events.self,
-                      Start.self, Stop.self, Restart.self, Signal.self, Scale.self, Reload.self]
+                      Start.self, Stop.self, Restart.self, Signal.self, Scale.self, Reload.self, Fleet.self]
     )
 
     /// `--previous` alone means `--previous=1` (argument-parser options always take a value), and a

@@ -1,4 +1,6 @@
 import ArgumentParser
+import HistFleet
+import HistModel
 import HistReports
 
 extension Histctl {
@@ -28,6 +30,16 @@ extension Histctl {
 
         func run() throws {
             try Failure.report {
+                if options.isFleet {
+                    // Fleet: per host (docs/FLEET.md), a `host` column first.
+                    let scope = try options.fleetScope(), minCrashes = minCrashes
+                    let windowMs = try duration(window, option: "--window").milliseconds
+                    let result = try options.withFleet { db in
+                        try await FleetReports.loops(db, scope, windowMs: windowMs, minCrashes: minCrashes)
+                    }
+                    try options.emit(result, keep: .first)
+                    return
+                }
                 let db = try options.open()
                 try options.emit(try Reports.loops(db, options.scope(db), window: duration(window, option: "--window"), minCrashes: minCrashes), keep: .first)
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HistModel
+import HistFleet
 import HistReports
 
 extension Histctl {
@@ -41,6 +42,17 @@ extension Histctl {
         static let broken: Set<String> = ["failed", "backoff", "unknown"]
 
         func run() throws {
+            if options.isFleet {
+                // Fleet: the latest state per host and program, from the fleet_status rollup (docs/FLEET.md).
+                try Failure.report {
+                    var fleetScope = try options.fleetScope()
+                    fleetScope.programs += names
+                    let scope = fleetScope, now = try options.times().now.milliseconds
+                    let result = try options.withFleet { db in try await FleetReports.status(db, scope, now: now) }
+                    try options.emit(result)
+                }
+                return
+            }
             if !record, let live = try live() {
                 try printLive(live)
                 return

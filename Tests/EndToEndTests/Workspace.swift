@@ -49,6 +49,13 @@ final class Workspace {
         return h
     }
 
+    /// Starts another built binary (histd-ship) the same way, marked and killed by cleanup().
+    func startBinary(_ binary: String, _ args: [String], logName: String) throws -> HistdProcess {
+        let h = try HistdProcess(args: args, environment: [Self.markerKey: markerValue], log: path(logName), cwd: dir, binary: binary)
+        started.append(h)
+        return h
+    }
+
     /// `histd run --config CONFIG` (the config's db and log_dir are relative to its folder).
     func runHistd(config: String, extra: [String] = [], logName: String = "histd.log", fileLimit: Int? = nil) throws -> HistdProcess {
         try startHistd(["run", "--config", config, "--log-level", "info"] + extra, logName: logName, fileLimit: fileLimit)
@@ -93,7 +100,8 @@ final class HistdProcess {
     /// The raw wait status once reaped.
     private var waitStatus: Int32?
 
-    init(args: [String], environment extra: [String: String], log: String, cwd: String, fileLimit: Int? = nil) throws {
+    init(args: [String], environment extra: [String: String], log: String, cwd: String, fileLimit: Int? = nil,
+         binary: String = E2E.histd) throws {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "HISTD_DB")
         for (k, v) in extra { env[k] = v }
@@ -121,8 +129,8 @@ final class HistdProcess {
         posix_spawnattr_setsigmask(&attr, &empty)
         posix_spawnattr_setsigdefault(&attr, &all)
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = fileLimit.map { ["/bin/sh", "-c", "ulimit -n \($0) && exec \"$0\" \"$@\"", E2E.histd] + args } ?? [E2E.histd] + args
-        let executable = fileLimit == nil ? E2E.histd : "/bin/sh"
+        let argv = fileLimit.map { ["/bin/sh", "-c", "ulimit -n \($0) && exec \"$0\" \"$@\"", binary] + args } ?? [binary] + args
+        let executable = fileLimit == nil ? binary : "/bin/sh"
         let envp = env.map { "\($0.key)=\($0.value)" }
         var cArgv = argv.map { strdup($0) } + [nil]
         var cEnv = envp.map { strdup($0) } + [nil]

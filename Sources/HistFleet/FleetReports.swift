@@ -1,0 +1,78 @@
+import Foundation
+import GRDB
+import HistModel
+import HistReports
+
+/// What a fleet report covers: a time range, programs, hosts.
+public struct FleetScope: Sendable {
+    public var since: Int64
+    public var until: Int64
+    public var programs: [String]
+    public var hosts: [String]
+    public init(since: Int64, until: Int64, programs: [String] = [], hosts: [String] = []) {
+        self.since = since
+        self.until = until
+        self.programs = programs
+        self.hosts = hosts
+    }
+}
+
+/// The fleet reports: queries/postgres/*.sql, the twins of the local reports with a `host` column first.
+/// Each runs in a READ ONLY transaction with a statement timeout, so a report can neither change the
+/// central database nor hold a server busy for long.
+public enum FleetReports {
+    /// How long one report statement may run on the server.
+    public static let statementTimeoutMs = 30_000
+
+    public static let hostColumn = ReportColumn("host")
+    public static let statusColumns = [
+        hostColumn, ReportColumn("program"), ReportColumn("kind", drop: 2), ReportColumn("state"), ReportColumn("pid", drop: 3),
+        ReportColumn("uptime_s", .seconds), ReportColumn("last_exit_at", .time, drop: 4), ReportColumn("last_exit_code", drop: 5),
+        ReportColumn("last_signal", .signal, drop: 6), ReportColumn("shipped_at", .time, drop: 1),
+    ]
+
+    static func sql(_ name: String) -> String {
+        EmbeddedSQL.queries.first(where: { $0.name == name + ".sql" })!.sql
+    }
+
+    public static func run(_ db: FleetDatabase, query: String, _ binds: [FleetValue], columns: [ReportColumn]) async throws(FleetError) -> ReportResult {
+        try await db.execute(script: "BEGIN READ ONLY; SET LOCAL statement_timeout = \(statementTimeoutMs)")
+        do {
+            let rows = try await db.rows(sql(query), binds)
+            try await db.execute(script: "COMMIT")
+            return ReportResult(columns: columns, rows: rows.map { r in
+                r.indices.map { i in ReportDatabase.reportValue(r[i], as: i < columns.count ? columns[i].kind : .auto) }
+            })
+        } catch {
+            try? await db.execute(script: "ROLLBACK")
+            let text = FleetError.text(error)
+            if text.contains("57014") {
+                throw FleetError("the fleet query \(query) ran longer than \(statementTimeoutMs / 1000) s on \(db.url) and was cancelled: narrow it with --since, --host or --program")
+            }
+            throw FleetError("fleet query \(query) failed on \(db.url): \(text)")
+        }
+    }
+
+    public static func crashes(_ db: FleetDatabase, _ scope: FleetScope, summary: Bool = false, newest: Int? = nil) async throws(FleetError) -> ReportResult {
+        if summary {
+            return try await run(db, query: "crashes_summary",
+                                 [.integer(scope.since), .integer(scope.until), .texts(scope.programs), .texts(scope.hosts)],
+                                 columns: [hostColumn] + Reports.crashSummaryColumns)
+        }
+        return try await run(db, query: "crashes",
+                             [.integer(scope.since), .integer(scope.until), .texts(scope.programs), .texts(scope.hosts),
+                              newest.map { .integer(Int64($0)) } ?? .null],
+                             columns: [hostColumn] + Reports.crashColumns)
+    }
+
+    public static func loops(_ db: FleetDatabase, _ scope: FleetScope, windowMs: Int64, minCrashes: Int) async throws(FleetError) -> ReportResult {
+        try await run(db, query: "loops",
+                      [.integer(scope.since), .integer(scope.until), .texts(scope.programs), .texts(scope.hosts),
+                       .integer(windowMs), .integer(Int64(max(1, minCrashes)))],
+                      columns: [hostColumn] + Reports.loopColumns)
+    }
+
+    public static func status(_ db: FleetDatabase, _ scope: FleetScope, now: Int64) async throws(FleetError) -> ReportResult {
+        try await run(db, query: "status", [.integer(now), .texts(scope.programs), .texts(scope.hosts)], columns: statusColumns)
+    }
+}

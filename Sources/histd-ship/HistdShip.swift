@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import HistFleet
+import Logging
+
+@main
+struct HistdShip: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "histd-ship",
+        abstract: "Ship this host's histd history to a central PostgreSQL, exactly once (docs/FLEET.md).",
+        discussion: """
+        Reads the local history database read-only (the rows its writer recorded in ship_outbox, and events by id) \
+        and copies them to PostgreSQL in batches; each batch and the host's central cursor commit in one \
+        transaction, so a crash, a kill -9 or an outage never loses or duplicates a row. Applies the central \
+        migrations (migrations/postgres) first. Retries a failing server with capped backoff (1 s to 30 s) and \
+        logs once per change of state. The password comes from --password-file or PGPASSFILE (~/.pgpass), never \
+        from the URL.
+
+        Examples:
+          histd-ship --db /var/lib/histd/history.db --url postgres://histd@db.example:5432/fleet
+          histd-ship --db ./history.db --url postgres://histd@127.0.0.1/fleet --once
+        """)
+
+    @Option(help: ArgumentHelp("The local history database.", valueName: "path"))
+    var db: String
+
+    @Option(help: ArgumentHelp("The central PostgreSQL: postgres://user@host:port/dbname[?sslmode=disable|prefer|require].", valueName: "url"))
+    var url: String
+
+    @Option(help: ArgumentHelp("A file whose first line is the PostgreSQL password (default: PGPASSFILE, then ~/.pgpass).", valueName: "file"))
+    var passwordFile: String?
+
+    @Option(help: ArgumentHelp("This host's name in the fleet (default: the hostname).", valueName: "name"))
+    var hostID: String?
+
+    @Option(help: "Outbox entries and events per batch (each batch is one central transaction).")
+    var batch: Int = 5000
+
+    @Option(help: ArgumentHelp("How often to look for new rows once caught up, in milliseconds.", valueName: "ms"))
+    var pollMs: Int = 250
+
+    @Flag(help: "Ship until caught up, then exit (0: everything shipped; 1: the server failed).")
+    var once = false
+
+    mutating func validate() throws {
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if pollMs < 10 { throw ValidationError("--poll-ms must be at least 10") }
+        if let h = hostID, h.isEmpty { throw ValidationError("--host-id must not be empty") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "histd-ship")
+        logger.logLevel = .info
+        let fleetURL: FleetURL
+        do {
+            fleetURL = try FleetURL(url, passwordFile: passwordFile)
+        } catch {
+            FileHandle.standardError.write(Data("histd-ship: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let say = { (s: String) in FileHandle.standardError.write(Data("histd-ship: \(s)\n".utf8)) }
+        let host = hostID ?? ProcessInfo.processInfo.hostName
+        // The local database may not be ready yet (histd starting, migrating it to 0012): wait for it
+        // with the same backoff, saying so once; --once fails at once instead.
+        var shipper: Shipper
+        var waitBackoff = 0.2
+        var lastWait: String? = nil
+        while true {
+            do {
+                shipper = try Shipper(path: db, hostID: host, batch: batch, logger: logger)
+                break
+            } catch {
+                if once {
+                    say(error.description)
+                    throw ExitCode(2)
+                }
+                if error.description != lastWait {
+                    say("waiting for the local history: \(error.description)")
+                    lastWait = error.description
+                }
+                try await Task.sleep(for: .seconds(waitBackoff))
+                waitBackoff = min(waitBackoff * 2, 30)
+            }
+        }
+        say("shipping \(db) as host \(shipper.hostID) (epoch \(shipper.epoch)) to \(fleetURL)")
+        // The local file recreated under a running shipper (a new epoch): reopen it when caught up.
+        func inode() -> UInt64? {
+            var st = stat()
+            return stat(db, &st) == 0 ? UInt64(st.st_ino) : nil
+        }
+        var opened = inode()
+        var backoff = 1.0
+        var lastProblem: String? = nil
+        var conn: FleetDatabase? = nil
+        while true {
+            do {
+                if conn == nil {
+                    let c = try await FleetDatabase.connect(fleetURL, logger: logger, queryTimeout: 15)
+                    conn = c
+                    let applied = try await FleetMigrator.migrate(c)
+                    if !applied.isEmpty { say("applied central migrations \(applied.joined(separator: ", "))") }
+                    try await shipper.register(c)
+                }
+                // Every query is bounded (15 s: FleetDatabase.queryTimeout): a server that went away mid-query
+                // fails the batch, which is shipped again after a reconnect.
+                let c = conn!
+                let n = try await shipper.shipOnce(c)
+                if lastProblem != nil {
+                    say("shipping again (the server answers)")
+                    lastProblem = nil
+                }
+                backoff = 1
+                if n == 0 {
+                    if once {
+                        // postgres-nio requires a close before the connection goes away.
+                        if let c = conn { await c.close() }
+                        return
+                    }
+                    if let now = inode(), now != opened {
+                        shipper = try Shipper(path: db, hostID: shipper.hostID, batch: batch, logger: logger)
+                        opened = now
+                        say("\(db) was recreated: shipping its new epoch \(shipper.epoch)")
+                        try await shipper.register(conn!)
+                        continue
+                    }
+                    try await Task.sleep(for: .milliseconds(pollMs))
+                }
+            } catch {
+                let text = (error as? FleetError)?.description ?? FleetDatabase.describe(error)
+                if text != lastProblem {
+                    // Once per change of state, not once per retry.
+                    say("cannot ship, retrying with backoff up to 30 s: \(text)")
+                    lastProblem = text
+                }
+                if let c = conn { await c.close() }
+                conn = nil
+                if once { throw ExitCode(1) }
+                try await Task.sleep(for: .seconds(backoff))
+                backoff = min(backoff * 2, 30)
+            }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+import Foundation
+import GRDB
+import HistFleet
+import Logging
+
+/// Copies one host's local SQLite history to the central PostgreSQL with exactly-once effect.
+///
+/// Why a separate process and not a task inside histd: postgres-nio runs its continuations on Swift's
+/// cooperative pool, which histd (and its 2-thread test suite) share with blocking work; an earlier
+/// in-process shipper starved there. PostgreSQL also brings SwiftNIO into the binary, and histd's memory
+/// footprint is measured (issue 18). As a process, the shipper cannot slow supervision or the local
+/// writer: it only reads the SQLite file (WAL readers never block the writer) and its state lives centrally.
+///
+/// One batch = one central transaction:
+/// 1. lock this host's ship_cursor row (FOR UPDATE: a second shipper for the same host waits);
+/// 2. read, in one local read transaction, the outbox entries after cursor.outbox_seq and the events after
+///    cursor.event_id, and the current state of every row the outbox names;
+/// 3. upsert the rows (insert-only rows: ON CONFLICT DO NOTHING), keep fleet_status, advance the cursor;
+/// 4. COMMIT. A kill at any point before the commit ships the same batch again; the keys
+///    (host_id, db_epoch, id) make the second copy a no-op or the same update.
+struct Shipper {
+    struct Table {
+        let name: String
+        let columns: [String]
+        /// The local column the outbox's row_id names.
+        let key: String
+        /// The central conflict target and what to do (nil: DO NOTHING).
+        let conflict: String
+        let upsert: Bool
+    }
+
+    static let tables: [Table] = [
+        Table(name: "runs", columns: ["id", "host", "pid", "version", "config_path", "config_hash", "boot_id",
+                                      "started_at", "stopped_at", "stop_reason"],
+              key: "id", conflict: "(host_id, db_epoch, id)", upsert: true),
+        Table(name: "programs", columns: ["id", "name", "kind"], key: "id", conflict: "(host_id, db_epoch, id)", upsert: true),
+        Table(name: "instances", columns: ["id", "run_id", "program_id", "worker_index", "pid", "start_ticks", "started_at",
+                                           "ended_at", "exit_code", "signal", "core_dumped", "class", "uptime_ms", "stderr_tail"],
+              key: "id", conflict: "(host_id, db_epoch, id)", upsert: true),
+        Table(name: "operator_effects", columns: ["instance_id", "effect", "run_id", "action_seq"], key: "instance_id",
+              conflict: "(host_id, db_epoch, instance_id, effect, run_id, action_seq)", upsert: false),
+        Table(name: "zombie_parents", columns: ["id", "parent_pid", "parent_start_ticks", "parent_name", "parent_cmdline",
+                                                "max_zombies", "last_zombies", "first_seen", "last_seen", "scans"],
+              key: "id", conflict: "(host_id, db_epoch, id)", upsert: true),
+        Table(name: "orphans", columns: ["id", "pid", "start_ticks", "name", "cmdline", "user", "started_at", "program_id",
+                                         "reason", "first_seen", "last_seen", "scans"],
+              key: "id", conflict: "(host_id, db_epoch, id)", upsert: true),
+    ]
+    static let events = Table(name: "events", columns: ["id", "ts", "kind", "run_id", "program_id", "instance_id", "value", "detail"],
+                              key: "id", conflict: "(host_id, db_epoch, id, ts)", upsert: false)
+    static let dayMs: Int64 = 86_400_000
+
+    let local: DatabaseQueue
+    let hostID: String
+    let epoch: String
+    let batch: Int
+    let logger: Logger
+    /// Days whose events partition this process has seen or made.
+    var partitions: Set<Int64> = []
+
+    /// Opens the local database read-only and reads its epoch (migrations/0012_ship_outbox.sql).
+    init(path: String, hostID: String, batch: Int, logger: Logger) throws(FleetError) {
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(5)
+        config.label = "histd-ship"
+        do {
+            local = try DatabaseQueue(path: path, configuration: config)
+            let e = try local.read { db -> String? in
+                guard try db.tableExists("ship_epoch") else { return nil }
+                return try String.fetchOne(db, sql: "SELECT epoch FROM ship_epoch WHERE id = 1")
+            }
+            guard let e else {
+                throw FleetError("\(path) has no ship_epoch table: it was made by an older histd; start the new histd once (it migrates the file to 0012), then start histd-ship")
+            }
+            epoch = e
+        } catch let error as FleetError {
+            throw error
+        } catch {
+            throw FleetError("cannot read the local history \(path): \(error)")
+        }
+        self.hostID = hostID
+        self.batch = batch
+        self.logger = logger
+    }
+
+    struct Batch {
+        var outboxSeq: Int64
+        var eventID: Int64
+        /// Per table: rows (local columns) with the outbox seq that shipped them.
+        var rows: [String: [(seq: Int64, values: [DatabaseValue])]] = [:]
+        var events: [[DatabaseValue]] = []
+        var count: Int { rows.values.reduce(0) { $0 + $1.count } + events.count }
+    }
+
+    /// The next batch after the cursor, read in one local read transaction (a consistent snapshot).
+    func readBatch(outboxSeq: Int64, eventID: Int64) throws -> Batch {
+        try local.read { db in
+            var b = Batch(outboxSeq: outboxSeq, eventID: eventID)
+            var owed: [String: [Int64: Int64]] = [:]  // table -> row_id -> newest seq
+            // Retention emptied `events` and its ids start again at 1 (migrations/0012_ship_outbox.sql): no
+            // events until the marker, then the event cursor starts again at 0.
+            let reset = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM ship_outbox WHERE tbl = 'events_reset' AND seq > ?",
+                                           arguments: [outboxSeq])
+            let outbox = try Row.fetchAll(db, sql: "SELECT seq, tbl, row_id FROM ship_outbox WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                                          arguments: [outboxSeq, reset ?? Int64.max, batch])
+            for r in outbox {
+                let seq: Int64 = r["seq"], tbl: String = r["tbl"], id: Int64 = r["row_id"]
+                owed[tbl, default: [:]][id] = seq
+                b.outboxSeq = seq
+            }
+            for t in Self.tables {
+                guard let ids = owed[t.name], !ids.isEmpty else { continue }
+                let list = "[" + ids.keys.map(String.init).joined(separator: ",") + "]"
+                let cols = t.columns.map { "\"\($0)\"" }.joined(separator: ", ")
+                // A row retention deleted since is skipped: the central copy keeps it until its own retention.
+                let found = try Row.fetchAll(db, sql: "SELECT \(cols) FROM \(t.name) WHERE \(t.key) IN (SELECT value FROM json_each(?))",
+                                             arguments: [list])
+                let keyIndex = t.columns.firstIndex(of: t.key)!
+                b.rows[t.name] = found.map { row in
+                    let values = Array(row.databaseValues)
+                    let id = Int64.fromDatabaseValue(values[keyIndex]) ?? 0
+                    return (seq: ids[id] ?? b.outboxSeq, values: values)
+                }
+            }
+            if let reset {
+                if b.outboxSeq == reset { b.eventID = 0 }
+                return b
+            }
+            let cols = Self.events.columns.joined(separator: ", ")
+            b.events = try Row.fetchAll(db, sql: "SELECT \(cols) FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                                        arguments: [eventID, batch]).map { Array($0.databaseValues) }
+            if let last = b.events.last, let id = Int64.fromDatabaseValue(last[0]) { b.eventID = id }
+            return b
+        }
+    }
+
+    /// How many outbox entries and events are not shipped yet (for the log and `--status`).
+    func backlog(outboxSeq: Int64, eventID: Int64) throws -> Int64 {
+        try local.read { db in
+            let a = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM ship_outbox WHERE seq > ?", arguments: [outboxSeq]) ?? 0
+            let e = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE id > ?", arguments: [eventID]) ?? 0
+            return a + e
+        }
+    }
+
+    /// Makes the cursor row and this host's row exist.
+    func register(_ db: FleetDatabase) async throws(FleetError) {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        try await db.rows("""
+            INSERT INTO ship_cursor (host_id, db_epoch, outbox_seq, event_id, shipped_at) VALUES ($1, $2, 0, 0, $3)
+            ON CONFLICT DO NOTHING
+            """, [.text(hostID), .text(epoch), .integer(now)])
+        try await db.rows("""
+            INSERT INTO hosts (host_id, db_epoch, first_shipped_at, last_shipped_at) VALUES ($1, $2, $3, $3)
+            ON CONFLICT (host_id) DO UPDATE SET db_epoch = EXCLUDED.db_epoch
+            """, [.text(hostID), .text(epoch), .integer(now)])
+    }
+
+    /// Creates the day partitions of `events` a batch needs, each in its own short transaction (creating a
+    /// partition locks the parent table; holding that lock for a whole batch would stall fleet reports).
+    mutating func ensurePartitions(_ db: FleetDatabase, days: Set<Int64>) async throws(FleetError) {
+        for day in days.sorted() where !partitions.contains(day) {
+            let name = "events_" + Self.dayName(day)
+            do {
+                try await db.execute(script: """
+                    CREATE TABLE IF NOT EXISTS \(name) PARTITION OF events FOR VALUES FROM (\(day * Self.dayMs)) TO (\((day + 1) * Self.dayMs))
+                    """)
+            } catch {
+                // Two shippers creating the same day at once: the loser sees a duplicate; the table exists.
+                let exists = try await db.rows("SELECT 1 FROM pg_class WHERE relname = $1", [.text(name)])
+                if exists.isEmpty { throw error }
+            }
+            partitions.insert(day)
+        }
+    }
+
+    static func dayName(_ day: Int64) -> String {
+        let d = Date(timeIntervalSince1970: TimeInterval(day * 86_400))
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        let c = cal.dateComponents([.year, .month, .day], from: d)
+        return String(format: "%04d%02d%02d", c.year!, c.month!, c.day!)
+    }
+
+    /// The UTC days (ms / 86,400,000) of the next batch's events. Synchronous: a short local read; this
+    /// process's pool runs nothing else that could starve.
+    func eventDays(after id: Int64) throws -> Set<Int64> {
+        try local.read { db in
+            try Int64.fetchSet(db, sql: "SELECT DISTINCT ts / 86400000 FROM (SELECT ts FROM events WHERE id > ? ORDER BY id LIMIT ?)",
+                               arguments: [id, batch])
+        }
+    }
+
+    /// Ships one batch. Returns how many rows it shipped (0: caught up).
+    mutating func shipOnce(_ db: FleetDatabase) async throws -> Int {
+        // Partitions first, from a peek at the events the batch will take (outside the main transaction).
+        let peek = try await db.rows("SELECT event_id FROM ship_cursor WHERE host_id = $1 AND db_epoch = $2",
+                                     [.text(hostID), .text(epoch)])
+        let peekID = peek.first.flatMap { Int64.fromDatabaseValue($0[0]) } ?? 0
+        let days = try eventDays(after: peekID)
+        try await ensurePartitions(db, days: days.union([Int64(Date().timeIntervalSince1970) / 86_400]))
+
+        try await db.execute(script: "BEGIN")
+        do {
+            let cur = try await db.rows("SELECT outbox_seq, event_id FROM ship_cursor WHERE host_id = $1 AND db_epoch = $2 FOR UPDATE",
+                                        [.text(hostID), .text(epoch)])
+            guard let c = cur.first, let seq = Int64.fromDatabaseValue(c[0]), let eid = Int64.fromDatabaseValue(c[1]) else {
+                throw FleetError("the central cursor of \(hostID) epoch \(epoch) is missing")
+            }
+            let b = try readBatch(outboxSeq: seq, eventID: eid)
+            // Caught up: no entry and no event after the cursor. (Entries for rows retention deleted, and
+            // the events_reset marker, ship no row but still move the cursor.)
+            if b.outboxSeq == seq && b.eventID == eid {
+                try await db.execute(script: "COMMIT")
+                return 0
+            }
+            let newDays = Set(b.events.compactMap { Int64.fromDatabaseValue($0[1]) }.map { $0 / Self.dayMs })
+            if !newDays.isSubset(of: partitions) {
+                // Events older than the peek saw (cannot happen with ids in order), or a race: retry the batch.
+                try await db.execute(script: "ROLLBACK")
+                try await ensurePartitions(db, days: newDays)
+                return try await shipOnce(db)
+            }
+            for t in Self.tables {
+                guard let rows = b.rows[t.name], !rows.isEmpty else { continue }
+                try await insert(db, t, rows.map { r in [FleetValue.integer(r.seq)] + r.values.map(FleetValue.init) })
+            }
+            if !b.events.isEmpty {
+                try await insert(db, Self.events, b.events.map { r in
+                    [FleetValue.integer(Int64.fromDatabaseValue(r[0]) ?? 0)] + r.map(FleetValue.init)
+                })
+            }
+            if let instances = b.rows["instances"] { try await updateStatus(db, instances.map(\.values)) }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            try await db.rows("UPDATE ship_cursor SET outbox_seq = $3, event_id = $4, shipped_at = $5 WHERE host_id = $1 AND db_epoch = $2",
+                              [.text(hostID), .text(epoch), .integer(b.outboxSeq), .integer(b.eventID), .integer(now)])
+            try await db.rows("UPDATE hosts SET last_shipped_at = $2 WHERE host_id = $1", [.text(hostID), .integer(now)])
+            try await db.execute(script: "COMMIT")
+            return max(1, b.count)
+        } catch {
+            try? await db.execute(script: "ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Multi-row INSERT ... ON CONFLICT, in statements of at most ~30,000 parameters.
+    func insert(_ db: FleetDatabase, _ t: Table, _ rows: [[FleetValue]]) async throws(FleetError) {
+        let columns = ["host_id", "db_epoch", "seq"] + t.columns
+        let quoted = columns.map { "\"\($0)\"" }
+        let action = t.upsert
+            ? "DO UPDATE SET " + (["seq"] + t.columns.filter { $0 != t.key }).map { "\"\($0)\" = EXCLUDED.\"\($0)\"" }.joined(separator: ", ")
+            : "DO NOTHING"
+        let perStatement = max(1, 30_000 / columns.count)
+        var start = 0
+        while start < rows.count {
+            let chunk = rows[start..<min(rows.count, start + perStatement)]
+            var sql = "INSERT INTO \(t.name) (\(quoted.joined(separator: ", "))) VALUES "
+            var binds: [FleetValue] = []
+            binds.reserveCapacity(chunk.count * columns.count)
+            var n = 0
+            for (k, r) in chunk.enumerated() {
+                if k > 0 { sql += ", " }
+                sql += "($1, $2"
+                for _ in r { n += 1; sql += ", $\(n + 2)" }
+                sql += ")"
+                binds.append(contentsOf: r)
+            }
+            sql += " ON CONFLICT \(t.conflict) \(action)"
+            try await db.rows(sql, [.text(hostID), .text(epoch)] + binds)
+            start += perStatement
+        }
+    }
+
+    /// Keeps fleet_status: per program, the newest instance by (started_at, id) among those shipped and
+    /// the one already there.
+    func updateStatus(_ db: FleetDatabase, _ instances: [[DatabaseValue]]) async throws(FleetError) {
+        // columns: id 0, run_id 1, program_id 2, worker_index 3, pid 4, start_ticks 5, started_at 6, ended_at 7,
+        // exit_code 8, signal 9, core_dumped 10, class 11, uptime_ms 12, stderr_tail 13
+        var newest: [Int64: [DatabaseValue]] = [:]
+        for r in instances {
+            guard let program = Int64.fromDatabaseValue(r[2]), let started = Int64.fromDatabaseValue(r[6]),
+                  let id = Int64.fromDatabaseValue(r[0]) else { continue }
+            if let o = newest[program], let os = Int64.fromDatabaseValue(o[6]), let oid = Int64.fromDatabaseValue(o[0]),
+               (os, oid) >= (started, id) { continue }
+            newest[program] = r
+        }
+        for (program, r) in newest.sorted(by: { $0.key < $1.key }) {
+            try await db.rows("""
+                INSERT INTO fleet_status (host_id, db_epoch, program_id, instance_id, started_at, pid, ended_at, exit_code, signal, class)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                ON CONFLICT (host_id, db_epoch, program_id) DO UPDATE SET
+                  instance_id = EXCLUDED.instance_id, started_at = EXCLUDED.started_at, pid = EXCLUDED.pid,
+                  ended_at = EXCLUDED.ended_at, exit_code = EXCLUDED.exit_code, signal = EXCLUDED.signal, class = EXCLUDED.class
+                WHERE (fleet_status.started_at, fleet_status.instance_id) <= (EXCLUDED.started_at, EXCLUDED.instance_id)
+                """, [.text(hostID), .text(epoch), .integer(program), FleetValue(r[0]), FleetValue(r[6]), FleetValue(r[4]),
+                      FleetValue(r[7]), FleetValue(r[8]), FleetValue(r[9]), FleetValue(r[11])])
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import GRDB
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension EndToEnd {
+    /// histd-ship (docs/FLEET.md) as a real process against a real, throwaway PostgreSQL 15: exactly-once
+    /// effect across kill -9 and outages, new epochs, several hosts, and fleet reports that equal the local ones.
+    @Suite(.serialized) struct FleetShip {
+        static var ship: String { E2E.built("histd-ship") }
+
+        /// A crash loop (exit 3 with a stderr line, restarted every 20 ms) beside a program that stays up.
+        static func config(_ ws: Workspace, db: String = "h.db") throws -> String {
+            try ws.write("fleet-\(db).toml", """
+                [supervisor]
+                db = "\(db)"
+                log_dir = "logs"
+                snapshot_interval = "off"
+                scan_interval = "off"
+
+                [program.crasher]
+                command = ["/bin/sh", "-c", "echo boom >&2; exit 3"]
+                restart = "always"
+                restart_delay = "20ms"
+                backoff_factor = 1
+                max_restarts = 0
+
+                [program.steady]
+                command = ["/bin/sleep", "1000"]
+                restart = "always"
+                stop_timeout = "2s"
+                """)
+        }
+
+        /// Runs histd for `seconds` and stops it cleanly: a local history with crashes in it.
+        static func record(_ ws: Workspace, db: String = "h.db", seconds: Double = 1.5) throws {
+            let h = try ws.runHistd(config: try config(ws, db: db), logName: "histd-\(db).log")
+            Thread.sleep(forTimeInterval: seconds)
+            #expect(h.stop() == 0, "histd did not stop cleanly:\n\(ws.log("histd-\(db).log"))")
+        }
+
+        static func shipOnce(_ ws: Workspace, _ pg: PostgresCluster, db: String = "h.db", host: String, batch: Int = 5000) throws -> E2E.Output {
+            try E2E.run(ship, ["--db", ws.path(db), "--url", pg.url, "--host-id", host, "--batch", "\(batch)", "--once"], timeout: 120)
+        }
+
+        static func histctl(_ args: [String]) throws -> E2E.Output {
+            try E2E.run(E2E.histctl, args, env: ["COLUMNS": "200"], timeout: 60)
+        }
+
+        /// The report as JSON objects; `dropHost` removes the fleet's host column.
+        static func json(_ out: E2E.Output, dropHost: Bool = false) throws -> [NSDictionary] {
+            guard out.status == 0 || out.status == 3 else { throw E2EError("histctl failed (\(out.status)): \(out.stderr)") }
+            let rows = try JSONSerialization.jsonObject(with: out.stdoutData) as? [[String: Any]] ?? []
+            return rows.map { r in
+                var r = r
+                if dropHost { r.removeValue(forKey: "host") }
+                return r as NSDictionary
+            }
+        }
+
+        /// Every shipped table's rows, as text lines, locally and centrally for one host: equal means nothing
+        /// lost, nothing duplicated, every later change (ended_at, stopped_at) shipped.
+        static let compared: [(table: String, columns: [String])] = [
+            ("runs", ["id", "pid", "started_at", "stopped_at", "stop_reason"]),
+            ("programs", ["id", "name", "kind"]),
+            ("instances", ["id", "program_id", "pid", "started_at", "ended_at", "exit_code", "signal", "class", "uptime_ms", "stderr_tail"]),
+            ("events", ["id", "ts", "kind", "program_id", "instance_id", "value", "detail"]),
+            ("operator_effects", ["instance_id", "effect", "run_id", "action_seq"]),
+        ]
+
+        static func lines(_ table: String, _ columns: [String]) -> String {
+            "SELECT " + columns.map { "coalesce(CAST(\($0) AS TEXT), '~')" }.joined(separator: " || '|' || ")
+                + " FROM \(table)"
+        }
+
+        static func expectSame(_ ws: Workspace, _ pg: PostgresCluster, db: String = "h.db", host: String,
+                               sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let queue = try DatabaseQueue(path: ws.path(db))
+            let epoch = try queue.read { try String.fetchOne($0, sql: "SELECT epoch FROM ship_epoch") } ?? "?"
+            for (table, columns) in compared {
+                let local = try queue.read { try String.fetchAll($0, sql: lines(table, columns) + " ORDER BY 1") }.sorted()
+                let central = try pg.records(lines(table, columns) + " WHERE host_id = '\(host)' AND db_epoch = '\(epoch)'").sorted()
+                #expect(local.count == central.count, "\(table): \(local.count) local rows, \(central.count) central", sourceLocation: sourceLocation)
+                #expect(local == central, "\(table) differs: local-only \(Set(local).subtracting(central).prefix(3)), central-only \(Set(central).subtracting(local).prefix(3))",
+                        sourceLocation: sourceLocation)
+            }
+        }
+
+        /// One history shipped, twice: the central rows equal the local ones, and fleet crashes (list and
+        /// --summary) equal the local reports row for row (the contract); status reads the rollup.
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func shippedHistoryEqualsLocalAndFleetReportsMatch() throws {
+            let ws = try Workspace("fleet-contract")
+            let pg = try PostgresCluster()
+            defer { ws.cleanup(); pg.remove() }
+            try Self.record(ws)
+            let first = try Self.shipOnce(ws, pg, host: "h1")
+            #expect(first.status == 0, "histd-ship failed: \(first.stderr)")
+            try Self.expectSame(ws, pg, host: "h1")
+            // Again: nothing new, nothing doubled.
+            let second = try Self.shipOnce(ws, pg, host: "h1")
+            #expect(second.status == 0, "histd-ship failed: \(second.stderr)")
+            try Self.expectSame(ws, pg, host: "h1")
+
+            for extra in [[], ["--summary"], ["--program", "crasher"]] {
+                let local = try Self.json(try Self.histctl(["crashes", "--db", ws.path("h.db"), "--since", "1d", "--format", "json"] + extra))
+                let fleet = try Self.json(try Self.histctl(["crashes", "--db", pg.url, "--since", "1d", "--format", "json"] + extra), dropHost: true)
+                #expect(local.count >= (extra == ["--summary"] ? 1 : 3), "the fixture has too few crashes (\(extra)): \(local.count)")
+                #expect(local == fleet, "fleet crashes \(extra) differ from local: \(local.count) vs \(fleet.count) rows; first local \(local.first ?? [:]), first fleet \(fleet.first ?? [:])")
+            }
+            // loops: the same rows; `state` is the fleet status's (the newest instance as shipped), not the
+            // local program_states view, so it is left out of the comparison.
+            func withoutState(_ rows: [NSDictionary]) -> [NSDictionary] {
+                rows.map { d in let m = d.mutableCopy() as! NSMutableDictionary; m.removeObject(forKey: "state"); return m as NSDictionary }
+            }
+            let localLoops = try Self.json(try Self.histctl(["loops", "--db", ws.path("h.db"), "--since", "1d", "--format", "json"]))
+            let fleetLoops = try Self.json(try Self.histctl(["loops", "--db", pg.url, "--since", "1d", "--format", "json"]), dropHost: true)
+            #expect(localLoops.count == 1, "the fixture's crash loop: \(localLoops)")
+            #expect(withoutState(localLoops) == withoutState(fleetLoops), "fleet loops differ: local \(localLoops), fleet \(fleetLoops)")
+            let status = try Self.json(try Self.histctl(["status", "--db", pg.url, "--format", "json"]))
+            #expect(Set(status.compactMap { $0["program"] as? String }) == ["crasher", "steady"], "fleet status: \(status)")
+            #expect(status.allSatisfy { ($0["host"] as? String) == "h1" }, "fleet status: \(status)")
+            let missing = try Self.histctl(["status", "--db", pg.url, "--host", "nosuch", "--format", "json"])
+            #expect(try Self.json(missing).isEmpty)
+            let unsupported = try Self.histctl(["zombies", "--db", pg.url])
+            #expect(unsupported.status == 64 && unsupported.stderr.contains("no fleet version"), "\(unsupported.stderr)")
+        }
+
+        /// kill -9 of the shipper at random points of small batches, 20 times, then a last run to the end:
+        /// the central rows equal the local ones (no hole, no duplicate).
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func killNineMidBatchLeavesNoHoleAndNoDuplicate() throws {
+            let ws = try Workspace("fleet-kill9")
+            let pg = try PostgresCluster()
+            defer { ws.cleanup(); pg.remove() }
+            try Self.record(ws, seconds: 3)
+            // The schema first, so that every kill below lands in the shipping itself.
+            let migrate = try Self.histctl(["fleet", "migrate", "--db", pg.url])
+            #expect(migrate.status == 0, "histctl fleet migrate: \(migrate.stderr)")
+            func shipped() -> String { (try? pg.psql("SELECT event_id || ',' || outbox_seq FROM ship_cursor WHERE host_id = 'h1'")) ?? "" }
+            var kills = 0
+            for i in 0..<20 {
+                let before = shipped()
+                let p = try ws.startBinary(Self.ship, ["--db", ws.path("h.db"), "--url", pg.url, "--host-id", "h1", "--batch", "3"],
+                                           logName: "ship-\(i).log")
+                // Kill once a batch has committed (the cursor moved), a few ms later: inside a later batch.
+                _ = E2E.waitUntil(30, poll: 0.01) { shipped() != before }
+                usleep(UInt32((i * 7_000) % 30_000))
+                p.kill9()
+                #expect(p.waitForExit(timeout: 10))
+                kills += 1
+            }
+            let shippedBefore = try pg.count("SELECT event_id FROM ship_cursor WHERE host_id = 'h1'")
+            let last = try Self.shipOnce(ws, pg, host: "h1", batch: 7)
+            #expect(last.status == 0, "histd-ship failed: \(last.stderr)")
+            #expect(kills == 20)
+            #expect(shippedBefore > 0, "no batch committed between the kills: the test did not exercise mid-stream kills")
+            try Self.expectSame(ws, pg, host: "h1")
+        }
+
+        /// PostgreSQL stopped while histd records a crash loop and the shipper runs: it retries, and once the
+        /// server is back everything arrives, once.
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func outageWhileRecordingACrashLoopLosesNothing() throws {
+            let ws = try Workspace("fleet-outage")
+            let pg = try PostgresCluster()
+            defer { ws.cleanup(); pg.remove() }
+            let h = try ws.runHistd(config: try Self.config(ws))
+            // histd has made and migrated its database once it recorded a crash.
+            let recording = E2E.waitUntil(60, poll: 0.1) {
+                guard FileManager.default.fileExists(atPath: ws.path("h.db")) else { return false }
+                var config = Configuration()
+                config.readonly = true
+                guard let q = try? DatabaseQueue(path: ws.path("h.db"), configuration: config) else { return false }
+                let n = try? q.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM instances WHERE class = 'crash'") }
+                return (n ?? nil ?? 0) > 0
+            }
+            #expect(recording, "histd recorded no crash:\n\(ws.log())")
+            let shipper = try ws.startBinary(Self.ship, ["--db", ws.path("h.db"), "--url", pg.url, "--host-id", "h1", "--poll-ms", "50"],
+                                             logName: "ship.log")
+            let shipping = E2E.waitUntil(30) { ((try? pg.count("SELECT count(*) FROM instances")) ?? 0) > 0 }
+            #expect(shipping, "nothing shipped:\n\(ws.log("ship.log"))")
+            try pg.stop()
+            Thread.sleep(forTimeInterval: 5)
+            try pg.start()
+            Thread.sleep(forTimeInterval: 1)
+            #expect(h.stop() == 0, "histd did not stop cleanly:\n\(ws.log())")
+            let queue = try DatabaseQueue(path: ws.path("h.db"))
+            let lastEvent = try queue.read { try Int64.fetchOne($0, sql: "SELECT max(id) FROM events") } ?? 0
+            let lastSeq = try queue.read { try Int64.fetchOne($0, sql: "SELECT max(seq) FROM ship_outbox") } ?? 0
+            let caughtUp = E2E.waitUntil(90, poll: 0.2) {
+                (try? pg.psql("SELECT event_id || ',' || outbox_seq FROM ship_cursor WHERE host_id = 'h1'")) == "\(lastEvent),\(lastSeq)"
+            }
+            #expect(caughtUp, "the shipper did not catch up after the outage:\n\(ws.log("ship.log"))")
+            let log = ws.log("ship.log")
+            #expect(log.contains("cannot ship") && log.contains("shipping again"), "no outage in the shipper's log:\n\(log)")
+            shipper.kill9()
+            try Self.expectSame(ws, pg, host: "h1")
+        }
+
+        /// Three hosts into one database: fleet crashes equals the union of the three local answers. Then
+        /// one host's database is recreated: a new epoch, the old rows kept apart, the host's fleet answer the
+        /// union of both files.
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func threeHostsAreTheUnionAndARecreatedDatabaseIsANewEpoch() throws {
+            let ws = try Workspace("fleet-hosts")
+            let pg = try PostgresCluster()
+            defer { ws.cleanup(); pg.remove() }
+            var union: [NSDictionary] = []
+            for host in ["h1", "h2", "h3"] {
+                try Self.record(ws, db: "\(host).db", seconds: 1)
+                let r = try Self.shipOnce(ws, pg, db: "\(host).db", host: host)
+                #expect(r.status == 0, "histd-ship \(host) failed: \(r.stderr)")
+                let local = try Self.json(try Self.histctl(["crashes", "--db", ws.path("\(host).db"), "--since", "1d", "--format", "json"]))
+                union += local.map { d in
+                    let m = d.mutableCopy() as! NSMutableDictionary
+                    m["host"] = host
+                    return m as NSDictionary
+                }
+            }
+            func key(_ d: NSDictionary) -> String { "\(d["time"] ?? "")|\(d["host"] ?? "")|\(d["pid"] ?? "")" }
+            let fleet = try Self.json(try Self.histctl(["crashes", "--db", pg.url, "--since", "1d", "--format", "json"]))
+            #expect(fleet.count == union.count)
+            #expect(fleet.sorted { key($0) < key($1) } == union.sorted { key($0) < key($1) }, "fleet crashes are not the union of the hosts'")
+            let two = try Self.json(try Self.histctl(["crashes", "--db", pg.url, "--since", "1d", "--format", "json", "--host", "h1", "--host", "h3"]))
+            #expect(two.count == union.filter { ($0["host"] as? String) != "h2" }.count)
+
+            // h1's file recreated.
+            let h1Before = union.filter { ($0["host"] as? String) == "h1" }
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: ws.path("h1.db" + suffix)) }
+            try Self.record(ws, db: "h1.db", seconds: 1)
+            let r = try Self.shipOnce(ws, pg, db: "h1.db", host: "h1")
+            #expect(r.status == 0, "histd-ship h1 (new file) failed: \(r.stderr)")
+            #expect(try pg.count("SELECT count(DISTINCT db_epoch) FROM runs WHERE host_id = 'h1'") == 2)
+            try Self.expectSame(ws, pg, db: "h1.db", host: "h1")
+            let h1New = try Self.json(try Self.histctl(["crashes", "--db", ws.path("h1.db"), "--since", "1d", "--format", "json"]))
+            let h1Fleet = try Self.json(try Self.histctl(["crashes", "--db", pg.url, "--since", "1d", "--format", "json", "--host", "h1"]))
+            #expect(h1Fleet.count == h1Before.count + h1New.count)
+        }
+    }
+}
