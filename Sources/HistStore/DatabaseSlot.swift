@@ -25,9 +25,12 @@ final class DatabaseSlot: Sendable {
         var identity: Identity?
     }
     private let state: Mutex<Opened?>
+    /// Applied to every connection the slot opens, a reopened one included (TEMP triggers are per connection).
+    let ship: ShipCapture?
 
-    init(path: String, queue: DatabaseQueue?) {
+    init(path: String, queue: DatabaseQueue?, ship: ShipCapture? = nil) {
         self.path = path
+        self.ship = ship
         state = Mutex(queue.map { Opened(queue: $0, identity: DatabaseSlot.identity(of: path)) })
     }
 
@@ -43,7 +46,7 @@ final class DatabaseSlot: Sendable {
     /// file. Throws `HistoryStoreError` when it still cannot be opened.
     func openIfNeeded() throws -> DatabaseQueue {
         if let q = state.withLock({ $0?.queue }) { return q }
-        let q = try HistoryDatabase.openWriter(path: path, create: true)
+        let q = try HistoryDatabase.openWriter(path: path, create: true, ship: ship)
         let identity = DatabaseSlot.identity(of: path)
         state.withLock { $0 = Opened(queue: q, identity: identity) }
         return q

@@ -83,7 +83,10 @@ public enum HistoryDatabase {
     /// Opens (creating if needed, when `create` is true) the database for writing and applies pending
     /// migrations. Throws `HistoryStoreError` with a clear message when the path is a directory, not an
     /// SQLite file, a foreign SQLite database, or a newer histd's database.
-    static func openWriter(path: String, create: Bool, label: String = "histd-writer") throws -> DatabaseQueue {
+    /// `ship`: histd's writer says whether it captures changes for histd-ship (`ShipCapture`); nil (tools
+    /// such as `histd scan`, tests) follows the file: its connection captures too while capture is on, so
+    /// no writer's change is missed, and the state is left as it is.
+    static func openWriter(path: String, create: Bool, label: String = "histd-writer", ship: ShipCapture? = nil) throws -> DatabaseQueue {
         try checkPath(path, create: create)
         // Before the first write (the writer's configuration switches the file to WAL as it opens):
         // an existing file must be ours and not newer, checked on a read-only connection, so that a
@@ -101,6 +104,11 @@ public enum HistoryDatabase {
             try migrator.migrate(dbQueue)
         } catch let error as DatabaseError {
             throw HistoryStoreError(.migrationFailed, path: path, "applying migrations failed: \(error.message ?? "\(error)")")
+        }
+        do {
+            try ShipCapture.apply(ship, dbQueue, now: Timestamp.now().milliseconds)
+        } catch let error as DatabaseError {
+            throw translate(error, path: path)
         }
         return dbQueue
     }

@@ -29,16 +29,18 @@ public final class HistoryStore: Sendable {
     }
     private let state = Mutex(State())
 
-    init(path: String, dbQueue: DatabaseQueue?) {
+    init(path: String, dbQueue: DatabaseQueue?, ship: ShipCapture? = nil) {
         self.path = path
-        self.slot = DatabaseSlot(path: path, queue: dbQueue)
+        self.slot = DatabaseSlot(path: path, queue: dbQueue, ship: ship)
     }
 
     /// Opens the database for writing: creates its folder and the file (mode 0640; -wal/-shm inherit it)
     /// if missing, sets WAL/synchronous/busy_timeout, and applies the embedded migrations.
     /// Throws `HistoryStoreError` (directory, not SQLite, not a histd database, newer schema...).
-    public static func open(path: String) throws -> HistoryStore {
-        HistoryStore(path: path, dbQueue: try HistoryDatabase.openWriter(path: path, create: true))
+    /// `ship`: whether this writer captures changes for histd-ship (`ShipCapture`; histd run passes `.on`
+    /// or `.off` from `[ship]`); nil leaves the capture state as it is (tools, tests).
+    public static func open(path: String, ship: ShipCapture? = nil) throws -> HistoryStore {
+        HistoryStore(path: path, dbQueue: try HistoryDatabase.openWriter(path: path, create: true, ship: ship), ship: ship)
     }
 
     /// Like `open`, but a database that cannot be opened *now* (full disk, read-only mount, a missing
@@ -46,11 +48,11 @@ public final class HistoryStore: Sendable {
     /// connection, with the reason, and its writer keeps trying to open it (`histd run` supervises
     /// meanwhile). A file histd refuses (a directory, not SQLite, another application's database, a newer
     /// histd's) is still thrown: retrying would not change it.
-    public static func openOrDefer(path: String) throws -> (store: HistoryStore, deferred: HistoryStoreError?) {
+    public static func openOrDefer(path: String, ship: ShipCapture? = nil) throws -> (store: HistoryStore, deferred: HistoryStoreError?) {
         do {
-            return (try open(path: path), nil)
+            return (try open(path: path, ship: ship), nil)
         } catch let error as HistoryStoreError where error.code.isRetryable {
-            return (HistoryStore(path: path, dbQueue: nil), error)
+            return (HistoryStore(path: path, dbQueue: nil, ship: ship), error)
         }
     }
 

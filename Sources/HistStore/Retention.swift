@@ -53,13 +53,15 @@ struct Pruner {
             let gone = try Row.fetchAll(db.cachedStatement(sql: """
                 DELETE FROM events WHERE id IN
                     (SELECT id FROM events WHERE kind IN (SELECT id FROM event_kinds) AND ts < ? LIMIT ?)
-                RETURNING kind, ts, instance_id, program_id
+                RETURNING kind, ts, instance_id, program_id, id
                 """), arguments: [cutoff, batchSize])
             n = gone.count
             result.events += n
             try pruneEventRollups(db, deleted: gone.map { (kind: $0[0] as Int64, ts: $0[1] as Int64) })
             try pruneRestartDelays(db, deleted: gone.map { (kind: $0[0] as Int64, instance: $0[2] as Int64?) })
             try RestartRollup.pruned(db, deleted: gone.map { (kind: $0[0], ts: $0[1], programID: $0[3]) })
+            // Emptied: event ids start again at 1; histd-ship must know (migrations/0012_ship_outbox.sql).
+            if let last = gone.map({ $0[4] as Int64 }).max() { try ShipCapture.noteEventsEmptied(db, lastID: last) }
         case .scans:
             n = try delete(db, "DELETE FROM scans WHERE id IN (SELECT id FROM scans WHERE ts < ? ORDER BY ts LIMIT ?)", cutoff)
             result.scans += n

@@ -143,8 +143,11 @@ extension Histbench {
         @OptionGroup var options: BenchOptions
         @Option(help: "Seconds of sustained writing.") var duration: Double = 10
         @Option(help: "Events per second for the latency run.") var lightRate: Int = 1000
+        @Flag(help: "Write as a shipping host does: the writer's ship-capture triggers on ([ship] set; docs/FLEET.md). Default: as a host without [ship].")
+        var ship = false
         func run() throws {
-            try options.execute { [try RecordScenario.run($0, duration: duration, lightRate: lightRate, trials: options.trials ?? 1)] }
+            try options.execute { [try RecordScenario.run($0, duration: duration, lightRate: lightRate, trials: options.trials ?? 1,
+                                                         ship: ship ? .on : .off)] }
         }
     }
 

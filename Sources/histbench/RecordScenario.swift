@@ -12,19 +12,21 @@ import HistStore
 /// 2. Latency: `lightRate` events/s for 5 s; each event's time from `record()` to the moment
 ///    `stats.written` covers it (polled every ~50 us).
 enum RecordScenario {
-    static func run(_ ws: Workspace, duration: Double, lightRate: Int, trials: Int) throws -> ScenarioResult {
+    /// `ship`: the writer's capture mode (`.off`, a host without [ship], is what every host pays).
+    static func run(_ ws: Workspace, duration: Double, lightRate: Int, trials: Int, ship: ShipCapture = .off) throws -> ScenarioResult {
         var r = ScenarioResult("record")
+        r.info["ship capture"] = ship.rawValue
         let dir = try ws.runDirectory("record")
         for mix in [false, true] {
             let label = mix ? "crash-loop mix" : "event rows only"
             progress("record: \(label), \(Int(duration)) s")
-            let heavy = try throughput(path: dir + "/heavy-\(mix ? "mix" : "events").db", duration: duration, mix: mix)
+            let heavy = try throughput(path: dir + "/heavy-\(mix ? "mix" : "events").db", duration: duration, mix: mix, ship: ship)
             r.add("events/s sustained, \(label)", unit: "events/s", value: heavy.rate, limit: 300_000, atLeast: true,
                   target: ">= 300,000 events/s")
             r.add("events/s per 1 s window, \(label)", unit: "events/s", samples: heavy.windows)
             r.info["heavy run, \(label)"] = "written \(heavy.written), dropped \(heavy.dropped), batches \(heavy.batches), file \(fmt(heavy.fileMiB)) MiB"
         }
-        let light = try latency(path: dir + "/light.db", rate: lightRate, seconds: 5)
+        let light = try latency(path: dir + "/light.db", rate: lightRate, seconds: 5, ship: ship)
         r.add("record -> commit latency at \(lightRate)/s", unit: "ms", samples: light.latencies)
         r.info["light run"] = "written \(light.written), dropped \(light.dropped), batches \(light.batches)"
         if let size = try? SizeScenario.measure(path: dir + "/heavy-mix.db") {
@@ -64,15 +66,15 @@ enum RecordScenario {
         }
     }
 
-    static func openStore(_ path: String) throws -> (HistoryStore, HistoryWriter) {
-        let store = try HistoryStore.open(path: path)
+    static func openStore(_ path: String, ship: ShipCapture = .off) throws -> (HistoryStore, HistoryWriter) {
+        let store = try HistoryStore.open(path: path, ship: ship)
         _ = try store.beginRun(host: "histbench", pid: getpid(), version: "histbench", configPath: nil, configHash: nil,
                                bootID: nil, programs: [], pools: [])
         return (store, store.startWriter())
     }
 
-    static func throughput(path: String, duration: Double, mix: Bool) throws -> (rate: Double, windows: [Double], written: UInt64, dropped: UInt64, batches: UInt64, fileMiB: Double) {
-        let (store, writer) = try openStore(path)
+    static func throughput(path: String, duration: Double, mix: Bool, ship: ShipCapture) throws -> (rate: Double, windows: [Double], written: UInt64, dropped: UInt64, batches: UInt64, fileMiB: Double) {
+        let (store, writer) = try openStore(path, ship: ship)
         defer { store.close() }
         let half = writer.options.capacity / 2
         var work = Workload()
@@ -121,8 +123,8 @@ enum RecordScenario {
         return (rate, windows, final.written, final.dropped, final.batches, Double(size) / 1_048_576)
     }
 
-    static func latency(path: String, rate: Int, seconds: Double) throws -> (latencies: [Double], written: UInt64, dropped: UInt64, batches: UInt64) {
-        let (store, writer) = try openStore(path)
+    static func latency(path: String, rate: Int, seconds: Double, ship: ShipCapture) throws -> (latencies: [Double], written: UInt64, dropped: UInt64, batches: UInt64) {
+        let (store, writer) = try openStore(path, ship: ship)
         defer { store.close() }
         var work = Workload()
         let total = Int(Double(rate) * seconds)

@@ -73,6 +73,11 @@ struct Shipper {
             guard let e else {
                 throw FleetError("\(path) has no ship_epoch table: it was made by an older histd; start the new histd once (it migrates the file to 0012), then start histd-ship")
             }
+            // Without capture the writer records no changed rows: shipping would miss every later change.
+            let capturing = try local.read { try Bool.fetchOne($0, sql: "SELECT enabled FROM ship_capture WHERE id = 1") } ?? false
+            guard capturing else {
+                throw FleetError("\(path) is not capturing changes for shipping: histd runs it without a [ship] section (docs/FLEET.md); add [ship] and restart histd")
+            }
             epoch = e
         } catch let error as FleetError {
             throw error
@@ -84,9 +89,17 @@ struct Shipper {
         self.logger = logger
     }
 
-    struct Batch {
+    /// Where this host's central cursor is: the last outbox seq and event id shipped, and inside a local
+    /// 'resync' entry (migrations/0012_ship_outbox.sql) the table being copied and its last key.
+    struct Cursor: Equatable {
         var outboxSeq: Int64
         var eventID: Int64
+        var resyncTable: String? = nil
+        var resyncKey: Int64? = nil
+    }
+
+    struct Batch {
+        var cursor: Cursor
         /// Per table: rows (local columns) with the outbox seq that shipped them.
         var rows: [String: [(seq: Int64, values: [DatabaseValue])]] = [:]
         var events: [[DatabaseValue]] = []
@@ -94,45 +107,81 @@ struct Shipper {
     }
 
     /// The next batch after the cursor, read in one local read transaction (a consistent snapshot).
-    func readBatch(outboxSeq: Int64, eventID: Int64) throws -> Batch {
+    func readBatch(_ cursor: Cursor) throws -> Batch {
         try local.read { db in
-            var b = Batch(outboxSeq: outboxSeq, eventID: eventID)
-            var owed: [String: [Int64: Int64]] = [:]  // table -> row_id -> newest seq
+            var b = Batch(cursor: cursor)
             // Retention emptied `events` and its ids start again at 1 (migrations/0012_ship_outbox.sql): no
             // events until the marker, then the event cursor starts again at 0.
             let reset = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM ship_outbox WHERE tbl = 'events_reset' AND seq > ?",
-                                           arguments: [outboxSeq])
+                                           arguments: [cursor.outboxSeq])
+            // Capture was turned on after a period without: every live row is owed, copied whole at the marker.
+            let resync = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM ship_outbox WHERE tbl = 'resync' AND seq > ?",
+                                            arguments: [cursor.outboxSeq])
+            let stop = min(reset ?? Int64.max, resync.map { $0 - 1 } ?? Int64.max)
             let outbox = try Row.fetchAll(db, sql: "SELECT seq, tbl, row_id FROM ship_outbox WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                                          arguments: [outboxSeq, reset ?? Int64.max, batch])
+                                          arguments: [cursor.outboxSeq, stop, batch])
+            var owed: [String: [Int64: Int64]] = [:]  // table -> row_id -> newest seq
             for r in outbox {
                 let seq: Int64 = r["seq"], tbl: String = r["tbl"], id: Int64 = r["row_id"]
                 owed[tbl, default: [:]][id] = seq
-                b.outboxSeq = seq
+                b.cursor.outboxSeq = seq
             }
-            for t in Self.tables {
-                guard let ids = owed[t.name], !ids.isEmpty else { continue }
-                let list = "[" + ids.keys.map(String.init).joined(separator: ",") + "]"
-                let cols = t.columns.map { "\"\($0)\"" }.joined(separator: ", ")
-                // A row retention deleted since is skipped: the central copy keeps it until its own retention.
-                let found = try Row.fetchAll(db, sql: "SELECT \(cols) FROM \(t.name) WHERE \(t.key) IN (SELECT value FROM json_each(?))",
-                                             arguments: [list])
-                let keyIndex = t.columns.firstIndex(of: t.key)!
-                b.rows[t.name] = found.map { row in
-                    let values = Array(row.databaseValues)
-                    let id = Int64.fromDatabaseValue(values[keyIndex]) ?? 0
-                    return (seq: ids[id] ?? b.outboxSeq, values: values)
+            if outbox.isEmpty, let resync {
+                try copyWhole(db, marker: resync, into: &b)
+            } else {
+                for t in Self.tables {
+                    guard let ids = owed[t.name], !ids.isEmpty else { continue }
+                    b.rows[t.name] = try fetchRows(db, t, ids: ids, defaultSeq: b.cursor.outboxSeq)
                 }
             }
             if let reset {
-                if b.outboxSeq == reset { b.eventID = 0 }
+                if b.cursor.outboxSeq == reset { b.cursor.eventID = 0 }
                 return b
             }
             let cols = Self.events.columns.joined(separator: ", ")
             b.events = try Row.fetchAll(db, sql: "SELECT \(cols) FROM events WHERE id > ? ORDER BY id LIMIT ?",
-                                        arguments: [eventID, batch]).map { Array($0.databaseValues) }
-            if let last = b.events.last, let id = Int64.fromDatabaseValue(last[0]) { b.eventID = id }
+                                        arguments: [cursor.eventID, batch]).map { Array($0.databaseValues) }
+            if let last = b.events.last, let id = Int64.fromDatabaseValue(last[0]) { b.cursor.eventID = id }
             return b
         }
+    }
+
+    /// The current state of the rows `ids` names (a row retention deleted since is skipped: the central
+    /// copy keeps it until its own retention), each with the outbox seq that owes it.
+    func fetchRows(_ db: Database, _ t: Table, ids: [Int64: Int64], defaultSeq: Int64) throws -> [(seq: Int64, values: [DatabaseValue])] {
+        let list = "[" + ids.keys.map(String.init).joined(separator: ",") + "]"
+        let cols = t.columns.map { "\"\($0)\"" }.joined(separator: ", ")
+        let found = try Row.fetchAll(db, sql: "SELECT \(cols) FROM \(t.name) WHERE \(t.key) IN (SELECT value FROM json_each(?))",
+                                     arguments: [list])
+        let keyIndex = t.columns.firstIndex(of: t.key)!
+        return found.map { row in
+            let values = Array(row.databaseValues)
+            let id = Int64.fromDatabaseValue(values[keyIndex]) ?? 0
+            return (seq: ids[id] ?? defaultSeq, values: values)
+        }
+    }
+
+    /// Inside a 'resync' entry: the next `batch` keys of the table being copied, in key order; past the
+    /// last table the cursor moves onto the entry itself (the resync is done).
+    func copyWhole(_ db: Database, marker: Int64, into b: inout Batch) throws {
+        var index = b.cursor.resyncTable.flatMap { name in Self.tables.firstIndex { $0.name == name } } ?? 0
+        var after = b.cursor.resyncKey ?? Int64.min
+        while index < Self.tables.count {
+            let t = Self.tables[index]
+            let keys = try Int64.fetchAll(db, sql: "SELECT DISTINCT \(t.key) FROM \(t.name) WHERE \(t.key) > ? ORDER BY \(t.key) LIMIT ?",
+                                          arguments: [after, batch])
+            if let last = keys.last {
+                b.rows[t.name] = try fetchRows(db, t, ids: Dictionary(uniqueKeysWithValues: keys.map { ($0, marker) }), defaultSeq: marker)
+                b.cursor.resyncTable = t.name
+                b.cursor.resyncKey = last
+                return
+            }
+            index += 1
+            after = Int64.min
+        }
+        b.cursor.outboxSeq = marker
+        b.cursor.resyncTable = nil
+        b.cursor.resyncKey = nil
     }
 
     /// How many outbox entries and events are not shipped yet (for the log and `--status`).
@@ -144,17 +193,30 @@ struct Shipper {
         }
     }
 
-    /// Makes the cursor row and this host's row exist.
+    /// Makes the cursor row and this host's row exist. A host_id already pinned to another machine
+    /// (another /etc/machine-id) is refused: two machines would mix their rows under one name.
     func register(_ db: FleetDatabase) async throws(FleetError) {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let machine = Self.machineID()
+        let pinned = try await db.rows("SELECT machine_id FROM hosts WHERE host_id = $1", [.text(hostID)])
+        if let row = pinned.first, let other = String.fromDatabaseValue(row[0]), let machine, other != machine {
+            throw FleetError("host_id \(hostID) is already shipped by another machine (machine-id \(other), this one is \(machine)): give one of them its own [ship] host_id")
+        }
         try await db.rows("""
             INSERT INTO ship_cursor (host_id, db_epoch, outbox_seq, event_id, shipped_at) VALUES ($1, $2, 0, 0, $3)
             ON CONFLICT DO NOTHING
             """, [.text(hostID), .text(epoch), .integer(now)])
         try await db.rows("""
-            INSERT INTO hosts (host_id, db_epoch, first_shipped_at, last_shipped_at) VALUES ($1, $2, $3, $3)
-            ON CONFLICT (host_id) DO UPDATE SET db_epoch = EXCLUDED.db_epoch
-            """, [.text(hostID), .text(epoch), .integer(now)])
+            INSERT INTO hosts (host_id, machine_id, db_epoch, first_shipped_at, last_shipped_at) VALUES ($1, $4, $2, $3, $3)
+            ON CONFLICT (host_id) DO UPDATE SET db_epoch = EXCLUDED.db_epoch, machine_id = coalesce(hosts.machine_id, EXCLUDED.machine_id)
+            """, [.text(hostID), .text(epoch), .integer(now), machine.map { FleetValue.text($0) } ?? .null])
+    }
+
+    /// /etc/machine-id (systemd's stable id of this installation), nil when there is none.
+    static func machineID(path: String = "/etc/machine-id") -> String? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let id = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return id.isEmpty ? nil : id
     }
 
     /// Creates the day partitions of `events` a batch needs, each in its own short transaction (creating a
@@ -203,15 +265,16 @@ struct Shipper {
 
         try await db.execute(script: "BEGIN")
         do {
-            let cur = try await db.rows("SELECT outbox_seq, event_id FROM ship_cursor WHERE host_id = $1 AND db_epoch = $2 FOR UPDATE",
+            let cur = try await db.rows("SELECT outbox_seq, event_id, resync_table, resync_key FROM ship_cursor WHERE host_id = $1 AND db_epoch = $2 FOR UPDATE",
                                         [.text(hostID), .text(epoch)])
             guard let c = cur.first, let seq = Int64.fromDatabaseValue(c[0]), let eid = Int64.fromDatabaseValue(c[1]) else {
                 throw FleetError("the central cursor of \(hostID) epoch \(epoch) is missing")
             }
-            let b = try readBatch(outboxSeq: seq, eventID: eid)
+            let cursor = Cursor(outboxSeq: seq, eventID: eid, resyncTable: String.fromDatabaseValue(c[2]), resyncKey: Int64.fromDatabaseValue(c[3]))
+            let b = try readBatch(cursor)
             // Caught up: no entry and no event after the cursor. (Entries for rows retention deleted, and
-            // the events_reset marker, ship no row but still move the cursor.)
-            if b.outboxSeq == seq && b.eventID == eid {
+            // the markers, ship no row but still move the cursor.)
+            if b.cursor == cursor {
                 try await db.execute(script: "COMMIT")
                 return 0
             }
@@ -233,8 +296,11 @@ struct Shipper {
             }
             if let instances = b.rows["instances"] { try await updateStatus(db, instances.map(\.values)) }
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            try await db.rows("UPDATE ship_cursor SET outbox_seq = $3, event_id = $4, shipped_at = $5 WHERE host_id = $1 AND db_epoch = $2",
-                              [.text(hostID), .text(epoch), .integer(b.outboxSeq), .integer(b.eventID), .integer(now)])
+            try await db.rows("""
+                UPDATE ship_cursor SET outbox_seq = $3, event_id = $4, shipped_at = $5, resync_table = $6, resync_key = $7
+                WHERE host_id = $1 AND db_epoch = $2
+                """, [.text(hostID), .text(epoch), .integer(b.cursor.outboxSeq), .integer(b.cursor.eventID), .integer(now),
+                      b.cursor.resyncTable.map { .text($0) } ?? .null, b.cursor.resyncKey.map { .integer($0) } ?? .null])
             try await db.rows("UPDATE hosts SET last_shipped_at = $2 WHERE host_id = $1", [.text(hostID), .integer(now)])
             try await db.execute(script: "COMMIT")
             return max(1, b.count)

@@ -4,8 +4,9 @@ import HistModel
 import Testing
 @testable import HistStore
 
-/// migrations/0012_ship_outbox.sql keeps at most one outbox entry per changed row, on every host, shipping
-/// or not: the outbox is bounded by the live rows however many updates the writer makes and after retention.
+/// The ship outbox (migrations/0012_ship_outbox.sql, ShipCapture): while capture is on, at most one entry per
+/// changed row, bounded by the live rows however many updates the writer makes and after retention; while it
+/// is off, no trigger and no entry; turning it on again owes every live row once more (the resync).
 @Suite(.serialized) struct ShipOutboxTests {
     static let tables = ["runs", "programs", "instances", "zombie_parents", "orphans"]
 
@@ -14,7 +15,8 @@ import Testing
         var live = 0
         for t in Self.tables { live += try count(r, "SELECT count(*) FROM \(t)") }
         live += try count(r, "SELECT count(DISTINCT instance_id) FROM operator_effects")
-        live += try count(r, "SELECT count(*) FROM ship_outbox WHERE tbl = 'events_reset'")
+        // The markers: retention's events_reset, and the resync entry a new file gets as capture starts.
+        live += try count(r, "SELECT count(*) FROM ship_outbox WHERE tbl IN ('events_reset', 'resync')")
         return (try count(r, "SELECT count(*) FROM ship_outbox"), live)
     }
 
@@ -36,7 +38,7 @@ import Testing
 
     @Test func theOutboxStaysWithinTheLiveRowsAfterManyUpdatesAndAPrune() throws {
         let dir = TempDir()
-        let (store, _) = try makeStore(dir)
+        let (store, _) = try makeStore(dir, ship: .on)
         let path = dir.file("h.db")
         let r = try reader(path)
         let w = store.startWriter()
@@ -95,5 +97,71 @@ import Testing
         #expect(try count(r, "SELECT count(*) FROM ship_outbox WHERE tbl = 'events_reset'") == 1)
         #expect(try count(r, "SELECT seq FROM ship_outbox WHERE tbl = 'events_reset'") == (try count(r, "SELECT max(seq) FROM ship_outbox")))
         store.close()
+    }
+
+    /// Capture off: the writer runs no trigger (none exists on its connection) and writes no entry, and the
+    /// flag says so. On again: one 'resync' entry, after every older one, owes every live row, capture is on,
+    /// and later changes get entries after it.
+    @Test func offWritesNothingAndTurningItOnResyncsEveryLiveRow() throws {
+        let dir = TempDir()
+        let path = dir.file("h.db")
+        // A period with capture on, so the outbox has entries a shipper may already have passed.
+        do {
+            let (store, _) = try makeStore(dir, ship: .on)
+            let w = store.startWriter()
+            let i = info(1, "web", pid: 10, ticks: 1, at: 1000)
+            w.record(HistEvent(time: i.startedAt, program: i.program, payload: .started(i)))
+            #expect(w.flush(timeout: .seconds(10)))
+            w.close()
+            store.close()
+        }
+        let q = try reader(path)
+        let passed = try count(q, "SELECT max(seq) FROM ship_outbox")
+        #expect(try count(q, "SELECT enabled FROM ship_capture") == 1)
+        // Off: instances start and end, zombie intervals grow; nothing is captured.
+        do {
+            let (store, _) = try makeStore(dir, ship: .off)
+            let w = store.startWriter()
+            for n in 0..<10 {
+                let i = info(InstanceID(10 + n), "worker", pid: Int32(100 + n), ticks: UInt64(5 + n), at: 2000 + Int64(n) * 10)
+                w.record(HistEvent(time: i.startedAt, program: i.program, payload: .started(i)))
+                w.record(ended(i, at: 2005 + Int64(n) * 10, .exited(code: 1), .crash))
+            }
+            let z = ZombieParentSighting(parent: ProcessIdentity(pid: 900, startTicks: 1), parentName: "z", parentCmdline: "z", zombies: 1)
+            for n in 0..<5 { w.record(ScanReport(time: ts(3000 + Int64(n)), summary: ScanSummary(total: 1), zombieParents: [z], orphans: [])) }
+            #expect(w.flush(timeout: .seconds(10)))
+            #expect(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger'") } == 0)
+            w.close()
+            store.close()
+        }
+        #expect(try count(q, "SELECT max(seq) FROM ship_outbox") == passed, "capture off wrote outbox entries")
+        #expect(try count(q, "SELECT enabled FROM ship_capture") == 0)
+        // On again: the resync.
+        let opened = try HistoryStore.open(path: path, ship: .on)
+        #expect(try count(q, "SELECT enabled FROM ship_capture") == 1)
+        // One 'resync' entry owes every live row (histd-ship copies the tables whole there), after every
+        // entry a shipper may have passed; the entries before it are gone.
+        #expect(try count(q, "SELECT count(*) FROM ship_outbox WHERE tbl <> 'events_reset'") == 1)
+        let resync = try count(q, "SELECT seq FROM ship_outbox WHERE tbl = 'resync'")
+        #expect(resync > passed, "the resync entry is not after what a shipper may have passed")
+        opened.close()
+        // Opening again with capture on does not resync a second time (nothing changed while off).
+        let again = try HistoryStore.open(path: path, ship: .on)
+        #expect(try count(q, "SELECT max(seq) FROM ship_outbox") == resync)
+        again.close()
+        // From now on every change is captured again, after the resync entry.
+        let (store, _) = try makeStore(dir, ship: .on)
+        let w = store.startWriter()
+        let late = info(99, "web", pid: 999, ticks: 99, at: 5000)
+        w.record(HistEvent(time: late.startedAt, program: late.program, payload: .started(late)))
+        #expect(w.flush(timeout: .seconds(10)))
+        w.close()
+        #expect(try count(q, "SELECT seq FROM ship_outbox WHERE tbl = 'instances' AND row_id = (SELECT max(id) FROM instances)") > resync)
+        #expect(try count(q, "SELECT count(*) FROM ship_outbox WHERE tbl = 'resync'") == 1)
+        store.close()
+        // A tool's connection (ship: nil) leaves the flag alone.
+        let tool = try HistoryStore.open(path: path)
+        #expect(try count(q, "SELECT enabled FROM ship_capture") == 1)
+        tool.close()
     }
 }

@@ -31,8 +31,9 @@ func ended(_ i: InstanceInfo, at: Int64, _ status: ExitStatus, _ cls: ExitClassi
 }
 
 /// Opens a store in a fresh folder and begins a run.
-func makeStore(_ dir: TempDir, name: String = "h.db", programs: [String] = ["web", "worker"]) throws -> (HistoryStore, RunStart) {
-    let store = try HistoryStore.open(path: dir.file(name))
+func makeStore(_ dir: TempDir, name: String = "h.db", programs: [String] = ["web", "worker"],
+               ship: ShipCapture? = nil) throws -> (HistoryStore, RunStart) {
+    let store = try HistoryStore.open(path: dir.file(name), ship: ship)
     let start = try store.beginRun(host: "testhost", pid: 4242, version: "0.1-test", configPath: "/etc/histd.toml",
                                    configHash: "abc", bootID: "boot-1",
                                    programs: programs.map { ProgramSpec(name: $0, command: ["/bin/true"]) }, pools: [],

@@ -8,8 +8,12 @@
 
 -- One row per host: the epoch it ships now and when it last shipped. Fleet status reads fleet_status
 -- (below), never a scan of events.
+-- machine_id: /etc/machine-id of the machine that ships as host_id (NULL when it has none). The default
+-- host_id is the hostname; the pin makes a second machine with the same hostname fail loudly instead of
+-- mixing its rows into the first one's (histd-ship refuses; set host_id on one of them).
 CREATE TABLE hosts (
     host_id          text   PRIMARY KEY,
+    machine_id       text,
     db_epoch         text   NOT NULL,
     first_shipped_at bigint NOT NULL,
     last_shipped_at  bigint NOT NULL
@@ -21,6 +25,10 @@ CREATE TABLE ship_cursor (
     db_epoch    text   NOT NULL,
     outbox_seq  bigint NOT NULL DEFAULT 0,  -- the last local ship_outbox.seq shipped
     event_id    bigint NOT NULL DEFAULT 0,  -- the last local events.id shipped
+    -- Inside a local 'resync' entry (the next outbox entry): the table being copied whole and the last
+    -- key copied; NULL otherwise (docs/FLEET.md, "Turning shipping on later").
+    resync_table text,
+    resync_key   bigint,
     shipped_at  bigint NOT NULL,
     PRIMARY KEY (host_id, db_epoch)
 );
