@@ -108,7 +108,7 @@ public enum ConfigLoader {
 }
 
 extension ConfigValidator {
-    static let rootKeys = ["supervisor", "program", "pool"]
+    static let rootKeys = ["supervisor", "program", "pool", "ship"]
 
     /// The whole document. Always returns a config; it is only valid when `problems` is empty.
     func document(_ root: TOMLTable, path: String, contentHash: String) -> HistConfig {
@@ -132,7 +132,11 @@ extension ConfigValidator {
             }
             if let spec = pool(name: name, table: table, path: p, defaults: defaults) { pools.append(spec) }
         }
-        return HistConfig(path: path, contentHash: contentHash, supervisor: supervisor, programs: programs, pools: pools)
+        let ship = ship(root["ship"], path: ["ship"])
+        if ship != nil, let p = usedBy[ShipSpec.programName] {
+            report(p, "the name \"\(ShipSpec.programName)\" is histd's own shipper while [ship] is set; rename this program")
+        }
+        return HistConfig(path: path, contentHash: contentHash, supervisor: supervisor, programs: programs, pools: pools, ship: ship)
     }
 
     /// The `NAME` tables under `[program]` or `[pool]`, in file order, with bad names and non-tables reported.

@@ -70,8 +70,12 @@ public struct HistConfig: Hashable, Sendable, Codable {
     public var programs: [ProgramSpec]
     /// In file order.
     public var pools: [PoolSpec]
+    /// `[ship]`: nil = this host does not ship its history (docs/FLEET.md).
+    public var ship: ShipSpec?
 
-    public init(path: String, contentHash: String, supervisor: SupervisorSpec, programs: [ProgramSpec], pools: [PoolSpec]) {
+    public init(path: String, contentHash: String, supervisor: SupervisorSpec, programs: [ProgramSpec], pools: [PoolSpec],
+                ship: ShipSpec? = nil) {
+        self.ship = ship
         self.path = path
         self.contentHash = contentHash
         self.supervisor = supervisor

@@ -90,7 +90,7 @@ final class ConfigReloader: Sendable {
         let bytes = FileManager.default.contents(atPath: old.path).map { [UInt8]($0) }
         let new: HistConfig
         do {
-            new = try ConfigLoader.load(path: old.path)
+            new = try ConfigLoader.load(path: old.path).addingShipper(dbPath: store?.path)
         } catch {
             let errors = error.problems.map(\.description)
             for line in errors { logger.error("reload: \(line)") }

@@ -43,7 +43,8 @@ final class Recorder: Sendable {
     /// `onCommit` times each transaction (the metrics' commit histogram).
     static func open(path: String, config: HistConfig, logger: Logger,
                      onCommit: (@Sendable (Duration) -> Void)? = nil) throws -> Recorder {
-        let (store, deferred) = try HistoryStore.openOrDefer(path: path)
+        // [ship] decides whether the writer captures changes for histd-ship (ShipCapture).
+        let (store, deferred) = try HistoryStore.openOrDefer(path: path, ship: config.ship == nil ? .off : .on)
         // Read before the writer starts, so this run's own rows never count as "the last fact".
         let facts = config.supervisor.restoreState ? store.lastRestartFacts(programs: config.programs.map(\.name)) : [:]
         let request = try RunRequest(host: hostName(), pid: getpid(), version: HistdVersion.string,

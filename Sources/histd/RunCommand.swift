@@ -121,6 +121,9 @@ extension Histd {
         /// metrics textfile, watcher, control socket; the stop is the reverse.
         private func startServices(_ services: ServiceStack, config loaded: HistConfig, logger: Logger,
                                    runEnd: RunEnd) async throws -> Supervisor {
+            let location = DatabaseLocation.resolve(flag: db, environment: currentEnvironment(), configDB: loaded.supervisor.db)
+            // [ship]: histd-ship joins the programs (it ships this database), before anything counts them.
+            let loaded = ShipperProgram.adding(to: loaded, dbPath: location.path)
             // Metrics before the database: an address that cannot be used changes nothing.
             let metricsSpec = loaded.supervisor.metrics
             let metrics = metricsSpec.isOff ? nil
@@ -134,7 +137,7 @@ extension Histd {
                 logger.notice("metrics: serving GET /metrics on \(listen)")
             }
 
-            let location = DatabaseLocation.resolve(flag: db, environment: currentEnvironment(), configDB: loaded.supervisor.db)
+
             // endRun's flush and the close each wait up to 5 s for the writer.
             let recorder = try await services.startBlocking("writer", stopBudget: .seconds(15), start: {
                 if let problem = SafeFiles.prepare(dbPath: location.path, supervisor: loaded.supervisor) {

@@ -12,9 +12,15 @@ extension EndToEnd {
     @Suite(.serialized) struct FleetShip {
         static var ship: String { E2E.built("histd-ship") }
 
+        /// A server nobody listens on: histd's own supervised shipper keeps retrying it, so the test ships by
+        /// hand (`shipOnce`) while the writer still captures changes, as on a host whose server is down.
+        static let offline = "postgres://nobody@127.0.0.1:1/none?sslmode=disable"
+
         /// A crash loop (exit 3 with a stderr line, restarted every 20 ms) beside a program that stays up.
-        static func config(_ ws: Workspace, db: String = "h.db") throws -> String {
-            try ws.write("fleet-\(db).toml", """
+        /// `ship`: the [ship] url (nil: no [ship], the writer captures nothing).
+        static func config(_ ws: Workspace, db: String = "h.db", ship: String? = offline, host: String = "h1") throws -> String {
+            let section = ship.map { "\n[ship]\nurl = \"\($0)\"\nhost_id = \"\(host)\"\n" } ?? ""
+            return try ws.write("fleet-\(db).toml", """
                 [supervisor]
                 db = "\(db)"
                 log_dir = "logs"
@@ -32,12 +38,13 @@ extension EndToEnd {
                 command = ["/bin/sleep", "1000"]
                 restart = "always"
                 stop_timeout = "2s"
+                \(section)
                 """)
         }
 
         /// Runs histd for `seconds` and stops it cleanly: a local history with crashes in it.
-        static func record(_ ws: Workspace, db: String = "h.db", seconds: Double = 1.5) throws {
-            let h = try ws.runHistd(config: try config(ws, db: db), logName: "histd-\(db).log")
+        static func record(_ ws: Workspace, db: String = "h.db", seconds: Double = 1.5, ship: String? = offline) throws {
+            let h = try ws.runHistd(config: try config(ws, db: db, ship: ship), logName: "histd-\(db).log")
             Thread.sleep(forTimeInterval: seconds)
             #expect(h.stop() == 0, "histd did not stop cleanly:\n\(ws.log("histd-\(db).log"))")
         }
@@ -96,6 +103,11 @@ extension EndToEnd {
             let ws = try Workspace("fleet-contract")
             let pg = try PostgresCluster()
             defer { ws.cleanup(); pg.remove() }
+            // A period without [ship] (nothing captured; the shipper refuses), then with it: the resync on
+            // enable owes every row again, so the rows written and ended while off reach central too.
+            try Self.record(ws, ship: nil)
+            let refused = try Self.shipOnce(ws, pg, host: "h1")
+            #expect(refused.status == 2 && refused.stderr.contains("not capturing"), "histd-ship without capture: \(refused.status) \(refused.stderr)")
             try Self.record(ws)
             let first = try Self.shipOnce(ws, pg, host: "h1")
             #expect(first.status == 0, "histd-ship failed: \(first.stderr)")
@@ -121,7 +133,7 @@ extension EndToEnd {
             #expect(localLoops.count == 1, "the fixture's crash loop: \(localLoops)")
             #expect(withoutState(localLoops) == withoutState(fleetLoops), "fleet loops differ: local \(localLoops), fleet \(fleetLoops)")
             let status = try Self.json(try Self.histctl(["status", "--db", pg.url, "--format", "json"]))
-            #expect(Set(status.compactMap { $0["program"] as? String }) == ["crasher", "steady"], "fleet status: \(status)")
+            #expect(Set(status.compactMap { $0["program"] as? String }) == ["crasher", "steady", "histd-ship"], "fleet status: \(status)")
             #expect(status.allSatisfy { ($0["host"] as? String) == "h1" }, "fleet status: \(status)")
             let missing = try Self.histctl(["status", "--db", pg.url, "--host", "nosuch", "--format", "json"])
             #expect(try Self.json(missing).isEmpty)
@@ -129,75 +141,79 @@ extension EndToEnd {
             #expect(unsupported.status == 64 && unsupported.stderr.contains("no fleet version"), "\(unsupported.stderr)")
         }
 
-        /// kill -9 of the shipper at random points of small batches, 20 times, then a last run to the end:
-        /// the central rows equal the local ones (no hole, no duplicate).
+        /// kill -9 of the shipper inside a batch, 20 times, then a last run to the end: the central rows
+        /// equal the local ones (no hole, no duplicate). A trigger makes every cursor update sleep 150 ms
+        /// (pg_sleep), so a batch's rows are inserted and its transaction is open when the test sees the
+        /// shipper's backend in PgSleep and kills: each kill lands mid-batch, by observation, not by timing
+        /// luck. Between kills, 0-2 batches commit, so the kills move along the history.
         @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
         func killNineMidBatchLeavesNoHoleAndNoDuplicate() throws {
             let ws = try Workspace("fleet-kill9")
             let pg = try PostgresCluster()
             defer { ws.cleanup(); pg.remove() }
-            try Self.record(ws, seconds: 3)
+            try Self.record(ws, seconds: 1.5)
             // The schema first, so that every kill below lands in the shipping itself.
             let migrate = try Self.histctl(["fleet", "migrate", "--db", pg.url])
             #expect(migrate.status == 0, "histctl fleet migrate: \(migrate.stderr)")
-            func shipped() -> String { (try? pg.psql("SELECT event_id || ',' || outbox_seq FROM ship_cursor WHERE host_id = 'h1'")) ?? "" }
-            var kills = 0
+            _ = try pg.psql("""
+                CREATE FUNCTION slow_cursor() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.15); RETURN NEW; END $$;
+                CREATE TRIGGER slow_cursor BEFORE UPDATE ON ship_cursor FOR EACH ROW EXECUTE FUNCTION slow_cursor();
+                """)
+            func cursor() -> String { (try? pg.psql("SELECT event_id || ',' || outbox_seq FROM ship_cursor WHERE host_id = 'h1'")) ?? "" }
+            let others = "FROM pg_stat_activity WHERE datname = 'histd' AND pid <> pg_backend_pid()"
+            var midBatch = 0, moved = 0
             for i in 0..<20 {
-                let before = shipped()
-                let p = try ws.startBinary(Self.ship, ["--db", ws.path("h.db"), "--url", pg.url, "--host-id", "h1", "--batch", "3"],
+                // The killed shipper's backend is gone (it rolled back) before the next one starts.
+                #expect(E2E.waitUntil(30, poll: 0.02) { (try? pg.count("SELECT count(*) \(others)")) == 0 })
+                let p = try ws.startBinary(Self.ship, ["--db", ws.path("h.db"), "--url", pg.url, "--host-id", "h1", "--batch", "4"],
                                            logName: "ship-\(i).log")
-                // Kill once a batch has committed (the cursor moved), a few ms later: inside a later batch.
-                _ = E2E.waitUntil(30, poll: 0.01) { shipped() != before }
-                usleep(UInt32((i * 7_000) % 30_000))
+                var last = cursor()
+                var commits = 0
+                // Let i % 3 batches commit, then kill inside the next one.
+                let inside = E2E.waitUntil(30, poll: 0.01) {
+                    let now = cursor()
+                    if now != last { commits += 1; last = now }
+                    guard commits >= i % 3 else { return false }
+                    return (try? pg.count("SELECT count(*) \(others) AND wait_event = 'PgSleep'")) == 1
+                }
                 p.kill9()
                 #expect(p.waitForExit(timeout: 10))
-                kills += 1
+                if inside { midBatch += 1 }
+                moved += commits
             }
-            let shippedBefore = try pg.count("SELECT event_id FROM ship_cursor WHERE host_id = 'h1'")
-            let last = try Self.shipOnce(ws, pg, host: "h1", batch: 7)
+            #expect(midBatch == 20, "only \(midBatch) of 20 kills were seen inside a batch")
+            #expect(moved >= 10, "only \(moved) batches committed between the kills: the kills did not move along the history")
+            _ = try pg.psql("DROP TRIGGER slow_cursor ON ship_cursor")
+            let last = try Self.shipOnce(ws, pg, host: "h1")
             #expect(last.status == 0, "histd-ship failed: \(last.stderr)")
-            #expect(kills == 20)
-            #expect(shippedBefore > 0, "no batch committed between the kills: the test did not exercise mid-stream kills")
             try Self.expectSame(ws, pg, host: "h1")
         }
 
-        /// PostgreSQL stopped while histd records a crash loop and the shipper runs: it retries, and once the
-        /// server is back everything arrives, once.
+        /// PostgreSQL stopped while histd records a crash loop and ships it through the histd-ship it
+        /// supervises ([ship]): the shipper retries, says so once and again when the server is back, and
+        /// everything arrives, once. (5 s of outage, not the issue's 60: the retry path is the same, and CI
+        /// time is not.)
         @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
         func outageWhileRecordingACrashLoopLosesNothing() throws {
             let ws = try Workspace("fleet-outage")
             let pg = try PostgresCluster()
             defer { ws.cleanup(); pg.remove() }
-            let h = try ws.runHistd(config: try Self.config(ws))
-            // histd has made and migrated its database once it recorded a crash.
-            let recording = E2E.waitUntil(60, poll: 0.1) {
-                guard FileManager.default.fileExists(atPath: ws.path("h.db")) else { return false }
-                var config = Configuration()
-                config.readonly = true
-                guard let q = try? DatabaseQueue(path: ws.path("h.db"), configuration: config) else { return false }
-                let n = try? q.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM instances WHERE class = 'crash'") }
-                return (n ?? nil ?? 0) > 0
+            let h = try ws.runHistd(config: try Self.config(ws, ship: pg.url))
+            let shipping = E2E.waitUntil(60, poll: 0.1) {
+                ((try? pg.count("SELECT count(*) FROM instances WHERE class = 'crash'")) ?? 0) > 0
             }
-            #expect(recording, "histd recorded no crash:\n\(ws.log())")
-            let shipper = try ws.startBinary(Self.ship, ["--db", ws.path("h.db"), "--url", pg.url, "--host-id", "h1", "--poll-ms", "50"],
-                                             logName: "ship.log")
-            let shipping = E2E.waitUntil(30) { ((try? pg.count("SELECT count(*) FROM instances")) ?? 0) > 0 }
-            #expect(shipping, "nothing shipped:\n\(ws.log("ship.log"))")
+            #expect(shipping, "histd's shipper shipped no crash:\n\(ws.log())\n\(ws.log("logs/histd-ship.err"))")
             try pg.stop()
             Thread.sleep(forTimeInterval: 5)
             try pg.start()
-            Thread.sleep(forTimeInterval: 1)
+            // Shipping again while histd still records.
+            let again = E2E.waitUntil(60, poll: 0.2) { ws.log("logs/histd-ship.err").contains("shipping again") }
             #expect(h.stop() == 0, "histd did not stop cleanly:\n\(ws.log())")
-            let queue = try DatabaseQueue(path: ws.path("h.db"))
-            let lastEvent = try queue.read { try Int64.fetchOne($0, sql: "SELECT max(id) FROM events") } ?? 0
-            let lastSeq = try queue.read { try Int64.fetchOne($0, sql: "SELECT max(seq) FROM ship_outbox") } ?? 0
-            let caughtUp = E2E.waitUntil(90, poll: 0.2) {
-                (try? pg.psql("SELECT event_id || ',' || outbox_seq FROM ship_cursor WHERE host_id = 'h1'")) == "\(lastEvent),\(lastSeq)"
-            }
-            #expect(caughtUp, "the shipper did not catch up after the outage:\n\(ws.log("ship.log"))")
-            let log = ws.log("ship.log")
-            #expect(log.contains("cannot ship") && log.contains("shipping again"), "no outage in the shipper's log:\n\(log)")
-            shipper.kill9()
+            let log = ws.log("logs/histd-ship.err")
+            #expect(again && log.contains("cannot ship"), "no outage in the shipper's log:\n\(log)")
+            // The tail histd wrote as it stopped (after its shipper stopped), shipped by hand.
+            let last = try Self.shipOnce(ws, pg, host: "h1")
+            #expect(last.status == 0, "histd-ship failed: \(last.stderr)")
             try Self.expectSame(ws, pg, host: "h1")
         }
 
