@@ -16,7 +16,7 @@ struct Histbench: ParsableCommand {
 
         Example: swift run -c release histbench restart --trials 50
         """,
-        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Query.self, PostmortemProfile.self, Size.self, Control.self, ControlFlood.self,
+        subcommands: [Restart.self, Detect.self, Spawn.self, Overhead.self, Sampler.self, Record.self, Ship.self, Query.self, PostmortemProfile.self, Size.self, Control.self, ControlFlood.self,
                       Metrics.self, All.self])
 }
 
@@ -148,6 +148,27 @@ extension Histbench {
         func run() throws {
             try options.execute { [try RecordScenario.run($0, duration: duration, lightRate: lightRate, trials: options.trials ?? 1,
                                                          ship: ship ? .on : .off)] }
+        }
+    }
+
+    struct Ship: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fleet shipping (issue 17) against a throwaway PostgreSQL 15: histd-ship throughput (target >= 50,000 events/s), lag at 1,000 events/s (p99 <= 2 s), fleet crashes --summary (<= 200 ms) and loops (<= 500 ms) over 100 hosts x 1 day.",
+            discussion: "Needs PostgreSQL 15 (/usr/lib/postgresql/15/bin) and the histd-ship and histctl of the same build.")
+        @OptionGroup var options: BenchOptions
+        @Option(help: "Events in each throughput run's local history.") var events: Int = 300_000
+        @Option(help: "Events per second in the lag run.") var lagRate: Int = 1000
+        @Option(help: "Seconds of the lag run.") var lagSeconds: Double = 30
+        @Option(help: "Hosts in the fleet fixture.") var hosts: Int = 100
+        @Option(help: "Programs per host in the fleet fixture (one day each).") var programs: Int = 50
+        func validate() throws {
+            guard events > 0, lagRate > 0, lagSeconds > 0, hosts >= 1, programs >= 1 else {
+                throw ValidationError("--events, --lag-rate, --lag-seconds, --hosts and --programs must be positive")
+            }
+        }
+        func run() throws {
+            try options.execute { [try ShipScenario.run($0, events: events, lagRate: lagRate, lagSeconds: lagSeconds, hosts: hosts,
+                                                       programs: programs, reps: options.trials ?? 3)] }
         }
     }
 

@@ -90,6 +90,27 @@ final class Processes: Sendable {
         return false
     }
 
+    /// Waits up to `timeout` seconds for `pid` to exit and reaps it. Returns its exit status (nil: killed
+    /// by a signal, or still running at the deadline; then it is SIGKILLed and reaped).
+    func waitExit(_ pid: Int32, timeout: Double) -> Int32? {
+        let deadline = monoNow() + Int64(timeout * 1e9)
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid {
+                roots.withLock { _ = $0.removeValue(forKey: pid) }
+                // WIFEXITED / WEXITSTATUS, spelled out (the macros are not imported).
+                return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
+            }
+            if r < 0 { return nil }
+            if monoNow() > deadline {
+                _ = stop(pid, signal: SIGKILL, timeout: 5)
+                return nil
+            }
+            sleepSeconds(0.001)
+        }
+    }
+
     /// Reaps whatever has exited among our children (orphans re-parented to us included).
     func reapAny() {
         var status: Int32 = 0

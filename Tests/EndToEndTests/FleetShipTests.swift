@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HistTestSupport
 import Testing
 
 #if canImport(Glibc)

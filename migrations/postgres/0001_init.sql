@@ -69,6 +69,8 @@ CREATE TABLE events (
 ) PARTITION BY RANGE (ts);
 CREATE INDEX events_kind_ts ON events (kind, ts);
 CREATE INDEX events_instance ON events (host_id, db_epoch, instance_id, kind);
+-- One program's events of a kind in a time range (loops: its restart delays and give-ups), per host.
+CREATE INDEX events_program ON events (host_id, db_epoch, program_id, kind, ts);
 
 CREATE TABLE event_kinds (id integer PRIMARY KEY, name text NOT NULL UNIQUE);
 INSERT INTO event_kinds (id, name) VALUES
