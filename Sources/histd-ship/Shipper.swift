@@ -351,16 +351,27 @@ struct Shipper {
                (os, oid) >= (started, id) { continue }
             newest[program] = r
         }
-        for (program, r) in newest.sorted(by: { $0.key < $1.key }) {
-            try await db.rows("""
-                INSERT INTO fleet_status (host_id, db_epoch, program_id, instance_id, started_at, pid, ended_at, exit_code, signal, class)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                ON CONFLICT (host_id, db_epoch, program_id) DO UPDATE SET
+        // One multi-row statement for the whole batch (one round trip per program was most of a batch's time
+        // in the crash-loop mix, which touches ~200 programs per batch). `newest` holds one row per program,
+        // so no statement updates a row twice.
+        let rows = newest.sorted(by: { $0.key < $1.key })
+        for chunk in stride(from: 0, to: rows.count, by: 2000).map({ rows[$0..<min(rows.count, $0 + 2000)] }) {
+            var sql = "INSERT INTO fleet_status (host_id, db_epoch, program_id, instance_id, started_at, pid, ended_at, exit_code, signal, class) VALUES "
+            var binds: [FleetValue] = [.text(hostID), .text(epoch)]
+            for (k, (program, r)) in chunk.enumerated() {
+                let n = binds.count
+                sql += (k > 0 ? ", " : "") + "($1, $2, " + (1...8).map { "$\(n + $0)" }.joined(separator: ", ") + ")"
+                binds += [.integer(program), FleetValue(r[0]), FleetValue(r[6]), FleetValue(r[4]),
+                          FleetValue(r[7]), FleetValue(r[8]), FleetValue(r[9]), FleetValue(r[11])]
+            }
+            sql += """
+
+                 ON CONFLICT (host_id, db_epoch, program_id) DO UPDATE SET
                   instance_id = EXCLUDED.instance_id, started_at = EXCLUDED.started_at, pid = EXCLUDED.pid,
                   ended_at = EXCLUDED.ended_at, exit_code = EXCLUDED.exit_code, signal = EXCLUDED.signal, class = EXCLUDED.class
                 WHERE (fleet_status.started_at, fleet_status.instance_id) <= (EXCLUDED.started_at, EXCLUDED.instance_id)
-                """, [.text(hostID), .text(epoch), .integer(program), FleetValue(r[0]), FleetValue(r[6]), FleetValue(r[4]),
-                      FleetValue(r[7]), FleetValue(r[8]), FleetValue(r[9]), FleetValue(r[11])])
+                """
+            try await db.rows(sql, binds)
         }
     }
 }
