@@ -122,9 +122,28 @@ struct LoopRollup {
         }
         guard !totals.isEmpty else { return }
         let st = try db.cachedStatement(sql: Self.upsertSQL)
+        // The same totals per day for loop_days (migrations/0015_day_rollups.sql): an hour lies in one day.
+        var days: [Key: Totals] = [:]
         for (k, t) in totals {
             try st.execute(arguments: [k.hour, k.programID, k.worker, t.members, t.first, t.last, t.longest])
+            let day = Key(hour: DayRollups.day(k.hour), programID: k.programID, worker: k.worker)
+            if let d = days[day] {
+                days[day] = Totals(members: d.members + t.members, first: min(d.first, t.first), last: max(d.last, t.last),
+                                   longest: Self.larger(d.longest, t.longest))
+            } else {
+                days[day] = t
+            }
         }
+        let dayStatement = try db.cachedStatement(sql: DayRollups.loopUpsertSQL)
+        for (k, t) in days {
+            try dayStatement.execute(arguments: [k.hour, k.programID, k.worker, t.members, t.first, t.last, t.longest])
+        }
+    }
+
+    static func larger(_ a: Int64?, _ b: Int64?) -> Int64? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return max(a, b)
     }
 
     /// The newest `n` crashes, all marked old (for the next transaction).
