@@ -9,7 +9,7 @@ import Testing
 // Serialized with the other randomized suites (RandomizedHistories).
 extension RandomizedHistories {
 /// The rollups of migrations/0011_loop_rollups.sql are exact: on randomized histories written by the real
-/// writer (random transaction sizes, ends out of time order, lost starts, ends recorded twice, pools,
+/// writer (random transaction sizes, ends out of time order, batches hours behind the newest crashes, lost starts, ends recorded twice, pools,
 /// spawn failures, operator-caused ends, crash bursts, restarts recorded twice) with retention pruning in between, `loop_hours`
 /// and `program_hours`, and their days `loop_days` and `program_days` (0015), equal the raw rows grouped the same way, and
 /// `histctl loops` read through the rollups equals the same report computed from raw rows only (and from the hour rollups
@@ -291,7 +291,10 @@ extension RandomizedHistories {
         var use = RollupUse()
         for slice in 0..<3 {
             let from = Self.t0 + Int64(slice) * span / 3
-            Self.record(writer, &rng, from: from, cycles: 750, span: span / 3, nextID: &nextID, seq: &seq)
+            // Bursts leave time standing still for about half the cycles, so a slice's history covers about
+            // half its span; even seeds give it twice the span, so that it reaches into the next slice's and
+            // that slice's first batches come hours behind the newest crashes (a clock stepped back).
+            Self.record(writer, &rng, from: from, cycles: 750, span: (seed % 2 == 0 ? 2 : 1) * span / 3, nextID: &nextID, seq: &seq)
             #expect(writer.flush(timeout: .seconds(30)))
             // Before the prune: a random cutoff may remove every loop, which is a fine case to compare
             // but says nothing about whether the generator makes loops at all.
