@@ -27,13 +27,18 @@
 -- time order) plus two events_kind_ts ranges on (kind = 9, ts) for spawn failures, each edge with one
 -- window of context, fed to histctl_crash_loop(), an aggregate that HistReports registers on its
 -- connection (Sources/HistReports/CrashLoopAggregate.swift); context rows decide membership but are not
--- counted. Otherwise :loop_from = :loop_until = :until and every crash in the range is read raw. The
--- restart delays: the whole hours of each loop's span as a MAX over a program_hours primary-key range per
--- loop, the partial hours at the span's ends from an events_kind_ts range on (kind = 4, ts) only where
+-- counted. Otherwise :loop_from = :loop_until = :until and every crash in the range is read raw. Of the
+-- rollup's hours, the whole UTC days come from loop_days and only the hours at both ends from loop_hours.
+-- The restart delays: the whole hours of each loop's span as a MAX over primary-key ranges per loop
+-- (program_days for its whole days, program_hours for the hours around them), the partial hours at the span's ends from an events_kind_ts range on (kind = 4, ts) only where
 -- that hour's program_hours maximum could raise it (value is in the index); gave_up from one (kind = 5,
 -- ts) range from the earliest loop on; program_states for the loops' programs only.
 -- Extra parameters (Reports.loops):
---   :loop_from, :loop_until  the whole hours read from loop_hours (equal to :until when none)
+--   :loop_from, :loop_until  the whole hours read from the rollups (equal to :until when none)
+--   :day_from, :day_until    of those, the whole days read from loop_days (migrations/0015_day_rollups.sql;
+--                            both :loop_until when none)
+--   :days                    1 when program_days is a real table: each loop's whole days of restart
+--                            delays are read there
 WITH
 -- The raw edges as two ranges per program, [:since, :loop_from + :window_ms) and the rest of
 -- [:loop_until - :window_ms, :until) (disjoint; the second is empty when no hour comes from the rollup).
@@ -66,13 +71,23 @@ raw AS MATERIALIZED (
     ) crash_rows
     GROUP BY crash_rows.program_id
 ),
--- The rollup's hours per program and worker slot (one sort of the range's rows), then per program.
+-- The rollup's hours per program and worker slot (one sort of the range's rows), then per program: the
+-- whole days [:day_from, :day_until) from loop_days, the hours before and after them from loop_hours
+-- (three primary-key ranges; an hour row lies wholly inside one day, so the sum is the same).
 hour_slots AS MATERIALIZED (
-    SELECT h.program_id AS program_id, h.worker AS worker, SUM(h.members) AS crashes, MIN(h.first_ms) AS first,
-           MAX(h.last_ms) AS last, MAX(h.longest_uptime_ms) AS longest_uptime_ms
-    FROM loop_hours h
-    WHERE h.hour >= :loop_from AND h.hour < :loop_until
-    GROUP BY h.program_id, h.worker
+    SELECT slot_rows.program_id AS program_id, slot_rows.worker AS worker, SUM(slot_rows.members) AS crashes, MIN(slot_rows.first_ms) AS first,
+           MAX(slot_rows.last_ms) AS last, MAX(slot_rows.longest_uptime_ms) AS longest_uptime_ms
+    FROM (
+        SELECT h.program_id, h.worker, h.members, h.first_ms, h.last_ms, h.longest_uptime_ms
+        FROM loop_hours h WHERE h.hour >= :loop_from AND h.hour < :day_from
+        UNION ALL
+        SELECT d.program_id, d.worker, d.members, d.first_ms, d.last_ms, d.longest_uptime_ms
+        FROM loop_days d WHERE d.day >= :day_from AND d.day < :day_until
+        UNION ALL
+        SELECT h.program_id, h.worker, h.members, h.first_ms, h.last_ms, h.longest_uptime_ms
+        FROM loop_hours h WHERE h.hour >= :day_until AND h.hour < :loop_until
+    ) slot_rows
+    GROUP BY slot_rows.program_id, slot_rows.worker
 ),
 parts AS MATERIALIZED (
     SELECT program_id, json_extract(loop, '$.crashes') AS crashes, json_extract(loop, '$.first') AS first,
@@ -106,13 +121,32 @@ loops AS MATERIALIZED (
 -- ends, read from events only where that hour's program_hours maximum is larger than the whole hours'
 -- (else no event of it can raise the answer): usually none, where the events of every loop's edge hours
 -- were read before (74 k on the 30-day fixture).
+-- The whole hours [h1, h2) split into whole days [d1, d2) read from program_days (:days = 1: a real table;
+-- only after 1970, where the day buckets are floors) and the hours before and after them; d1 = d2 = h2
+-- when no whole day lies inside.
+delay_spans AS MATERIALIZED (
+    SELECT program_id, h1, h2,
+           CASE WHEN :days AND h1 > 0 AND h1 + (86400000 - h1 % 86400000) % 86400000 < h2 - h2 % 86400000
+                THEN h1 + (86400000 - h1 % 86400000) % 86400000 ELSE h2 END AS d1,
+           CASE WHEN :days AND h1 > 0 AND h1 + (86400000 - h1 % 86400000) % 86400000 < h2 - h2 % 86400000
+                THEN h2 - h2 % 86400000 ELSE h2 END AS d2
+    FROM (SELECT l.program_id AS program_id, l.first - l.first % 3600000 + 3600000 AS h1,
+                 (l.last + 5000) - (l.last + 5000) % 3600000 AS h2
+          FROM loops l)
+),
 whole_delays AS MATERIALIZED (
-    SELECT l.program_id AS program_id, MAX(h.max_restart_delay_ms) AS max_delay_ms
-    FROM loops l
-    JOIN program_hours h ON h.program_id = l.program_id
-     AND h.hour >= l.first - l.first % 3600000 + 3600000
-     AND h.hour < (l.last + 5000) - (l.last + 5000) % 3600000
-    GROUP BY l.program_id
+    SELECT delay_rows.program_id AS program_id, MAX(delay_rows.delay) AS max_delay_ms
+    FROM (
+        SELECT s.program_id AS program_id, h.max_restart_delay_ms AS delay
+        FROM delay_spans s JOIN program_hours h ON h.program_id = s.program_id AND h.hour >= s.h1 AND h.hour < s.d1
+        UNION ALL
+        SELECT s.program_id, d.max_restart_delay_ms
+        FROM delay_spans s JOIN program_days d ON d.program_id = s.program_id AND d.day >= s.d1 AND d.day < s.d2
+        UNION ALL
+        SELECT s.program_id, h.max_restart_delay_ms
+        FROM delay_spans s JOIN program_hours h ON h.program_id = s.program_id AND h.hour >= s.d2 AND h.hour < s.h2
+    ) delay_rows
+    GROUP BY delay_rows.program_id
 ),
 -- Each loop's partial hours: the part of first's hour in the span, and of (last + 5 s)'s (the same range
 -- twice when both are one hour, which MAX does not mind).

@@ -81,6 +81,9 @@ public final class ReportDatabase: Sendable {
     /// Whether `loop_hours` (migrations/0011_loop_rollups.sql) is a real table here.
     var hasLoopRollup: Bool { !standIns.missing.contains { $0.table == "loop_hours" } }
 
+    /// Whether `loop_days` and `program_days` (migrations/0015_day_rollups.sql) are real tables here.
+    var hasDayRollups: Bool { !standIns.missing.contains { $0.table == "loop_days" || $0.table == "program_days" } }
+
     /// Whether `restart_minutes` (migrations/0014_restart_minutes.sql) is a real table here.
     var hasRestartRollup: Bool { !standIns.missing.contains { $0.table == "restart_minutes" } }
 

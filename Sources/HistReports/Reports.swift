@@ -238,7 +238,22 @@ public enum Reports {
         let (from, until) = loopRollupHours(db, scope, window: window, minCrashes: minCrashes)
         args["loop_from"] = from
         args["loop_until"] = until
+        let days = loopRollupDays(from: from, until: until, hasDays: db.hasDayRollups)
+        args["day_from"] = days.0
+        args["day_until"] = days.1
+        args["days"] = db.hasDayRollups ? 1 : 0
         return try db.run(query: "loops", arguments: args, columns: loopColumns)
+    }
+
+    /// Of the rollup hours [from, until) `loops` reads, the whole UTC days it reads from `loop_days`
+    /// (migrations/0015_day_rollups.sql); none (both `until`) when no whole day lies inside, before 1970
+    /// (where the day buckets, like the hour buckets, are not floors) or when the day tables are stand-ins.
+    static func loopRollupDays(from: Int64, until: Int64, hasDays: Bool) -> (Int64, Int64) {
+        let day: Int64 = 86_400_000
+        guard hasDays, from > 0, from < until else { return (until, until) }
+        let lo = from % day == 0 ? from : from - from % day + day
+        let hi = until - until % day
+        return lo < hi ? (lo, hi) : (until, until)
     }
 
     /// The whole hours `loops` reads from the `loop_hours` rollup: those at least one window inside the

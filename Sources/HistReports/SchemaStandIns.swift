@@ -46,6 +46,24 @@ struct SchemaStandIns {
             WHERE e.kind IN (1, 4, 5) AND e.program_id IS NOT NULL
             GROUP BY 1, 2
             """),
+        // The day rollups as their definition over the hour rollups (exact, and empty where loop_hours is
+        // a stand-in); Reports.loops then reads no day rows (`hasDayRollups` is false).
+        StandIn(table: "loop_days", migration: "0015_day_rollups.sql", sql: """
+            CREATE TEMP VIEW loop_days AS
+            SELECT h.hour - h.hour % 86400000 AS day, h.program_id AS program_id, h.worker AS worker,
+                   SUM(h.members) AS members, MIN(h.first_ms) AS first_ms, MAX(h.last_ms) AS last_ms,
+                   MAX(h.longest_uptime_ms) AS longest_uptime_ms
+            FROM loop_hours h
+            GROUP BY 1, 2, 3
+            """),
+        StandIn(table: "program_days", migration: "0015_day_rollups.sql", sql: """
+            CREATE TEMP VIEW program_days AS
+            SELECT h.program_id AS program_id, h.hour - h.hour % 86400000 AS day,
+                   MAX(h.max_restart_delay_ms) AS max_restart_delay_ms
+            FROM program_hours h
+            WHERE h.max_restart_delay_ms IS NOT NULL
+            GROUP BY 1, 2
+            """),
         // Empty: Reports.status then counts every restart of its hour raw (`hasRestartRollup` is false).
         StandIn(table: "restart_minutes", migration: "0014_restart_minutes.sql", sql: """
             CREATE TEMP VIEW restart_minutes AS

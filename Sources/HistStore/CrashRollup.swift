@@ -110,6 +110,8 @@ public enum HistoryRollups {
         try CrashRollup.rebuild(db, from: Int64.min + 1, until: Int64.max)
         try LoopRollup.rebuild(db, from: -(1 << 62), until: 1 << 62)
         try ProgramHours.rebuild(db, from: -(1 << 62), until: 1 << 62)
+        try DayRollups.rebuildLoopDays(db, from: -(1 << 62), through: 1 << 62)
+        try DayRollups.rebuildProgramDays(db, from: -(1 << 62), through: 1 << 62)
         try RestartDelay.rebuildAll(db)
         try RestartRollup.rebuild(db, programID: nil, from: -(1 << 62), until: 1 << 62)
     }
@@ -122,4 +124,9 @@ public enum HistoryRollups {
     /// for [:from, :until).
     public static var loopRebuildSQL: String { LoopRollup.rebuildSQL }
     public static var programHoursRebuildSQL: String { ProgramHours.rebuildSQL }
+
+    /// The statements that derive `loop_days` and `program_days` rows (migrations/0015_day_rollups.sql)
+    /// from the hour rollups for the day buckets [:from, :until] (both included).
+    public static var loopDaysRebuildSQL: String { DayRollups.loopRebuildSQL }
+    public static var programDaysRebuildSQL: String { DayRollups.programRebuildSQL }
 }

@@ -43,9 +43,18 @@ struct ProgramHours {
         guard !pending.isEmpty else { return }
         defer { discard() }
         let st = try db.cachedStatement(sql: Self.upsertSQL)
+        // The longest delay per day as well, for program_days (migrations/0015_day_rollups.sql).
+        var days: [Key: Int64] = [:]
         for (k, t) in pending {
             try st.execute(arguments: [k.programID, k.hour, t.starts, t.restarts, t.gaveUps, t.maxDelay])
+            if let delay = t.maxDelay {
+                let day = Key(programID: k.programID, hour: DayRollups.day(k.hour))
+                days[day] = max(days[day] ?? delay, delay)
+            }
         }
+        guard !days.isEmpty else { return }
+        let dayStatement = try db.cachedStatement(sql: DayRollups.programUpsertSQL)
+        for (k, delay) in days { try dayStatement.execute(arguments: [k.programID, k.hour, delay]) }
     }
 
     static let upsertSQL = """

@@ -1,7 +1,7 @@
 import GRDB
 
-/// How retention keeps the rollups of migrations/0011_loop_rollups.sql exact, in the transaction that
-/// deletes the rows they summarise.
+/// How retention keeps the rollups of migrations/0011_loop_rollups.sql and their days
+/// (0015_day_rollups.sql) exact, in the transaction that deletes the rows they summarise.
 extension Pruner {
     /// After a step of the events phase: the hours of deleted start/restart_scheduled/gave_up events are
     /// recomputed in `program_hours` from what is left of them, and deleted spawn_failed events (crashes
@@ -17,10 +17,14 @@ extension Pruner {
             }
         }
         for h in hours.sorted() { try ProgramHours.rebuild(db, from: h, until: h + ProgramHours.hourMs) }
+        // Their days (program_days, 0015) from the hour rows left, once per day.
+        for d in Set(hours.map(DayRollups.day)).sorted() { try DayRollups.rebuildProgramDays(db, from: d, through: d) }
         if let failed {
             LoopRollup.pruneGeneration.add(1, ordering: .releasing)
             let (from, until) = LoopRollup.affectedHours(failed.lo, failed.hi)
             try LoopRollup.rebuild(db, from: from, until: until)
+            let days = DayRollups.days(ofHours: from, until)
+            try DayRollups.rebuildLoopDays(db, from: days.from, through: days.through)
         }
     }
 
@@ -33,6 +37,11 @@ extension Pruner {
         try db.cachedStatement(sql: "DELETE FROM loop_hours WHERE hour < ?").execute(arguments: [hour])
         let (_, until) = LoopRollup.affectedHours(newest, newest)
         try LoopRollup.rebuild(db, from: hour, until: until)
+        // loop_days (0015): the days wholly before hour's lost all their hours; hour's day and the days up
+        // to until lost some or were recomputed: derived again from the hour rows left.
+        let days = DayRollups.days(ofHours: hour, until)
+        try db.cachedStatement(sql: "DELETE FROM loop_days WHERE day < ?").execute(arguments: [days.from])
+        try DayRollups.rebuildLoopDays(db, from: days.from, through: days.through)
     }
 }
 

@@ -9,12 +9,14 @@ import Testing
 // Serialized with the other randomized suites (RandomizedHistories).
 extension RandomizedHistories {
 /// The rollups of migrations/0011_loop_rollups.sql are exact: on randomized histories written by the real
-/// writer (random transaction sizes, ends out of time order, lost starts, ends recorded twice, pools,
+/// writer (random transaction sizes, ends out of time order, batches hours behind the newest crashes, lost starts, ends recorded twice, pools,
 /// spawn failures, operator-caused ends, crash bursts, restarts recorded twice) with retention pruning in between, `loop_hours`
-/// and `program_hours` equal the raw rows grouped the same way, and `histctl loops` read through the
-/// rollup equals the same report computed from raw rows only, for random ranges and program filters.
+/// and `program_hours`, and their days `loop_days` and `program_days` (0015), equal the raw rows grouped the same way, and
+/// `histctl loops` read through the rollups equals the same report computed from raw rows only (and from the hour rollups
+/// only), for random ranges and program filters.
 @Suite struct LoopRollupEquivalenceTests {
     static let hour: Int64 = 3_600_000
+    static let day: Int64 = 86_400_000
     static let t0: Int64 = 1_764_547_200_000 // 2025-12-01T00:00:00Z
 
     /// The crashes of loops.sql with their history-wide loop membership by the Swift definition
@@ -55,6 +57,43 @@ extension RandomizedHistories {
         try Row.fetchAll(db, sql: """
             SELECT hour, program_id, worker, members, first_ms, last_ms, longest_uptime_ms FROM loop_hours ORDER BY 1, 2, 3
             """).map { r in (0..<7).map { r[$0] } }
+    }
+
+    /// loop_days (migrations/0015_day_rollups.sql): the expected hour rows above summed per day in Swift.
+    static func expectedLoopDays(_ db: Database) throws -> [[Int64?]] {
+        var groups: [[Int64]: (n: Int64, first: Int64, last: Int64, up: Int64?)] = [:]
+        for h in try expectedLoopHours(db) {
+            let key = [h[0]! - h[0]! % day, h[1]!, h[2]!]
+            var g = groups[key] ?? (0, .max, .min, nil)
+            g.n += h[3]!
+            g.first = min(g.first, h[4]!)
+            g.last = max(g.last, h[5]!)
+            if let u = h[6] { g.up = max(g.up ?? u, u) }
+            groups[key] = g
+        }
+        return groups.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { k in
+            let g = groups[k]!
+            return [k[0], k[1], k[2], g.n, g.first, g.last, g.up]
+        }
+    }
+
+    static func actualLoopDays(_ db: Database) throws -> [[Int64?]] {
+        try Row.fetchAll(db, sql: """
+            SELECT day, program_id, worker, members, first_ms, last_ms, longest_uptime_ms FROM loop_days ORDER BY 1, 2, 3
+            """).map { r in (0..<7).map { r[$0] } }
+    }
+
+    /// program_days straight from the events: the longest restart delay per program and day of its hour.
+    static func expectedProgramDays(_ db: Database) throws -> [[Int64?]] {
+        try Row.fetchAll(db, sql: """
+            SELECT program_id, (ts - ts % 3600000) - (ts - ts % 3600000) % 86400000, MAX(value)
+            FROM events WHERE kind = 4 AND program_id IS NOT NULL AND value IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+            """).map { r in (0..<3).map { r[$0] } }
+    }
+
+    static func actualProgramDays(_ db: Database) throws -> [[Int64?]] {
+        try Row.fetchAll(db, sql: "SELECT program_id, day, max_restart_delay_ms FROM program_days ORDER BY 1, 2")
+            .map { r in (0..<3).map { r[$0] } }
     }
 
     static func expectedProgramHours(_ db: Database) throws -> [[Int64?]] {
@@ -140,17 +179,33 @@ extension RandomizedHistories {
         }
     }
 
-    /// `histctl loops` through the rollup equals the report with every crash read raw (the rollup hours
-    /// turned off), for random ranges, filters and both the rollup's and other windows.
-    static func compareLoops(path: String, _ rng: inout SeededGenerator, from: Int64, until: Int64) throws -> Int {
+    /// How often the compared ranges read each rollup (`compareLoops`).
+    struct RollupUse {
+        var hours = 0
+        /// Whole days from loop_days, with edge hours from loop_hours on at least one side.
+        var daysWithEdges = 0
+        /// A loop's restart delays read partly from program_days.
+        var delayDays = 0
+    }
+
+    /// `histctl loops` through the rollups (whole days from loop_days and program_days, the hours around
+    /// them from loop_hours and program_hours) equals the report with every crash read raw (the rollup
+    /// hours turned off) and the report through the hour rollups only (the days turned off), for random
+    /// ranges, filters and both the rollup's and other windows.
+    static func compareLoops(path: String, _ rng: inout SeededGenerator, from: Int64, until: Int64) throws -> RollupUse {
         let db = try ReportDatabase(path: path)
         let filters: [[String]] = [[], ["web"], ["jobs"], ["batch", "cron"], ["jobs", "web"]]
-        var usedRollup = 0
+        var use = RollupUse()
         for k in 0..<30 {
             var a = Int64.random(in: from...until, using: &rng), b = Int64.random(in: from...until, using: &rng)
             if k % 3 == 0 { (a, b) = (from, until) }
             if k % 4 == 1 { a -= a % hour }
             if k % 5 == 2 { b = a + Int64.random(in: 0...(4 * hour), using: &rng) }
+            // Longer than a day, starting and ending inside a day: whole days plus edge hours on both sides.
+            if k % 8 == 7 {
+                a = from + Int64.random(in: 0...(14 * hour), using: &rng)
+                b = min(until, a + Int64.random(in: (25 * hour)...(50 * hour), using: &rng))
+            }
             let scope = ReportScope(since: Timestamp(milliseconds: min(a, b)), until: Timestamp(milliseconds: max(a, b)),
                                     programs: filters[k % filters.count], now: Timestamp(milliseconds: until))
             let (window, minCrashes): (Duration, Int) = k % 7 == 6 ? (.seconds(300), 4) : (.seconds(600), 3)
@@ -160,13 +215,31 @@ extension RandomizedHistories {
             args["min_crashes"] = minCrashes
             args["loop_from"] = scope.until.milliseconds
             args["loop_until"] = scope.until.milliseconds
+            args["day_from"] = scope.until.milliseconds
+            args["day_until"] = scope.until.milliseconds
+            args["days"] = 0
             let raw = try db.run(query: "loops", arguments: args, columns: Reports.loopColumns)
             let hours = Reports.loopRollupHours(db, scope, window: window, minCrashes: minCrashes)
-            if hours.0 < hours.1 { usedRollup += 1 }
-            #expect(viaRollup.rows == raw.rows, "loops \(scope.since.milliseconds)..<\(scope.until.milliseconds) \(scope.programs) rollup hours \(hours)")
+            let days = Reports.loopRollupDays(from: hours.0, until: hours.1, hasDays: true)
+            args["loop_from"] = hours.0
+            args["loop_until"] = hours.1
+            args["day_from"] = hours.1
+            args["day_until"] = hours.1
+            let hoursOnly = try db.run(query: "loops", arguments: args, columns: Reports.loopColumns)
+            if hours.0 < hours.1 { use.hours += 1 }
+            if days.0 < days.1, hours.0 < days.0 || days.1 < hours.1 { use.daysWithEdges += 1 }
+            let label = "loops \(scope.since.milliseconds)..<\(scope.until.milliseconds) \(scope.programs) rollup hours \(hours) days \(days)"
+            #expect(viaRollup.rows == raw.rows, "\(label): rollups against raw rows")
+            #expect(viaRollup.rows == hoursOnly.rows, "\(label): day rollups against the hour rollups")
             try checkDelaysAndGiveUps(db, viaRollup, until: scope.until.milliseconds)
+            use.delayDays += viaRollup.rows.count { row in
+                guard case .time(let first) = row[2], case .time(let last) = row[3] else { return false }
+                let h1 = first.milliseconds - first.milliseconds % hour + hour
+                let h2 = (last.milliseconds + 5000) - (last.milliseconds + 5000) % hour
+                return (h1 + day - 1) / day < h2 / day
+            }
         }
-        return usedRollup
+        return use
     }
 
     /// Both answers above share how loops.sql finds each loop's longest restart delay (program_hours plus
@@ -211,13 +284,17 @@ extension RandomizedHistories {
         let store = try Self.openStore(path)
         defer { store.close() }
         let writer = store.startWriter(options: .init(batchSize: Int.random(in: 1...40, using: &rng)))
-        let span: Int64 = 2 * 24 * Self.hour
+        // Three days: ranges with whole days (the day rollups) and edge hours on both sides.
+        let span: Int64 = 3 * 24 * Self.hour
         var nextID: InstanceID = 0
         var seq: UInt64 = 0
-        var rollupUsed = 0
+        var use = RollupUse()
         for slice in 0..<3 {
             let from = Self.t0 + Int64(slice) * span / 3
-            Self.record(writer, &rng, from: from, cycles: 500, span: span / 3, nextID: &nextID, seq: &seq)
+            // Bursts leave time standing still for about half the cycles, so a slice's history covers about
+            // half its span; even seeds give it twice the span, so that it reaches into the next slice's and
+            // that slice's first batches come hours behind the newest crashes (a clock stepped back).
+            Self.record(writer, &rng, from: from, cycles: 750, span: (seed % 2 == 0 ? 2 : 1) * span / 3, nextID: &nextID, seq: &seq)
             #expect(writer.flush(timeout: .seconds(30)))
             // Before the prune: a random cutoff may remove every loop, which is a fine case to compare
             // but says nothing about whether the generator makes loops at all.
@@ -225,7 +302,10 @@ extension RandomizedHistories {
                 let before = try Self.expectedLoopHours(db)
                 #expect(!before.isEmpty || slice == 0, "seed \(seed): the history has loops")
             }
-            let cutoff = Self.t0 + Int64.random(in: 0...(Int64(slice + 1) * span / 3), using: &rng)
+            // Seeds 1-3 prune only the first hours (3, 6, 9 h at most), so that loops span whole days and
+            // retention cuts into the first day; seeds 4-5 anywhere into the history written so far.
+            let reach = seed <= 3 ? Int64(slice + 1) * 3 * Self.hour : Int64(slice + 1) * span / 3
+            let cutoff = Self.t0 + Int64.random(in: 0...reach, using: &rng)
             let retention = Duration.milliseconds(Self.t0 + 10 * span - cutoff)
             try store.prune(now: Timestamp(milliseconds: Self.t0 + 10 * span), retention: retention,
                             snapshotRetention: retention, batchSize: Int.random(in: 1...200, using: &rng))
@@ -234,10 +314,19 @@ extension RandomizedHistories {
                 #expect(try Self.actualLoopHours(db) == expected, "seed \(seed), slice \(slice): loop_hours differs from the raw rows")
                 #expect(try Self.actualProgramHours(db) == (try Self.expectedProgramHours(db)),
                         "seed \(seed), slice \(slice): program_hours differs from events")
+                #expect(try Self.actualLoopDays(db) == (try Self.expectedLoopDays(db)),
+                        "seed \(seed), slice \(slice): loop_days differs from the raw rows")
+                #expect(try Self.actualProgramDays(db) == (try Self.expectedProgramDays(db)),
+                        "seed \(seed), slice \(slice): program_days differs from events")
             }
-            rollupUsed += try Self.compareLoops(path: path, &rng, from: Self.t0 - Self.hour, until: Self.t0 + span + Self.hour)
+            let u = try Self.compareLoops(path: path, &rng, from: Self.t0 - Self.hour, until: Self.t0 + span + Self.hour)
+            use.hours += u.hours
+            use.daysWithEdges += u.daysWithEdges
+            use.delayDays += u.delayDays
         }
-        #expect(rollupUsed > 0, "some compared ranges read the rollup")
+        #expect(use.hours > 0, "some compared ranges read the rollup")
+        #expect(use.daysWithEdges > 0, "some compared ranges read whole days and edge hours")
+        #expect(use.delayDays > 0 || seed > 3, "some loops read restart delays from program_days")
     }
 
     /// The SQL that migration 0011, retention and fixtures use computes the same rows as the writer's
@@ -254,6 +343,12 @@ extension RandomizedHistories {
             .replacingOccurrences(of: ":until", with: "4611686018427387904")
         #expect(squash(migration).contains(squash(loops)))
         #expect(squash(migration).contains(squash(hours)))
+        let dayMigration = try #require(BundledSQL.migrations.first { $0.name.hasPrefix("0015_") }?.sql)
+        for sql in [HistoryRollups.loopDaysRebuildSQL, HistoryRollups.programDaysRebuildSQL] {
+            let whole = sql.replacingOccurrences(of: ":from", with: "-4611686018427387904")
+                .replacingOccurrences(of: ":until", with: "4611686018427387904")
+            #expect(squash(dayMigration).contains(squash(whole)))
+        }
 
         var rng = SeededGenerator(seed: 42)
         let dir = SampleHistory.tempDir()
@@ -267,13 +362,24 @@ extension RandomizedHistories {
         #expect(writer.flush(timeout: .seconds(30)))
         try store.withWriteConnection { db in
             let before = (try Self.actualLoopHours(db), try Self.actualProgramHours(db))
-            #expect(!before.0.isEmpty && !before.1.isEmpty)
+            let days = (try Self.actualLoopDays(db), try Self.actualProgramDays(db))
+            #expect(!before.0.isEmpty && !before.1.isEmpty && !days.0.isEmpty && !days.1.isEmpty)
             try db.inTransaction {
                 try HistoryRollups.rebuildAll(db)
                 return .commit
             }
             #expect(try Self.actualLoopHours(db) == before.0)
             #expect(try Self.actualProgramHours(db) == before.1)
+            #expect(try Self.actualLoopDays(db) == days.0)
+            #expect(try Self.actualProgramDays(db) == days.1)
+            // Migration 0015's statements on the hour rows give the writer's day rows too.
+            try db.inTransaction {
+                try db.execute(sql: "DELETE FROM loop_days; DELETE FROM program_days")
+                try db.execute(sql: "--" + dayMigration.components(separatedBy: "-- The rows for the existing history").last!)
+                return .commit
+            }
+            #expect(try Self.actualLoopDays(db) == days.0)
+            #expect(try Self.actualProgramDays(db) == days.1)
         }
     }
 
@@ -298,9 +404,11 @@ extension RandomizedHistories {
             return try store.withWriteConnection { db in
                 #expect(try Self.actualLoopHours(db) == (try Self.expectedLoopHours(db)), "maxBatchSize \(maxBatchSize)")
                 #expect(try Self.actualProgramHours(db) == (try Self.expectedProgramHours(db)), "maxBatchSize \(maxBatchSize)")
+                #expect(try Self.actualLoopDays(db) == (try Self.expectedLoopDays(db)), "maxBatchSize \(maxBatchSize)")
+                #expect(try Self.actualProgramDays(db) == (try Self.expectedProgramDays(db)), "maxBatchSize \(maxBatchSize)")
                 var out: [String: [[DatabaseValue]]] = [:]
-                for table in ["instances", "events", "loop_hours", "program_hours", "crash_hours", "operator_effects"] {
-                    out[table] = try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1, 2, 3, 4").map { Array($0.databaseValues) }
+                for table in ["instances", "events", "loop_hours", "program_hours", "loop_days", "program_days", "crash_hours", "operator_effects"] {
+                    out[table] = try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY \(table == "program_days" ? "1, 2" : "1, 2, 3, 4")").map { Array($0.databaseValues) }
                 }
                 return out
             }

@@ -81,4 +81,35 @@ import Testing
         #expect(note.contains("0013_restart_delay.sql") && note.contains("instances.restart_delay_ms"))
         #expect(new.schemaNote == nil)
     }
+
+    /// A database migrated up to 0014 lacks only the day rollups (0015): loops reads them as their definition
+    /// over the hour rollups (stand-in views) and no whole day from them, with the same rows.
+    @Test func loopsBefore0015ReadTheHourRollups() throws {
+        let dir = SampleHistory.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let oldPath = dir + "/old.db", newPath = dir + "/new.db"
+        let queue = try DatabaseQueue(path: oldPath)
+        try HistoryDatabase.makeMigrator().migrate(queue, upTo: "0014_restart_minutes.sql")
+        try queue.write { db in
+            try db.execute(sql: SampleHistory.sql)
+            try CrashRollup.rebuild(db, from: Int64.min + 1, until: Int64.max)
+            try LoopRollup.rebuild(db, from: -(1 << 62), until: 1 << 62)
+            try ProgramHours.rebuild(db, from: -(1 << 62), until: 1 << 62)
+            try RestartDelay.rebuildAll(db)
+        }
+        try queue.close()
+        try SampleHistory.create(at: newPath)
+        let old = try ReportDatabase(path: oldPath), new = try ReportDatabase(path: newPath)
+        #expect(!old.hasDayRollups && new.hasDayRollups)
+        let t = SampleHistory.t0
+        for (since, until) in [(t - 3 * 86_400_000, t + 3 * 86_400_000), (t - 86_400_000, t + 86_400_000), (t - 3_600_000, t + 1_234_567)] {
+            let scope = ReportScope(since: Timestamp(milliseconds: since), until: Timestamp(milliseconds: until),
+                                    now: Timestamp(milliseconds: t + 3_600_000))
+            let rows = try Reports.loops(new, scope, window: .seconds(600), minCrashes: 3).rows
+            #expect(try Reports.loops(old, scope, window: .seconds(600), minCrashes: 3).rows == rows)
+        }
+        let note = try #require(old.schemaNote)
+        #expect(note.contains("0015_day_rollups.sql") && note.contains("loop_days, program_days"))
+        #expect(new.schemaNote == nil)
+    }
 }

@@ -41,6 +41,10 @@ import Testing
         let loopHours = Reports.loopRollupHours(db, scope, window: .seconds(600), minCrashes: 3)
         args["loop_from"] = loopHours.0
         args["loop_until"] = loopHours.1
+        let loopDays = Reports.loopRollupDays(from: loopHours.0, until: loopHours.1, hasDays: db.hasDayRollups)
+        args["day_from"] = loopDays.0
+        args["day_until"] = loopDays.1
+        args["days"] = db.hasDayRollups ? 1 : 0
         // status.sql: the whole minutes it reads from restart_minutes (Reports.restartRollupMinutes).
         let restartMinutes = Reports.restartRollupMinutes(now: SampleHistory.t0, hasRollup: db.hasRestartRollup)
         args["rm_from"] = restartMinutes.0
