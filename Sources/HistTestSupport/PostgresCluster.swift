@@ -54,8 +54,9 @@ public final class PostgresCluster {
     }
 
     /// psql -At: one line per row, columns separated by |.
-    public func psql(_ sql: String, database: String = "histd") throws -> String {
-        try runPsql(["-At", "-d", database, "-c", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
+    /// `timeout`: seconds before psql is killed (a benchmark's bulk statement may need more than the default).
+    public func psql(_ sql: String, database: String = "histd", timeout: Double = 60) throws -> String {
+        try runPsql(["-At", "-d", database, "-c", sql], timeout: timeout).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     public func count(_ sql: String) throws -> Int { Int(try psql(sql)) ?? -1 }
@@ -69,12 +70,12 @@ public final class PostgresCluster {
     }
 
     /// Runs psql (as the caller: trust auth over TCP) with `arguments` after the connection options.
-    private func runPsql(_ arguments: [String]) throws -> String {
+    private func runPsql(_ arguments: [String], timeout: Double = 60) throws -> String {
         let tag = UUID().uuidString.prefix(8)
         let out = dir + "/psql-\(tag).out", err = dir + "/psql-\(tag).err"
         defer { unlink(out); unlink(err) }
         let argv = ["/usr/bin/psql", "-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres"] + arguments
-        let status = try Self.spawn(argv, stdout: out, stderr: err, timeout: 60)
+        let status = try Self.spawn(argv, stdout: out, stderr: err, timeout: timeout)
         guard status == 0 else {
             throw PostgresClusterError("psql \(arguments.last ?? ""): \((try? String(contentsOfFile: err, encoding: .utf8)) ?? "exit \(status)")")
         }

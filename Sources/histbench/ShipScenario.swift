@@ -54,6 +54,7 @@ enum ShipScenario {
             rates.append(Double(nEvents) / seconds)
             rowRates.append(Double(nEvents + nOutbox) / seconds)
             r.info["throughput run \(rep + 1)"] = "\(nEvents) events + \(nOutbox) outbox rows in \(fmt(seconds)) s"
+            progress("ship: throughput \(rep + 1): \(r.info["throughput run \(rep + 1)"]!) = \(fmt(rates.last!)) events/s (load \(loadAverage()))")
         }
         r.add("shipping throughput, events/s (histd-ship --once, crash-loop mix)", unit: "events/s", samples: rates,
               limit: 50_000, atLeast: true, target: ">= 50,000 events/s")
@@ -66,6 +67,7 @@ enum ShipScenario {
               limit: 2000, target: "p99 <= 2,000 ms (checked on the median here; read p99 below)")
         if let p99 = percentile(lag.lags, 0.99) { r.info["lag p99"] = "\(fmt(p99)) ms (p99 target <= 2,000 ms: \(p99 <= 2000 ? "met" : "missed"))" }
         r.add("cursor poll interval (psql start included)", unit: "ms", samples: lag.pollIntervals)
+        progress("ship: lag median \(fmt(percentile(lag.lags, 0.5) ?? 0)) ms, p99 \(fmt(percentile(lag.lags, 0.99) ?? 0)) ms (load \(loadAverage()))")
 
         // 3. Fleet reports over `hosts` hosts x 1 day.
         progress("ship: fleet fixture, \(hosts) hosts x 1 day x \(programs) programs")
@@ -227,8 +229,8 @@ enum ShipScenario {
                 EXECUTE format('INSERT INTO %I (%s) SELECT %s FROM %I, generate_series(2, \(hosts)) g WHERE host_id = ''h001''', t, cols, sel, t);
               END LOOP;
             END $$;
-            """)
-        _ = try pg.psql("VACUUM ANALYZE")
+            """, timeout: 3600)
+        _ = try pg.psql("VACUUM ANALYZE", timeout: 3600)
         return perHost
     }
 

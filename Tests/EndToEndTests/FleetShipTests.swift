@@ -74,7 +74,8 @@ extension EndToEnd {
         static let compared: [(table: String, columns: [String])] = [
             ("runs", ["id", "pid", "started_at", "stopped_at", "stop_reason"]),
             ("programs", ["id", "name", "kind"]),
-            ("instances", ["id", "program_id", "pid", "started_at", "ended_at", "exit_code", "signal", "class", "uptime_ms", "stderr_tail"]),
+            ("instances", ["id", "program_id", "pid", "started_at", "ended_at", "exit_code", "signal", "class", "uptime_ms", "stderr_tail",
+                           "restart_delay_ms"]),
             ("events", ["id", "ts", "kind", "program_id", "instance_id", "value", "detail"]),
             ("operator_effects", ["instance_id", "effect", "run_id", "action_seq"]),
         ]
@@ -185,6 +186,63 @@ extension EndToEnd {
             #expect(midBatch == 20, "only \(midBatch) of 20 kills were seen inside a batch")
             #expect(moved >= 10, "only \(moved) batches committed between the kills: the kills did not move along the history")
             _ = try pg.psql("DROP TRIGGER slow_cursor ON ship_cursor")
+            let last = try Self.shipOnce(ws, pg, host: "h1")
+            #expect(last.status == 0, "histd-ship failed: \(last.stderr)")
+            try Self.expectSame(ws, pg, host: "h1")
+        }
+
+        /// kill -9 of histd itself while the shipper it supervises is inside a batch, three times (each kill
+        /// observed mid-batch: a trigger makes every cursor update sleep 150 ms, and the test waits until the
+        /// shipper's backend is in PgSleep), then a clean run: every history row reaches central exactly once,
+        /// and no shipper of a killed histd is left running (the next histd stops it as a leftover).
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func killNineOfHistdMidBatchLosesNothingAndLeavesNoShipper() throws {
+            let ws = try Workspace("fleet-histd-kill9")
+            let pg = try PostgresCluster()
+            var shippers: [(pid: Int32, ticks: UInt64)] = []
+            defer {
+                // By identity: a pid whose start time changed is someone else's now.
+                for s in shippers where Procfs.isAlive(pid: s.pid, startTicks: s.ticks) { kill(s.pid, SIGKILL) }
+                ws.cleanup()
+                pg.remove()
+            }
+            let migrate = try Self.histctl(["fleet", "migrate", "--db", pg.url])
+            #expect(migrate.status == 0, "histctl fleet migrate: \(migrate.stderr)")
+            _ = try pg.psql("""
+                CREATE FUNCTION slow_cursor() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.15); RETURN NEW; END $$;
+                CREATE TRIGGER slow_cursor BEFORE UPDATE ON ship_cursor FOR EACH ROW EXECUTE FUNCTION slow_cursor();
+                """)
+            let config = try Self.config(ws, ship: pg.url)
+            let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'histd' AND wait_event = 'PgSleep'"
+            var insideBatch = 0
+            for i in 0..<3 {
+                let h = try ws.runHistd(config: config, logName: "histd-\(i).log")
+                let inside = E2E.waitUntil(60, poll: 0.01) { ((try? pg.count(sleeping)) ?? 0) >= 1 }
+                // The shipper this histd started, as recorded (pid and start time).
+                if let queue = try? DatabaseQueue(path: ws.path("h.db")),
+                   let row = try? queue.read({ try Row.fetchOne($0, sql: """
+                       SELECT i.pid, i.start_ticks FROM instances i JOIN programs p ON p.id = i.program_id
+                       WHERE p.name = 'histd-ship' AND i.ended_at IS NULL ORDER BY i.id DESC LIMIT 1
+                       """) }) {
+                    shippers.append((pid: Int32(row[0] as Int64), ticks: UInt64(row[1] as Int64)))
+                }
+                h.kill9()
+                if inside { insideBatch += 1 }
+            }
+            #expect(insideBatch == 3, "only \(insideBatch) of 3 kills of histd were seen inside a shipper's batch:\n\(ws.log("logs/histd-ship.err"))")
+            #expect(shippers.count == 3, "the shippers were not recorded: \(shippers)")
+            _ = try pg.psql("DROP TRIGGER slow_cursor ON ship_cursor")
+            // A clean run: it stops the last killed histd's shipper as a leftover and ships with its own.
+            let h = try ws.runHistd(config: config, logName: "histd-last.log")
+            let caughtUp = E2E.waitUntil(60, poll: 0.1) {
+                ((try? pg.count("SELECT count(*) FROM instances WHERE host_id = 'h1'")) ?? 0) > 0
+            }
+            #expect(caughtUp, "the last histd's shipper shipped nothing:\n\(ws.log("logs/histd-ship.err"))")
+            #expect(h.stop() == 0, "histd did not stop cleanly:\n\(ws.log("histd-last.log"))")
+            for s in shippers {
+                #expect(!Procfs.isAlive(pid: s.pid, startTicks: s.ticks), "histd-ship[\(s.pid)] of a killed histd still runs")
+            }
+            // What histd wrote as it stopped (after its shipper stopped), shipped by hand; then central == local.
             let last = try Self.shipOnce(ws, pg, host: "h1")
             #expect(last.status == 0, "histd-ship failed: \(last.stderr)")
             try Self.expectSame(ws, pg, host: "h1")

@@ -53,6 +53,8 @@ CREATE TABLE instances (
     pid bigint NOT NULL, start_ticks bigint NOT NULL, started_at bigint NOT NULL, ended_at bigint,
     exit_code bigint, signal bigint, core_dumped bigint NOT NULL, class text, uptime_ms bigint,
     stderr_tail text,
+    -- The backoff of the restart histd scheduled after this instance ended (local migration 0013).
+    restart_delay_ms bigint,
     PRIMARY KEY (host_id, db_epoch, id)
 );
 CREATE INDEX instances_crashes ON instances (ended_at, host_id, db_epoch, program_id)
@@ -68,7 +70,6 @@ CREATE TABLE events (
     PRIMARY KEY (host_id, db_epoch, id, ts)
 ) PARTITION BY RANGE (ts);
 CREATE INDEX events_kind_ts ON events (kind, ts);
-CREATE INDEX events_instance ON events (host_id, db_epoch, instance_id, kind);
 -- One program's events of a kind in a time range (loops: its restart delays and give-ups), per host.
 CREATE INDEX events_program ON events (host_id, db_epoch, program_id, kind, ts);
 

@@ -6,10 +6,7 @@ SELECT host, time, program, pid, exit_code, signal, core_dumped, uptime_s, resta
 FROM (
     SELECT i.host_id AS host, i.ended_at AS time, p.name AS program, i.pid AS pid, i.exit_code AS exit_code,
            i.signal AS signal, i.core_dumped AS core_dumped, i.uptime_ms / 1000.0::float8 AS uptime_s,
-           (SELECT r.value FROM events r
-             WHERE r.kind = 4 AND r.ts >= i.ended_at AND r.ts <= i.ended_at + 60000
-               AND r.host_id = i.host_id AND r.db_epoch = i.db_epoch AND r.instance_id = i.id
-             ORDER BY r.ts LIMIT 1) / 1000.0::float8 AS restart_delay_s,
+           i.restart_delay_ms / 1000.0::float8 AS restart_delay_s,
            i.class AS reason, i.stderr_tail AS stderr_tail, 0 AS source, i.db_epoch AS epoch, i.id AS seq
     FROM instances i
     JOIN programs p ON p.host_id = i.host_id AND p.db_epoch = i.db_epoch AND p.id = i.program_id
