@@ -123,6 +123,29 @@ public final class FleetDatabase: Sendable {
         }
     }
 
+    /// Like `rows`, with the result's column names (empty when there is no row: postgres-nio 1.33.2 keeps
+    /// the row description of an empty result to itself).
+    public func namedRows(_ sql: String, _ binds: [FleetValue] = []) async throws(FleetError) -> (names: [String], rows: [[DatabaseValue]]) {
+        var b = PostgresBindings(capacity: binds.count)
+        for v in binds { v.bind(into: &b) }
+        let query = PostgresQuery(unsafeSQL: sql, binds: b)
+        let c = connection, logger = logger
+        do {
+            return try await Self.bounded(seconds: queryTimeout, what: "a query") {
+                var names: [String] = [], out: [[DatabaseValue]] = []
+                for try await row in try await c.query(query, logger: logger) {
+                    if names.isEmpty { names = row.map(\.columnName) }
+                    out.append(row.map(Self.value))
+                }
+                return (names, out)
+            }
+        } catch let e as FleetError {
+            throw e
+        } catch {
+            throw FleetError(Self.describe(error))
+        }
+    }
+
     /// Runs `body` in its own task and returns its result, or throws after `seconds`. Why not a task group:
     /// a query on a connection the server dropped mid-query can wait forever in postgres-nio 1.33.2 (seen
     /// when PostgreSQL was stopped under a running shipper), and a group waits for every child; here the
@@ -151,7 +174,9 @@ public final class FleetDatabase: Sendable {
         case .bool:
             return (try? cell.decode(Bool.self)).map { ($0 ? 1 : 0 as Int64).databaseValue } ?? .null
         default:
-            return (try? cell.decode(String.self)).map { $0.databaseValue } ?? .null
+            // A type without a decoder here (jsonb, timestamptz, arrays, ...) says so instead of passing for NULL.
+            return (try? cell.decode(String.self)).map { $0.databaseValue }
+                ?? "(\(cell.dataType) value: cast it to text)".databaseValue
         }
     }
 
