@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HistModel
 import HistStore
+import HistTestSupport
 import Testing
 
 extension EndToEnd.FleetShip {
