@@ -148,6 +148,29 @@ public final class FleetDatabase: Sendable {
         }
     }
 
+    /// Like `rows`, with the result's column names (empty when there is no row: postgres-nio 1.33.2 keeps
+    /// the row description of an empty result to itself).
+    public func namedRows(_ sql: String, _ binds: [FleetValue] = []) async throws(FleetError) -> (names: [String], rows: [[DatabaseValue]]) {
+        var b = PostgresBindings(capacity: binds.count)
+        for v in binds { v.bind(into: &b) }
+        let query = PostgresQuery(unsafeSQL: sql, binds: b)
+        let c = connection, logger = logger
+        do {
+            return try await Self.bounded(seconds: queryTimeout, what: "a query") {
+                var names: [String] = [], out: [[DatabaseValue]] = []
+                for try await row in try await c.query(query, logger: logger) {
+                    if names.isEmpty { names = row.map(\.columnName) }
+                    out.append(row.map(Self.value))
+                }
+                return (names, out)
+            }
+        } catch let e as FleetError {
+            throw e
+        } catch {
+            throw FleetError(Self.describe(error))
+        }
+    }
+
     static func writeCopyText(_ v: FleetValue, into b: inout ByteBuffer) {
         switch v {
         case .null: b.writeString("\\N")
@@ -198,7 +221,9 @@ public final class FleetDatabase: Sendable {
         case .bool:
             return (try? cell.decode(Bool.self)).map { ($0 ? 1 : 0 as Int64).databaseValue } ?? .null
         default:
-            return (try? cell.decode(String.self)).map { $0.databaseValue } ?? .null
+            // A type without a decoder here (jsonb, timestamptz, arrays, ...) says so instead of passing for NULL.
+            return (try? cell.decode(String.self)).map { $0.databaseValue }
+                ?? "(\(cell.dataType) value: cast it to text)".databaseValue
         }
     }
 

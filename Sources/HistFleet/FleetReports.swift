@@ -75,4 +75,22 @@ public enum FleetReports {
     public static func status(_ db: FleetDatabase, _ scope: FleetScope, now: Int64) async throws(FleetError) -> ReportResult {
         try await run(db, query: "status", [.integer(now), .texts(scope.programs), .texts(scope.hosts)], columns: statusColumns)
     }
+
+    public static func breaches(_ db: FleetDatabase, _ scope: FleetScope) async throws(FleetError) -> ReportResult {
+        try await run(db, query: "breaches", [.integer(scope.since), .integer(scope.until), .texts(scope.programs), .texts(scope.hosts)],
+                      columns: [hostColumn] + Reports.breachColumns)
+    }
+
+    public static func zombies(_ db: FleetDatabase, _ scope: FleetScope, filter: ZombieFilter) async throws(FleetError) -> ReportResult {
+        try await run(db, query: "zombies",
+                      [.integer(scope.since), .integer(scope.until), .texts(scope.programs), .texts(scope.hosts),
+                       .integer(Int64(filter.minScans)), .integer(filter.minDuration.milliseconds), .integer(Int64(filter.minZombies))],
+                      columns: [hostColumn] + Reports.zombieColumns)
+    }
+
+    public static func orphans(_ db: FleetDatabase, _ scope: FleetScope, olderThanMs: Int64) async throws(FleetError) -> ReportResult {
+        try await run(db, query: "orphans",
+                      [.integer(scope.since), .integer(scope.until), .texts(scope.programs), .texts(scope.hosts), .integer(olderThanMs)],
+                      columns: [hostColumn] + Reports.orphanColumns)
+    }
 }

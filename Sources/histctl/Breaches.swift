@@ -1,4 +1,5 @@
 import ArgumentParser
+import HistFleet
 import HistReports
 
 extension Histctl {
@@ -12,13 +13,23 @@ extension Histctl {
             when histd polled and refused the forks the kernel refused since the previous poll (pids.events "max"). \
             Tables show the newest 50 (-n/--limit N, --all).
 
+            With --db postgres://... (a fleet database, docs/FLEET.md): the same rows per host across the fleet, a host \
+            column first; --host NAME (repeatable) keeps those hosts.
+
             Example: histctl breaches --since 1d --program worker --format csv
+            Example: histctl breaches --db postgres://histd@db.example/fleet --since 1d --host web1
             """)
 
         @OptionGroup var options: CommonOptions
 
         func run() throws {
             try Failure.report {
+                if options.isFleet {
+                    let scope = try options.fleetScope()
+                    let result = try options.withFleet { db in try await FleetReports.breaches(db, scope) }
+                    try options.emit(result, keep: .newest, table: BreachTable.forTable)
+                    return
+                }
                 let db = try options.open()
                 try options.emit(try Reports.breaches(db, options.scope(db)), keep: .newest, table: BreachTable.forTable)
             }

@@ -10,7 +10,7 @@ extension TopSort: ExpressibleByArgument {}
 
 /// Options every report shares: where the database is, the time range, the program filter, the output.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The history database (default: $HISTD_DB, then the config's db, then the default path), or a central postgres://user@host/db for a fleet report (crashes, loops, status: docs/FLEET.md).", valueName: "path|url"))
+    @Option(name: .long, help: ArgumentHelp("The history database (default: $HISTD_DB, then the config's db, then the default path), or a central postgres://user@host/db for a fleet report (crashes, loops, status, breaches, zombies, orphans, sql: docs/FLEET.md).", valueName: "path|url"))
     var db: String?
 
     @Option(name: .customLong("host"), help: ArgumentHelp("Fleet reports (--db postgres://...): only this host id; repeat for several.", valueName: "name"))
@@ -122,7 +122,7 @@ struct CommonOptions: ParsableArguments {
     /// Opens the database read-only, resolving its path in the documented order.
     func open() throws -> ReportDatabase {
         if let url = fleetURL {
-            throw UsageFailure("this report has no fleet version yet: with --db \(url) use crashes (also --summary), loops or status (docs/FLEET.md)")
+            throw UsageFailure("this report has no fleet version yet: with --db \(url) use crashes (also --summary), loops, status, breaches, zombies, orphans or sql (docs/FLEET.md)")
         }
         var configDB: String? = nil
         let env = environment

@@ -20,7 +20,7 @@ extension CommonOptions {
 
     /// Connects, runs `body`, closes. histctl is a short-lived command: its main thread waits here while
     /// postgres-nio runs on the cooperative pool (nothing else of histctl's is on that pool).
-    func withFleet<T: Sendable>(_ body: @escaping @Sendable (FleetDatabase) async throws -> T) throws -> T {
+    func withFleet<T: Sendable>(queryTimeout: Double = 60, _ body: @escaping @Sendable (FleetDatabase) async throws -> T) throws -> T {
         guard let text = fleetURL else { throw Failure("not a fleet database") }
         let url: FleetURL
         do { url = try FleetURL(text, passwordFile: passwordFile) } catch { throw UsageFailure(FleetError.text(error)) }
@@ -28,7 +28,7 @@ extension CommonOptions {
         let done = DispatchSemaphore(value: 0)
         Task {
             do {
-                let db = try await FleetDatabase.connect(url)
+                let db = try await FleetDatabase.connect(url, queryTimeout: queryTimeout)
                 do {
                     box.result = .success(try await body(db))
                 } catch {

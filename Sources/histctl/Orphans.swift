@@ -1,4 +1,5 @@
 import ArgumentParser
+import HistFleet
 import HistReports
 
 extension Histctl {
@@ -11,7 +12,12 @@ extension Histctl {
             Columns: pid, name, cmdline, user, started, age_s, first_seen, last_seen, alive, program (when it came from a \
             supervised program).
 
+            With --db postgres://... (a fleet database, docs/FLEET.md): the same rows per host across the fleet, a host \
+            column first; --host NAME (repeatable) keeps those hosts. There, alive means the newest scan the host has \
+            shipped saw it (histd-ship sends its newest scan time each time it catches up).
+
             Example (cron): histctl orphans --older-than 6h --format csv --fail-if-found
+            Example: histctl orphans --db postgres://histd@db.example/fleet --older-than 6h
             """)
 
         @OptionGroup var options: CommonOptions
@@ -25,6 +31,12 @@ extension Histctl {
 
         func run() throws {
             try Failure.report {
+                if options.isFleet {
+                    let scope = try options.fleetScope(), older = try duration(olderThan, option: "--older-than").milliseconds
+                    let result = try options.withFleet { db in try await FleetReports.orphans(db, scope, olderThanMs: older) }
+                    try options.emit(result, keep: .newest)
+                    return
+                }
                 let db = try options.open()
                 try options.emit(try Reports.orphans(db, options.scope(db), olderThan: duration(olderThan, option: "--older-than")), keep: .newest)
             }

@@ -18,6 +18,10 @@ extension Histctl {
 
             Example: histctl postmortem --since "2026-11-21 03:00" --until "2026-11-21 04:00" > incident.md
             Example: histctl postmortem --since "2026-11-21 03:00" --until "2026-11-21 04:00" --format html > incident.html
+
+            Local only: with --db postgres://... it exits 64 (the central database has no snapshots for the charts and no \
+            scans; docs/FLEET.md, "Not done yet"). Run it on the host, or ask the fleet with crashes, loops, breaches, \
+            zombies and orphans --host NAME.
             """)
 
         @OptionGroup var options: CommonOptions
@@ -28,6 +32,9 @@ extension Histctl {
 
         func run() throws {
             try Failure.report {
+                if let url = options.fleetURL {
+                    throw UsageFailure("postmortem has no fleet version yet (no snapshots or scans are shipped): run it on the host itself, or ask \(url) with crashes, loops, breaches, zombies or orphans --host NAME (docs/FLEET.md)")
+                }
                 let db = try options.open()
                 let report = try Postmortem.build(db, options.scope(db))
                 switch options.format {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HistFleet
 import HistModel
 import HistReports
 
@@ -21,6 +22,15 @@ extension Histctl {
 
             Example: histctl sql "SELECT p.name, COUNT(*) FROM events e JOIN programs p ON p.id = e.program_id WHERE e.kind = 3 AND e.ts >= :since GROUP BY 1"
             Example: histctl sql -f weekly.sql --timeout 2m
+
+            With --db postgres://... (a fleet database, docs/FLEET.md) the statement runs on the central PostgreSQL in \
+            a READ ONLY transaction with statement_timeout = --timeout (default 30s, as the fleet reports; 0 is refused \
+            there). Only SELECT, WITH, VALUES, TABLE, EXPLAIN and SHOW run. It may use $1 since, $2 until, $3 now \
+            (bigint ms UTC), $4 the --program names and $5 the --host names (text[]). Every central row carries host_id \
+            and db_epoch; --schema prints the central schema (migrations/postgres). Types other than numbers, booleans \
+            and text need a cast to text.
+
+            Example: histctl sql --db postgres://histd@db.example/fleet "SELECT host_id, count(*) FROM instances WHERE class = 'crash' AND ended_at >= $1 GROUP BY 1"
             """)
 
         @OptionGroup var options: CommonOptions
@@ -47,6 +57,10 @@ extension Histctl {
 
         func run() throws {
             try Failure.report {
+                if options.isFleet {
+                    try runFleet()
+                    return
+                }
                 let db = try options.open()
                 if schema {
                     print(try AdHocSQL.schema(db), terminator: "")
@@ -60,6 +74,24 @@ extension Histctl {
                 }
                 try options.emit(result)
             }
+        }
+
+        /// The statement on the central PostgreSQL (FleetSQL), read-only, with a statement timeout.
+        func runFleet() throws {
+            if schema {
+                print(FleetSQL.schema, terminator: "")
+                return
+            }
+            let limit = try HistDuration.parse(timeout).milliseconds
+            guard limit > 0, limit <= 3_600_000 else {
+                throw UsageFailure("--timeout with a fleet database: between 1ms and 1h (a statement on the shared server must end)")
+            }
+            let sql = try Self.text(statement: statement, file: file)
+            let scope = try options.fleetScope(), now = try options.times().now.milliseconds
+            let result = try options.withFleet(queryTimeout: Double(limit) / 1000 + 30) { db in
+                try await FleetSQL.run(db, sql: sql, scope: scope, now: now, timeoutMs: Int(limit))
+            }
+            try options.emit(result)
         }
 
         /// The statement from the argument, the file, or standard input ("-").

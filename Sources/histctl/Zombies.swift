@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HistFleet
 import HistModel
 import HistReports
 
@@ -15,9 +16,13 @@ extension Histctl {
             a parent must be seen with zombies in 2 consecutive scans (--min-duration "2 scans"). --program keeps parents \
             that are that program's processes. Tables show the first 50 (-n/--limit N, --all).
 
+            With --db postgres://... (a fleet database, docs/FLEET.md): the same rows per host across the fleet, a host \
+            column first; --host NAME (repeatable) keeps those hosts.
+
             Examples:
               histctl zombies --since 6h
               histctl zombies --min-duration 5m --min-zombies 10 --program web
+              histctl zombies --db postgres://histd@db.example/fleet --since 6h --host web1 --host web2
             """)
 
         @OptionGroup var options: CommonOptions
@@ -48,6 +53,12 @@ extension Histctl {
 
         func run() throws {
             try Failure.report {
+                if options.isFleet {
+                    let scope = try options.fleetScope(), filter = try filter()
+                    let result = try options.withFleet { db in try await FleetReports.zombies(db, scope, filter: filter) }
+                    try options.emit(result)
+                    return
+                }
                 let db = try options.open()
                 try options.emit(try Reports.zombies(db, options.scope(db), filter: filter()))
             }

@@ -95,6 +95,10 @@ struct HistdShip: AsyncParsableCommand {
         var backoff = 1.0
         var lastProblem: String? = nil
         var conn: FleetDatabase? = nil
+        // The newest local scan time, read before a round of batches and shipped once it is caught up
+        // (ScanClock.swift); `shippedScan` is what the server has, so an idle host sends nothing.
+        var roundScan: Int64?? = nil
+        var shippedScan: Int64? = nil
         while true {
             do {
                 if conn == nil {
@@ -107,6 +111,7 @@ struct HistdShip: AsyncParsableCommand {
                 // Every query is bounded (15 s: FleetDatabase.queryTimeout): a server that went away mid-query
                 // fails the batch, which is shipped again after a reconnect.
                 let c = conn!
+                if roundScan == nil { roundScan = .some(try shipper.newestScan()) }
                 let n = try await shipper.shipOnce(c)
                 if lastProblem != nil {
                     say("shipping again (the server answers)")
@@ -114,6 +119,11 @@ struct HistdShip: AsyncParsableCommand {
                 }
                 backoff = 1
                 if n == 0 {
+                    if let scan = roundScan ?? nil, scan != shippedScan {
+                        try await shipper.shipScanTime(c, scan)
+                        shippedScan = scan
+                    }
+                    roundScan = nil
                     if once {
                         // postgres-nio requires a close before the connection goes away.
                         if let c = conn { await c.close() }
@@ -122,6 +132,7 @@ struct HistdShip: AsyncParsableCommand {
                     if let now = inode(), now != opened {
                         shipper = try Shipper(path: db, hostID: shipper.hostID, batch: batch, logger: logger)
                         opened = now
+                        shippedScan = nil
                         say("\(db) was recreated: shipping its new epoch \(shipper.epoch)")
                         try await shipper.register(conn!)
                         continue
@@ -137,6 +148,7 @@ struct HistdShip: AsyncParsableCommand {
                 }
                 if let c = conn { await c.close() }
                 conn = nil
+                shippedScan = nil
                 if once { throw ExitCode(1) }
                 try await Task.sleep(for: .seconds(backoff))
                 backoff = min(backoff * 2, 30)

@@ -139,7 +139,7 @@ extension EndToEnd {
             #expect(status.allSatisfy { ($0["host"] as? String) == "h1" }, "fleet status: \(status)")
             let missing = try Self.histctl(["status", "--db", pg.url, "--host", "nosuch", "--format", "json"])
             #expect(try Self.json(missing).isEmpty)
-            let unsupported = try Self.histctl(["zombies", "--db", pg.url])
+            let unsupported = try Self.histctl(["postmortem", "--db", pg.url])
             #expect(unsupported.status == 64 && unsupported.stderr.contains("no fleet version"), "\(unsupported.stderr)")
         }
 
