@@ -242,8 +242,8 @@ extension EndToEnd {
             }
             let up = E2E.waitUntil(60, poll: 0.2) { scraped("histd_ship_up 1") && scrape.contains("histd_ship_backlog_rows ") }
             #expect(up, "no histd_ship_up 1:\n\(scrape)\n\(ws.log("logs/histd-ship.err"))")
-            #expect(scrape.contains("histd_ship_last_success_timestamp_seconds "), scrape)
-            #expect(scrape.contains("histd_ship_gaps_total 0"), scrape)
+            #expect(scrape.contains("histd_ship_last_success_timestamp_seconds "), "\(scrape)")
+            #expect(scrape.contains("histd_ship_gaps_total 0"), "\(scrape)")
             let shipping = try Self.histctl(["status", "--db", ws.path("h.db"), "--record"])
             #expect(shipping.stdout.contains("ship: shipping, backlog "), "status: \(shipping.stdout) \(shipping.stderr)")
 
