@@ -82,7 +82,7 @@ enum MetricHelp {
         MetricName.buildInfo: "Always 1; the label version is histd's version.",
         MetricName.startTime: "When this histd started, seconds since the Unix epoch.",
         MetricName.controlRequests: "Requests to the control socket, by command and result.",
-        MetricName.shipUp: "1 while histd-ship's state file says shipping (its last attempt committed), else 0.",
+        MetricName.shipUp: "Whether histd-ship's state file says shipping (its last attempt committed): 1, else 0.",
         MetricName.shipBacklog: "Outbox entries and events not shipped yet, as histd-ship last counted them.",
         MetricName.shipLastSuccess: "When histd-ship last committed a central transaction, seconds since the Unix epoch.",
         MetricName.shipOldest: "Time of the oldest event not shipped yet, seconds since the Unix epoch (absent when none).",

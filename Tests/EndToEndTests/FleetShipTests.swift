@@ -240,16 +240,16 @@ extension EndToEnd {
                 scrape = String(decoding: a.body, as: UTF8.self)
                 return scrape.contains(needle)
             }
-            let up = E2E.waitUntil(60, poll: 0.2) { scraped("histd_ship_up 1") && scrape.contains("histd_ship_backlog_rows ") }
+            let up = E2E.waitUntil(60, poll: 0.2) { scraped("\nhistd_ship_up 1.0\n") && scrape.contains("\nhistd_ship_backlog_rows ") }
             #expect(up, "no histd_ship_up 1:\n\(scrape)\n\(ws.log("logs/histd-ship.err"))")
-            #expect(scrape.contains("histd_ship_last_success_timestamp_seconds "), "\(scrape)")
-            #expect(scrape.contains("histd_ship_gaps_total 0"), "\(scrape)")
+            #expect(scrape.contains("\nhistd_ship_last_success_timestamp_seconds "), "\(scrape)")
+            #expect(scrape.contains("\nhistd_ship_gaps_total 0\n"), "\(scrape)")
             let shipping = try Self.histctl(["status", "--db", ws.path("h.db"), "--record"])
             #expect(shipping.stdout.contains("ship: shipping, backlog "), "status: \(shipping.stdout) \(shipping.stderr)")
 
             // The server stops: the state file (and so metrics and status) says so, and the backlog grows.
             try pg.stop()
-            let down = E2E.waitUntil(60, poll: 0.2) { scraped("histd_ship_up 0") }
+            let down = E2E.waitUntil(60, poll: 0.2) { scraped("\nhistd_ship_up 0.0\n") }
             #expect(down, "no histd_ship_up 0 during the outage:\n\(scrape)")
             Thread.sleep(forTimeInterval: 1.5)
             #expect(h.stop() == 0, "histd did not stop cleanly:\n\(ws.log())")
