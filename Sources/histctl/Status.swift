@@ -166,7 +166,10 @@ extension Histctl {
                 return
             }
             print(LiveStatus.table(units, histdPid: live.status.histdPid ?? 0), terminator: "")
-            if let db = options.localDatabasePath(), let ship = Self.shipLine(dbPath: db, gaps: nil) { print(ship) }
+            // Only when histd-ship's state file is there and trusted (a host without [ship] sees no extra line).
+            if let db = options.localDatabasePath(), case .success(let s) = ShipState.read(forDatabase: db) {
+                print(s.line(now: Timestamp.now().milliseconds))
+            }
             // The same rule as the record: exit 3 only when something is broken.
             if options.failIfFound && units.contains(where: isBroken) { throw ExitCode(3) }
         }

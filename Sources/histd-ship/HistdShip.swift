@@ -156,7 +156,8 @@ struct HistdShip: AsyncParsableCommand {
 
 /// Writes the state file (ShipState) after committed central transactions: at most once a second
 /// while shipping, at once on a change of state (shipping, cannot ship and why). Throttled because
-/// each write is an fsync; a reader that sees a cursor a second old only keeps a few rows longer.
+/// each write costs a few syscalls and a backlog count; a reader that sees a cursor a second old only
+/// keeps a few rows longer.
 struct StateReporter {
     let dbPath: String
     let path: String
