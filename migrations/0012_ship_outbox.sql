@@ -51,8 +51,29 @@ INSERT INTO ship_capture (id, enabled, changed_at) VALUES (1, 0, CAST(strftime('
 CREATE TABLE ship_outbox (
     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
     tbl     TEXT    NOT NULL CHECK (tbl IN ('runs', 'programs', 'instances', 'operator_effects',
-                                            'zombie_parents', 'orphans', 'events_reset', 'resync')),
+                                            'zombie_parents', 'orphans', 'events_reset', 'resync', 'ship_gaps')),
     row_id  INTEGER NOT NULL,        -- the table's id (operator_effects: instance_id; events_reset: the last id deleted; resync: 0)
     UNIQUE (tbl, row_id)
 );
 CREATE INDEX ship_outbox_resets ON ship_outbox(seq) WHERE tbl = 'events_reset';
+
+-- ship_gaps: rows retention deleted before histd-ship shipped them (docs/FLEET.md, "Backpressure"). While
+-- capture is on, retention keeps rows not shipped yet (events after the shipper's event id; rows whose
+-- outbox entry is after its outbox seq, as histd-ship reports them in <db>.ship-state) past the retention
+-- period, up to [ship] ship_max_backlog (an estimate of their bytes). Past the cap it deletes the oldest
+-- of them anyway, and records here what went, in the same transaction as the delete, with an outbox
+-- entry ('ship_gaps', id), so the gap is shipped to the central ship_gaps table too: both sides see the
+-- hole. Insert-only; retention never deletes these rows.
+CREATE TABLE ship_gaps (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          INTEGER NOT NULL,       -- ms UTC, when retention deleted them
+    tbl         TEXT    NOT NULL CHECK (tbl IN ('events', 'instances', 'zombie_parents', 'orphans')),
+    rows        INTEGER NOT NULL,       -- how many unshipped rows of tbl were deleted
+    first_id    INTEGER NOT NULL,       -- the lowest and highest id among them
+    last_id     INTEGER NOT NULL,
+    first_ts    INTEGER,                -- their oldest and newest time (events.ts; instances.ended_at; last_seen), ms UTC
+    last_ts     INTEGER,
+    reason      TEXT    NOT NULL,       -- 'ship_max_backlog'
+    held_bytes  INTEGER NOT NULL,       -- the estimated size of the unshipped rows past retention, before the delete
+    cap_bytes   INTEGER NOT NULL        -- ship_max_backlog
+);

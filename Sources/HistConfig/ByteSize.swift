@@ -1,12 +1,12 @@
 /// Sizes in config files: `"10M"`, `"4K"`, `"1.5G"`, `"512"` or a plain TOML integer of bytes.
 /// Units are binary (1K = 1024 bytes) because that is what cgroup files and `ls -h` mean.
-enum ByteSize {
-    static let acceptedForms = #"a size such as "4096", "4K", "10M", "1.5G", "1T" (K/M/G/T = 1024-based; an optional trailing "B" or "iB" is fine) or an integer number of bytes"#
+public enum ByteSize {
+    public static let acceptedForms = #"a size such as "4096", "4K", "10M", "1.5G", "1T" (K/M/G/T = 1024-based; an optional trailing "B" or "iB" is fine) or an integer number of bytes"#
 
     private static let units: [(Character, Double)] = [("K", 1024), ("M", 1_048_576), ("G", 1_073_741_824), ("T", 1_099_511_627_776)]
 
     /// Bytes, or nil when the text is not a size (or is negative, non-finite, or beyond 2^62).
-    static func parse(_ text: String) -> Int64? {
+    public static func parse(_ text: String) -> Int64? {
         var s = text.trimmingCharacters()
         if s.uppercased().hasSuffix("IB") { s = String(s.dropLast(2)) }
         else if s.uppercased().hasSuffix("B") { s = String(s.dropLast()) }

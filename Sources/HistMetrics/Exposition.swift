@@ -34,8 +34,10 @@ public enum ExpositionFormat: Sendable, Hashable {
 extension SupervisorMetrics {
     /// Makes scrape-time gauges read `supervisor` (states, live processes, pools) and `writer`
     /// (queue, counts). Until then a scrape shows only the counters.
-    public func attach(supervisor: Supervisor, writer: HistoryWriter?) {
-        attached.withLock { $0 = Attached(supervisor: supervisor, writer: writer) }
+    /// `shipDatabase`: with `[ship]`, the database whose histd-ship state file (ShipState) the
+    /// `histd_ship_*` gauges read at scrape time.
+    public func attach(supervisor: Supervisor, writer: HistoryWriter?, shipDatabase: String? = nil) {
+        attached.withLock { $0 = Attached(supervisor: supervisor, writer: writer, shipDatabase: shipDatabase) }
     }
 
     /// One scrape: refreshes the histd-wide gauges and renders every metric. Serialized; never

@@ -37,6 +37,14 @@ enum MetricName {
     static let buildInfo = "histd_build_info"
     static let startTime = "histd_start_time_seconds"
     static let controlRequests = "histd_control_requests_total"
+    // histd-ship (docs/FLEET.md, "Backpressure"), from its state file and retention.
+    static let shipUp = "histd_ship_up"
+    static let shipBacklog = "histd_ship_backlog_rows"
+    static let shipLastSuccess = "histd_ship_last_success_timestamp_seconds"
+    static let shipOldest = "histd_ship_oldest_unshipped_timestamp_seconds"
+    static let shipStateTime = "histd_ship_state_updated_timestamp_seconds"
+    static let shipGaps = "histd_ship_gaps_total"
+    static let shipGapRows = "histd_ship_gap_rows_total"
 }
 
 /// Help text by metric name (one line each; the exposition's `# HELP`).
@@ -74,6 +82,13 @@ enum MetricHelp {
         MetricName.buildInfo: "Always 1; the label version is histd's version.",
         MetricName.startTime: "When this histd started, seconds since the Unix epoch.",
         MetricName.controlRequests: "Requests to the control socket, by command and result.",
+        MetricName.shipUp: "Whether histd-ship's state file says shipping (its last attempt committed): 1, else 0.",
+        MetricName.shipBacklog: "Outbox entries and events not shipped yet, as histd-ship last counted them.",
+        MetricName.shipLastSuccess: "When histd-ship last committed a central transaction, seconds since the Unix epoch.",
+        MetricName.shipOldest: "Time of the oldest event not shipped yet, seconds since the Unix epoch (absent when none).",
+        MetricName.shipStateTime: "When histd-ship last wrote its state file, seconds since the Unix epoch.",
+        MetricName.shipGaps: "ship_gaps rows retention recorded: unshipped rows deleted past ship_max_backlog.",
+        MetricName.shipGapRows: "Unshipped rows retention deleted past ship_max_backlog (what ship_gaps rows cover).",
     ]
 }
 

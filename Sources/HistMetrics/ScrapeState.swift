@@ -8,6 +8,8 @@ import Prometheus
 struct Attached: Sendable {
     var supervisor: Supervisor
     var writer: HistoryWriter?
+    /// The database whose histd-ship state file (ShipState) the ship gauges read; nil: no [ship].
+    var shipDatabase: String? = nil
 }
 
 /// The scrape's own state, confined to the scrape lock, so two scrapes (HTTP and the textfile)
@@ -18,6 +20,7 @@ struct ScrapeState {
     let pools: [String]
     private var poolGauges: [String: (workers: Gauge, desired: Gauge)] = [:]
     private var writer: WriterGauges?
+    private var ship: ShipGauges?
     /// Reused between scrapes (the exposition of 500 programs is about 0.7 MB).
     var buffer: [UInt8] = []
     /// The registry's part (histd-wide families), before an OpenMetrics rewrite.
@@ -41,6 +44,49 @@ struct ScrapeState {
         }
     }
 
+    final class ShipGauges {
+        let up: Gauge, backlog: Gauge, lastSuccess: Gauge, stateTime: Gauge, gaps: Counter, gapRows: Counter
+        var oldest: Gauge?
+        var seenGaps: UInt64 = 0, seenGapRows: UInt64 = 0
+        init(registry: PrometheusCollectorRegistry) {
+            up = registry.gauge(MetricName.shipUp)
+            backlog = registry.gauge(MetricName.shipBacklog)
+            lastSuccess = registry.gauge(MetricName.shipLastSuccess)
+            stateTime = registry.gauge(MetricName.shipStateTime)
+            gaps = registry.counter(MetricName.shipGaps)
+            gapRows = registry.counter(MetricName.shipGapRows)
+        }
+    }
+
+    /// The ship gauges from the state file (one small read per scrape); up 0 and the last values kept
+    /// when it is missing or unusable. The gap counters from the writer's stats.
+    private mutating func refreshShip(_ dbPath: String, _ stats: WriterStats?) {
+        let g = ship ?? ShipGauges(registry: registry)
+        ship = g
+        if case .success(let s) = ShipState.read(forDatabase: dbPath) {
+            g.up.set(to: s.state == ShipState.shipping ? 1 : 0)
+            g.backlog.set(to: Double(s.backlogRows))
+            if let t = s.lastSuccessAt { g.lastSuccess.set(to: Double(t) / 1000) }
+            g.stateTime.set(to: Double(s.updatedAt) / 1000)
+            if let t = s.oldestUnshippedAt {
+                let o = g.oldest ?? registry.gauge(MetricName.shipOldest)
+                g.oldest = o
+                o.set(to: Double(t) / 1000)
+            } else if g.oldest != nil {
+                registry.unregisterGauge(g.oldest!)
+                g.oldest = nil
+            }
+        } else {
+            g.up.set(to: 0)
+        }
+        if let stats {
+            if stats.shipGaps > g.seenGaps { g.gaps.increment(by: Int64(stats.shipGaps - g.seenGaps)) }
+            if stats.shipGapRows > g.seenGapRows { g.gapRows.increment(by: Int64(stats.shipGapRows - g.seenGapRows)) }
+            g.seenGaps = stats.shipGaps
+            g.seenGapRows = stats.shipGapRows
+        }
+    }
+
     /// Sets the histd-wide scrape-time gauges (pool sizes, writer) in the registry.
     mutating func refresh(_ attached: Attached) {
         if !pools.isEmpty {
@@ -58,7 +104,9 @@ struct ScrapeState {
                 g.desired.set(to: Double(attached.supervisor.desiredWorkers(pool: pool) ?? 0))
             }
         }
-        if let w = attached.writer { refreshWriter(w.stats) }
+        let stats = attached.writer?.stats
+        if let stats { refreshWriter(stats) }
+        if let db = attached.shipDatabase { refreshShip(db, stats) }
     }
 
     private mutating func refreshWriter(_ stats: WriterStats) {

@@ -134,10 +134,11 @@ public final class HistoryStore: Sendable {
     /// Deletes rows older than the retention periods, in small transactions (see `HistoryMaintenance`).
     /// Synchronous, on the store's connection; the running writer prunes by itself when given retention options.
     @discardableResult
+    /// `shipMaxBacklog`: keep what histd-ship has not shipped, up to this many bytes (ShipHold; nil: no hold).
     public func prune(now: Timestamp = .now(), retention: Duration, snapshotRetention: Duration,
-                      batchSize: Int = 1000) throws -> PruneResult {
+                      batchSize: Int = 1000, shipMaxBacklog: Int64? = nil) throws -> PruneResult {
         try HistoryMaintenance.prune(dbQueue, path: path, now: now, retention: retention,
-                                     snapshotRetention: snapshotRetention, batchSize: batchSize)
+                                     snapshotRetention: snapshotRetention, batchSize: batchSize, shipMaxBacklog: shipMaxBacklog)
     }
 
     /// Stops the writer (flushing first) and closes the connection.

@@ -10,6 +10,9 @@ public struct PruneResult: Sendable, Equatable {
     public var orphans = 0
     public var sweeps = 0
     public var snapshots = 0
+    /// Unshipped rows deleted past `ship_max_backlog`, and the ship_gaps rows that record them (ShipHold).
+    public var shipGapRows = 0
+    public var shipGaps = 0
 
     public init() {}
 
@@ -32,19 +35,35 @@ struct Pruner {
     let cutoff: Int64
     let snapshotCutoff: Int64
     let batchSize: Int
+    let now: Int64
+    /// Backpressure for histd-ship (nil: no hold); its plan is made at the first step.
+    let hold: ShipHold?
+    private(set) var plan: ShipHold.Plan? = nil
+    private var planned = false
     private(set) var phase: Phase = .events
     private(set) var result = PruneResult()
 
-    init(now: Timestamp, retention: Duration, snapshotRetention: Duration, batchSize: Int) {
+    init(now: Timestamp, retention: Duration, snapshotRetention: Duration, batchSize: Int, hold: ShipHold? = nil) {
+        self.now = now.milliseconds
         cutoff = now.milliseconds - retention.milliseconds
         snapshotCutoff = now.milliseconds - snapshotRetention.milliseconds
         self.batchSize = max(1, batchSize)
+        self.hold = hold
     }
+
+    /// The cutoff of a table's phase: retention's, or earlier where unshipped rows are held.
+    func cutoff(_ table: String) -> Int64 { plan?.cutoffs[table] ?? cutoff }
 
     var isDone: Bool { phase == .done }
 
     /// One batch. Returns the number of rows deleted.
     mutating func step(_ db: Database) throws -> Int {
+        if !planned, let hold {
+            plan = try hold.plan(db, cutoff: cutoff, now: now)
+            planned = true
+            result.shipGaps += plan?.gaps ?? 0
+            result.shipGapRows += plan?.gapRows ?? 0
+        }
         let n: Int
         switch phase {
         case .events:
@@ -52,9 +71,9 @@ struct Pruner {
             // RETURNING: which kinds and hours went, for the rollups derived from events.
             let gone = try Row.fetchAll(db.cachedStatement(sql: """
                 DELETE FROM events WHERE id IN
-                    (SELECT id FROM events WHERE kind IN (SELECT id FROM event_kinds) AND ts < ? LIMIT ?)
+                    (SELECT id FROM events WHERE kind IN (SELECT id FROM event_kinds) AND ts < ? AND id <= ? LIMIT ?)
                 RETURNING kind, ts, instance_id, program_id, id
-                """), arguments: [cutoff, batchSize])
+                """), arguments: [cutoff, plan?.eventBound ?? Int64.max, batchSize])
             n = gone.count
             result.events += n
             try pruneEventRollups(db, deleted: gone.map { (kind: $0[0] as Int64, ts: $0[1] as Int64) })
@@ -69,42 +88,53 @@ struct Pruner {
             n = try delete(db, """
                 DELETE FROM zombie_parents WHERE id IN
                     (SELECT id FROM zombie_parents WHERE last_seen < ? ORDER BY last_seen LIMIT ?)
-                """, cutoff)
+                """, cutoff("zombie_parents"))
             result.zombieParents += n
         case .orphans:
-            n = try delete(db, "DELETE FROM orphans WHERE id IN (SELECT id FROM orphans WHERE last_seen < ? ORDER BY last_seen LIMIT ?)", cutoff)
+            n = try delete(db, "DELETE FROM orphans WHERE id IN (SELECT id FROM orphans WHERE last_seen < ? ORDER BY last_seen LIMIT ?)", cutoff("orphans"))
             result.orphans += n
         case .instancesEnded:
             // Their operator_effects rows first (they reference the instances; migration 0004).
+            let instancesCutoff = cutoff("instances")
             let ended = try effectsDeleted(db, """
                 DELETE FROM operator_effects WHERE instance_id IN
                     (SELECT id FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
                 RETURNING instance_id, effect
-                """)
+                """, [instancesCutoff, batchSize])
             // The newest end this batch removes: every instance that ended before it goes in this batch.
             let newest = try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT max(ended_at) FROM (SELECT ended_at FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
-                """), arguments: [cutoff, batchSize])
+                """), arguments: [instancesCutoff, batchSize])
             n = try delete(db, """
                 DELETE FROM instances WHERE id IN
                     (SELECT id FROM instances WHERE ended_at < ? ORDER BY ended_at LIMIT ?)
-                """, cutoff)
+                """, instancesCutoff)
             result.instances += n
             if let newest { try pruneRollups(db, through: newest) }
             try restartsNoLongerOperatorEnded(db, ended)
         case .instancesDangling:
             // Never seen ending, and their run is over (histd died): only the start time is left to go by.
+            // Held (ShipHold): those with an outbox entry not shipped yet, all of them while a resync is owed.
+            if plan?.resyncPending == true {
+                phase = .snapshots
+                return 0
+            }
+            let unshipped = plan?.shippedSeq.map { _ in
+                " AND NOT EXISTS (SELECT 1 FROM ship_outbox o WHERE o.tbl = 'instances' AND o.row_id = i.id AND o.seq > ?)"
+            } ?? ""
+            let args: [(any DatabaseValueConvertible)?] = plan?.shippedSeq.map { [cutoff, $0, batchSize] } ?? [cutoff, batchSize]
             let ended = try effectsDeleted(db, """
                 DELETE FROM operator_effects WHERE instance_id IN
                     (SELECT i.id FROM runs r JOIN instances i ON i.run_id = r.id AND i.ended_at IS NULL
-                     WHERE r.stopped_at IS NOT NULL AND i.started_at < ? LIMIT ?)
+                     WHERE r.stopped_at IS NOT NULL AND i.started_at < ?\(unshipped) LIMIT ?)
                 RETURNING instance_id, effect
-                """)
-            n = try delete(db, """
+                """, args)
+            try db.cachedStatement(sql: """
                 DELETE FROM instances WHERE id IN
                     (SELECT i.id FROM runs r JOIN instances i ON i.run_id = r.id AND i.ended_at IS NULL
-                     WHERE r.stopped_at IS NOT NULL AND i.started_at < ? LIMIT ?)
-                """, cutoff)
+                     WHERE r.stopped_at IS NOT NULL AND i.started_at < ?\(unshipped) LIMIT ?)
+                """).execute(arguments: StatementArguments(args))
+            n = db.changesCount
             result.instances += n
             try restartsNoLongerOperatorEnded(db, ended)
         case .snapshots:
@@ -148,8 +178,8 @@ struct Pruner {
     /// Runs an operator_effects DELETE ... RETURNING instance_id, effect and returns the minutes of
     /// `restart_minutes` whose restarts named an instance that lost its 'ended' effect (read before the
     /// instances themselves go: the lookup needs their program and start).
-    private func effectsDeleted(_ db: Database, _ sql: String) throws -> Set<RestartRollup.Key> {
-        let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [cutoff, batchSize])
+    private func effectsDeleted(_ db: Database, _ sql: String, _ args: [(any DatabaseValueConvertible)?]) throws -> Set<RestartRollup.Key> {
+        let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(args))
         var keys = Set<RestartRollup.Key>()
         for r in rows where (r[1] as String) == "ended" {
             keys.formUnion(try RestartRollup.keysOfRestarts(db, instance: r[0]))
@@ -177,17 +207,20 @@ public enum HistoryMaintenance {
     /// released, so a running histd's writer gets in (it waits at most one small transaction).
     /// Never creates the database. Throws `HistoryStoreError`.
     @discardableResult
+    /// A file that captures changes for histd-ship keeps what is not shipped yet, up to `shipMaxBacklog`
+    /// bytes (ShipHold; nil: no hold).
     public static func prune(path: String, now: Timestamp = .now(), retention: Duration, snapshotRetention: Duration,
-                             batchSize: Int = 1000) throws -> PruneResult {
+                             batchSize: Int = 1000, shipMaxBacklog: Int64? = ShipSpec.defaultMaxBacklog) throws -> PruneResult {
         let dbQueue = try HistoryDatabase.openWriter(path: path, create: false, label: "histd-prune")
         defer { try? dbQueue.close() }
         return try prune(dbQueue, path: path, now: now, retention: retention, snapshotRetention: snapshotRetention,
-                         batchSize: batchSize)
+                         batchSize: batchSize, shipMaxBacklog: shipMaxBacklog)
     }
 
     static func prune(_ dbQueue: DatabaseQueue, path: String, now: Timestamp, retention: Duration,
-                      snapshotRetention: Duration, batchSize: Int) throws -> PruneResult {
-        var pruner = Pruner(now: now, retention: retention, snapshotRetention: snapshotRetention, batchSize: batchSize)
+                      snapshotRetention: Duration, batchSize: Int, shipMaxBacklog: Int64? = nil) throws -> PruneResult {
+        var pruner = Pruner(now: now, retention: retention, snapshotRetention: snapshotRetention, batchSize: batchSize,
+                            hold: shipMaxBacklog.map { ShipHold(dbPath: path, maxBacklog: $0) })
         do {
             while !pruner.isDone {
                 try dbQueue.inDatabase { db in

@@ -157,6 +157,13 @@ final class WriteQueue: Sendable {
         }
     }
 
+    func addShipGaps(_ n: Int, rows: Int) {
+        state.withLock {
+            $0.stats.shipGaps += UInt64(n)
+            $0.stats.shipGapRows += UInt64(rows)
+        }
+    }
+
     func addPruned(_ n: Int) {
         state.withLock { $0.stats.pruned += n }
     }

@@ -276,7 +276,8 @@ struct WriterLoop {
             let far = Duration.seconds(100 * 365 * 86400)
             pruner = Pruner(now: .now(), retention: options.retention ?? far,
                             snapshotRetention: options.snapshotRetention ?? options.retention ?? far,
-                            batchSize: options.pruneBatchSize)
+                            batchSize: options.pruneBatchSize,
+                            hold: options.shipMaxBacklog.map { ShipHold(dbPath: slot.path, maxBacklog: $0) })
             // Mappings of instances that ended long ago are no longer needed for late snapshots.
             session.forgetEnded(before: Timestamp.now().milliseconds - 600_000)
         }
@@ -291,6 +292,8 @@ struct WriterLoop {
                 }
             }
             queue.addPruned(deleted)
+            let gaps = p.result.shipGaps - (pruner?.result.shipGaps ?? 0)
+            if gaps > 0 { queue.addShipGaps(gaps, rows: p.result.shipGapRows - (pruner?.result.shipGapRows ?? 0)) }
             pruner = p.isDone ? nil : p
         } catch {
             // Retention is best effort: try again next period.

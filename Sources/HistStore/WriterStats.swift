@@ -24,4 +24,8 @@ public struct WriterStats: Sendable, Equatable {
     public var queued: Int = 0
     /// Rows deleted by retention since the writer started.
     public var pruned: Int = 0
+    /// ship_gaps rows retention recorded since the writer started, and the unshipped rows they cover
+    /// (ShipHold: the backlog outgrew ship_max_backlog).
+    public var shipGaps: UInt64 = 0
+    public var shipGapRows: UInt64 = 0
 }

@@ -119,6 +119,17 @@ struct CommonOptions: ParsableArguments {
         throw UsageFailure(message)
     }
 
+    /// The local database's path in the documented order (nil with a fleet URL or a config that fails).
+    func localDatabasePath() -> String? {
+        guard fleetURL == nil else { return nil }
+        var configDB: String? = nil
+        let env = environment
+        if (db ?? "").isEmpty, (env["HISTD_DB"] ?? "").isEmpty, let config {
+            configDB = (try? loadConfig(config))?.supervisor.db
+        }
+        return DatabaseLocation.resolve(flag: db, environment: env, configDB: configDB).path
+    }
+
     /// Opens the database read-only, resolving its path in the documented order.
     func open() throws -> ReportDatabase {
         if let url = fleetURL {

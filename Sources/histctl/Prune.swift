@@ -32,6 +32,9 @@ extension Histctl {
         @Option(help: ArgumentHelp("Delete sweeps and snapshots older than this (default: the config's snapshot_retention, else 7d).", valueName: "duration"))
         var snapshotRetention: String?
 
+        @Option(help: ArgumentHelp("While the file captures changes for histd-ship: keep rows it has not shipped, past --retention, up to this size; past it the oldest go and a ship_gaps row records them (default: the config's [ship] ship_max_backlog, else 1G; 0 keeps none).", valueName: "size"))
+        var shipMaxBacklog: String?
+
         @Option(help: "Output format: table for people, json or csv for scripts.")
         var format: OutputFormat = .table
 
@@ -42,12 +45,15 @@ extension Histctl {
         mutating func validate() throws {
             if let retention { _ = try duration(retention, option: "--retention") }
             if let snapshotRetention { _ = try duration(snapshotRetention, option: "--snapshot-retention") }
+            if let s = shipMaxBacklog, ByteSize.parse(s) == nil { throw ValidationError("--ship-max-backlog: expected \(ByteSize.acceptedForms)") }
         }
 
         func run() throws {
             let env = ProcessInfo.processInfo.environment
             let zone = TimeText.zone(environment: env)
-            let spec = try config.map { try loadConfig($0).supervisor }
+            let loaded = try config.map { try loadConfig($0) }
+            let spec = loaded?.supervisor
+            let cap = shipMaxBacklog.flatMap(ByteSize.parse) ?? loaded?.ship?.maxBacklog ?? ShipSpec.defaultMaxBacklog
             let location = DatabaseLocation.resolve(flag: db, environment: env, configDB: spec?.db)
             let defaults = SupervisorSpec()
             let keep = try retention.map { try duration($0, option: "--retention") } ?? spec?.retention ?? defaults.retention
@@ -61,7 +67,10 @@ extension Histctl {
             }
             try Failure.report {
                 do {
-                    let result = try Pruning.prune(path: location.path, now: at, retention: keep, snapshotRetention: keepSnapshots)
+                    let result = try Pruning.prune(path: location.path, now: at, retention: keep, snapshotRetention: keepSnapshots,
+                                                   shipMaxBacklog: cap) { g in
+                        FileHandle.standardError.write(Data("histctl: \(g.rows) rows not shipped yet were deleted past ship_max_backlog; \(g.gaps) ship_gaps row(s) record them (docs/FLEET.md)\n".utf8))
+                    }
                     let color = RenderOptions.colorWanted(environment: env, isTTY: isatty(STDOUT_FILENO) == 1)
                     print(Renderer.render(result, as: format, options: RenderOptions(zone: zone, color: color)), terminator: "")
                 } catch let error as ReportError {

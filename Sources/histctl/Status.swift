@@ -41,6 +41,33 @@ extension Histctl {
 
         static let broken: Set<String> = ["failed", "backoff", "unknown"]
 
+        /// The shipping line under the table (docs/FLEET.md, "Backpressure"): from histd-ship's state file
+        /// beside the database, when it exists; plus the gaps retention recorded. `capturing`: the file
+        /// captures changes for shipping, so a missing state file is worth a line too.
+        static func shipLine(dbPath: String, gaps: (capturing: Bool, count: Int64, rows: Int64)?, now: Int64 = Timestamp.now().milliseconds) -> String? {
+            var line: String
+            switch ShipState.read(forDatabase: dbPath) {
+            case .success(let s): line = s.line(now: now)
+            case .failure(.missing):
+                guard gaps?.capturing == true else { return nil }
+                line = "ship: no state file from histd-ship yet (\(ShipState.path(forDatabase: dbPath))): nothing known shipped"
+            case .failure(.unsafe(let why)), .failure(.unreadable(let why)): line = "ship: state file not used: \(why)"
+            }
+            if let gaps, gaps.count > 0 { line += "; \(gaps.count) ship gap(s), \(gaps.rows) unshipped rows deleted (SELECT * FROM ship_gaps)" }
+            return line
+        }
+
+        /// Whether the file captures changes, and its ship_gaps (nil: an older schema without them).
+        static func shipGaps(_ db: ReportDatabase) -> (capturing: Bool, count: Int64, rows: Int64)? {
+            let sql = """
+                SELECT (SELECT enabled FROM ship_capture WHERE id = 1), (SELECT count(*) FROM ship_gaps),
+                       (SELECT coalesce(sum(rows), 0) FROM ship_gaps)
+                """
+            guard let row = (try? db.run(sql: sql, columns: nil, label: "ship_gaps"))?.rows.first, row.count == 3 else { return nil }
+            func int(_ v: ReportValue) -> Int64 { if case .integer(let n) = v { n } else { 0 } }
+            return (int(row[0]) == 1, int(row[1]), int(row[2]))
+        }
+
         func run() throws {
             if options.isFleet {
                 // Fleet: the latest state per host and program, from the fleet_status rollup (docs/FLEET.md).
@@ -75,6 +102,7 @@ extension Histctl {
                     out = Renderer.table(table, options: options.renderOptions())
                     if more > 0 { out += Renderer.moreFooter(more) }
                     if let freshness { out += freshness + "\n" }
+                    if let ship = Self.shipLine(dbPath: db.path, gaps: Self.shipGaps(db)) { out += ship + "\n" }
                 } else {
                     out = Renderer.render(shown, as: options.format, options: options.renderOptions())
                 }
@@ -120,8 +148,12 @@ extension Histctl {
                 let isBroken = { (u: [String: Any]) in Self.broken.contains(u["state"] as? String ?? "") }
                 var units = reply["units"] as? [[String: Any]] ?? []
                 if failed { units = units.filter(isBroken) }
-                let data = try JSONSerialization.data(withJSONObject: ["live": true, "histd_pid": reply["histd_pid"] ?? NSNull(), "units": units],
-                                                      options: [.sortedKeys])
+                var object: [String: Any] = ["live": true, "histd_pid": reply["histd_pid"] ?? NSNull(), "units": units]
+                // histd-ship's state file beside the database, when there is one (docs/FLEET.md, "Backpressure").
+                if let db = options.localDatabasePath(), case .success(let s) = ShipState.read(forDatabase: db) {
+                    object["ship"] = Self.shipJSON(s)
+                }
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
@@ -134,8 +166,20 @@ extension Histctl {
                 return
             }
             print(LiveStatus.table(units, histdPid: live.status.histdPid ?? 0), terminator: "")
+            // Only when histd-ship's state file is there and trusted (a host without [ship] sees no extra line).
+            if let db = options.localDatabasePath(), case .success(let s) = ShipState.read(forDatabase: db) {
+                print(s.line(now: Timestamp.now().milliseconds))
+            }
             // The same rule as the record: exit 3 only when something is broken.
             if options.failIfFound && units.contains(where: isBroken) { throw ExitCode(3) }
         }
+    }
+}
+
+extension Histctl.Status {
+    static func shipJSON(_ s: ShipState) -> [String: Any] {
+        ["state": s.state, "reason": s.reason ?? NSNull(), "backlog_rows": s.backlogRows, "epoch": s.epoch, "host_id": s.hostID,
+         "outbox_seq": s.outboxSeq ?? NSNull(), "event_id": s.eventID ?? NSNull(), "updated_at": s.updatedAt,
+         "last_success_at": s.lastSuccessAt ?? NSNull(), "oldest_unshipped_at": s.oldestUnshippedAt ?? NSNull()] as [String: Any]
     }
 }

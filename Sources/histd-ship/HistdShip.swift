@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 import HistFleet
+import HistModel
 import Logging
 
 @main
@@ -86,6 +87,11 @@ struct HistdShip: AsyncParsableCommand {
             }
         }
         say("shipping \(db) as host \(shipper.hostID) (epoch \(shipper.epoch)) to \(fleetURL)")
+        // The state file beside the database (ShipState): what this process last committed centrally, for
+        // local retention (it keeps what is not shipped), histctl status and histd's metrics. A restart
+        // while central is down keeps the cursor its predecessor wrote for this epoch.
+        var reporter = StateReporter(dbPath: db, say: say)
+        reporter.seed(shipper: &shipper)
         // The local file recreated under a running shipper (a new epoch): reopen it when caught up.
         func inode() -> UInt64? {
             var st = stat()
@@ -118,6 +124,7 @@ struct HistdShip: AsyncParsableCommand {
                     lastProblem = nil
                 }
                 backoff = 1
+                reporter.report(shipper, ShipState.shipping, reason: nil, success: true, force: once && n == 0)
                 if n == 0 {
                     if let scan = roundScan ?? nil, scan != shippedScan {
                         try await shipper.shipScanTime(c, scan)
@@ -131,6 +138,7 @@ struct HistdShip: AsyncParsableCommand {
                     }
                     if let now = inode(), now != opened {
                         shipper = try Shipper(path: db, hostID: shipper.hostID, batch: batch, logger: logger)
+                        reporter.seed(shipper: &shipper)
                         opened = now
                         shippedScan = nil
                         say("\(db) was recreated: shipping its new epoch \(shipper.epoch)")
@@ -146,6 +154,7 @@ struct HistdShip: AsyncParsableCommand {
                     say("cannot ship, retrying with backoff up to 30 s: \(text)")
                     lastProblem = text
                 }
+                reporter.report(shipper, ShipState.cannotShip, reason: text, success: false, force: false)
                 if let c = conn { await c.close() }
                 conn = nil
                 shippedScan = nil
@@ -154,5 +163,62 @@ struct HistdShip: AsyncParsableCommand {
                 backoff = min(backoff * 2, 30)
             }
         }
+    }
+}
+
+/// Writes the state file (ShipState) after committed central transactions: at most once a second
+/// while shipping, at once on a change of state (shipping, cannot ship and why). Throttled because
+/// each write costs a few syscalls and a backlog count; a reader that sees a cursor a second old only
+/// keeps a few rows longer.
+struct StateReporter {
+    let dbPath: String
+    let path: String
+    let say: (String) -> Void
+    var last: ShipState? = nil
+    var lastWriteMs: Int64 = 0
+    var lastSuccess: Int64? = nil
+    var lastProblem: String? = nil
+
+    init(dbPath: String, say: @escaping (String) -> Void) {
+        self.dbPath = dbPath
+        path = ShipState.path(forDatabase: dbPath)
+        self.say = say
+    }
+
+    /// Takes the cursor a predecessor wrote for this epoch, so the file keeps saying what was shipped
+    /// while this process has not reached the server yet.
+    mutating func seed(shipper: inout Shipper) {
+        last = nil
+        lastSuccess = nil
+        if case .success(let s) = ShipState.read(forDatabase: dbPath),
+           s.epoch == shipper.epoch, let seq = s.outboxSeq, let eid = s.eventID, shipper.committed == nil {
+            shipper.committed = Shipper.Cursor(outboxSeq: seq, eventID: eid)
+            lastSuccess = s.lastSuccessAt
+        }
+    }
+
+    mutating func report(_ shipper: Shipper, _ state: String, reason: String?, success: Bool, force: Bool) {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        if success { lastSuccess = now }
+        let changed = last?.state != state || last?.reason != reason
+        guard force || changed || now - lastWriteMs >= 1000 else { return }
+        let c = shipper.committed
+        var rows = last?.backlogRows ?? 0
+        var oldest = last?.oldestUnshippedAt
+        if let b = try? shipper.backlog(c ?? Shipper.Cursor(outboxSeq: 0, eventID: 0)) {
+            rows = b.rows
+            oldest = b.oldest
+        }
+        let s = ShipState(epoch: shipper.epoch, hostID: shipper.hostID, outboxSeq: c?.outboxSeq, eventID: c?.eventID, state: state,
+                          reason: reason, updatedAt: now, lastSuccessAt: lastSuccess, backlogRows: rows, oldestUnshippedAt: oldest)
+        if let problem = s.write(to: path) {
+            // Once per distinct problem: retention then holds (it never takes a missing file as "shipped").
+            if problem != lastProblem { say("cannot write the state file: \(problem)") }
+            lastProblem = problem
+        } else {
+            lastProblem = nil
+        }
+        last = s
+        lastWriteMs = now
     }
 }

@@ -46,6 +46,10 @@ struct Shipper {
         Table(name: "orphans", columns: ["id", "pid", "start_ticks", "name", "cmdline", "user", "started_at", "program_id",
                                          "reason", "first_seen", "last_seen", "scans"],
               key: "id", conflict: "(host_id, db_epoch, id)", upsert: true),
+        // What local retention deleted before it was shipped (docs/FLEET.md, "Backpressure"): insert-only.
+        Table(name: "ship_gaps", columns: ["id", "at", "tbl", "rows", "first_id", "last_id", "first_ts", "last_ts", "reason",
+                                           "held_bytes", "cap_bytes"],
+              key: "id", conflict: "(host_id, db_epoch, id)", upsert: false),
     ]
     static let events = Table(name: "events", columns: ["id", "ts", "kind", "run_id", "program_id", "instance_id", "value", "detail"],
                               key: "id", conflict: "(host_id, db_epoch, id, ts)", upsert: false)
@@ -185,14 +189,26 @@ struct Shipper {
         b.cursor.resyncKey = nil
     }
 
-    /// How many outbox entries and events are not shipped yet (for the log and `--status`).
-    func backlog(outboxSeq: Int64, eventID: Int64) throws -> Int64 {
+    /// How many outbox entries and events are not shipped yet, and the time of the oldest event not
+    /// shipped (for the state file: `histctl status`, metrics). O(outbox backlog): events are counted by
+    /// id range (ids only ever go up; retention deletes from the low end), not scanned. Before an
+    /// unshipped 'events_reset' every event in the table is owed.
+    func backlog(_ c: Cursor) throws -> (rows: Int64, oldest: Int64?) {
         try local.read { db in
-            let a = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM ship_outbox WHERE seq > ?", arguments: [outboxSeq]) ?? 0
-            let e = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE id > ?", arguments: [eventID]) ?? 0
-            return a + e
+            let a = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM ship_outbox WHERE seq > ?", arguments: [c.outboxSeq]) ?? 0
+            let reset = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM ship_outbox WHERE tbl = 'events_reset' AND seq > ?)",
+                                          arguments: [c.outboxSeq]) ?? false
+            let after = reset ? 0 : c.eventID
+            let first = try Row.fetchOne(db, sql: "SELECT id, ts FROM events WHERE id > ? ORDER BY id LIMIT 1", arguments: [after])
+            let last = try Int64.fetchOne(db, sql: "SELECT max(id) FROM events") ?? 0
+            guard let first else { return (a, nil) }
+            let firstID: Int64 = first[0]
+            return (a + max(0, last - firstID + 1), first[1] as Int64)
         }
     }
+
+    /// The cursor of the last committed central transaction (set by `shipOnce`), nil until one.
+    var committed: Cursor? = nil
 
     /// Makes the cursor row and this host's row exist. A host_id already pinned to another machine
     /// (another /etc/machine-id) is refused: two machines would mix their rows under one name.
@@ -277,6 +293,7 @@ struct Shipper {
             // the markers, ship no row but still move the cursor.)
             if b.cursor == cursor {
                 try await db.execute(script: "COMMIT")
+                committed = cursor
                 return 0
             }
             let newDays = Set(b.events.compactMap { Int64.fromDatabaseValue($0[1]) }.map { $0 / Self.dayMs })
@@ -303,6 +320,7 @@ struct Shipper {
                       b.cursor.resyncTable.map { .text($0) } ?? .null, b.cursor.resyncKey.map { .integer($0) } ?? .null])
             try await db.rows("UPDATE hosts SET last_shipped_at = $2 WHERE host_id = $1", [.text(hostID), .integer(now)])
             try await db.execute(script: "COMMIT")
+            committed = b.cursor
             return max(1, b.count)
         } catch {
             try? await db.execute(script: "ROLLBACK")

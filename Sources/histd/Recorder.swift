@@ -54,6 +54,8 @@ final class Recorder: Sendable {
         var options = HistoryWriter.Options(retention: config.supervisor.retention,
                                             snapshotRetention: config.supervisor.snapshotRetention)
         options.onCommit = onCommit
+        // Backpressure: retention keeps what histd-ship has not shipped, up to ship_max_backlog (ShipHold).
+        options.shipMaxBacklog = config.ship?.maxBacklog
         // One line per change of the database's state (cannot open, full, locked, deleted, dropping,
         // recovered), from the writer thread; never one per retry.
         let supervisorSpec = config.supervisor

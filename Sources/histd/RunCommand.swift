@@ -175,7 +175,8 @@ extension Histd {
             let supervisor = try await services.start("engine", stopBudget: Self.engineStopBudget(loaded), start: {
                 let supervisor = try Supervisor(programs: loaded.programs, pools: loaded.pools, supervisor: loaded.supervisor,
                                                 sink: sink, logger: logger, resources: resources.hook, options: engineOptions)
-                metrics?.attach(supervisor: supervisor, writer: recorder.writer)
+                metrics?.attach(supervisor: supervisor, writer: recorder.writer,
+                                shipDatabase: loaded.ship == nil ? nil : location.path)
                 try supervisor.start()
                 return supervisor
             }, stop: { supervisor in

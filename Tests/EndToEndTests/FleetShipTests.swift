@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HistModel
 import HistTestSupport
 import Testing
 
@@ -274,6 +275,83 @@ extension EndToEnd {
             let last = try Self.shipOnce(ws, pg, host: "h1")
             #expect(last.status == 0, "histd-ship failed: \(last.stderr)")
             try Self.expectSame(ws, pg, host: "h1")
+        }
+
+        /// Backpressure (docs/FLEET.md): histd's supervised shipper reports its committed cursor in the state
+        /// file beside the database; /metrics and `histctl status` show it, shipping and during an outage; with
+        /// the server down, retention (histctl prune, as histd's hourly pass would) keeps what is not shipped
+        /// within the cap, and past it (cap 0) deletes it and records ship_gaps rows, which reach central when
+        /// the server is back.
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func backlogIsHeldAGapReachesCentralAndStatusAndMetricsShowIt() throws {
+            let ws = try Workspace("fleet-backlog")
+            let pg = try PostgresCluster()
+            defer { ws.cleanup(); pg.remove() }
+            let port = try LoopbackHTTP.freePort()
+            let base = try String(contentsOfFile: try Self.config(ws, ship: pg.url), encoding: .utf8)
+            let config = try ws.write("backlog.toml", base.replacingOccurrences(of: "scan_interval = \"off\"",
+                                                                                with: "scan_interval = \"off\"\nmetrics_listen = \"127.0.0.1:\(port)\""))
+            let h = try ws.runHistd(config: config)
+            var scrape = ""
+            func scraped(_ needle: String) -> Bool {
+                guard let a = try? LoopbackHTTP.tcp(port: port, path: "/metrics"), a.status == 200 else { return false }
+                scrape = String(decoding: a.body, as: UTF8.self)
+                return scrape.contains(needle)
+            }
+            let up = E2E.waitUntil(60, poll: 0.2) { scraped("\nhistd_ship_up 1.0\n") && scrape.contains("\nhistd_ship_backlog_rows ") }
+            #expect(up, "no histd_ship_up 1:\n\(scrape)\n\(ws.log("logs/histd-ship.err"))")
+            #expect(scrape.contains("\nhistd_ship_last_success_timestamp_seconds "), "\(scrape)")
+            #expect(scrape.contains("\nhistd_ship_gaps_total 0\n"), "\(scrape)")
+            let shipping = try Self.histctl(["status", "--db", ws.path("h.db"), "--record"])
+            #expect(shipping.stdout.contains("ship: shipping, backlog "), "status: \(shipping.stdout) \(shipping.stderr)")
+
+            // The server stops: the state file (and so metrics and status) says so, and the backlog grows.
+            try pg.stop()
+            let down = E2E.waitUntil(60, poll: 0.2) { scraped("\nhistd_ship_up 0.0\n") }
+            #expect(down, "no histd_ship_up 0 during the outage:\n\(scrape)")
+            Thread.sleep(forTimeInterval: 1.5)
+            #expect(h.stop() == 0, "histd did not stop cleanly:\n\(ws.log())")
+            let dbPath = ws.path("h.db")
+            guard case .success(let state) = ShipState.read(forDatabase: dbPath) else {
+                Issue.record("no state file: \(ShipState.read(forDatabase: dbPath))")
+                return
+            }
+            #expect(state.state == ShipState.cannotShip && state.reason != nil, "\(state)")
+            let shipped = try #require(state.eventID, "the state file lost the committed cursor during the outage")
+            let status = try Self.histctl(["status", "--db", dbPath, "--record"])
+            #expect(status.stdout.contains("ship: cannot ship ("), "status during the outage: \(status.stdout)")
+
+            // Retention 40 days later, server still down: the shipped events go, the unshipped ones stay.
+            let queue = try DatabaseQueue(path: dbPath)
+            let unshipped = try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events WHERE id > ?", arguments: [shipped]) ?? 0 }
+            #expect(unshipped > 0, "nothing recorded after the server stopped")
+            let later = Self.iso(Date().addingTimeInterval(40 * 86400))
+            let held = try Self.histctl(["prune", "--db", dbPath, "--now", later, "--retention", "30d", "--format", "json"])
+            #expect(held.status == 0, "prune: \(held.stderr)")
+            #expect(try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") } == unshipped, "held: exactly the unshipped events")
+            #expect(try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM ship_gaps") } == 0)
+            // Past the cap (0): they go, and ship_gaps says what went.
+            let dropped = try Self.histctl(["prune", "--db", dbPath, "--now", later, "--retention", "30d", "--ship-max-backlog", "0"])
+            #expect(dropped.status == 0 && dropped.stderr.contains("ship_gaps"), "prune past the cap: \(dropped.stderr)")
+            let gaps = try queue.read { try Row.fetchAll($0, sql: "SELECT tbl, rows FROM ship_gaps ORDER BY id") }
+            #expect(gaps.first.map { $0["tbl"] as String } == "events" && gaps.first.map { $0["rows"] as Int } == unshipped, "\(gaps)")
+            let withGap = try Self.histctl(["status", "--db", dbPath, "--record"])
+            #expect(withGap.stdout.contains("ship gap(s)"), "status after the gap: \(withGap.stdout)")
+
+            // The server is back: the gaps reach central, and the state file says shipping with no backlog.
+            try pg.start()
+            let last = try Self.shipOnce(ws, pg, host: "h1")
+            #expect(last.status == 0, "histd-ship failed: \(last.stderr)")
+            #expect(try pg.count("SELECT count(*) FROM ship_gaps WHERE host_id = 'h1'") == gaps.count)
+            #expect(try pg.count("SELECT coalesce(sum(rows), 0) FROM ship_gaps WHERE host_id = 'h1' AND tbl = 'events'") == unshipped)
+            guard case .success(let after) = ShipState.read(forDatabase: dbPath) else { Issue.record("no state file after shipping"); return }
+            #expect(after.state == ShipState.shipping && after.backlogRows == 0, "\(after)")
+        }
+
+        static func iso(_ d: Date) -> String {
+            let f = ISO8601DateFormatter()
+            f.formatOptions = [.withInternetDateTime]
+            return f.string(from: d)
         }
 
         /// Three hosts into one database: fleet crashes equals the union of the three local answers. Then

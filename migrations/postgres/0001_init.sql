@@ -127,3 +127,13 @@ CREATE TABLE fleet_status (
     class          text,
     PRIMARY KEY (host_id, db_epoch, program_id)
 );
+
+-- Rows a host's retention deleted before they were shipped (its local ship_gaps, migrations/0012): the
+-- backlog outgrew [ship] ship_max_backlog while the host could not ship. Central has a hole there.
+CREATE TABLE ship_gaps (
+    host_id text NOT NULL, db_epoch text NOT NULL, seq bigint NOT NULL,
+    id bigint NOT NULL, at bigint NOT NULL, tbl text NOT NULL, rows bigint NOT NULL,
+    first_id bigint NOT NULL, last_id bigint NOT NULL, first_ts bigint, last_ts bigint,
+    reason text NOT NULL, held_bytes bigint NOT NULL, cap_bytes bigint NOT NULL,
+    PRIMARY KEY (host_id, db_epoch, id)
+);

@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import HistModel
+import Testing
+@testable import HistStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Backpressure (ShipHold, docs/FLEET.md "Backpressure"): while the file captures changes for histd-ship,
+/// retention keeps what histd-ship's state file does not say is shipped, up to ship_max_backlog, and past it
+/// deletes the oldest unshipped rows and records a ship_gaps row with an outbox entry (shipped too).
+@Suite(.serialized) struct ShipBacklogTests {
+    static let day = RetentionTests.day
+    static let now = RetentionTests.now
+    static let retention = Duration.seconds(30 * 86400)
+    static var cutoff: Int64 { now.milliseconds - 30 * day }
+
+    /// 200 old gave_up events (40 days before now, each with a detail), an old crashed instance, 10 recent events.
+    func populate(_ dir: TempDir) throws -> (HistoryStore, String) {
+        let (store, _) = try makeStore(dir, ship: .on)
+        let w = store.startWriter()
+        let old = 20 * Self.day
+        let gone = info(1, "web", pid: 10, ticks: 1, at: old)
+        w.record(HistEvent(time: gone.startedAt, program: gone.program, payload: .started(gone)))
+        w.record(ended(gone, at: old + 10, .exited(code: 1), .crash, tail: String(repeating: "x", count: 200)))
+        for n in 0..<200 {
+            w.record(HistEvent(time: ts(old + 100 + Int64(n)), program: "web", payload: .gaveUp(instance: nil, restarts: n, workerIndex: nil)))
+        }
+        for n in 0..<10 {
+            w.record(HistEvent(time: ts(59 * Self.day + Int64(n)), program: "web", payload: .gaveUp(instance: nil, restarts: n, workerIndex: nil)))
+        }
+        #expect(w.flush(timeout: .seconds(10)))
+        w.close()
+        return (store, dir.file("h.db"))
+    }
+
+    func epoch(_ r: DatabaseQueue) throws -> String { try r.read { try String.fetchOne($0, sql: "SELECT epoch FROM ship_epoch")! } }
+
+    func writeState(_ path: String, epoch: String, seq: Int64?, event: Int64?) {
+        let s = ShipState(epoch: epoch, hostID: "h1", outboxSeq: seq, eventID: event, state: ShipState.shipping,
+                          updatedAt: Self.now.milliseconds, lastSuccessAt: Self.now.milliseconds, backlogRows: 0, oldestUnshippedAt: nil)
+        #expect(s.write(to: ShipState.path(forDatabase: path)) == nil)
+    }
+
+    func oldEvents(_ r: DatabaseQueue) throws -> Int { try count(r, "SELECT count(*) FROM events WHERE ts < ?", [Self.cutoff]) }
+
+    @Test func retentionKeepsWhatIsNotShippedWithinTheCap() throws {
+        let dir = TempDir()
+        let (store, path) = try populate(dir)
+        defer { store.close() }
+        let r = try reader(path)
+        let old = try oldEvents(r)
+        #expect(old >= 200)
+        let cap: Int64 = 1 << 30
+
+        // No state file: nothing known shipped, everything past the period is held.
+        var result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: Self.retention, batchSize: 50, shipMaxBacklog: cap)
+        #expect(result.events == 0 && result.instances == 0 && result.shipGaps == 0)
+        #expect(try oldEvents(r) == old)
+
+        // A state file of another epoch (a recreated file's shipper), and one that is a symbolic link: ignored.
+        writeState(path, epoch: "not-this-file", seq: Int64.max / 2, event: Int64.max / 2)
+        result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: Self.retention, shipMaxBacklog: cap)
+        #expect(result.events == 0 && result.instances == 0)
+        let e = try epoch(r)
+        let statePath = ShipState.path(forDatabase: path)
+        unlink(statePath)
+        writeState(dir.file("elsewhere"), epoch: e, seq: Int64.max / 2, event: Int64.max / 2)
+        #expect(symlink(dir.file("elsewhere.ship-state"), statePath) == 0)
+        if case .failure(.unsafe) = ShipState.read(forDatabase: path) {} else { Issue.record("a symbolic link was read") }
+        result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: Self.retention, shipMaxBacklog: cap)
+        #expect(result.events == 0 && result.instances == 0)
+        unlink(statePath)
+        // Group-writable: ignored too.
+        writeState(path, epoch: e, seq: Int64.max / 2, event: Int64.max / 2)
+        chmod(statePath, 0o664)
+        result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: Self.retention, shipMaxBacklog: cap)
+        #expect(result.events == 0 && result.instances == 0)
+
+        // Shipped up to the 100th event and to just before the instance's outbox entry: only those events go.
+        let ids = try r.read { try Int64.fetchAll($0, sql: "SELECT id FROM events WHERE ts < ? ORDER BY id", arguments: [Self.cutoff]) }
+        let instanceSeq = try count(r, "SELECT seq FROM ship_outbox WHERE tbl = 'instances' AND row_id = 1")
+        writeState(path, epoch: e, seq: Int64(instanceSeq - 1), event: ids[99])
+        result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: Self.retention, batchSize: 30, shipMaxBacklog: cap)
+        #expect(result.events == 100)
+        #expect(try count(r, "SELECT min(id) FROM events") == Int(ids[100]), "the unshipped events stay")
+        #expect(result.instances == 0, "the crashed instance's entry is after the shipped seq: kept")
+        #expect(try count(r, "SELECT count(*) FROM instances WHERE id = 1") == 1)
+        #expect(try count(r, "SELECT count(*) FROM ship_gaps") == 0)
+
+        // Everything shipped: retention deletes as without [ship].
+        let maxSeq = try count(r, "SELECT max(seq) FROM ship_outbox")
+        writeState(path, epoch: e, seq: Int64(maxSeq), event: ids.last!)
+        result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: Self.retention, shipMaxBacklog: cap)
+        #expect(try oldEvents(r) == 0)
+        #expect(result.instances == 1)
+        #expect(try count(r, "SELECT count(*) FROM events WHERE kind = 5") == 10, "the recent events are kept")
+        #expect(try count(r, "SELECT count(*) FROM ship_gaps") == 0)
+    }
+
+    @Test func pastTheCapTheOldestUnshippedGoAndAShipGapSaysSo() throws {
+        let dir = TempDir()
+        let (store, path) = try populate(dir)
+        defer { store.close() }
+        let r = try reader(path)
+        let ids = try r.read { try Int64.fetchAll($0, sql: "SELECT id FROM events WHERE ts < ? ORDER BY id", arguments: [Self.cutoff]) }
+        let heldEvents = try count(r, "SELECT sum(48 + coalesce(length(detail), 0)) FROM events WHERE ts < ?", [Self.cutoff])
+        let heldInstance = try count(r, "SELECT 120 + length(stderr_tail) FROM instances WHERE id = 1")
+        // A cap that fits the instance and about half of the events: the oldest events go, the instance stays.
+        let cap = Int64(heldInstance + heldEvents / 2)
+        var result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: Self.retention, batchSize: 40, shipMaxBacklog: cap)
+        #expect(result.shipGaps == 1)
+        #expect(result.events == result.shipGapRows)
+        #expect(result.events > ids.count / 3 && result.events < ids.count * 2 / 3, "about half: \(result.events) of \(ids.count)")
+        #expect(result.instances == 0)
+        let gap = try r.read { try Row.fetchOne($0, sql: "SELECT * FROM ship_gaps")! }
+        #expect(gap["tbl"] as String == "events")
+        #expect(gap["rows"] as Int == result.events)
+        #expect(gap["first_id"] as Int64 == ids[0], "the oldest went first")
+        #expect(gap["last_id"] as Int64 == ids[result.events - 1])
+        #expect(gap["reason"] as String == "ship_max_backlog")
+        #expect(gap["cap_bytes"] as Int64 == cap)
+        #expect(gap["held_bytes"] as Int == heldEvents + heldInstance)
+        #expect(try count(r, "SELECT min(id) FROM events") == Int(ids[result.events]))
+        // The gap is owed to central like any row: an outbox entry after everything before it.
+        let gapID: Int64 = gap["id"]
+        #expect(try count(r, "SELECT count(*) FROM ship_outbox WHERE tbl = 'ship_gaps' AND row_id = ?", [gapID]) == 1)
+
+        // Within the cap now: a second pass deletes nothing more and records no gap.
+        result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: Self.retention, shipMaxBacklog: cap)
+        #expect(result.total == 0 && result.shipGaps == 0)
+
+        // A cap of 0: every unshipped row past the period goes, events then the instance, each table its own gap.
+        result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: Self.retention, shipMaxBacklog: 0)
+        #expect(try count(r, "SELECT count(*) FROM events WHERE ts < ?", [Self.cutoff]) == 0)
+        #expect(result.instances == 1)
+        #expect(try r.read { try String.fetchAll($0, sql: "SELECT tbl FROM ship_gaps ORDER BY id") } == ["events", "events", "instances"])
+        #expect(try count(r, "SELECT count(*) FROM events WHERE kind = 5") == 10, "within the period nothing goes, cap or not")
+    }
+
+    @Test func withoutCaptureNothingIsHeld() throws {
+        let dir = TempDir()
+        let (store, _) = try makeStore(dir, ship: .off)
+        let w = store.startWriter()
+        for n in 0..<20 {
+            w.record(HistEvent(time: ts(20 * Self.day + Int64(n)), program: "web", payload: .gaveUp(instance: nil, restarts: n, workerIndex: nil)))
+        }
+        #expect(w.flush(timeout: .seconds(10)))
+        w.close()
+        let result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: Self.retention, shipMaxBacklog: 1 << 30)
+        #expect(result.events >= 20 && result.shipGaps == 0)
+        store.close()
+    }
+
+    @Test func theStateFileRoundTripsAndRefusesGarbage() {
+        let s = ShipState(epoch: "abc", hostID: "h1", outboxSeq: 7, eventID: nil, state: ShipState.cannotShip,
+                          reason: "connection refused\nagain", updatedAt: 5, lastSuccessAt: nil, backlogRows: 12, oldestUnshippedAt: 3, pid: 9)
+        var back = ShipState.parse(s.text)
+        #expect(back?.reason == "connection refused again")
+        back?.reason = s.reason
+        #expect(back == s)
+        #expect(ShipState.parse("") == nil)
+        #expect(ShipState.parse("histd-ship-state 1\nepoch=abc\nstate=shipping\nevent_id=x\n") == nil)
+        #expect(s.line(now: 65_000).contains("cannot ship (connection refused"))
+        #expect(s.line(now: 65_000).contains("backlog 12 rows"))
+    }
+}
