@@ -23,7 +23,8 @@ import Glibc
 enum ShipScenario {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    static func run(_ ws: Workspace, events: Int, lagRate: Int, lagSeconds: Double, hosts: Int, programs: Int, reps: Int) throws -> ScenarioResult {
+    static func run(_ ws: Workspace, events: Int, lagRate: Int, lagSeconds: Double, hosts: Int, programs: Int, reps: Int,
+                    parts: Set<String> = ["throughput", "lag", "fleet"]) throws -> ScenarioResult {
         guard PostgresCluster.available else {
             throw Failure(description: "PostgreSQL 15 is not installed (\(PostgresCluster.bin)): apt-get install postgresql-15")
         }
@@ -39,7 +40,7 @@ enum ShipScenario {
 
         // 1. Throughput.
         var rates: [Double] = [], rowRates: [Double] = []
-        for rep in 0..<reps {
+        for rep in 0..<(parts.contains("throughput") ? reps : 0) {
             let path = dir + "/throughput-\(rep).db"
             progress("ship: throughput \(rep + 1)/\(reps): writing \(events) crash-loop events locally")
             try writeLocal(path: path, events: events)
@@ -56,11 +57,14 @@ enum ShipScenario {
             r.info["throughput run \(rep + 1)"] = "\(nEvents) events + \(nOutbox) outbox rows in \(fmt(seconds)) s"
             progress("ship: throughput \(rep + 1): \(r.info["throughput run \(rep + 1)"]!) = \(fmt(rates.last!)) events/s (load \(loadAverage()))")
         }
+        if parts.contains("throughput") {
         r.add("shipping throughput, events/s (histd-ship --once, crash-loop mix)", unit: "events/s", samples: rates,
               limit: 50_000, atLeast: true, target: ">= 50,000 events/s")
         r.add("shipping throughput, events + changed rows/s", unit: "rows/s", samples: rowRates)
+        }
 
         // 2. Lag at a steady rate.
+        if parts.contains("lag") {
         progress("ship: lag at \(lagRate) events/s for \(Int(lagSeconds)) s")
         let lag = try lagRun(dir: dir, pg: pg, ship: bin.ship, rate: lagRate, seconds: lagSeconds)
         r.add("lag at \(lagRate) events/s: record() -> central cursor covers it", unit: "ms", samples: lag.lags,
@@ -68,8 +72,13 @@ enum ShipScenario {
         if let p99 = percentile(lag.lags, 0.99) { r.info["lag p99"] = "\(fmt(p99)) ms (p99 target <= 2,000 ms: \(p99 <= 2000 ? "met" : "missed"))" }
         r.add("cursor poll interval (psql start included)", unit: "ms", samples: lag.pollIntervals)
         progress("ship: lag median \(fmt(percentile(lag.lags, 0.5) ?? 0)) ms, p99 \(fmt(percentile(lag.lags, 0.99) ?? 0)) ms (load \(loadAverage()))")
+        }
 
         // 3. Fleet reports over `hosts` hosts x 1 day.
+        guard parts.contains("fleet") else {
+            r.info["load average at end"] = loadAverage()
+            return r
+        }
         progress("ship: fleet fixture, \(hosts) hosts x 1 day x \(programs) programs")
         let t0 = monoNow()
         let fixtureEvents = try fleetFixture(dir: dir, pg: pg, ship: bin.ship, hosts: hosts, programs: programs)
