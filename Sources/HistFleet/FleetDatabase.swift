@@ -104,23 +104,7 @@ public final class FleetDatabase: Sendable {
     /// reports reuse the local reports' column handling (ReportDatabase.read).
     @discardableResult
     public func rows(_ sql: String, _ binds: [FleetValue] = []) async throws(FleetError) -> [[DatabaseValue]] {
-        var b = PostgresBindings(capacity: binds.count)
-        for v in binds { v.bind(into: &b) }
-        let query = PostgresQuery(unsafeSQL: sql, binds: b)
-        let c = connection, logger = logger
-        do {
-            return try await Self.bounded(seconds: queryTimeout, what: "a query") {
-                var out: [[DatabaseValue]] = []
-                for try await row in try await c.query(query, logger: logger) {
-                    out.append(row.map(Self.value))
-                }
-                return out
-            }
-        } catch let e as FleetError {
-            throw e
-        } catch {
-            throw FleetError(Self.describe(error))
-        }
+        try await namedRows(sql, binds).rows
     }
 
     /// `COPY table (columns) FROM STDIN` (text format) of `rows`, bounded like `rows`. The fastest way into
