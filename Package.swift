@@ -139,13 +139,16 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
 
+        // Test-only: the `.blocking` trait, which runs tests that block (processes, sleeps) on threads of
+        // their own instead of Swift's cooperative pool (Sources/TestThreads/BlockingTest.swift says why).
+        .target(name: "TestThreads"),
         .testTarget(name: "HistModelTests", dependencies: ["HistModel"]),
         .testTarget(name: "HistConfigTests", dependencies: ["HistConfig", "HistModel"]),
-        .testTarget(name: "HistProcTests", dependencies: ["HistProc", "HistModel", "CShim"]),
+        .testTarget(name: "HistProcTests", dependencies: ["HistProc", "HistModel", "CShim", "TestThreads"]),
         .testTarget(name: "HistCoreTests", dependencies: ["HistCore", "HistModel", "HistProc", "CShim", "HistTestSupport"]),
         .testTarget(name: "HistControlTests", dependencies: ["HistControl", "HistCore", "HistModel"]),
         .testTarget(name: "HistStoreTests", dependencies: [
-            "HistStore", "HistModel", "HistTestSupport", "histstore-probe", .product(name: "GRDB", package: "GRDB.swift"),
+            "HistStore", "HistModel", "HistTestSupport", "histstore-probe", "TestThreads", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "HistReportsTests", dependencies: [
             "HistReports", "HistStore", "HistModel", "HistTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
@@ -155,7 +158,7 @@ let package = Package(
         ]),
         // End-to-end: runs the built histd/histctl binaries against real processes and databases.
         .testTarget(name: "EndToEndTests", dependencies: [
-            "histd", "histctl", "histd-ship", "HistModel", "HistStore", "HistTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            "histd", "histctl", "histd-ship", "HistModel", "HistStore", "HistTestSupport", "TestThreads", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

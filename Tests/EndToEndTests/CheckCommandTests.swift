@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestThreads
 
 /// Runs the real `histd check` binary (built by `swift build`/`swift test`, since EndToEndTests depends on it).
-@Suite(.serialized) struct CheckCommandTests {
+@Suite(.serialized, .blocking) struct CheckCommandTests {
     /// The package root: walk up from this file until Package.swift.
     static let packageRoot: URL = {
         var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestThreads
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,7 @@ import Glibc
 
 /// The parent of every end-to-end suite that runs the real `histd`: `.serialized` applies to the
 /// nested suites too, so no two of them compete for the 2 cores (several measure timing).
-@Suite(.serialized) struct EndToEnd {}
+@Suite(.serialized, .blocking) struct EndToEnd {}
 
 /// Paths of the package and of the built binaries.
 enum E2E {

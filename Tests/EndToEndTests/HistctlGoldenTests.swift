@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestThreads
 
 /// Runs the built histctl (`E2E.histctl`) against databases with known content and compares whole outputs.
-@Suite(.serialized) struct HistctlGoldenTests {
+@Suite(.serialized, .blocking) struct HistctlGoldenTests {
     static let root: URL = {
         var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path), dir.path != "/" {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestThreads
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,7 @@ import Glibc
 
 /// scripts/install.sh into a temp PREFIX, the installed unit under systemd-analyze, and the committed man
 /// pages against freshly generated ones.
-@Suite(.serialized) struct InstallTests {
+@Suite(.serialized, .blocking) struct InstallTests {
     static let systemdAnalyze = "/usr/bin/systemd-analyze"
     /// swift-argument-parser's generate-manual, beside the test bundle: `swift build --product generate-manual`
     /// names it generate-manual, the package plugin's own build generate-manual-tool.

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestThreads
 @testable import histctl
 
 /// histctl's own reader of histd's control replies (ReplyJSON) against Foundation's JSONSerialization:
 /// the same values for valid JSON, and a refusal wherever JSONSerialization refuses (and for trailing
 /// commas, which it accepts).
-@Suite struct ReplyJSONTests {
+@Suite(.blocking) struct ReplyJSONTests {
     /// ReplyJSON's value as the Foundation object JSONSerialization gives for the same text.
     static func foundation(_ v: ReplyJSON) -> Any {
         switch v {

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import TestThreads
 
 /// `histctl sql` with SQL from outside: timeout, defensive connection, fts3_tokenizer off, and the
 /// ways a statement gets in (a leading -- comment, -f FILE, - for stdin).
-@Suite struct SQLSafetyTests {
+@Suite(.blocking) struct SQLSafetyTests {
     static func withSample(_ body: (String, String) throws -> Void) throws {
         let dir = NSTemporaryDirectory() + "histctl-sql-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

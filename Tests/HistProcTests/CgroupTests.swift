@@ -5,6 +5,7 @@ import CShim
 import HistModel
 @testable import HistProc
 import Testing
+import TestThreads
 
 @Suite("cgroup detection from mountinfo text")
 struct CgroupDetectionTests {
@@ -115,7 +116,7 @@ struct CgroupDetectionTests {
 }
 
 /// Real cgroups: these need root and the controllers they use; without them they show as skipped.
-@Suite("cgroups on this machine", .serialized)
+@Suite("cgroups on this machine", .serialized, .blocking)
 struct CgroupLiveTests {
     let parentName = "histd-test-\(getpid())"
 

@@ -3,11 +3,12 @@ import Glibc
 #endif
 import CShim
 import Testing
+import TestThreads
 
 /// histd_spawn clones the child with a shared fd table and gives it a private one of only the fds below
 /// its three reserved slots (close_range with CLOSE_RANGE_UNSHARE). These tests pin what that must keep:
 /// the child's stdio, EOF on its pipes once it exits, and histd's own fds untouched.
-@Suite("histd_spawn through its fd slots", .serialized)
+@Suite("histd_spawn through its fd slots", .serialized, .blocking)
 struct SpawnSlotTests {
     /// Spawns argv with stdout (and stderr) on a fresh pipe; returns the pid and the read end.
     static func spawnPiped(_ argv: [String]) throws -> (pid: pid_t, read: Int32) {

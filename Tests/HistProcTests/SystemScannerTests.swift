@@ -5,6 +5,7 @@ import CShim
 import HistModel
 import HistProc
 import Testing
+import TestThreads
 
 @Suite("Orphan rule and system scanner on a fake /proc")
 struct OrphanRuleFixtureTests {
@@ -119,7 +120,7 @@ struct OrphanRuleFixtureTests {
     }
 }
 
-@Suite("System scanner on real processes", .serialized)
+@Suite("System scanner on real processes", .serialized, .blocking)
 struct SystemScannerLiveTests {
     @Test("a parent that never reaps shows up as a zombie parent with the right count")
     func zombieParent() throws {

@@ -5,11 +5,12 @@ import Foundation
 import HistModel
 import HistProc
 import Testing
+import TestThreads
 
 /// TreeSampler answers for a single-threaded process whose schedstat counters did not move from what
 /// it read last time, and re-reads rss at least every `refreshEvery` sweeps. A fixture tree shows which
 /// files were read: a rewritten `stat` is seen only when the sampler reads it.
-@Suite("TreeSampler skips processes that have not run", .serialized)
+@Suite("TreeSampler skips processes that have not run", .serialized, .blocking)
 struct TreeSamplerQuietTests {
     final class Fixture {
         let root: String
@@ -139,7 +140,7 @@ struct TreeSamplerQuietTests {
 
 /// The scanner's reader keeps stat fds (histd gives it a cache): those of exited processes are closed
 /// at the end of the scan that no longer lists them.
-@Suite("SystemScanner with an fd cache", .serialized)
+@Suite("SystemScanner with an fd cache", .serialized, .blocking)
 struct ScannerCacheTests {
     @Test("a scan keeps fds only for processes it listed")
     func followsLiveProcesses() throws {

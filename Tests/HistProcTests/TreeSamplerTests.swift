@@ -4,8 +4,9 @@ import Glibc
 import HistModel
 import HistProc
 import Testing
+import TestThreads
 
-@Suite("TreeSampler on real process trees", .serialized)
+@Suite("TreeSampler on real process trees", .serialized, .blocking)
 struct TreeSamplerTests {
     @Test("a shell with 3 children is one tree of 4 processes; a child's exit just shrinks it")
     func realTree() throws {
@@ -136,7 +137,7 @@ struct TreeSamplerTests {
 ///
 /// It counts a child shell's fds, not the test process's own: other suites open and close fds in this
 /// process at the same time, so its count is not ours to predict (CI saw it move under this test).
-@Suite struct CachedFDCountTests {
+@Suite(.blocking) struct CachedFDCountTests {
     @Test func cachedCountTracksOpenFDs() throws {
         let dir = TestProc.tempDir("fdcount")
         defer { TestProc.removeTree(dir) }

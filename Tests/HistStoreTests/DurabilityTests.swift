@@ -2,11 +2,12 @@ import Foundation
 import GRDB
 import HistModel
 import Testing
+import TestThreads
 @testable import HistStore
 
 /// kill -9 of a writing process, repeatedly, on the same database: every event the writer reported
 /// committed is still there, and the database is intact.
-@Suite(.serialized) struct DurabilityTests {
+@Suite(.serialized, .blocking) struct DurabilityTests {
     /// Reads newline-separated integers from `fd` until `want` have arrived or `timeout` passes.
     func readIDs(_ fd: Int32, want: Int, timeout: Double, into ids: inout [Int64], buffer: inout String) {
         let deadline = Date().addingTimeInterval(timeout)

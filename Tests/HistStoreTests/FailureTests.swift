@@ -2,11 +2,12 @@ import Foundation
 import GRDB
 import HistModel
 import Testing
+import TestThreads
 @testable import HistStore
 
 /// The core promise: a database that cannot be written never blocks `record`, and once writing works
 /// again a `recording_gap` row says how much was lost.
-@Suite(.serialized) struct FailureTests {
+@Suite(.serialized, .blocking) struct FailureTests {
     func crashEvent(_ n: Int) -> HistEvent {
         let i = info(InstanceID(1000 + n), "web", pid: Int32(1000 + n), ticks: UInt64(n), at: Int64(n))
         return ended(i, at: Int64(n) + 1, .exited(code: 1), .crash, tail: String(repeating: "x", count: 4000))

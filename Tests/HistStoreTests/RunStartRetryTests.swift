@@ -2,11 +2,12 @@ import Foundation
 import GRDB
 import HistModel
 import Testing
+import TestThreads
 @testable import HistStore
 
 /// Recording the run is the writer's first item: when the database refuses it at first, the writer
 /// retries it before anything else, and the run ends up recorded with every row pointing at it.
-@Suite(.serialized) struct RunStartRetryTests {
+@Suite(.serialized, .blocking) struct RunStartRetryTests {
     @Test func aRunThatCannotBeRecordedAtFirstIsRecordedBeforeAnythingElse() throws {
         let dir = TempDir()
         let store = try HistoryStore.open(path: dir.file("h.db"))

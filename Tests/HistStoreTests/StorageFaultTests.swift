@@ -3,12 +3,13 @@ import GRDB
 import HistModel
 import Synchronization
 import Testing
+import TestThreads
 @testable import HistStore
 
 /// Storage faults never stop the writer for good: a database that cannot be opened at start is opened
 /// later, a file deleted or replaced underneath is recreated, and each outage is recorded once, with one
 /// state line per change (not per retry).
-@Suite(.serialized) struct StorageFaultTests {
+@Suite(.serialized, .blocking) struct StorageFaultTests {
     final class Notices: Sendable {
         let all = Mutex<[StorageNotice]>([])
         func add(_ n: StorageNotice) { all.withLock { $0.append(n) } }
