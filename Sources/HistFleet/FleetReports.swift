@@ -53,6 +53,31 @@ public enum FleetReports {
         }
     }
 
+    /// The `--program` names that no host in scope has recorded, and the program names it has (for "did you
+    /// mean"): an unknown name is an error, as in the local reports, never an empty report that
+    /// `--fail-if-found` would read as "all is well". A pool worker counts by the name its logs use,
+    /// `POOL.INDEX`, when that slot has had a process on one of the hosts (the fleet queries match it so).
+    public static func unknownPrograms(_ db: FleetDatabase, _ scope: FleetScope) async throws(FleetError) -> (unknown: [String], known: [String]) {
+        guard !scope.programs.isEmpty else { return ([], []) }
+        // Inline, not a queries/postgres file: it is a check before a report, with no local twin to match.
+        let unknown = try await db.rows("""
+            SELECT n FROM unnest($1::text[]) WITH ORDINALITY AS t(n, ord)
+            WHERE NOT EXISTS (SELECT 1 FROM programs p
+                              WHERE p.name = t.n AND (cardinality($2::text[]) = 0 OR p.host_id = ANY($2::text[])))
+              AND NOT EXISTS (SELECT 1 FROM programs p
+                              JOIN instances i ON i.host_id = p.host_id AND i.db_epoch = p.db_epoch AND i.program_id = p.id
+                              WHERE p.kind = 'pool' AND p.name || '.' || i.worker_index = t.n
+                                AND (cardinality($2::text[]) = 0 OR p.host_id = ANY($2::text[])))
+            ORDER BY t.ord
+            """, [.texts(scope.programs), .texts(scope.hosts)])
+        guard !unknown.isEmpty else { return ([], []) }
+        let known = try await db.rows("""
+            SELECT DISTINCT name FROM programs WHERE cardinality($1::text[]) = 0 OR host_id = ANY($1::text[]) ORDER BY name
+            """, [.texts(scope.hosts)])
+        func text(_ row: [DatabaseValue]) -> String? { row.first.flatMap { String.fromDatabaseValue($0) } }
+        return (unknown.compactMap(text), known.compactMap(text))
+    }
+
     public static func crashes(_ db: FleetDatabase, _ scope: FleetScope, summary: Bool = false, newest: Int? = nil) async throws(FleetError) -> ReportResult {
         if summary {
             return try await run(db, query: "crashes_summary",

@@ -26,7 +26,7 @@ extension Histctl {
             try Failure.report {
                 if options.isFleet {
                     let scope = try options.fleetScope()
-                    let result = try options.withFleet { db in try await FleetReports.breaches(db, scope) }
+                    let result = try options.withFleet(checking: scope) { db in try await FleetReports.breaches(db, scope) }
                     try options.emit(result, keep: .newest, table: BreachTable.forTable)
                     return
                 }

@@ -107,16 +107,22 @@ struct CommonOptions: ParsableArguments {
     func checkedPrograms(_ db: ReportDatabase) throws -> [String: String] {
         let resolution = try ProgramFilter.resolve(db, programs)
         guard let name = resolution.unknown.first else { return resolution.workerPools }
-        var message = "no program, pool or pool worker named \(QuotedString.quote(name)) in the history \(db.path)"
-        if let guess = KeySuggestion.closest(to: name, among: resolution.known) {
+        throw UsageFailure(Self.unknownProgram(name, known: resolution.known, in: "in the history \(db.path)"))
+    }
+
+    /// The error for a --program name the history (`place`: where it was looked for) does not have, with the
+    /// closest known name or, failing that, what there is. Shared by the local and the fleet reports.
+    static func unknownProgram(_ name: String, known: [String], in place: String) -> String {
+        var message = "no program, pool or pool worker named \(QuotedString.quote(name)) \(place)"
+        if let guess = KeySuggestion.closest(to: name, among: known) {
             message += "; did you mean \(QuotedString.quote(guess))?"
-        } else if resolution.known.isEmpty {
+        } else if known.isEmpty {
             message += " (it records no programs yet)"
         } else {
-            let shown = resolution.known.prefix(10).map(QuotedString.quote).joined(separator: ", ")
-            message += " (it has \(shown)\(resolution.known.count > 10 ? ", ..." : ""))"
+            let shown = known.prefix(10).map(QuotedString.quote).joined(separator: ", ")
+            message += " (it has \(shown)\(known.count > 10 ? ", ..." : ""))"
         }
-        throw UsageFailure(message)
+        return message
     }
 
     /// The local database's path in the documented order (nil with a fleet URL or a config that fails).

@@ -1,5 +1,6 @@
 import Foundation
 import HistFleet
+import HistModel
 import HistReports
 
 /// `--db postgres://...`: the fleet reports (HistFleet) instead of the local SQLite ones.
@@ -20,7 +21,10 @@ extension CommonOptions {
 
     /// Connects, runs `body`, closes. histctl is a short-lived command: its main thread waits here while
     /// postgres-nio runs on the cooperative pool (nothing else of histctl's is on that pool).
-    func withFleet<T: Sendable>(queryTimeout: Double = 60, _ body: @escaping @Sendable (FleetDatabase) async throws -> T) throws -> T {
+    /// `checking`: a scope whose --program names must exist on the hosts in scope (an unknown one is a usage
+    /// error, exit 64, with "did you mean", as in the local reports).
+    func withFleet<T: Sendable>(queryTimeout: Double = 60, checking scope: FleetScope? = nil,
+                                _ body: @escaping @Sendable (FleetDatabase) async throws -> T) throws -> T {
         guard let text = fleetURL else { throw Failure("not a fleet database") }
         let url: FleetURL
         do { url = try FleetURL(text, passwordFile: passwordFile) } catch { throw UsageFailure(FleetError.text(error)) }
@@ -30,6 +34,10 @@ extension CommonOptions {
             do {
                 let db = try await FleetDatabase.connect(url, queryTimeout: queryTimeout)
                 do {
+                    if let scope {
+                        let check = try await FleetReports.unknownPrograms(db, scope)
+                        if let name = check.unknown.first { throw UnknownFleetProgram(name: name, known: check.known, hosts: scope.hosts) }
+                    }
                     box.result = .success(try await body(db))
                 } catch {
                     box.result = .failure(error)
@@ -43,8 +51,21 @@ extension CommonOptions {
         done.wait()
         switch box.result! {
         case .success(let v): return v
+        case .failure(let e as UnknownFleetProgram): throw UsageFailure(e.message(url: text))
         case .failure(let e): throw Failure(FleetError.text(e))
         }
+    }
+}
+
+/// A --program name no host in scope has recorded.
+struct UnknownFleetProgram: Error {
+    var name: String
+    var known: [String]
+    var hosts: [String]
+
+    func message(url: String) -> String {
+        let whose = hosts.isEmpty ? "any host" : "host " + hosts.map(QuotedString.quote).joined(separator: ", ")
+        return CommonOptions.unknownProgram(name, known: known, in: "on \(whose) of the fleet database")
     }
 }
 

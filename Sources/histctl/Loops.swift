@@ -34,7 +34,7 @@ extension Histctl {
                     // Fleet: per host (docs/FLEET.md), a `host` column first.
                     let scope = try options.fleetScope(), minCrashes = minCrashes
                     let windowMs = try duration(window, option: "--window").milliseconds
-                    let result = try options.withFleet { db in
+                    let result = try options.withFleet(checking: scope) { db in
                         try await FleetReports.loops(db, scope, windowMs: windowMs, minCrashes: minCrashes)
                     }
                     try options.emit(result, keep: .first)

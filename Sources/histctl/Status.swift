@@ -75,7 +75,7 @@ extension Histctl {
                     var fleetScope = try options.fleetScope()
                     fleetScope.programs += names
                     let scope = fleetScope, now = try options.times().now.milliseconds
-                    let result = try options.withFleet { db in try await FleetReports.status(db, scope, now: now) }
+                    let result = try options.withFleet(checking: scope) { db in try await FleetReports.status(db, scope, now: now) }
                     try options.emit(result)
                 }
                 return

@@ -55,7 +55,7 @@ extension Histctl {
             try Failure.report {
                 if options.isFleet {
                     let scope = try options.fleetScope(), filter = try filter()
-                    let result = try options.withFleet { db in try await FleetReports.zombies(db, scope, filter: filter) }
+                    let result = try options.withFleet(checking: scope) { db in try await FleetReports.zombies(db, scope, filter: filter) }
                     try options.emit(result)
                     return
                 }

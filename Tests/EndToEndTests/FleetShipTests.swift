@@ -140,6 +140,14 @@ extension EndToEnd {
             #expect(status.allSatisfy { ($0["host"] as? String) == "h1" }, "fleet status: \(status)")
             let missing = try Self.histctl(["status", "--db", pg.url, "--host", "nosuch", "--format", "json"])
             #expect(try Self.json(missing).isEmpty)
+            // A --program name no host has is an error with "did you mean", as locally: never an empty report.
+            for report in ["crashes", "loops", "status", "breaches", "zombies", "orphans"] {
+                let typo = try Self.histctl([report, "--db", pg.url, "--program", "crashr"])
+                #expect(typo.status == 64 && typo.stderr.contains("did you mean \"crasher\"") && typo.stdout.isEmpty,
+                        "fleet \(report) --program crashr: \(typo.status) \(typo.stderr)")
+            }
+            let elsewhere = try Self.histctl(["crashes", "--db", pg.url, "--program", "crasher", "--host", "h9"])
+            #expect(elsewhere.status == 64 && elsewhere.stderr.contains("host \"h9\""), "\(elsewhere.status) \(elsewhere.stderr)")
             let unsupported = try Self.histctl(["postmortem", "--db", pg.url])
             #expect(unsupported.status == 64 && unsupported.stderr.contains("no fleet version"), "\(unsupported.stderr)")
         }
