@@ -30,9 +30,6 @@ CREATE TABLE ship_cursor (
     resync_table text,
     resync_key   bigint,
     shipped_at  bigint NOT NULL,
-    -- The newest local scans.ts that histd-ship read before its last catch-up (NULL: none yet): fleet
-    -- `orphans` says alive when an orphan's last_seen reaches it, as the local report does with MAX(scans.ts).
-    last_scan_at bigint,
     PRIMARY KEY (host_id, db_epoch)
 );
 
@@ -56,15 +53,11 @@ CREATE TABLE instances (
     pid bigint NOT NULL, start_ticks bigint NOT NULL, started_at bigint NOT NULL, ended_at bigint,
     exit_code bigint, signal bigint, core_dumped bigint NOT NULL, class text, uptime_ms bigint,
     stderr_tail text,
-    -- The backoff of the restart histd scheduled after this instance ended (local migration 0013).
-    restart_delay_ms bigint,
     PRIMARY KEY (host_id, db_epoch, id)
 );
 CREATE INDEX instances_crashes ON instances (ended_at, host_id, db_epoch, program_id)
     WHERE class IN ('crash', 'limit');
 CREATE INDEX instances_program ON instances (host_id, db_epoch, program_id, started_at);
--- A process by identity (fleet `zombies`: which program's process a zombie parent was).
-CREATE INDEX instances_identity ON instances (host_id, db_epoch, pid, start_ticks, started_at);
 
 -- events: insert-only, the big table. Partitioned by day of ts (native range partitioning on ms):
 -- histd-ship creates events_YYYYMMDD before it inserts into that day; retention drops whole days.
@@ -75,8 +68,7 @@ CREATE TABLE events (
     PRIMARY KEY (host_id, db_epoch, id, ts)
 ) PARTITION BY RANGE (ts);
 CREATE INDEX events_kind_ts ON events (kind, ts);
--- One program's events of a kind in a time range (loops: its restart delays and give-ups), per host.
-CREATE INDEX events_program ON events (host_id, db_epoch, program_id, kind, ts);
+CREATE INDEX events_instance ON events (host_id, db_epoch, instance_id, kind);
 
 CREATE TABLE event_kinds (id integer PRIMARY KEY, name text NOT NULL UNIQUE);
 INSERT INTO event_kinds (id, name) VALUES
@@ -99,7 +91,6 @@ CREATE TABLE zombie_parents (
     last_zombies bigint NOT NULL, first_seen bigint NOT NULL, last_seen bigint NOT NULL, scans bigint NOT NULL,
     PRIMARY KEY (host_id, db_epoch, id)
 );
-CREATE INDEX zombie_parents_last_seen ON zombie_parents (last_seen);
 
 CREATE TABLE orphans (
     host_id text NOT NULL, db_epoch text NOT NULL, seq bigint NOT NULL,
@@ -108,7 +99,6 @@ CREATE TABLE orphans (
     reason text NOT NULL, first_seen bigint NOT NULL, last_seen bigint NOT NULL, scans bigint NOT NULL,
     PRIMARY KEY (host_id, db_epoch, id)
 );
-CREATE INDEX orphans_last_seen ON orphans (last_seen);
 
 -- fleet_status: the latest state per (host, program), kept by histd-ship in the same transaction as
 -- the instances it ships (an instance replaces the row only when it is the program's newest:
