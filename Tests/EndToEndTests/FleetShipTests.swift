@@ -152,6 +152,32 @@ extension EndToEnd {
             #expect(unsupported.status == 64 && unsupported.stderr.contains("no fleet version"), "\(unsupported.stderr)")
         }
 
+        /// A central database made by the first fleet landing (0001 only, as it landed) is brought up to date
+        /// by the shipper's start (0002 adds the columns and indexes of the reports), and then holds the same
+        /// rows as the local history, with fleet crashes equal to the local report.
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func aCentralDatabaseAtTheFirstMigrationIsMigratedAndShipsEverything() throws {
+            let ws = try Workspace("fleet-upgrade")
+            let pg = try PostgresCluster()
+            defer { ws.cleanup(); pg.remove() }
+            let first = try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0001_init.sql"), encoding: .utf8)
+            _ = try pg.psql(first)
+            _ = try pg.psql("""
+                CREATE TABLE fleet_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+                INSERT INTO fleet_migrations (name) VALUES ('0001_init.sql');
+                """)
+            #expect(try pg.count("SELECT count(*) FROM information_schema.columns WHERE table_name = 'instances' AND column_name = 'restart_delay_ms'") == 0,
+                    "0001 as it landed has no instances.restart_delay_ms")
+            try Self.record(ws)
+            let shipped = try Self.shipOnce(ws, pg, host: "h1")
+            #expect(shipped.status == 0, "histd-ship failed: \(shipped.stderr)")
+            #expect(try pg.psql("SELECT string_agg(name, ',' ORDER BY name) FROM fleet_migrations") == "0001_init.sql,0002_report_columns_and_indexes.sql")
+            try Self.expectSame(ws, pg, host: "h1")
+            let local = try Self.json(try Self.histctl(["crashes", "--db", ws.path("h.db"), "--since", "1d", "--format", "json"]))
+            let fleet = try Self.json(try Self.histctl(["crashes", "--db", pg.url, "--since", "1d", "--format", "json"]), dropHost: true)
+            #expect(local.count >= 3 && local == fleet, "fleet crashes after the upgrade: \(local.count) local, \(fleet.count) fleet rows")
+        }
+
         /// kill -9 of the shipper inside a batch, 20 times, then a last run to the end: the central rows
         /// equal the local ones (no hole, no duplicate). A trigger makes every cursor update sleep 150 ms
         /// (pg_sleep), so a batch's rows are inserted and its transaction is open when the test sees the
