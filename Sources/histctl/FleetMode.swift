@@ -51,7 +51,7 @@ extension CommonOptions {
         done.wait()
         switch box.result! {
         case .success(let v): return v
-        case .failure(let e as UnknownFleetProgram): throw UsageFailure(e.message(url: text))
+        case .failure(let e as UnknownFleetProgram): throw UsageFailure(e.message)
         case .failure(let e): throw Failure(FleetError.text(e))
         }
     }
@@ -63,7 +63,7 @@ struct UnknownFleetProgram: Error {
     var known: [String]
     var hosts: [String]
 
-    func message(url: String) -> String {
+    var message: String {
         let whose = hosts.isEmpty ? "any host" : "host " + hosts.map(QuotedString.quote).joined(separator: ", ")
         return CommonOptions.unknownProgram(name, known: known, in: "on \(whose) of the fleet database")
     }
