@@ -15,17 +15,8 @@ enum DayRollups {
     /// The day bucket of an hour (or any ms): the same truncating `%` as the hour buckets and SQLite's.
     static func day(_ ms: Int64) -> Int64 { ms - ms % dayMs }
 
-    /// The writer's UPSERT for `loop_days`: the same merge as `LoopRollup.upsertSQL`.
-    static let loopUpsertSQL = """
-        INSERT INTO loop_days (day, program_id, worker, members, first_ms, last_ms, longest_uptime_ms)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (day, program_id, worker) DO UPDATE SET
-            members = members + excluded.members, first_ms = min(first_ms, excluded.first_ms),
-            last_ms = max(last_ms, excluded.last_ms),
-            longest_uptime_ms = CASE WHEN excluded.longest_uptime_ms IS NULL THEN longest_uptime_ms
-                                     WHEN longest_uptime_ms IS NULL THEN excluded.longest_uptime_ms
-                                     ELSE max(longest_uptime_ms, excluded.longest_uptime_ms) END
-        """
+    /// The writer's UPSERT for `loop_days`: the same merge as `LoopRollup.upsertSQL`, by day.
+    static let loopUpsertSQL = LoopRollup.upsertSQL(table: "loop_days", bucket: "day")
 
     /// The writer's UPSERT for `program_days` (only for a key with a restart delay): a row is written only
     /// when the new maximum is larger, so most restarts of a day change no page.

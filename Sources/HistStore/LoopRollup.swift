@@ -240,16 +240,22 @@ struct LoopRollup {
     }
 
     /// The writer's UPSERT: adds members to an existing key, widens first/last and the longest uptime.
-    static let upsertSQL = """
-        INSERT INTO loop_hours (hour, program_id, worker, members, first_ms, last_ms, longest_uptime_ms)
+    static let upsertSQL = upsertSQL(table: "loop_hours", bucket: "hour")
+
+    /// The UPSERT of a loop rollup keyed by (`bucket`, program_id, worker): `loop_hours`, and `loop_days`
+    /// (DayRollups), which must merge exactly alike.
+    static func upsertSQL(table: String, bucket: String) -> String {
+        """
+        INSERT INTO \(table) (\(bucket), program_id, worker, members, first_ms, last_ms, longest_uptime_ms)
         VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (hour, program_id, worker) DO UPDATE SET
+        ON CONFLICT (\(bucket), program_id, worker) DO UPDATE SET
             members = members + excluded.members, first_ms = min(first_ms, excluded.first_ms),
             last_ms = max(last_ms, excluded.last_ms),
             longest_uptime_ms = CASE WHEN excluded.longest_uptime_ms IS NULL THEN longest_uptime_ms
                                      WHEN longest_uptime_ms IS NULL THEN excluded.longest_uptime_ms
                                      ELSE max(longest_uptime_ms, excluded.longest_uptime_ms) END
         """
+    }
 
     /// Recomputes the rows of crashes in [:from, :until) from the raw rows (the rows must have been
     /// deleted first), with one window of context on each side. migrations/0011_loop_rollups.sql runs the
