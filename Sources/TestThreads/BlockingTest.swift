@@ -1,3 +1,7 @@
+// Only where Swift Testing is: `swift build` builds every target, test-only ones too, and the release
+// toolchain with --static-swift-stdlib (the install build, scripts/install.sh) has no Testing module. There
+// this target compiles to nothing; the test bundle (debug, `swift test`) always has Testing.
+#if canImport(Testing)
 import Foundation
 import Synchronization
 import Testing
@@ -90,3 +94,4 @@ final class ThreadPerJobExecutor: TaskExecutor {
         thread.start()
     }
 }
+#endif
