@@ -25,6 +25,14 @@ let staticStdlib = (
     linker: [LinkerSetting.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
 )
 
+// histctl's release links also keep its symbols out of the dynamic symbol table. The toolchain exports every
+// symbol of an executable (40,631 for histctl), and glibc's dladdr(), which the Swift runtime calls once at
+// start, walks that whole table: 1-2 ms of each histctl run (BENCHMARKS.md, issue 14). Nothing loads histctl's
+// symbols dynamically; backtraces read the file's own symbol table.
+let histctlLinker = staticStdlib.linker + [LinkerSetting.unsafeFlags(
+    ["-Xlinker", "--version-script=" + Context.packageDirectory + "/Sources/histctl/dynamic-symbols.map"],
+    .when(platforms: [.linux], configuration: .release))]
+
 let package = Package(
     name: "histd",
     platforms: [.macOS(.v15)],
@@ -121,12 +129,12 @@ let package = Package(
         ], swiftSettings: staticStdlib.swift),
         // histctl: the command tree without PostgreSQL's client, so that local reports start fast; a
         // postgres:// --db execs histctl-fleet (HistctlCommands/FleetMode.swift, BENCHMARKS.md issue 14).
-        .executableTarget(name: "histctl", dependencies: ["HistctlCommands"],
-                          swiftSettings: staticStdlib.swift, linkerSettings: staticStdlib.linker),
+        .executableTarget(name: "histctl", dependencies: ["HistctlCommands"], exclude: ["dynamic-symbols.map"],
+                          swiftSettings: staticStdlib.swift, linkerSettings: histctlLinker),
         // histctl-fleet: the same command tree with the PostgreSQL backend (HistFleet).
         .executableTarget(name: "histctl-fleet", dependencies: [
             "HistctlCommands", "HistFleet", "HistReports",
-        ], swiftSettings: staticStdlib.swift, linkerSettings: staticStdlib.linker),
+        ], swiftSettings: staticStdlib.swift, linkerSettings: histctlLinker),
         // PostgreSQL access for the fleet: connection (URL, password file), the central migrator and the fleet
         // reports (queries/postgres/*.sql). Used by histd-ship and histctl-fleet, never by histd or histctl.
         .target(name: "HistFleet", dependencies: [
