@@ -3,10 +3,11 @@ import PackageDescription
 
 // Layers, one-way (an arrow is an import): HistSys (syscalls) sits below HistConfig, HistProc and HistCore;
 // HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore <- HistControl;
-// HistModel <- HistStore <- HistReports <- HistFleet (PostgreSQL: histctl and histd-ship only, never histd); HistCore + HistStore <- HistMetrics (beside the wiring, imported by
+// HistModel <- HistStore <- HistReports <- HistctlCommands (histctl's command tree) <- histctl;
+// HistReports <- HistFleet (PostgreSQL: histctl-fleet and histd-ship only, never histd or histctl); HistCore + HistStore <- HistMetrics (beside the wiring, imported by
 // neither); HistStore <- HistTestSupport (not shipped: tests, histbench, histstore-probe). HistCore and
 // HistStore never import each other: the histd executable wires the engine's event stream into the store's
-// writer (and starts every component as a ServiceStack service). histctl imports HistConfig and HistReports
+// writer (and starts every component as a ServiceStack service). HistctlCommands imports HistConfig and HistReports
 // (and HistModel, and HistSys for its socket), never HistCore, HistProc or HistControl: it speaks the control protocol as plain JSON lines.
 // histctl links the Swift runtime and Foundation statically in release builds, as
 // `--static-swift-stdlib` does for a whole build: a dynamic histctl spent about 60 % of its
@@ -24,12 +25,21 @@ let staticStdlib = (
     linker: [LinkerSetting.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
 )
 
+// histctl's release links also keep its symbols out of the dynamic symbol table. The toolchain exports every
+// symbol of an executable (40,631 for histctl), and glibc's dladdr(), which the Swift runtime calls once at
+// start, walks that whole table: 1-2 ms of each histctl run (BENCHMARKS.md, issue 14). Nothing loads histctl's
+// symbols dynamically; backtraces read the file's own symbol table.
+let histctlLinker = staticStdlib.linker + [LinkerSetting.unsafeFlags(
+    ["-Xlinker", "--version-script=" + Context.packageDirectory + "/Sources/histctl/dynamic-symbols.map"],
+    .when(platforms: [.linux], configuration: .release))]
+
 let package = Package(
     name: "histd",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "histd", targets: ["histd"]),
         .executable(name: "histctl", targets: ["histctl"]),
+        .executable(name: "histctl-fleet", targets: ["histctl-fleet"]),
         .executable(name: "histbench", targets: ["histbench"]),
         .executable(name: "histd-ship", targets: ["histd-ship"]),
     ],
@@ -40,8 +50,8 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         // Metrics: the registry and text exposition (needs only swift-atomics and swift-metrics).
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
-        // Fleet shipping and fleet reports (docs/FLEET.md). Only histd-ship and histctl link it, never histd:
-        // it pulls in SwiftNIO, and histd's footprint stays small (issue 18).
+        // Fleet shipping and fleet reports (docs/FLEET.md). Only histd-ship and histctl-fleet link it, never histd
+        // or histctl: it pulls in SwiftNIO, and histd's footprint and histctl's start stay small (issues 18, 14).
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
     ],
     targets: [
@@ -111,12 +121,22 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "histctl", dependencies: [
-            "HistModel", "HistSys", "HistConfig", "HistStore", "HistReports", "HistFleet",
+        // histctl's command tree (every subcommand, the local reports, the control client), shared by the two
+        // executables below. It never imports HistFleet: fleet requests go through its FleetBackend protocol.
+        .target(name: "HistctlCommands", dependencies: [
+            "HistModel", "HistSys", "HistConfig", "HistStore", "HistReports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: staticStdlib.swift, linkerSettings: staticStdlib.linker),
+        ], swiftSettings: staticStdlib.swift),
+        // histctl: the command tree without PostgreSQL's client, so that local reports start fast; a
+        // postgres:// --db execs histctl-fleet (HistctlCommands/FleetMode.swift, BENCHMARKS.md issue 14).
+        .executableTarget(name: "histctl", dependencies: ["HistctlCommands"], exclude: ["dynamic-symbols.map"],
+                          swiftSettings: staticStdlib.swift, linkerSettings: histctlLinker),
+        // histctl-fleet: the same command tree with the PostgreSQL backend (HistFleet).
+        .executableTarget(name: "histctl-fleet", dependencies: [
+            "HistctlCommands", "HistFleet", "HistReports",
+        ], swiftSettings: staticStdlib.swift, linkerSettings: histctlLinker),
         // PostgreSQL access for the fleet: connection (URL, password file), the central migrator and the fleet
-        // reports (queries/postgres/*.sql). Used by histd-ship and histctl, never by histd.
+        // reports (queries/postgres/*.sql). Used by histd-ship and histctl-fleet, never by histd or histctl.
         .target(name: "HistFleet", dependencies: [
             "HistModel", "HistReports",
             .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -158,7 +178,7 @@ let package = Package(
         ]),
         // End-to-end: runs the built histd/histctl binaries against real processes and databases.
         .testTarget(name: "EndToEndTests", dependencies: [
-            "histd", "histctl", "histd-ship", "HistModel", "HistStore", "HistTestSupport", "TestThreads", .product(name: "GRDB", package: "GRDB.swift"),
+            "histd", "histctl", "histctl-fleet", "histd-ship", "HistctlCommands", "HistModel", "HistStore", "HistTestSupport", "TestThreads", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

@@ -42,8 +42,11 @@ for tool in histd histctl; do
     "$BUILD_DIR/$tool" --generate-completion-script zsh > "$DESTDIR$PREFIX/share/zsh/site-functions/_$tool"
     "$BUILD_DIR/$tool" --generate-completion-script fish > "$DESTDIR$PREFIX/share/fish/vendor_completions.d/$tool.fish"
 done
-# The fleet shipper (docs/FLEET.md), when it was built.
-if [ -x "$BUILD_DIR/histd-ship" ]; then install -m 0755 "$BUILD_DIR/histd-ship" "$DESTDIR$BINDIR/histd-ship"; fi
+# The fleet shipper and the fleet reports' client, which histctl execs for --db postgres://... (docs/FLEET.md),
+# when they were built.
+for tool in histd-ship histctl-fleet; do
+    if [ -x "$BUILD_DIR/$tool" ]; then install -m 0755 "$BUILD_DIR/$tool" "$DESTDIR$BINDIR/$tool"; fi
+done
 install -m 0644 "$ROOT/man/histd.toml.5" "$DESTDIR$MANDIR/man5/histd.toml.5"
 
 sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" "$ROOT/contrib/systemd/histd.service" \

@@ -3,20 +3,6 @@ import GRDB
 import HistModel
 import HistReports
 
-/// What a fleet report covers: a time range, programs, hosts.
-public struct FleetScope: Sendable {
-    public var since: Int64
-    public var until: Int64
-    public var programs: [String]
-    public var hosts: [String]
-    public init(since: Int64, until: Int64, programs: [String] = [], hosts: [String] = []) {
-        self.since = since
-        self.until = until
-        self.programs = programs
-        self.hosts = hosts
-    }
-}
-
 /// The fleet reports: queries/postgres/*.sql, the twins of the local reports with a `host` column first.
 /// Each runs in a READ ONLY transaction with a statement timeout, so a report can neither change the
 /// central database nor hold a server busy for long.

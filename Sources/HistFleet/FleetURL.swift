@@ -1,4 +1,5 @@
 import Foundation
+import HistReports
 
 /// Where the central PostgreSQL is: `postgres://user@host:5432/dbname?sslmode=prefer`. The password never
 /// comes from the URL (it would show in `ps` and in config files): it comes from a password file (one
@@ -14,9 +15,7 @@ public struct FleetURL: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
 
-    public static func isFleetURL(_ s: String) -> Bool {
-        s.hasPrefix("postgres://") || s.hasPrefix("postgresql://")
-    }
+    public static func isFleetURL(_ s: String) -> Bool { FleetScope.isFleetURL(s) }
 
     /// Parses `text`; `passwordFile` (a file whose first line is the password) wins over `PGPASSFILE`.
     public init(_ text: String, passwordFile: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws(FleetError) {

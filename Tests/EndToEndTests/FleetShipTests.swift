@@ -252,15 +252,24 @@ extension EndToEnd {
             var insideBatch = 0
             for i in 0..<3 {
                 let h = try ws.runHistd(config: config, logName: "histd-\(i).log")
-                let inside = E2E.waitUntil(60, poll: 0.01) { ((try? pg.count(sleeping)) ?? 0) >= 1 }
-                // The shipper this histd started, as recorded (pid and start time).
-                if let queue = try? DatabaseQueue(path: ws.path("h.db")),
-                   let row = try? queue.read({ try Row.fetchOne($0, sql: """
-                       SELECT i.pid, i.start_ticks FROM instances i JOIN programs p ON p.id = i.program_id
-                       WHERE p.name = 'histd-ship' AND i.ended_at IS NULL ORDER BY i.id DESC LIMIT 1
-                       """) }) {
-                    shippers.append((pid: Int32(row[0] as Int64), ticks: UInt64(row[1] as Int64)))
+                // The shipper this histd started, as recorded (pid and start time), once the writer's batch with
+                // its start has landed (under a loaded box that can come after the shipper's first batch began).
+                let before = shippers.count
+                _ = E2E.waitUntil(30, poll: 0.05) {
+                    guard let queue = try? DatabaseQueue(path: ws.path("h.db")) else { return false }
+                    defer { try? queue.close() }
+                    guard let row = try? queue.read({ try Row.fetchOne($0, sql: """
+                        SELECT i.pid, i.start_ticks FROM instances i JOIN programs p ON p.id = i.program_id
+                        WHERE p.name = 'histd-ship' AND i.ended_at IS NULL ORDER BY i.id DESC LIMIT 1
+                        """) }) else { return false }
+                    let shipper = (pid: Int32(row[0] as Int64), ticks: UInt64(row[1] as Int64))
+                    // Not the one a killed histd left (the new histd stops that one as a leftover).
+                    guard !shippers.contains(where: { $0 == shipper }) else { return false }
+                    shippers.append(shipper)
+                    return true
                 }
+                if shippers.count == before { Issue.record("histd-\(i)'s shipper was not recorded:\n\(ws.log("histd-\(i).log"))") }
+                let inside = E2E.waitUntil(60, poll: 0.01) { ((try? pg.count(sleeping)) ?? 0) >= 1 }
                 h.kill9()
                 if inside { insideBatch += 1 }
             }

@@ -34,7 +34,7 @@ import Glibc
         let prefix = dir + "/prefix"
         let r = try Self.install(into: prefix)
         #expect(r.status == 0, "\(r.stderr)")
-        for file in ["bin/histd", "bin/histctl", "share/man/man1/histd.1", "share/man/man1/histctl.1", "share/man/man5/histd.toml.5",
+        for file in ["bin/histd", "bin/histctl", "bin/histctl-fleet", "share/man/man1/histd.1", "share/man/man1/histctl.1", "share/man/man5/histd.toml.5",
                      "share/bash-completion/completions/histd", "share/bash-completion/completions/histctl",
                      "share/zsh/site-functions/_histctl", "share/fish/vendor_completions.d/histctl.fish",
                      "lib/systemd/system/histd.service", "etc/histd/histd.toml", "share/doc/histd/logrotate.histd"] {
@@ -62,6 +62,21 @@ import Glibc
                                                           "-- from an empty folder\nSELECT COUNT(*) AS n FROM event_kinds"], cwd: empty)
         #expect(schema.status == 0, "\(schema.stderr)")
         #expect(schema.stdout.hasPrefix("n\r\n"), "\(schema.stdout)")
+        // A postgres:// --db goes to the installed histctl-fleet (same arguments): the central schema needs no
+        // server, and only histctl-fleet has it.
+        let central = try E2E.run(prefix + "/bin/histctl", ["sql", "--schema", "--db", "postgres://nobody@127.0.0.1:1/none"], cwd: empty)
+        #expect(central.status == 0, "\(central.stderr)")
+        #expect(central.stdout.contains("ship_cursor"), "not the central schema: \(central.stdout.prefix(300))")
+        // Without it beside histctl, the fleet reports say what is missing; the local ones still run.
+        let alone = dir + "/alone"
+        mkdir(alone, 0o755)
+        try FileManager.default.copyItem(atPath: prefix + "/bin/histctl", toPath: alone + "/histctl")
+        chmod(alone + "/histctl", 0o755)
+        let missing = try E2E.run(alone + "/histctl", ["crashes", "--db", "postgres://nobody@127.0.0.1:1/none"], cwd: empty)
+        #expect(missing.status == 1, "\(missing.stdout)\(missing.stderr)")
+        #expect(missing.stderr.contains("histctl-fleet") && missing.stderr.contains(alone + "/histctl-fleet"), "\(missing.stderr)")
+        let local = try E2E.run(alone + "/histctl", ["crashes", "--db", dir + "/scan.db", "--format", "csv"], cwd: empty)
+        #expect(local.status == 0, "\(local.stderr)")
         // A second install keeps an edited config.
         try "# mine\n".write(toFile: prefix + "/etc/histd/histd.toml", atomically: true, encoding: .utf8)
         #expect(try Self.install(into: prefix).status == 0)

@@ -8,7 +8,7 @@ import Glibc
 extension EndToEnd {
     /// `histctl logs` and `histctl events` against a real histd and its real log files.
     @Suite struct LogsAndEvents {
-        /// `histctl events --follow` polls the database this often (Sources/histctl/Events.swift).
+        /// `histctl events --follow` polls the database this often (Sources/HistctlCommands/Events.swift).
         static let followPoll: TimeInterval = 0.2
         static let header = """
             [supervisor]

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TestThreads
-@testable import histctl
+@testable import HistctlCommands
 
 /// histctl's own reader of histd's control replies (ReplyJSON) against Foundation's JSONSerialization:
 /// the same values for valid JSON, and a refusal wherever JSONSerialization refuses (and for trailing

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import HistFleet
 import HistModel
 import HistReports
 
@@ -79,7 +78,7 @@ extension Histctl {
         /// The statement on the central PostgreSQL (FleetSQL), read-only, with a statement timeout.
         func runFleet() throws {
             if schema {
-                print(FleetSQL.schema, terminator: "")
+                if case .text(let schema) = try options.fleet(.schema) { print(schema, terminator: "") }
                 return
             }
             let limit = try HistDuration.parse(timeout).milliseconds
@@ -88,9 +87,7 @@ extension Histctl {
             }
             let sql = try Self.text(statement: statement, file: file)
             let scope = try options.fleetScope(), now = try options.times().now.milliseconds
-            let result = try options.withFleet(queryTimeout: Double(limit) / 1000 + 30) { db in
-                try await FleetSQL.run(db, sql: sql, scope: scope, now: now, timeoutMs: Int(limit))
-            }
+            let result = try options.fleetReport(.sql(sql, scope, now: now, timeoutMs: Int(limit)), queryTimeout: Double(limit) / 1000 + 30)
             try options.emit(result)
         }
 

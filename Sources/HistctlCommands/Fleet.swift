@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import HistFleet
 
 extension Histctl {
     struct Fleet: ParsableCommand {
@@ -34,9 +33,8 @@ extension Histctl {
                 try Failure.report {
                     var options = try CommonOptions.parse(["--db", db] + (passwordFile.map { ["--password-file", $0] } ?? []))
                     options.db = db
-                    let applied = try options.withFleet { db in try await FleetMigrator.migrate(db) }
-                    print(applied.isEmpty ? "up to date (\(FleetMigrator.migrations.count) migrations)"
-                                          : "applied \(applied.joined(separator: ", "))")
+                    guard case .migrated(let applied, let known) = try options.fleet(.migrate) else { throw Failure("fleet migrate: no answer") }
+                    print(applied.isEmpty ? "up to date (\(known) migrations)" : "applied \(applied.joined(separator: ", "))")
                 }
             }
         }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import HistFleet
 import HistReports
 
 extension Histctl {
@@ -26,7 +25,7 @@ extension Histctl {
             try Failure.report {
                 if options.isFleet {
                     let scope = try options.fleetScope()
-                    let result = try options.withFleet(checking: scope) { db in try await FleetReports.breaches(db, scope) }
+                    let result = try options.fleetReport(.breaches(scope), checking: scope)
                     try options.emit(result, keep: .newest, table: BreachTable.forTable)
                     return
                 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import HistModel
-import HistFleet
 import HistReports
 
 extension Histctl {
@@ -75,7 +74,7 @@ extension Histctl {
                     var fleetScope = try options.fleetScope()
                     fleetScope.programs += names
                     let scope = fleetScope, now = try options.times().now.milliseconds
-                    let result = try options.withFleet(checking: scope) { db in try await FleetReports.status(db, scope, now: now) }
+                    let result = try options.fleetReport(.status(scope, now: now), checking: scope)
                     try options.emit(result)
                 }
                 return

@@ -1,5 +1,4 @@
 import ArgumentParser
-import HistFleet
 import HistModel
 import HistReports
 
@@ -34,9 +33,7 @@ extension Histctl {
                     // Fleet: per host (docs/FLEET.md), a `host` column first.
                     let scope = try options.fleetScope(), minCrashes = minCrashes
                     let windowMs = try duration(window, option: "--window").milliseconds
-                    let result = try options.withFleet(checking: scope) { db in
-                        try await FleetReports.loops(db, scope, windowMs: windowMs, minCrashes: minCrashes)
-                    }
+                    let result = try options.fleetReport(.loops(scope, windowMs: windowMs, minCrashes: minCrashes), checking: scope)
                     try options.emit(result, keep: .first)
                     return
                 }

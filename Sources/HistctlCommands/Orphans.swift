@@ -1,5 +1,4 @@
 import ArgumentParser
-import HistFleet
 import HistReports
 
 extension Histctl {
@@ -33,7 +32,7 @@ extension Histctl {
             try Failure.report {
                 if options.isFleet {
                     let scope = try options.fleetScope(), older = try duration(olderThan, option: "--older-than").milliseconds
-                    let result = try options.withFleet(checking: scope) { db in try await FleetReports.orphans(db, scope, olderThanMs: older) }
+                    let result = try options.fleetReport(.orphans(scope, olderThanMs: older), checking: scope)
                     try options.emit(result, keep: .newest)
                     return
                 }

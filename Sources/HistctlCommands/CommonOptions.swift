@@ -82,6 +82,8 @@ struct CommonOptions: ParsableArguments {
 
     /// (since, until, now), parsed; a bad value is a usage error naming the accepted forms.
     func times() throws -> (since: Timestamp, until: Timestamp, now: Timestamp) {
+        // Once: each `zone` reads the whole environment and builds a TimeZone.
+        let zone = self.zone
         do {
             let now = try self.now.map { try TimeInput.parse($0, option: "--now", now: .now(), zone: zone) } ?? .now()
             let since = try TimeInput.parse(since, option: "--since", now: now, zone: zone)

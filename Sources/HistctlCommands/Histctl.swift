@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Glibc
 
 /// `histctl`: answers on-call questions from histd's history database, read-only.
 ///
@@ -6,9 +8,10 @@ import ArgumentParser
 /// `String(describing: Self.self)` at every start, and each of those is a protocol-conformance lookup that
 /// scans every conformance record in the process (Foundation's included). That was two thirds of the
 /// instructions of `histctl --version` (BENCHMARKS.md, "Process start").
-@main
-struct Histctl: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The same command tree runs as `histctl` and as `histctl-fleet`; only the latter has a `FleetBackend`
+/// (FleetMode.swift's FleetClient says why there are two executables).
+public struct Histctl: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "histctl",
         abstract: "Query histd's history (crashes, loops, zombies, orphans, breaches, status, postmortems, SQL; prune it), and operate a running histd (start, stop, restart, signal, scale, reload).",
         discussion: """
@@ -43,12 +46,21 @@ struct Histctl: ParsableCommand {
                       Start.self, Stop.self, Restart.self, Signal.self, Scale.self, Reload.self, Fleet.self]
     )
 
+    /// Who runs fleet requests: nil in histctl (it execs histctl-fleet), set by histctl-fleet. Written once, by
+    /// `main(fleet:)` before any command is parsed, and only read afterwards.
+    nonisolated(unsafe) static var fleetBackend: (any FleetBackend)?
+
+    /// Runs histctl on `CommandLine.arguments` and exits.
     /// `--previous` alone means `--previous=1` (argument-parser options always take a value), and a
     /// `histctl sql` statement that starts with `--` is kept as the statement (SQL.protectComments).
-    static func main() {
+    public static func main(fleet: (any FleetBackend)?) -> Never {
+        fleetBackend = fleet
         let args = CommandLine.arguments.dropFirst().map { $0 == "--previous" ? "--previous=1" : $0 }
         main(SQL.protectComments(Array(args)))
+        Glibc.exit(0)
     }
+
+    public init() {}
 }
 
 enum HistctlVersion {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import HistFleet
 import HistModel
 import HistReports
 
@@ -55,7 +54,7 @@ extension Histctl {
             try Failure.report {
                 if options.isFleet {
                     let scope = try options.fleetScope(), filter = try filter()
-                    let result = try options.withFleet(checking: scope) { db in try await FleetReports.zombies(db, scope, filter: filter) }
+                    let result = try options.fleetReport(.zombies(scope, filter), checking: scope)
                     try options.emit(result)
                     return
                 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import HistFleet
 import HistReports
 
 extension Histctl {
@@ -41,9 +40,7 @@ extension Histctl {
                     // Fleet: one report across hosts (docs/FLEET.md), a `host` column first.
                     if last { throw UsageFailure("--last is not available with a fleet database yet: use --format json") }
                     let scope = try options.fleetScope(), summary = summary, limit = options.rowLimit()
-                    let result = try options.withFleet(checking: scope) { db in
-                        try await FleetReports.crashes(db, scope, summary: summary, newest: summary ? nil : limit)
-                    }
+                    let result = try options.fleetReport(.crashes(scope, summary: summary, newest: summary ? nil : limit), checking: scope)
                     try options.emit(result, keep: .newest)
                     return
                 }
