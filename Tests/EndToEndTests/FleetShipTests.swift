@@ -320,6 +320,62 @@ extension EndToEnd {
             try Self.expectSame(ws, pg, host: "h1")
         }
 
+        /// A slow server does not slow supervision: every batch's cursor update sleeps 1.5 s in PostgreSQL, so
+        /// histd's shipper spends its time inside a stalled transaction, while histd runs a crash loop (20 ms
+        /// restart delay). Supervision never waits on shipping (the shipper is a separate process that reads
+        /// the file), so no exit waits a stall for its restart; then, with the server fast again, everything
+        /// arrives, once.
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func slowServerDoesNotSlowSupervision() throws {
+            let ws = try Workspace("fleet-slow-server")
+            let pg = try PostgresCluster()
+            defer { ws.cleanup(); pg.remove() }
+            let migrate = try Self.histctl(["fleet", "migrate", "--db", pg.url])
+            #expect(migrate.status == 0, "histctl fleet migrate: \(migrate.stderr)")
+            _ = try pg.psql("""
+                CREATE FUNCTION slow_cursor() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$;
+                CREATE TRIGGER slow_cursor BEFORE INSERT OR UPDATE ON ship_cursor FOR EACH ROW EXECUTE FUNCTION slow_cursor();
+                """)
+            let h = try ws.runHistd(config: try Self.config(ws, ship: pg.url))
+            let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'histd' AND wait_event = 'PgSleep'"
+            var stalls = 0, wasStalled = false
+            let t0 = Date()
+            while Date().timeIntervalSince(t0) < 6 {
+                let stalled = ((try? pg.count(sleeping)) ?? 0) >= 1
+                if stalled && !wasStalled { stalls += 1 }
+                wasStalled = stalled
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            _ = try pg.psql("DROP TRIGGER slow_cursor ON ship_cursor")
+            #expect(h.stop() == 0, "histd did not stop cleanly:\n\(ws.log())")
+            #expect(stalls >= 2, "the shipper was seen inside a stalled batch \(stalls) time(s):\n\(ws.log("logs/histd-ship.err"))")
+
+            // Exit -> next start of the crash loop, from histd's own record.
+            let queue = try DatabaseQueue(path: ws.path("h.db"))
+            let rows = try queue.read { try Row.fetchAll($0, sql: """
+                SELECT i.started_at, i.ended_at FROM instances i JOIN programs p ON p.id = i.program_id
+                WHERE p.name = 'crasher' ORDER BY i.started_at, i.id
+                """) }
+            try queue.close()
+            var gaps: [Int64] = []
+            for (a, b) in zip(rows, rows.dropFirst()) {
+                if let ended = a[1] as Int64?, let next = b[0] as Int64? { gaps.append(next - ended) }
+            }
+            gaps.sort()
+            // 6 s of a 20 ms loop is about 200 restarts; 30 is far below what a loaded box still gives.
+            #expect(gaps.count >= 30, "only \(gaps.count) restarts in 6 s:\n\(ws.log())")
+            let median = gaps.isEmpty ? -1 : gaps[gaps.count / 2], worst = gaps.last ?? -1
+            print("slow server: \(gaps.count) restarts, exit -> start median \(median) ms, max \(worst) ms, \(stalls) stalls of 1.5 s")
+            // A restart that waited for the server would take at least the 1.5 s stall.
+            #expect(worst < 1_000, "a restart took \(worst) ms while the server stalled (median \(median) ms)")
+            #expect(median >= 0 && median < 200, "median exit -> start \(median) ms for a 20 ms restart delay")
+
+            // Fast again: what is left ships, and central equals local.
+            let last = try Self.shipOnce(ws, pg, host: "h1")
+            #expect(last.status == 0, "histd-ship failed: \(last.stderr)")
+            try Self.expectSame(ws, pg, host: "h1")
+        }
+
         /// Backpressure (docs/FLEET.md): histd's supervised shipper reports its committed cursor in the state
         /// file beside the database; /metrics and `histctl status` show it, shipping and during an outage; with
         /// the server down, retention (histctl prune, as histd's hourly pass would) keeps what is not shipped
