@@ -211,9 +211,10 @@ public final class ReportDatabase: Sendable {
     static let mmapBytes = 2_147_418_112
 
     /// Runs `body` with a page cache of `kib` KiB instead, for reports that read each page once (status,
-    /// breaches): SQLite allocates a cache slot per page read until the cache is full, so with 64 MiB every
-    /// page read is a fresh page the kernel zero-fills (6,500 page faults, +12 ms CPU for the day's breaches
-    /// on the 30-day fixture); a small cache reuses its slots.
+    /// breaches): SQLite allocates a cache slot per page it cannot take from the mapping (`mmapBytes`: WAL
+    /// frames of a live history, and every page when the mapping is unavailable) until the cache is full, so
+    /// with 64 MiB each is a fresh page the kernel zero-fills (measured before the mapping: 6,500 page faults,
+    /// +12 ms CPU for the day's breaches on the 30-day fixture); a small cache reuses its slots.
     func withPageCache<T>(kib: Int, _ body: () throws(ReportError) -> T) throws(ReportError) -> T {
         func set(_ k: Int) { _ = try? queue.inDatabase { try $0.execute(sql: "PRAGMA cache_size = -\(k)") } }
         set(kib)
