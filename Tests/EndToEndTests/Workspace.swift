@@ -160,6 +160,15 @@ final class HistdProcess {
         return (s >> 8) & 0xff
     }
 
+    /// How it ended, for failure messages: "running", "exit 0", "killed by signal 9", or "reaped
+    /// elsewhere" (ECHILD: something else in the test process waited for it).
+    var ending: String {
+        poll()
+        guard let s = waitStatus else { return "running" }
+        if s < 0 { return "reaped elsewhere" }
+        return s & 0x7f == 0 ? "exit \((s >> 8) & 0xff)" : "killed by signal \(s & 0x7f)"
+    }
+
     /// Waits up to `timeout` seconds; true when it has exited.
     func waitForExit(timeout: Double) -> Bool {
         E2E.waitUntil(timeout, poll: 0.002) { !isRunning }

@@ -64,7 +64,7 @@ import HistTestSupport
             for w in oldWorkers { #expect(isAlive(w)) }
             // Their start times now, while they run: later the pids may belong to other processes.
             let oldTicks = Dictionary(oldWorkers.map { ($0, ProcFS().stat($0)?.startTicks ?? 0) }, uniquingKeysWith: { a, _ in a })
-            defer { for w in oldWorkers where isAlive(w) { kill(w, SIGKILL) } }
+            defer { for w in oldWorkers where isAlive(w, ticks: oldTicks[w] ?? 0) { kill(w, SIGKILL) } }
 
             kill(firstInstance.identity.pid, SIGKILL)
             var second: InstanceInfo?
@@ -117,8 +117,8 @@ import HistTestSupport
         let tree = program("tree", Self.forker(dir, "tree"), delay: .seconds(30))
         var process = program("process", Self.forker(dir, "process"), delay: .seconds(30))
         process.killMode = .process
-        var orphans: [Int32] = []
-        defer { for p in orphans where isAlive(p) { kill(p, SIGKILL) } }
+        var orphans: [PinnedProcess] = []
+        defer { for p in orphans { p.killIfAlive() } }
         try await withSupervisor([tree, process], dir: dir) { _, sink in
             // Both crash once and wait 30 s in backoff; by then tree's child must be gone. Judged on each
             // program's first instance: a test task starved for 30 s (a loaded 2-core box, the suite's
@@ -133,7 +133,8 @@ import HistTestSupport
             })
             let treeChild = try #require(Self.firstChild(dir, "tree", sink))
             let processChild = try #require(Self.firstChild(dir, "process", sink))
-            orphans = [treeChild, processChild]
+            // The process child runs (asserted below); the tree child should be gone, and if it is not, it is pinned too.
+            orphans = [treeChild, processChild].compactMap(PinnedProcess.init)
             // The child by (pid, start time) as the sweep recorded it; without a sweep, by pid.
             if let ticks = firstSwept("tree").first(where: { $0.identity.pid == treeChild })?.identity.startTicks {
                 #expect(!isAlive(treeChild, ticks: ticks), "kill_mode = tree left the child running")
@@ -157,11 +158,12 @@ import HistTestSupport
             """)
         var spec = program("p", script)
         spec.killMode = .process
-        var child: Int32 = 0
-        defer { if child > 0 && isAlive(child) { kill(child, SIGKILL) } }
+        var child: Int32 = 0, pinned: PinnedProcess?
+        defer { pinned?.killIfAlive() }
         try await withSupervisor([spec], dir: dir) { sup, sink in
             #expect(await sink.waitFor { _ in dir.read(dir.path + "/child").map { !Self.pids($0).isEmpty } ?? false })
             child = Self.pids(dir.read(dir.path + "/child")).first ?? 0
+            pinned = PinnedProcess(child)
             sup.post(.stop(program: "p"))
             #expect(await sink.waitFor { $0.contains { $0.ended != nil } })
             #expect(isAlive(child))
@@ -192,11 +194,12 @@ import HistTestSupport
         var stuck = program("stuck", forker(dir, "stuck", ignoreTerm: true), delay: .milliseconds(50), stopTimeout: .seconds(3))
         stuck.cgroup = cgroup
         let looper = program("looper", dir.script("looper", "sleep 0.05; exit 1"), delay: .milliseconds(50), factor: 1)
-        var child: Int32 = 0
-        defer { if child > 0 && isAlive(child) { kill(child, SIGKILL) } }
+        var child: Int32 = 0, pinned: PinnedProcess?
+        defer { pinned?.killIfAlive() }
         try await withSupervisor([stuck, looper], dir: dir, resources: resources) { _, sink in
             #expect(await sink.waitFor { _ in firstChild(dir, "stuck", sink) != nil })
             child = firstChild(dir, "stuck", sink) ?? 0
+            pinned = PinnedProcess(child)
             #expect(await sink.waitFor(.seconds(30)) { $0.contains { $0.program == "stuck" && $0.swept != nil } })
             let events = sink.events
             let stuckEnd = try #require(events.firstIndex { $0.program == "stuck" && $0.ended != nil })

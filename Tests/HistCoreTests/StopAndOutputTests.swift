@@ -62,16 +62,17 @@ import Testing
         // kill_mode = "process" leaves the grandchild to the final sweep (with "tree" it goes at the exit:
         // OwnershipTests).
         forker.killMode = .process
-        var grandchild: Int32 = 0
-        defer { if grandchild > 0 && isAlive(grandchild) { kill(grandchild, SIGKILL) } }
+        var grandchild: PinnedProcess?
+        defer { grandchild?.killIfAlive() }
         try await withSupervisor([forker], dir: dir) { _, sink in
             await sink.waitFor { $0.contains { $0.ended != nil } }
             let text = try #require(dir.read(dir.path + "/gc.pid"))
-            grandchild = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
-            #expect(isAlive(grandchild), "the grandchild outlives its parent until histd stops")
+            let pid = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+            grandchild = PinnedProcess(pid)
+            #expect(grandchild != nil, "the grandchild outlives its parent until histd stops")
         }
         // withSupervisor has shut down: nothing the program started may be left.
-        #expect(!isAlive(grandchild))
+        #expect(grandchild?.isAlive != true)
     }
 
     @Test func orderedShutdownStopsGroupOneBeforeGroupTwo() async throws {

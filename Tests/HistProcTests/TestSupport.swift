@@ -62,7 +62,7 @@ enum TestProc {
     }
 
     /// SIGKILL a process that is not (or may not be) our child; reap it if it is ours.
-    static func killForeign(_ pid: pid_t) {
+    private static func killForeign(_ pid: pid_t) {
         guard pid > 1 else { return }
         kill(pid, SIGKILL)
         var status: Int32 = 0

@@ -63,11 +63,11 @@ struct TreeSamplerTests {
         let script = "/bin/sh -c '(i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done); exec sleep 30'; sleep 30"
         let shell = try TestProc.spawn(["/bin/sh", "-c", script])
         let proc = ProcFS()
-        var tree: [Int32] = []
+        var tree: [(pid: Int32, ticks: UInt64?)] = []
         // The root first: killed after the middle shell, it would start its trailing sleep.
         defer {
             TestProc.killAndReap(shell)
-            for p in tree { TestProc.killForeign(p) }
+            for p in tree { TestProc.killForeign(p.pid, ticks: p.ticks) }
         }
         let identity = try #require(proc.identity(of: shell))
         let sampler = TreeSampler(procfs: proc)
@@ -78,8 +78,8 @@ struct TreeSamplerTests {
             let total = s.utimeTicks + s.stimeTicks
             if total < last { drops += 1 }
             last = max(last, total)
-            tree = proc.descendants(of: shell)
-            return tree.count == 1 && proc.stat(tree[0])?.comm == "sleep"
+            tree = proc.descendants(of: shell).map { ($0, TestProc.ticks($0)) }
+            return tree.count == 1 && proc.stat(tree[0].pid)?.comm == "sleep"
         }
         #expect(finished)
         let after = try #require(sampler.sample(instance: 1, identity: identity))
