@@ -22,7 +22,10 @@ public enum FleetReports {
     }
 
     public static func run(_ db: FleetDatabase, query: String, _ binds: [FleetValue], columns: [ReportColumn]) async throws(FleetError) -> ReportResult {
-        try await db.execute(script: "BEGIN READ ONLY; SET LOCAL statement_timeout = \(statementTimeoutMs)")
+        // No JIT: PostgreSQL compiles a report's expressions when its cost estimate passes jit_above_cost,
+        // which every report over a large fleet does, and the compile took 0.3-0.9 s per report over 100
+        // hosts x 1 day, more than it saved (BENCHMARKS.md, fleet reports).
+        try await db.execute(script: "BEGIN READ ONLY; SET LOCAL statement_timeout = \(statementTimeoutMs); SET LOCAL jit = off")
         do {
             let rows = try await db.rows(sql(query), binds)
             try await db.execute(script: "COMMIT")

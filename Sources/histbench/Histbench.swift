@@ -162,6 +162,8 @@ extension Histbench {
         @Option(help: "Hosts in the fleet fixture.") var hosts: Int = 100
         @Option(help: "Programs per host in the fleet fixture (one day each).") var programs: Int = 50
         @Option(help: "Which parts to run, comma-separated: throughput, lag, fleet.") var parts: String = "throughput,lag,fleet"
+        @Flag(help: "Leave the PostgreSQL cluster running afterwards, even when a part fails (its URL and directory are printed), to work on the fleet queries. Stop it with pg_ctl -D DIR/pg/data stop and remove DIR.")
+        var keepCluster = false
         func validate() throws {
             guard events > 0, lagRate > 0, lagSeconds > 0, hosts >= 1, programs >= 1 else {
                 throw ValidationError("--events, --lag-rate, --lag-seconds, --hosts and --programs must be positive")
@@ -170,7 +172,7 @@ extension Histbench {
         func run() throws {
             try options.execute { [try ShipScenario.run($0, events: events, lagRate: lagRate, lagSeconds: lagSeconds, hosts: hosts,
                                                        programs: programs, reps: options.trials ?? 3,
-                                                       parts: Set(parts.split(separator: ",").map(String.init)))] }
+                                                       parts: Set(parts.split(separator: ",").map(String.init)), keepCluster: keepCluster)] }
         }
     }
 

@@ -24,7 +24,7 @@ enum ShipScenario {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
     static func run(_ ws: Workspace, events: Int, lagRate: Int, lagSeconds: Double, hosts: Int, programs: Int, reps: Int,
-                    parts: Set<String> = ["throughput", "lag", "fleet"]) throws -> ScenarioResult {
+                    parts: Set<String> = ["throughput", "lag", "fleet"], keepCluster: Bool = false) throws -> ScenarioResult {
         guard PostgresCluster.available else {
             throw Failure(description: "PostgreSQL 15 is not installed (\(PostgresCluster.bin)): apt-get install postgresql-15")
         }
@@ -35,7 +35,13 @@ enum ShipScenario {
         let dir = try ws.runDirectory("ship")
         progress("ship: starting a throwaway PostgreSQL 15 cluster")
         let pg = try PostgresCluster(parent: dir)
-        defer { pg.remove() }
+        defer {
+            if keepCluster {
+                progress("ship: the cluster is left running: \(pg.url) (directory \(pg.dir); stop: pg_ctl -D \(pg.data) stop)")
+            } else {
+                pg.remove()
+            }
+        }
         try runChecked([bin.histctl, "fleet", "migrate", "--db", pg.url])
 
         // 1. Throughput.

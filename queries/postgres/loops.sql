@@ -27,7 +27,9 @@ runs AS (
     SELECT c.*, coalesce(lead(ts, $6::int - 1) OVER w - ts <= $5, false) AS starts_loop
     FROM c WINDOW w AS (PARTITION BY host, epoch, program_id ORDER BY ts)
 ),
-members AS MATERIALIZED (
+-- Not MATERIALIZED: the loops' GROUP BY then reads the window's output in its (host, epoch, program, ts)
+-- order instead of sorting 1.6 M member rows again on disk (BENCHMARKS.md, fleet loops).
+members AS (
     SELECT * FROM (
         SELECT r.*, bool_or(starts_loop) OVER (PARTITION BY host, epoch, program_id ORDER BY ts
                                                 ROWS BETWEEN $6::int - 1 PRECEDING AND CURRENT ROW) AS member
