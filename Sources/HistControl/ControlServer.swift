@@ -84,11 +84,10 @@ public final class ControlServer: @unchecked Sendable {
     public func start() {
         _ = histd_epoll_add(epfd, socket.fd, UInt64(UInt32(bitPattern: socket.fd)))
         _ = histd_epoll_add(epfd, wakeFD, UInt64(UInt32(bitPattern: wakeFD)))
-        let thread = Thread { [self] in
+        let thread = Thread.named("histd-control") { [self] in
             run()
             finished.signal()
         }
-        thread.name = "histd-control"
         thread.start()
     }
 
@@ -399,11 +398,10 @@ public final class ControlServer: @unchecked Sendable {
                                                 seq: seq, parts: [], reloadAnswer: nil)
         let hook = reload, peer = c.peer, id = c.id, box = ReloadBox()
         pendingReloads[id] = box
-        let thread = Thread { [weak self] in
+        let thread = Thread.named("histd-reload") { [weak self] in
             box.answer.withLock { $0 = hook(request.dryRun, peer) }
             self?.completed(id)
         }
-        thread.name = "histd-reload"
         thread.start()
     }
 

@@ -47,11 +47,10 @@ public final class MetricsServer: @unchecked Sendable {
         }
         Sys.setNonBlocking(wake.read)
         let server = MetricsServer(address: address, metrics: metrics, listenFD: fd, wake: wake)
-        let thread = Thread { [server] in
+        let thread = Thread.named("histd-metrics") { [server] in
             server.run()
             server.finished.signal()
         }
-        thread.name = "histd-metrics"
         thread.start()
         return server
     }

@@ -26,7 +26,7 @@ public final class MetricsTextfile: Sendable {
 
     /// Writes once now, then every `interval` until `stop()`.
     public func start() {
-        let thread = Thread { [self] in
+        let thread = Thread.named("histd-metrics-textfile") { [self] in
             while !stopped.withLock({ $0 }) {
                 writeOnce()
                 let ns = interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
@@ -35,7 +35,6 @@ public final class MetricsTextfile: Sendable {
             writeOnce()
             finished.signal()
         }
-        thread.name = "histd-metrics-textfile"
         thread.start()
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import HistModel
+import HistSys
 
 /// The postmortem's queries that run beside the others: on a second read-only connection (WAL readers
 /// never wait for each other) and its own thread, so that on a machine with two cores the report is
@@ -23,11 +24,10 @@ final class PostmortemSide: @unchecked Sendable {
     /// Starts the side queries on their own thread and connection to `path`.
     static func start(path: String, scope: ReportScope, clusterWindow: Duration, phases: PostmortemPhases?) -> PostmortemSide {
         let side = PostmortemSide()
-        let thread = Thread {
+        let thread = Thread.named("histctl-postmortem") {
             side.result = Result { () throws(ReportError) in try Self.run(path: path, scope: scope, clusterWindow: clusterWindow, phases: phases) }
             side.done.signal()
         }
-        thread.name = "histctl-postmortem"
         thread.start()
         return side
     }

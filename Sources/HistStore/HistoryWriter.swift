@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import HistModel
 import Synchronization
+import HistSys
 
 /// The single writer: the engine's `HistorySink`.
 ///
@@ -96,7 +97,7 @@ public final class HistoryWriter: HistorySink, Sendable {
         self.options = options
         if case .begun(let id) = run { begun = Begun(id) } else { begun = Begun(nil) }
         let queue = self.queue, finished = self.finished, begun = self.begun
-        let thread = Thread {
+        let thread = Thread.named("histd-writer") {
             var loop = WriterLoop(slot: slot, queue: queue, run: run, options: options) { start in
                 begun.state.withLock { $0 = (start.runID, start) }
                 onRunBegun?(start)
@@ -104,7 +105,6 @@ public final class HistoryWriter: HistorySink, Sendable {
             loop.run()
             finished.signal()
         }
-        thread.name = "histd-writer"
         thread.start()
     }
 

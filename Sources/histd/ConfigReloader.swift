@@ -5,6 +5,7 @@ import HistModel
 import HistStore
 import Logging
 import Synchronization
+import HistSys
 
 /// Re-reads the config file histd was started with and applies what changed (SIGHUP, and later the
 /// control socket). Loads and validates the whole file first: on any error nothing changes and the
@@ -73,8 +74,7 @@ final class ConfigReloader: Sendable {
     /// SIGHUP handler (called on the engine thread): the reload runs on a thread of its own.
     func hangup(_ sender: SignalSender) {
         let requester = Requester(trigger: .sighup, pid: sender.pid, uid: sender.uid)
-        let thread = Thread { [self] in _ = reload(dryRun: false, requester: requester) }
-        thread.name = "histd-reload"
+        let thread = Thread.named("histd-reload") { [self] in _ = reload(dryRun: false, requester: requester) }
         thread.start()
     }
 

@@ -5,6 +5,7 @@ import Foundation
 import HistModel
 import Logging
 import Synchronization
+import HistSys
 
 /// The runtime side of autoscaling for one pool: on its own thread, every `scale_interval` it
 /// measures the signal, asks `ScaleDecider`, and on a decision posts `.autoscale` to the engine.
@@ -31,8 +32,7 @@ final class PoolAutoscaler: Sendable {
 
     /// Starts the driver thread.
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "histd-scale-\(spec.name)"
+        let thread = Thread.named("histd-scale-\(spec.name)") { [self] in run() }
         thread.start()
     }
 

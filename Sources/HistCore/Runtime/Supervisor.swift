@@ -92,12 +92,11 @@ public final class Supervisor: Sendable {
         let (programs, pools, spec, sink, logger, resources, options, shared) =
             (self.programs, self.pools, supervisorSpec, self.sink, self.logger, self.resources, self.options, self.shared)
         let environment = options.environment ?? ProcessInfo.processInfo.environment
-        let thread = Thread {
+        let thread = Thread.named("histd-engine") {
             let engine = Engine(programs: programs, pools: pools, supervisorSpec: spec, sink: sink, logger: logger,
                                 resources: resources, options: options, shared: shared, baseEnvironment: environment)
             engine.run()
         }
-        thread.name = "histd-engine"
         thread.stackSize = 4 << 20
         thread.start()
         for pool in pools { startAutoscaler(pool) }

@@ -1,5 +1,6 @@
 import Foundation
 import HistModel
+import HistSys
 
 /// One long-lived component of `histd run` (the writer, the engine, the watcher, the control socket,
 /// the metrics server, the shipper) as a `ServiceStack` sees it: a name, how to start it, how to stop
@@ -60,10 +61,9 @@ extension Service.Body {
                 do throws(Failure) { try await body(); done(.success(())) } catch { done(.failure(error)) }
             }
         case .blocking(let body):
-            let thread = Thread {
+            let thread = Thread.named("histd-svc-\(name)") {
                 do throws(Failure) { try body(); done(.success(())) } catch { done(.failure(error)) }
             }
-            thread.name = "histd-svc-\(name)"
             thread.start()
         }
     }

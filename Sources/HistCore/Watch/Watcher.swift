@@ -7,6 +7,7 @@ import HistModel
 import HistProc
 import Logging
 import Synchronization
+import HistSys
 
 /// Watches what supervised programs do between their start and their exit: every
 /// `snapshot_interval` it samples each live instance's process tree (recorded as a sweep) and
@@ -40,11 +41,10 @@ public final class Watcher: Sendable {
 
     /// Starts the watcher thread. With sampling, limits and scans all off it only waits for `stop()`.
     public func start() {
-        let thread = Thread { [self] in
+        let thread = Thread.named("histd-watch") { [self] in
             loop.withLock { $0.run(shouldStop: { self.stopped.withLock { $0 } }, wait: { self.wait(until: $0) }) }
             finished.signal()
         }
-        thread.name = "histd-watch"
         thread.start()
     }
 
