@@ -87,14 +87,14 @@ let package = Package(
         .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["EmbedSQLGen"]),
         // Schema, migrator, single writer, retention.
         .target(name: "HistStore", dependencies: [
-            "HistModel",
+            "HistModel", "HistSys",
             .product(name: "GRDB", package: "GRDB.swift"),
             // The raw sqlite3 C API for the writer's hot path (RawBinding.swift).
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ], plugins: ["EmbedSQL"]),
         // Read-only report runner and output formatting for histctl.
         .target(name: "HistReports", dependencies: [
-            "HistModel", "HistStore", "CSQLiteGuard",
+            "HistModel", "HistSys", "HistStore", "CSQLiteGuard",
             .product(name: "GRDB", package: "GRDB.swift"),
             // The postmortem's usage series step through one snapshot range scan (UsageReader.swift).
             .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -2,6 +2,7 @@
 #include "CShim.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -440,3 +441,5 @@ int histd_signal_pipe_install(const int *signals, int count) {
     }
     return fds[0];
 }
+
+int histd_malloc_trim(size_t pad) { return malloc_trim(pad); }

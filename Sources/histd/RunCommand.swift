@@ -106,6 +106,7 @@ extension Histd {
             let runEnd = RunEnd()
             do {
                 let supervisor = try await startServices(services, config: loaded, logger: logger, runEnd: runEnd)
+                StartupCodeRelease.schedule(logger: logger)
                 await supervisor.waitUntilFinished()
                 runEnd.reason = .clean
             } catch let failure as ServiceStack.StartFailure {

@@ -131,6 +131,10 @@ int histd_eventfd_create(void);
 /// The pipe carries one 12-byte record per signal: three ints, signo, sender pid, sender uid.
 int histd_signal_pipe_install(const int *signals, int count);
 
+/// glibc's malloc_trim(pad): returns the free pages of every malloc arena to the kernel (1 if any were).
+/// Not in Swift's Glibc module (<malloc.h>). histd calls it after start-up and every 10 minutes (StartupCodeRelease).
+int histd_malloc_trim(size_t pad);
+
 #ifdef __cplusplus
 }
 #endif

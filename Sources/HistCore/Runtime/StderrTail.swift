@@ -9,11 +9,13 @@ struct StderrTail {
     init(capacity: Int, maxLines: Int = 20) {
         self.capacity = max(0, capacity)
         self.maxLines = maxLines
-        bytes.reserveCapacity(min(self.capacity * 2, 1 << 16))
     }
 
     mutating func append(_ chunk: UnsafeRawBufferPointer) {
         guard capacity > 0, chunk.count > 0 else { return }
+        // Reserved at the first output, not at init: a program that never writes to stderr (most idle
+        // ones) holds no buffer. Reserved at init, 500 units' 8 KiB each touched ~2 MiB of heap.
+        if bytes.capacity == 0 { bytes.reserveCapacity(min(capacity * 2, 1 << 16)) }
         if chunk.count >= capacity {
             bytes = Array(chunk[(chunk.count - capacity)...])
             truncated = true
