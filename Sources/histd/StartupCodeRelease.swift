@@ -15,7 +15,7 @@ import Glibc
 /// pages stayed mapped for histd's whole life. `MADV_PAGEOUT` on the read-only file mappings drops them;
 /// what histd still runs faults back in (minor faults: the file stays in the page cache unless nothing
 /// else maps it). Done once start-up is over, then every 10 minutes, so code that runs rarely (an hourly
-/// prune, a reload) is not kept mapped either (BENCHMARKS.md: PSS 29.3 → 19.5–20.2 MiB).
+/// prune, a reload) is not kept mapped either (BENCHMARKS.md: PSS 31.3 → 19.4 MiB in shared/bench).
 ///
 /// Only mappings that are read-only, private and file-backed (`r-xp`, `r--p` with a path): their clean
 /// pages are the file's, and `MADV_PAGEOUT` never discards data (a page written since the mapping, such
@@ -49,20 +49,20 @@ enum StartupCodeRelease {
         }.start()
     }
 
-    /// Advises every executable file mapping of this process; returns their total size in bytes.
+    /// Advises every read-only file mapping of this process out; returns their total size in bytes.
     @discardableResult
     static func release() -> Int {
         guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return 0 }
         var total = 0
-        for range in executableFileRanges(maps) {
+        for range in readOnlyFileRanges(maps) {
             let length = Int(range.upperBound - range.lowerBound)
             if madvise(UnsafeMutableRawPointer(bitPattern: UInt(range.lowerBound)), length, pageout) == 0 { total += length }
         }
         return total
     }
 
-    /// The address ranges of the `r-xp` mappings backed by a file, from /proc/PID/maps text.
-    static func executableFileRanges(_ maps: String) -> [Range<UInt64>] {
+    /// The address ranges of the `r-xp` and `r--p` mappings backed by a file, from /proc/PID/maps text.
+    static func readOnlyFileRanges(_ maps: String) -> [Range<UInt64>] {
         maps.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 6, fields[1] == "r-xp" || fields[1] == "r--p", fields[5].hasPrefix("/") else { return nil }
