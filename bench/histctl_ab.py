@@ -3,7 +3,8 @@
 
     python3 bench/histctl_ab.py DIR_A,DIR_B RUNS [FIXTURE.db] [case,case,...]
 
-Each DIR holds a histctl binary (e.g. copies of two release builds). FIXTURE defaults to the cached
+Each DIR holds a histctl binary (e.g. copies of two release builds); DIR@FILE runs that one on its own copy
+of the fixture (one migrated by a newer histd, the other not). FIXTURE defaults to the cached
 30-day fixture in /tmp/hb-q (`histbench size --scratch /tmp/hb-q` makes it). The relative times are
 pinned to the fixture's end (FIXTURE.end), as histbench query pins them. Every run is checked to exit 0.
 Prints the median, min and max per build, and the load average before and after (BENCHMARKS.md).
@@ -11,7 +12,8 @@ Prints the median, min and max per build, and the load average before and after 
 import glob, os, statistics as st, subprocess, sys, time
 from datetime import datetime, timezone
 
-dirs = sys.argv[1].split(',')
+specs = [d.split('@', 1) for d in sys.argv[1].split(',')]
+dirs = [s[0] for s in specs]
 runs = int(sys.argv[2])
 db = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else sorted(glob.glob('/tmp/hb-q/full-g*.db'))[-1]
 # histbench writes the fixture's end time (ms) beside it, last, once the file is complete.
@@ -37,7 +39,8 @@ for name in only:
     times = {d: [] for d in dirs}
     for i in range(runs):
         for d in (dirs if i % 2 == 0 else dirs[::-1]):
-            argv = [os.path.join(d, 'histctl')] + cases[name] + ([] if name == 'version' else ['--db', db])
+            own = next((s[1] for s in specs if s[0] == d and len(s) > 1), db)
+            argv = [os.path.join(d, 'histctl')] + cases[name] + ([] if name == 'version' else ['--db', own])
             t = time.perf_counter()
             rc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
             times[d].append((time.perf_counter() - t) * 1000)

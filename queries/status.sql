@@ -8,7 +8,7 @@
 -- Columns:
 --   program          program or pool name
 --   kind             'program' or 'pool'
---   state            last known state (the program_states view, migrations/0002_views.sql), except
+--   state            last known state (the program_states view, migrations/0016_program_current.sql), except
 --                    that a program histd gave up on stays 'failed' after shutdown, and
 --                    'unknown (histd not running since ...)' for running/stopping/backoff ones of a dead histd
 --   pid              pid of the running instance (NULL for pools and when not running)
@@ -31,17 +31,22 @@ dead_since AS (
         COALESCE((SELECT MAX((SELECT MAX(e.ts) FROM events e WHERE e.kind = k.id)) FROM event_kinds k), 0),
         COALESCE((SELECT MAX(ts) FROM sweeps), 0)) / 1000.0, 'unixepoch') AS t
 ),
+latest_run AS (
+    SELECT id, stopped_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1
+),
+-- The state is the program_states view's (migrations/0016_program_current.sql); program_current names
+-- each program's newest ended instance and its newest restart_scheduled, gave_up or spawn_failed.
 state AS (
     SELECT r.program_id, r.program, r.program_kind, r.open_instances, r.instance_id, r.started_at, r.ended_at,
-           r.class, r.run_id,
+           r.class, r.run_id, c.ended_id,
+           -- the newest restart_scheduled, gave_up or spawn_failed at or after the newest instance's end
+           CASE WHEN c.mark_ts >= r.ended_at THEN c.mark_kind END AS after_end_kind,
            CASE WHEN :supervisor_dead = 1 AND r.state IN ('running', 'stopping', 'backoff') THEN NULL ELSE r.pid END AS pid,
            CASE WHEN :supervisor_dead = 1 AND r.state IN ('running', 'stopping', 'backoff')
                 THEN 'unknown (histd not running since ' || (SELECT t FROM dead_since) || ')'
                 ELSE r.state END AS state
     FROM program_states r
-),
-latest_run AS (
-    SELECT id, stopped_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1
+    LEFT JOIN program_current c ON c.program_id = r.program_id
 ),
 -- Restarts in the hour before :now that happened. The whole minutes of that hour come from the
 -- restart_minutes rollup (migrations/0014_restart_minutes.sql: per program and minute, the restarts that
@@ -71,20 +76,12 @@ restarts AS (
                         AND b.program_id = e.program_id AND b.run_id IS e.run_id)
     )
     GROUP BY program_id
-),
-last_end AS (
-    SELECT s.program_id,
-           (SELECT x.id FROM instances x WHERE x.program_id = s.program_id AND x.ended_at IS NOT NULL
-             ORDER BY x.started_at DESC, x.id DESC LIMIT 1) AS instance_id
-    FROM state s
 )
 SELECT
     s.program AS program,
     s.program_kind AS kind,
     -- A give-up is the last meaningful state: shutdown (which makes the view say 'stopped') keeps it.
-    CASE WHEN s.state = 'stopped' AND x.id = s.instance_id AND
-              (SELECT e.kind FROM events e WHERE e.kind IN (4, 5, 9) AND e.ts >= x.ended_at
-                  AND e.program_id = s.program_id ORDER BY e.ts DESC, e.id DESC LIMIT 1) = 5 /* gave_up */
+    CASE WHEN s.state = 'stopped' AND x.id = s.instance_id AND s.after_end_kind = 5 /* gave_up */
          THEN 'failed' ELSE s.state END AS state,
     CASE WHEN s.program_kind = 'program' AND s.state IN ('running', 'stopping') THEN s.pid END AS pid,
     CASE WHEN s.program_kind = 'pool' THEN s.open_instances END AS workers,
@@ -102,8 +99,7 @@ SELECT
     (SELECT MAX(ts) FROM sweeps) AS last_snapshot,
     (SELECT stopped_at IS NULL FROM latest_run) AS run_open
 FROM state s
-LEFT JOIN last_end le ON le.program_id = s.program_id
-LEFT JOIN instances x ON x.id = le.instance_id
+LEFT JOIN instances x ON x.id = s.ended_id
 LEFT JOIN restarts rs ON rs.program_id = s.program_id
 WHERE json_array_length(:programs) = 0 OR s.program IN (SELECT value FROM json_each(:programs))
 ORDER BY s.program;

@@ -114,6 +114,10 @@ public enum HistoryRollups {
         try DayRollups.rebuildProgramDays(db, from: -(1 << 62), through: 1 << 62)
         try RestartDelay.rebuildAll(db)
         try RestartRollup.rebuild(db, programID: nil, from: -(1 << 62), until: 1 << 62)
+        // program_current (0016) is its definition, the view program_current_source, materialized; its
+        // triggers keep it from then on.
+        try db.execute(sql: "DELETE FROM program_current")
+        try db.execute(sql: "INSERT INTO program_current SELECT * FROM program_current_source")
     }
 
     /// The statement that derives `restart_minutes` rows (migrations/0014_restart_minutes.sql) for the

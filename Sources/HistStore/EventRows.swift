@@ -71,7 +71,11 @@ struct EventRows {
 
     /// Inserts every pending row and empties the buffer. Returns the `events.id` of the last row
     /// (0 when there was none).
-    mutating func flush(runID: Int64?, big: Statement, small: Statement, single: Statement, db: Database) throws -> Int64 {
+    /// `inserted` learns each row's id: a multi-row INSERT into a table whose rowid is its INTEGER PRIMARY
+    /// KEY (without AUTOINCREMENT) gives each row the largest rowid so far plus one, so the statement's
+    /// rows are `last - size + 1 ... last`, in order.
+    mutating func flush(runID: Int64?, big: Statement, small: Statement, single: Statement, db: Database,
+                        inserted current: inout ProgramCurrent) throws -> Int64 {
         guard !rows.isEmpty else { return 0 }
         defer { discard() }
         var lastID: Int64 = 0
@@ -101,8 +105,13 @@ struct EventRows {
                     }
                     defer { sqlite3_clear_bindings(raw.handle) } // no pointer into `details` outlives the run
                     try raw.run()
-                    i += size
                     lastID = raw.lastRowID // a multi-row INSERT reports its last row
+                    for r in 0..<size {
+                        let row = rows[i + r]
+                        current.insertedEvent(kind: row.kind, programID: row.programID, ts: row.ts,
+                                              id: lastID - Int64(size - 1 - r))
+                    }
+                    i += size
                 }
             }
         }

@@ -52,6 +52,8 @@ struct WriteSession {
     /// This transaction's restarts and starts for `restart_minutes` (migrations/0014_restart_minutes.sql),
     /// and the run's restarts still waiting for their start (kept across transactions).
     private var restarts = RestartRollup()
+    /// This transaction's moves of the `program_current` pointers (migrations/0016_program_current.sql).
+    private var current = ProgramCurrent()
 
     init(runID: Int64?) { self.runID = runID }
 
@@ -113,6 +115,7 @@ struct WriteSession {
         loops.discard()
         programHours.discard()
         restarts.discard()
+        current.discard()
         var outcome = Outcome()
         if let gap, !gap.isEmpty {
             let detail = Array(gap.detailJSON(recordedAt: now).utf8)
@@ -156,6 +159,7 @@ struct WriteSession {
         try programHours.flush(db)
         try loops.flush(db, &caches) // reads back this transaction's rows: after every insert
         try restarts.flush(db, runID: runID) // likewise
+        try current.flush(db) // likewise
         return outcome
     }
 
@@ -230,6 +234,7 @@ struct WriteSession {
                     UPDATE instances SET ended_at = ?, class = 'stopped', uptime_ms = ? - started_at
                     WHERE id = ? AND ended_at IS NULL
                     """, arguments: [ts, ts, row])
+                if db.changesCount == 1 { current.endedRow(row) }
             }
             json.add("start_ticks", Int64(clamping: left.identity.startTicks))
             json.add("action", left.action.rawValue)
@@ -338,7 +343,8 @@ struct WriteSession {
     }
 
     private mutating func flushEvents(_ st: Statements, _ db: Database, _ outcome: inout Outcome) throws {
-        let last = try pending.flush(runID: runID, big: st.eventsBig, small: st.eventsSmall, single: st.event, db: db)
+        let last = try pending.flush(runID: runID, big: st.eventsBig, small: st.eventsSmall, single: st.event, db: db,
+                                     inserted: &current)
         if last != 0 { outcome.maxEventID = last }
     }
 
@@ -353,6 +359,7 @@ struct WriteSession {
         bindStart(raw, info, programID: programID)
         try raw.run()
         let row = raw.lastRowID
+        current.insertedInstance(row: row, programID: programID, startedAt: info.startedAt.milliseconds, ended: false)
         caches.setInstance(info.id, row: row)
         return row
     }
@@ -372,6 +379,7 @@ struct WriteSession {
             try raw.run()
             // An instance that already has an end keeps its first one (and is counted once).
             if raw.changes == 1 {
+                current.endedRow(known)
                 if let restart { caches.setRestart(info.id, at: restart.ts) }
                 try countCrash(info, end, programID: programID, row: known, db)
             }
@@ -421,6 +429,7 @@ struct WriteSession {
         raw.bind(14, restart?.delay)
         try raw.run()
         let row = raw.lastRowID
+        current.insertedInstance(row: row, programID: programID, startedAt: info.startedAt.milliseconds, ended: true)
         if let restart { caches.setRestart(info.id, at: restart.ts) }
         try countCrash(info, end, programID: programID, row: row, db)
         return row
