@@ -60,4 +60,38 @@ import Testing
         #expect(s.value(j, "workers") == .integer(0))
         #expect(s.value(j, "state") == .text("stopped"))
     }
+
+    /// A restart with no delay whose start has the same millisecond as its restart_scheduled happened: the
+    /// start may be at the restart's own time. Counted both where status reads events (a "now" within the
+    /// minute's reach) and where it reads the restart_minutes rollup (a "now" long after).
+    @Test func aStartInTheSameMillisecondAsItsRestartCounts() throws {
+        let dir = SampleHistory.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/status.db"
+        let store = try HistoryStore.open(path: path)
+        _ = try store.beginRun(host: "h", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
+                               programs: [ProgramSpec(name: "svc", command: ["/bin/false"])], pools: [], at: Self.at(0))
+        let writer = store.startWriter()
+        func info(_ id: InstanceID, _ started: Int64) -> InstanceInfo {
+            InstanceInfo(id: id, program: "svc", workerIndex: nil,
+                         identity: ProcessIdentity(pid: Int32(700 + id), startTicks: UInt64(id)), startedAt: Self.at(started))
+        }
+        let first = info(1, 1000), second = info(2, 2000)
+        for e in [
+            HistEvent(time: first.startedAt, program: "svc", payload: .started(first)),
+            WriterContractTests.ended(first, at: 2000, .exited(code: 1), .crash, stderr: "x"),
+            HistEvent(time: Self.at(2000), program: "svc", payload: .restartScheduled(instance: first, delay: .zero, attempt: 1, workerIndex: nil)),
+            HistEvent(time: second.startedAt, program: "svc", payload: .started(second)),
+        ] { writer.record(e) }
+        #expect(writer.flush(timeout: .seconds(10)))
+        try store.endRun(reason: .clean, at: Self.at(10_000))
+        store.close()
+
+        let db = try ReportDatabase(path: path)
+        for now: Int64 in [2000, 60_000, 600_000] {
+            let s = try Reports.status(db, ReportScope(since: Self.at(0), until: Self.at(now), now: Self.at(now)))
+            #expect(s.rows.count == 1)
+            #expect(s.value(0, "restarts_1h") == .integer(1), "now = at(\(now))")
+        }
+    }
 }
