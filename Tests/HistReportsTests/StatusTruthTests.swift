@@ -10,23 +10,31 @@ import Testing
 @Suite struct StatusTruthTests {
     static func at(_ ms: Int64) -> Timestamp { WriterContractTests.at(ms) }
 
+    static func info(_ id: InstanceID, _ program: String, _ started: Int64, _ worker: Int?) -> InstanceInfo {
+        InstanceInfo(id: id, program: program, workerIndex: worker,
+                     identity: ProcessIdentity(pid: Int32(700 + id), startTicks: UInt64(id)), startedAt: at(started))
+    }
+
+    /// One supervisor run of `programs` and `pools` from 0 to 10 s that recorded `events`, through the real writer.
+    static func write(_ events: [HistEvent], to path: String, programs: [ProgramSpec], pools: [PoolSpec] = []) throws {
+        let store = try HistoryStore.open(path: path)
+        _ = try store.beginRun(host: "h", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
+                               programs: programs, pools: pools, at: at(0))
+        let writer = store.startWriter()
+        for e in events { writer.record(e) }
+        #expect(writer.flush(timeout: .seconds(10)))
+        try store.endRun(reason: .clean, at: at(10_000))
+        store.close()
+    }
+
     @Test func giveUpSurvivesShutdownAndCancelledRestartsDoNotCount() throws {
         let dir = SampleHistory.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/status.db"
-        let store = try HistoryStore.open(path: path)
         let pool = PoolSpec(worker: ProgramSpec(name: "jobs", command: ["/bin/sleep", "9"]), minWorkers: 1, maxWorkers: 1)
-        _ = try store.beginRun(host: "h", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
-                               programs: [ProgramSpec(name: "svc", command: ["/bin/false"]),
-                                          ProgramSpec(name: "gone", command: ["/bin/false"])],
-                               pools: [pool], at: Self.at(0))
-        let writer = store.startWriter()
-        func info(_ id: InstanceID, _ program: String, _ started: Int64, worker: Int? = nil) -> InstanceInfo {
-            InstanceInfo(id: id, program: program, workerIndex: worker,
-                         identity: ProcessIdentity(pid: Int32(700 + id), startTicks: UInt64(id)), startedAt: Self.at(started))
-        }
-        let svc1 = info(1, "svc", 1000), svc2 = info(2, "svc", 7000), gone = info(3, "gone", 1000)
-        let job = info(4, "jobs", 1000, worker: 0)
+        let info = Self.info
+        let svc1 = info(1, "svc", 1000, nil), svc2 = info(2, "svc", 7000, nil), gone = info(3, "gone", 1000, nil)
+        let job = info(4, "jobs", 1000, 0)
         let events: [HistEvent] = [
             HistEvent(time: svc1.startedAt, program: "svc", payload: .started(svc1)),
             HistEvent(time: gone.startedAt, program: "gone", payload: .started(gone)),
@@ -43,10 +51,8 @@ import Testing
             HistEvent(time: Self.at(9000), program: "jobs", payload: .stopRequested(instance: job, reason: .shutdown, signal: 15)),
             WriterContractTests.ended(job, at: 9500, .signaled(signal: 15, coreDumped: false), .stopped, stderr: ""),
         ]
-        for e in events { writer.record(e) }
-        #expect(writer.flush(timeout: .seconds(10)))
-        try store.endRun(reason: .clean, at: Self.at(10_000))
-        store.close()
+        try Self.write(events, to: path, programs: [ProgramSpec(name: "svc", command: ["/bin/false"]),
+                                                    ProgramSpec(name: "gone", command: ["/bin/false"])], pools: [pool])
 
         let db = try ReportDatabase(path: path)
         let s = try Reports.status(db, ReportScope(since: Self.at(0), until: Self.at(60_000), now: Self.at(60_000)))
@@ -68,24 +74,13 @@ import Testing
         let dir = SampleHistory.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/status.db"
-        let store = try HistoryStore.open(path: path)
-        _ = try store.beginRun(host: "h", pid: 1, version: "0.1.0", configPath: nil, configHash: nil, bootID: nil,
-                               programs: [ProgramSpec(name: "svc", command: ["/bin/false"])], pools: [], at: Self.at(0))
-        let writer = store.startWriter()
-        func info(_ id: InstanceID, _ started: Int64) -> InstanceInfo {
-            InstanceInfo(id: id, program: "svc", workerIndex: nil,
-                         identity: ProcessIdentity(pid: Int32(700 + id), startTicks: UInt64(id)), startedAt: Self.at(started))
-        }
-        let first = info(1, 1000), second = info(2, 2000)
-        for e in [
+        let first = Self.info(1, "svc", 1000, nil), second = Self.info(2, "svc", 2000, nil)
+        try Self.write([
             HistEvent(time: first.startedAt, program: "svc", payload: .started(first)),
             WriterContractTests.ended(first, at: 2000, .exited(code: 1), .crash, stderr: "x"),
             HistEvent(time: Self.at(2000), program: "svc", payload: .restartScheduled(instance: first, delay: .zero, attempt: 1, workerIndex: nil)),
             HistEvent(time: second.startedAt, program: "svc", payload: .started(second)),
-        ] { writer.record(e) }
-        #expect(writer.flush(timeout: .seconds(10)))
-        try store.endRun(reason: .clean, at: Self.at(10_000))
-        store.close()
+        ], to: path, programs: [ProgramSpec(name: "svc", command: ["/bin/false"])])
 
         let db = try ReportDatabase(path: path)
         for now: Int64 in [2000, 60_000, 600_000] {
