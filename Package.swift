@@ -5,7 +5,7 @@ import PackageDescription
 // HistModel <- HistConfig; HistModel, CShim <- HistProc <- HistCore <- HistControl;
 // HistModel <- HistStore <- HistReports <- HistctlCommands (histctl's command tree) <- histctl;
 // HistReports <- HistFleet (PostgreSQL: histctl-fleet and histd-ship only, never histd or histctl); HistCore + HistStore <- HistMetrics (beside the wiring, imported by
-// neither); HistStore <- HistTestSupport (not shipped: tests, histbench, histstore-probe). HistCore and
+// neither); HistStore, HistProc <- HistTestSupport (not shipped: tests, histbench, histstore-probe). HistCore and
 // HistStore never import each other: the histd executable wires the engine's event stream into the store's
 // writer (and starts every component as a ServiceStack service). HistctlCommands imports HistConfig and HistReports
 // (and HistModel, and HistSys for its socket), never HistCore, HistProc or HistControl: it speaks the control protocol as plain JSON lines.
@@ -102,7 +102,7 @@ let package = Package(
         // Not shipped: a synthetic history generator (HistoryFixture) and the writer benchmarks
         // (WriterBenchmark), shared by the tests, histbench and histstore-probe.
         .target(name: "HistTestSupport", dependencies: [
-            "HistModel", "HistSys", "HistStore",
+            "HistModel", "HistSys", "HistProc", "HistStore",
             .product(name: "GRDB", package: "GRDB.swift"),
             // The fixture generator binds its ~22 M inserts through the sqlite3 C API (FixtureInsert.swift).
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -164,7 +164,7 @@ let package = Package(
         .target(name: "TestThreads"),
         .testTarget(name: "HistModelTests", dependencies: ["HistModel"]),
         .testTarget(name: "HistConfigTests", dependencies: ["HistConfig", "HistModel"]),
-        .testTarget(name: "HistProcTests", dependencies: ["HistProc", "HistModel", "CShim", "TestThreads"]),
+        .testTarget(name: "HistProcTests", dependencies: ["HistProc", "HistModel", "CShim", "TestThreads", "HistTestSupport"]),
         .testTarget(name: "HistCoreTests", dependencies: ["HistCore", "HistModel", "HistProc", "CShim", "HistTestSupport"]),
         .testTarget(name: "HistControlTests", dependencies: ["HistControl", "HistCore", "HistModel"]),
         .testTarget(name: "HistStoreTests", dependencies: [

@@ -4,6 +4,7 @@ import Glibc
 import CShim
 import HistModel
 import HistProc
+import HistTestSupport
 import Logging
 import Synchronization
 import Testing
@@ -109,30 +110,7 @@ func isAlive(_ pid: Int32) -> Bool {
 
 /// True if the process that had `pid` with start time `ticks` is still alive (not a zombie, and the
 /// pid not reused by another process since).
-func isAlive(_ pid: Int32, ticks: UInt64) -> Bool {
-    guard let stat = ProcFS().stat(pid), stat.startTicks == ticks else { return false }
-    return stat.state != "Z"
-}
-
-/// A process by (pid, start time), taken while it is known to run, so that a cleanup long after
-/// never signals another process that has the number by then: tests run side by side in one process
-/// (the end-to-end ones spawn histd beside these), and one of them rewinds the kernel's pid counter.
-struct PinnedProcess: Sendable {
-    let pid: Int32
-    let ticks: UInt64
-
-    /// Nil when `pid` is not a live process now.
-    init?(_ pid: Int32) {
-        guard pid > 0, let stat = ProcFS().stat(pid), stat.state != "Z" else { return nil }
-        self.pid = pid
-        ticks = stat.startTicks
-    }
-
-    var isAlive: Bool { HistCoreTests.isAlive(pid, ticks: ticks) }
-
-    /// SIGKILL, only while it is still this process.
-    func killIfAlive() { if isAlive { _ = kill(pid, SIGKILL) } }
-}
+func isAlive(_ pid: Int32, ticks: UInt64) -> Bool { PinnedProcess(pid: pid, ticks: ticks).isAlive }
 
 func program(_ name: String, _ script: String, restart: RestartPolicy = .onFailure, delay: Duration = .milliseconds(100),
              factor: Double = 2, maxRestarts: Int = 0, resetAfter: Duration = .seconds(60), stopTimeout: Duration = .seconds(3),

@@ -63,8 +63,8 @@ import HistTestSupport
             #expect(oldWorkers.count == 3)
             for w in oldWorkers { #expect(isAlive(w)) }
             // Their start times now, while they run: later the pids may belong to other processes.
-            let oldTicks = Dictionary(oldWorkers.map { ($0, ProcFS().stat($0)?.startTicks ?? 0) }, uniquingKeysWith: { a, _ in a })
-            defer { for w in oldWorkers where isAlive(w, ticks: oldTicks[w] ?? 0) { kill(w, SIGKILL) } }
+            let oldPinned = oldWorkers.compactMap { PinnedProcess($0) }
+            defer { for w in oldPinned { w.kill() } }
 
             kill(firstInstance.identity.pid, SIGKILL)
             var second: InstanceInfo?
@@ -73,7 +73,7 @@ import HistTestSupport
                 return second.map { dir.read(dir.path + "/workers.\($0.identity.pid)") != nil } ?? false
             }, "the second master never bound and forked")
             #expect(dir.read(dir.path + "/bindfail") == nil, "a new master failed to bind: \(dir.read(dir.path + "/bindfail") ?? "")")
-            for w in oldWorkers { #expect(!isAlive(w, ticks: oldTicks[w] ?? 0), "old worker \(w) survived its master") }
+            for w in oldPinned { #expect(!w.isAlive, "old worker \(w.pid) survived its master") }
             // Each old worker is recorded: pid, start time, its instance, the signal.
             // The first master's sweep (a starved test may see later masters come and go too).
             let swept = sink.events("prefork").compactMap(\.swept).filter { $0.instance?.id == firstInstance.id }
@@ -118,7 +118,7 @@ import HistTestSupport
         var process = program("process", Self.forker(dir, "process"), delay: .seconds(30))
         process.killMode = .process
         var orphans: [PinnedProcess] = []
-        defer { for p in orphans { p.killIfAlive() } }
+        defer { for p in orphans { p.kill() } }
         try await withSupervisor([tree, process], dir: dir) { _, sink in
             // Both crash once and wait 30 s in backoff; by then tree's child must be gone. Judged on each
             // program's first instance: a test task starved for 30 s (a loaded 2-core box, the suite's
@@ -134,7 +134,7 @@ import HistTestSupport
             let treeChild = try #require(Self.firstChild(dir, "tree", sink))
             let processChild = try #require(Self.firstChild(dir, "process", sink))
             // The process child runs (asserted below); the tree child should be gone, and if it is not, it is pinned too.
-            orphans = [treeChild, processChild].compactMap(PinnedProcess.init)
+            orphans = [treeChild, processChild].compactMap { PinnedProcess($0) }
             // The child by (pid, start time) as the sweep recorded it; without a sweep, by pid.
             if let ticks = firstSwept("tree").first(where: { $0.identity.pid == treeChild })?.identity.startTicks {
                 #expect(!isAlive(treeChild, ticks: ticks), "kill_mode = tree left the child running")
@@ -159,7 +159,7 @@ import HistTestSupport
         var spec = program("p", script)
         spec.killMode = .process
         var child: Int32 = 0, pinned: PinnedProcess?
-        defer { pinned?.killIfAlive() }
+        defer { pinned?.kill() }
         try await withSupervisor([spec], dir: dir) { sup, sink in
             #expect(await sink.waitFor { _ in dir.read(dir.path + "/child").map { !Self.pids($0).isEmpty } ?? false })
             child = Self.pids(dir.read(dir.path + "/child")).first ?? 0
@@ -195,7 +195,7 @@ import HistTestSupport
         stuck.cgroup = cgroup
         let looper = program("looper", dir.script("looper", "sleep 0.05; exit 1"), delay: .milliseconds(50), factor: 1)
         var child: Int32 = 0, pinned: PinnedProcess?
-        defer { pinned?.killIfAlive() }
+        defer { pinned?.kill() }
         try await withSupervisor([stuck, looper], dir: dir, resources: resources) { _, sink in
             #expect(await sink.waitFor { _ in firstChild(dir, "stuck", sink) != nil })
             child = firstChild(dir, "stuck", sink) ?? 0

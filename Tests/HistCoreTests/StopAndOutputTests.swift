@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HistModel
+import HistTestSupport
 import Testing
 @testable import HistCore
 
@@ -63,7 +64,7 @@ import Testing
         // OwnershipTests).
         forker.killMode = .process
         var grandchild: PinnedProcess?
-        defer { grandchild?.killIfAlive() }
+        defer { grandchild?.kill() }
         try await withSupervisor([forker], dir: dir) { _, sink in
             await sink.waitFor { $0.contains { $0.ended != nil } }
             let text = try #require(dir.read(dir.path + "/gc.pid"))

@@ -6,6 +6,7 @@ import HistModel
 @testable import HistProc
 import Testing
 import TestThreads
+import HistTestSupport
 
 @Suite("cgroup detection from mountinfo text")
 struct CgroupDetectionTests {
@@ -191,8 +192,8 @@ struct CgroupLiveTests {
         defer { TestProc.killAndReap(shell) }
         #expect(TestProc.eventually { Int32((TestProc.readFile(dir + "/pid") ?? "").trimmed) != nil })
         let escapee = try #require(Int32((TestProc.readFile(dir + "/pid") ?? "").trimmed))
-        let escapeeTicks = TestProc.ticks(escapee)
-        defer { TestProc.killForeign(escapee, ticks: escapeeTicks) }
+        let pinnedEscapee = PinnedProcess(escapee, includingZombie: true)
+        defer { pinnedEscapee?.kill() }
         let proc = ProcFS()
         let escapeeStat = try #require(proc.stat(escapee))
         #expect(escapeeStat.session != shell)  // it really left the program's session

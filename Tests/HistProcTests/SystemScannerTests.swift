@@ -6,6 +6,7 @@ import HistModel
 import HistProc
 import Testing
 import TestThreads
+import HistTestSupport
 
 @Suite("Orphan rule and system scanner on a fake /proc")
 struct OrphanRuleFixtureTests {
@@ -129,11 +130,11 @@ struct SystemScannerLiveTests {
         var zombies: [Int32] = []
         defer {
             zombies = ProcFS().children(of: parent)
-            let ticks = zombies.map { TestProc.ticks($0) }
+            let pinned = zombies.compactMap { PinnedProcess($0, includingZombie: true) }
             TestProc.killAndReap(parent)
             // If this process is a subreaper by now, the zombies are re-parented to it: reap them.
             // By identity: init may have reaped one already, and its number be another test's process.
-            for (z, t) in zip(zombies, ticks) { TestProc.killForeign(z, ticks: t) }
+            for z in pinned { z.kill() }
         }
         let scanner = SystemScanner()
         var sighting: ZombieParentSighting?
@@ -162,8 +163,8 @@ struct SystemScannerLiveTests {
         let shell = try TestProc.spawn(["/bin/sh", "-c", "sleep 300 & echo $! > \(dir)/pid; exit 0"], newSession: true)
         _ = TestProc.waitExit(shell, timeout: 10)
         let orphan = try #require(Int32((TestProc.readFile(dir + "/pid") ?? "").trimmed))
-        let orphanTicks = TestProc.ticks(orphan)
-        defer { TestProc.killForeign(orphan, ticks: orphanTicks) }
+        let pinnedOrphan = PinnedProcess(orphan, includingZombie: true)
+        defer { pinnedOrphan?.kill() }
         let proc = ProcFS()
         // Wait until the background child has exec'd sleep and lost its parent.
         #expect(TestProc.eventually { proc.stat(orphan).map { $0.ppid != shell && $0.comm == "sleep" } ?? false })

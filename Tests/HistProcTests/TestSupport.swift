@@ -5,7 +5,8 @@ import CShim
 import HistModel
 import HistProc
 
-/// Small helpers for tests that run real processes. Everything is by pid; nothing kills by name.
+/// Small helpers for tests that run real processes. Everything is by pid; nothing kills by name. A process
+/// that is not (or may not stay) this test's own child is killed by identity: HistTestSupport's PinnedProcess.
 enum TestProc {
     struct SpawnError: Error, CustomStringConvertible {
         var step: String
@@ -48,29 +49,6 @@ enum TestProc {
         guard pid > 0 else { return }
         kill(pid, SIGKILL)
         _ = waitExit(pid, timeout: 5)
-    }
-
-    /// The start ticks of a live process, to kill it later by identity (`killForeign(_:ticks:)`).
-    static func ticks(_ pid: pid_t) -> UInt64? { ProcFS().stat(pid)?.startTicks }
-
-    /// `killForeign` only if `pid` is still the process that had `ticks`: for processes that may have
-    /// died long before the cleanup, whose number may belong to another test's process by then (tests
-    /// run side by side in one process, and one of them rewinds the kernel's pid counter).
-    static func killForeign(_ pid: pid_t, ticks: UInt64?) {
-        guard let ticks, ProcFS().stat(pid)?.startTicks == ticks else { return }
-        killForeign(pid)
-    }
-
-    /// SIGKILL a process that is not (or may not be) our child; reap it if it is ours.
-    private static func killForeign(_ pid: pid_t) {
-        guard pid > 1 else { return }
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        for _ in 0..<100 {
-            let r = waitpid(pid, &status, WNOHANG)
-            if r == pid || (r < 0 && errno == ECHILD) { return }
-            usleep(10_000)
-        }
     }
 
     /// Waits for our child to exit; returns the raw wait status, or nil on timeout.

@@ -6,6 +6,7 @@ import HistModel
 import HistProc
 import Testing
 import TestThreads
+import HistTestSupport
 
 /// TreeSampler answers for a single-threaded process whose schedstat counters did not move from what
 /// it read last time, and re-reads rss at least every `refreshEvery` sweeps. A fixture tree shows which
@@ -118,8 +119,8 @@ struct TreeSamplerQuietTests {
         let probe = ProcFS()
         #expect(TestProc.eventually { probe.stat(shell)?.comm == "sleep" && probe.descendants(of: shell).count == 1 })
         let kid = try #require(probe.descendants(of: shell).first)
-        let kidTicks = TestProc.ticks(kid)
-        defer { TestProc.killForeign(kid, ticks: kidTicks) }
+        let pinnedKid = PinnedProcess(kid, includingZombie: true)
+        defer { pinnedKid?.kill() }
         let identity = try #require(probe.identity(of: shell))
         let warm = TreeSampler(procfs: ProcFS(cacheLimit: 64))
         _ = warm.sample(instance: 1, identity: identity)

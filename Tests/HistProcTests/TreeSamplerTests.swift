@@ -5,6 +5,7 @@ import HistModel
 import HistProc
 import Testing
 import TestThreads
+import HistTestSupport
 
 @Suite("TreeSampler on real process trees", .serialized, .blocking)
 struct TreeSamplerTests {
@@ -13,14 +14,14 @@ struct TreeSamplerTests {
         let shell = try TestProc.spawn(["/bin/sh", "-c", "sleep 30 & sleep 30 & sleep 30 & wait"])
         defer { TestProc.killAndReap(shell) }
         let proc = ProcFS()
-        var kids: [(pid: Int32, ticks: UInt64?)] = []
+        var kids: [PinnedProcess] = []
         // Reaped by the shell, or by us as subreaper; by identity, since kids[0] dies mid-test.
-        defer { for k in kids { TestProc.killForeign(k.pid, ticks: k.ticks) } }
+        defer { for k in kids { k.kill() } }
 
         let sampler = TreeSampler(procfs: proc)
         let identity = try #require(proc.identity(of: shell))
         #expect(TestProc.eventually { sampler.sample(instance: 1, identity: identity)?.processes == 4 })
-        kids = proc.descendants(of: shell).map { ($0, TestProc.ticks($0)) }
+        kids = proc.descendants(of: shell).compactMap { PinnedProcess($0, includingZombie: true) }
         #expect(kids.count == 3)
 
         let samples = sampler.sample([(instance: 7, identity: identity)])
@@ -63,11 +64,11 @@ struct TreeSamplerTests {
         let script = "/bin/sh -c '(i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done); exec sleep 30'; sleep 30"
         let shell = try TestProc.spawn(["/bin/sh", "-c", script])
         let proc = ProcFS()
-        var tree: [(pid: Int32, ticks: UInt64?)] = []
+        var tree: [PinnedProcess] = []
         // The root first: killed after the middle shell, it would start its trailing sleep.
         defer {
             TestProc.killAndReap(shell)
-            for p in tree { TestProc.killForeign(p.pid, ticks: p.ticks) }
+            for p in tree { p.kill() }
         }
         let identity = try #require(proc.identity(of: shell))
         let sampler = TreeSampler(procfs: proc)
@@ -78,7 +79,7 @@ struct TreeSamplerTests {
             let total = s.utimeTicks + s.stimeTicks
             if total < last { drops += 1 }
             last = max(last, total)
-            tree = proc.descendants(of: shell).map { ($0, TestProc.ticks($0)) }
+            tree = proc.descendants(of: shell).compactMap { PinnedProcess($0, includingZombie: true) }
             return tree.count == 1 && proc.stat(tree[0].pid)?.comm == "sleep"
         }
         #expect(finished)
@@ -151,7 +152,13 @@ struct TreeSamplerTests {
             + "while [ ! -e \(go) ]; do sleep 0.01; done; "
             + "exec 3</dev/null 4</dev/null 5</dev/null; touch \(opened); sleep 30"
         let shell = try TestProc.spawn(["/bin/sh", "-c", script])
-        defer { TestProc.killAndReap(shell) }
+        defer {
+            // The trailing sleep is the shell's child (an exec would change the fd table under the count):
+            // pinned before the shell dies, or it outlives the test as init's.
+            let left = ProcFS().descendants(of: shell).compactMap { PinnedProcess($0) }
+            TestProc.killAndReap(shell)
+            for p in left { p.kill() }
+        }
         try #require(TestProc.eventually { access(ready, F_OK) == 0 })
         let cached = ProcFS(cacheLimit: 16)
         let plain = ProcFS()
