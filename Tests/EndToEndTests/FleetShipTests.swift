@@ -374,7 +374,10 @@ extension EndToEnd {
             let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'histd' AND wait_event = 'PgSleep'"
             var stalls = 0, wasStalled = false
             let t0 = Date()
-            while Date().timeIntervalSince(t0) < 6 {
+            // At least 6 s of the crash loop; longer (up to 15 s) until the shipper was seen in two stalls: its
+            // first batch comes after its start and connect, which a loaded CI box delays (once only one
+            // stall fitted in 6 s).
+            while Date().timeIntervalSince(t0) < 6 || (stalls < 2 && Date().timeIntervalSince(t0) < 15) {
                 let stalled = ((try? pg.count(sleeping)) ?? 0) >= 1
                 if stalled && !wasStalled { stalls += 1 }
                 wasStalled = stalled
@@ -385,7 +388,7 @@ extension EndToEnd {
             #expect(stalls >= 2, "the shipper was seen inside a stalled batch \(stalls) time(s):\n\(ws.log("logs/histd-ship.err"))")
 
             let gaps = try restartGaps("h.db")
-            // 6 s of a 20 ms loop is about 200 restarts; 30 is far below what a loaded box still gives.
+            // 6 s or more of a 20 ms loop is about 200 restarts; 30 is far below what a loaded box still gives.
             #expect(gaps.count >= 30 && base.count >= 30, "\(gaps.count) restarts in 6 s shipping, \(base.count) without:\n\(ws.log())")
             let median = gaps.isEmpty ? -1 : gaps[gaps.count / 2], worst = gaps.last ?? -1
             let baseMedian = base.isEmpty ? -1 : base[base.count / 2]

@@ -70,7 +70,10 @@ import Glibc
         // Without it beside histctl, the fleet reports say what is missing; the local ones still run.
         let alone = dir + "/alone"
         mkdir(alone, 0o755)
-        try FileManager.default.copyItem(atPath: prefix + "/bin/histctl", toPath: alone + "/histctl")
+        // Copied by cp, not in this process: a write fd of ours to the file, inherited by a child another
+        // test forks meanwhile, makes exec fail with ETXTBSY ("Text file busy", seen once on CI).
+        let copy = try E2E.run("/bin/cp", [prefix + "/bin/histctl", alone + "/histctl"])
+        #expect(copy.status == 0, "\(copy.stderr)")
         chmod(alone + "/histctl", 0o755)
         let missing = try E2E.run(alone + "/histctl", ["crashes", "--db", "postgres://nobody@127.0.0.1:1/none"], cwd: empty)
         #expect(missing.status == 1, "\(missing.stdout)\(missing.stderr)")

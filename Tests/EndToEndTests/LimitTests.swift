@@ -92,7 +92,9 @@ extension EndToEnd {
         }
 
         /// histd runs a program with `memory_max = "32M"` that allocates 100 MB; the kernel kills it. Returns
-        /// the cgroup directories histd created for it (gone again once histd stopped).
+        /// the cgroup directories histd created for it (gone again once histd stopped). Samples every 2 s: the
+        /// hog dies long before any sample sees it alive, and its breach must still name its instance (CI once
+        /// recorded one without, when the kill beat the first 100 ms sample).
         static func oomKillScenario() throws -> [String] {
             let ws = try Workspace("oom")
             defer { ws.cleanup() }
@@ -101,7 +103,7 @@ extension EndToEnd {
                 [supervisor]
                 db = "h.db"
                 log_dir = "logs"
-                snapshot_interval = "100ms"
+                snapshot_interval = "2s"
                 scan_interval = "off"
 
                 [program.hog]

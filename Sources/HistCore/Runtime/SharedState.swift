@@ -13,10 +13,11 @@ final class SharedState: Sendable {
         var commands: [CommandRequest] = []
         var units: [UnitKey: UnitStatus] = [:]
         var live: [InstanceID: InstanceInfo] = [:]
-        /// Session id (= instance pid, every instance runs in its own session) -> program, of
+        /// Session id (= instance pid, every instance runs in its own session) -> instance, of
         /// instances started since the watcher last took them: an instance that forks a daemon and
-        /// exits before any sample is still known when its orphan is found.
-        var startedSessions: [Int32: String] = [:]
+        /// exits before any sample is still known when its orphan is found, and one the kernel
+        /// OOM-kills in its cgroup before any sample is still named by the breach.
+        var startedSessions: [Int32: InstanceInfo] = [:]
         /// Each pool's desired size, as the engine last set it.
         var desired: [String: Int] = [:]
         /// True once shutdown began (autoscalers stop deciding).
@@ -79,11 +80,11 @@ final class SharedState: Sendable {
         state.withLock { s in
             s.live[info.id] = info
             if s.startedSessions.count >= Self.startedSessionsLimit { s.startedSessions.removeAll(keepingCapacity: true) }
-            s.startedSessions[info.identity.pid] = info.program
+            s.startedSessions[info.identity.pid] = info
         }
     }
 
-    func takeStartedSessions() -> [Int32: String] {
+    func takeStartedSessions() -> [Int32: InstanceInfo] {
         state.withLock { s in
             defer { s.startedSessions.removeAll(keepingCapacity: true) }
             return s.startedSessions

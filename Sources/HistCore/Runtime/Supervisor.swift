@@ -165,9 +165,10 @@ public final class Supervisor: Sendable {
         shared.state.withLock { Array($0.live.values) }.sorted { $0.id < $1.id }
     }
 
-    /// Sessions (= pids) of the instances started since the last call, with their program, so that
-    /// the watcher can attribute orphans of instances that ended before it ever saw them alive.
-    public func takeStartedSessions() -> [Int32: String] { shared.takeStartedSessions() }
+    /// Sessions (= pids) of the instances started since the last call, with the instance, so that the
+    /// watcher can attribute orphans and cgroup OOM kills of instances that ended before it ever saw
+    /// them alive.
+    public func takeStartedSessions() -> [Int32: InstanceInfo] { shared.takeStartedSessions() }
 
     /// A pool's desired size as the engine last set it (from `min_workers`, `.setDesiredWorkers`
     /// or the autoscaler); nil for an unknown pool or before the engine started.

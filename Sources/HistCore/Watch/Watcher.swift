@@ -86,7 +86,7 @@ public final class Watcher: Sendable {
         /// Program by session id (= instance root pid), kept after the instance ends so that
         /// descendants it leaves behind are attributed; bounded.
         var programBySession: [Int32: String] = [:]
-        /// Last instance seen per program/worker, for attributing cgroup OOM kills.
+        /// The newest instance per program/worker, alive or not, for attributing cgroup OOM kills.
         var lastInstance: [UnitKey: InstanceInfo] = [:]
         var oomCounts: [UnitKey: Int64] = [:]
         var pidsHits: [UnitKey: Int64] = [:]
@@ -132,12 +132,12 @@ public final class Watcher: Sendable {
             }
             let time = Timestamp.now()
             let live = supervisor.liveInstances()
-            programBySession.merge(supervisor.takeStartedSessions()) { $1 }
+            takeStarted()
             var byID: [InstanceID: InstanceInfo] = [:]
             for info in live {
                 byID[info.id] = info
                 programBySession[info.identity.pid] = info.program
-                lastInstance[UnitKey(program: info.program, workerIndex: info.workerIndex)] = info
+                note(info)
             }
             if programBySession.count > 20_000 {
                 // Keep only live sessions when the map grows large; a very old ended instance's
@@ -160,6 +160,24 @@ public final class Watcher: Sendable {
                                                threshold: breach.threshold))
             }
             pollCgroups(time: time)
+        }
+
+        /// Learns the instances started since the last sweep or scan (whichever took them), alive or
+        /// not by now: their sessions, for orphans, and the newest per unit, for cgroup OOM kills. A
+        /// process the kernel kills at its memory_max within its first 100 ms is never in a sample,
+        /// and its breach would otherwise name no instance (CI saw it).
+        mutating func takeStarted() {
+            for info in supervisor.takeStartedSessions().values {
+                programBySession[info.identity.pid] = info.program
+                note(info)
+            }
+        }
+
+        /// Keeps `info` as its unit's newest instance unless a newer one is known (ids only grow).
+        mutating func note(_ info: InstanceInfo) {
+            let unit = UnitKey(program: info.program, workerIndex: info.workerIndex)
+            if let known = lastInstance[unit], known.id > info.id { return }
+            lastInstance[unit] = info
         }
 
         /// Records OOM kills and refused forks that the kernel enforced inside cgroups.
@@ -196,7 +214,7 @@ public final class Watcher: Sendable {
         mutating func scan() {
             let live = supervisor.liveInstances()
             // Instances that started and ended between two samples (a daemon's double fork) too.
-            programBySession.merge(supervisor.takeStartedSessions()) { $1 }
+            takeStarted()
             for info in live { programBySession[info.identity.pid] = info.program }
             let view = SupervisorView(pid: selfPid, spawned: Set(live.map(\.identity)), programBySession: programBySession)
             sink.record(scanner.scan(at: .now(), supervisor: view))
