@@ -6,7 +6,9 @@ import HistProc
 /// A process that a test started or found, by (pid, start time), taken while it is known to exist, so that a
 /// cleanup long after never signals another process that has the number by then: tests run side by side in
 /// one process (the end-to-end ones spawn histd beside the others), and one of them rewinds the kernel's pid
-/// counter. The one way the test suites kill what they did not spawn as a tracked child.
+/// counter. The HistCore and HistProc tests kill this way whatever is not their own tracked child (the
+/// end-to-end tests keep their own /proc reader, Tests/EndToEndTests/Procfs.swift, to check HistProc
+/// rather than share its code).
 public struct PinnedProcess: Hashable, Sendable {
     public let pid: Int32
     public let ticks: UInt64
