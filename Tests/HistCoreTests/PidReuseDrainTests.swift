@@ -56,8 +56,13 @@ import HistTestSupport
             if let ticks = ProcFS().stat(pid)?.startTicks { strays.append(ProcessIdentity(pid: pid, startTicks: ticks)) }
         }
         defer {
+            // And their children, pinned before their parents die (a stranger whose child was never read
+            // when the test failed early would leave its `sleep 1000` behind).
+            let kids = strays.filter { isAlive($0.pid, ticks: $0.startTicks) }
+                .flatMap { ProcFS().descendants(of: $0.pid) }.compactMap { PinnedProcess($0) }
             for p in strays where isAlive(p.pid, ticks: p.startTicks) { Engine.signalExact(p.pid, p.startTicks, SIGKILL) }
             for p in strays { var st: Int32 = 0; _ = waitpid(p.pid, &st, WNOHANG) }
+            for k in kids { k.kill() }
         }
         try await withSupervisor([spec], dir: dir, resources: resources) { _, sink in
             #expect(await sink.waitFor(.seconds(20)) { $0.contains { $0.ended != nil } })
@@ -74,7 +79,15 @@ import HistTestSupport
             // A stranger takes the leader's pid, makes it a session id and forks into it.
             var stranger: Int32 = -1
             for _ in 0..<200 where stranger != leader {
-                if stranger > 0 { kill(stranger, SIGKILL); var st: Int32 = 0; waitpid(stranger, &st, 0) }
+                if stranger > 0 {
+                    // A stranger that missed the pid: its whole group (setsid made it the leader; its pid, not
+                    // reaped yet, cannot name another group), or its `sleep 1000` outlives the test holding
+                    // swift test's output pipe, which then waits for it (CI hung on 15 of them).
+                    kill(-stranger, SIGKILL)
+                    kill(stranger, SIGKILL)
+                    var st: Int32 = 0
+                    waitpid(stranger, &st, 0)
+                }
                 stranger = Self.spawnAt(pid: leader, ["/usr/bin/setsid", "/bin/sh", "-c",
                                                       "sleep 1000 & echo $! > \(dir.path)/stranger.tmp; mv \(dir.path)/stranger.tmp \(dir.path)/stranger; wait"])
                 if stranger > 0 { stray(stranger) }
