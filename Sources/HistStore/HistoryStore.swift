@@ -72,11 +72,19 @@ public final class HistoryStore: Sendable {
     public func beginRun(host: String, pid: Int32, version: String, configPath: String?, configHash: String?,
                          bootID: String?, programs: [ProgramSpec], pools: [PoolSpec],
                          startTicks: UInt64? = nil, at now: Timestamp = .now()) throws -> RunStart {
-        let request = try RunRequest(host: host, pid: pid, version: version, configPath: configPath, configHash: configHash,
+        let request = RunRequest(host: host, pid: pid, version: version, configPath: configPath, configHash: configHash,
                                      bootID: bootID, programs: programs, pools: pools, startTicks: startTicks, at: now)
         let result: RunStart = try write("beginRun") { db in try request.begin(db, detectedAt: now) }
         state.withLock { $0.runID = result.runID }
         return result
+    }
+
+    /// The instances of earlier runs still open (histd died) with no recorded end, from boot `bootID` or
+    /// an unknown one: what beginning the next run will report as `RunStart.openInstances`. Read before the
+    /// writer starts, so histd checks them without waiting for its run to be recorded. Throws when the
+    /// file cannot be read.
+    public func leftovers(bootID: String?) throws -> [OpenInstance] {
+        try dbQueue.inDatabase { db in try RunRequest.leftovers(db, bootID: bootID) }
     }
 
     /// Starts the single writer, whose first item is beginning the run of `request`: it is retried
@@ -87,7 +95,10 @@ public final class HistoryStore: Sendable {
         state.withLock { s in
             if let w = s.writer { return w }
             let w = HistoryWriter(slot: slot, run: .pending(request), options: options, onCommit: nil,
-                                  onRunBegun: { [weak self] start in self?.state.withLock { $0.runID = start.runID } })
+                                  onRunBegun: { [weak self] start in
+                                      self?.state.withLock { $0.runID = start.runID }
+                                      options.onRunBegun?(start)
+                                  })
             s.writer = w
             return w
         }
@@ -116,9 +127,11 @@ public final class HistoryStore: Sendable {
     /// Closes the current run: flushes and stops the writer (waiting at most `flushTimeout`), writes
     /// `supervisor_stop` and sets `runs.stopped_at`/`stop_reason`.
     public func endRun(reason: RunStopReason = .clean, at now: Timestamp? = nil, flushTimeout: Duration = .seconds(5)) throws {
-        let (runID, writer) = state.withLock { ($0.runID, $0.writer) }
+        let writer = state.withLock { $0.writer }
         writer?.close(timeout: flushTimeout)
-        guard let runID else { return }
+        // Read after the flush: histd does not wait for its run to be recorded, so a stop right after the
+        // start may find the run recorded only by this flush.
+        guard let runID = state.withLock({ $0.runID }) else { return }
         let ts = (now ?? .now()).milliseconds
         try write("endRun") { db in
             var detail = JSONText()

@@ -53,6 +53,9 @@ public final class HistoryWriter: HistorySink, Sendable {
         /// Called on the writer thread once per change of the database's state (cannot open, full, locked,
         /// deleted, dropping, recovered), never per failed attempt. Must return at once (histd logs a line).
         public var onStorageState: (@Sendable (StorageNotice) -> Void)?
+        /// Called on the writer thread once the pending run (`HistoryStore.startWriter(beginning:)`) is
+        /// committed, with what recording it found. Must return at once (histd logs its lines).
+        public var onRunBegun: (@Sendable (RunStart) -> Void)?
 
         public init(capacity: Int = 100_000, batchSize: Int = 1000, maxBatchSize: Int = 8000, retainLimit: Int = 100_000,
                     retryInitial: Duration = .milliseconds(20), retryMax: Duration = .seconds(2),

@@ -4,7 +4,10 @@ import HistModel
 
 /// Everything needed to record a supervisor start, fixed when histd starts (so that a start recorded
 /// late, after the database became writable, still says when histd started and with which config).
-/// The programs' and pools' configs are encoded here, so an encoding error is thrown at once.
+///
+/// The programs' and pools' configs are encoded to JSON when the run is recorded, on the writer's thread,
+/// not here: with 500 programs the encoding is ~25 ms of CPU, and histd's first spawn no longer waits for
+/// it (BENCHMARKS.md, "Launch: the first spawn waits for nothing the writer does").
 public struct RunRequest: Sendable {
     public var host: String
     public var pid: Int32
@@ -16,20 +19,13 @@ public struct RunRequest: Sendable {
     /// histd's own start time (clock ticks since boot, /proc/self/stat), so a reader can tell whether the
     /// run's histd is still the process with that pid (`SupervisorLiveness`).
     public var startTicks: UInt64?
-    /// Programs and pools with their config as JSON (sorted keys), in config order.
-    var specs: [(name: String, kind: String, json: String)]
+    let programs: [ProgramSpec]
+    let pools: [PoolSpec]
 
     public init(host: String, pid: Int32, version: String, configPath: String?, configHash: String?, bootID: String?,
-                programs: [ProgramSpec], pools: [PoolSpec], startTicks: UInt64? = nil, at now: Timestamp = .now()) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var specs: [(name: String, kind: String, json: String)] = []
-        for p in programs {
-            specs.append((p.name, "program", String(decoding: try encoder.encode(p), as: UTF8.self)))
-        }
-        for p in pools {
-            specs.append((p.name, "pool", String(decoding: try encoder.encode(p), as: UTF8.self)))
-        }
+                programs: [ProgramSpec], pools: [PoolSpec], startTicks: UInt64? = nil, at now: Timestamp = .now()) {
+        self.programs = programs
+        self.pools = pools
         self.host = host
         self.pid = pid
         self.version = version
@@ -38,7 +34,49 @@ public struct RunRequest: Sendable {
         self.bootID = bootID
         self.startedAt = now
         self.startTicks = startTicks
-        self.specs = specs
+    }
+
+    /// Programs and pools with their config as JSON (sorted keys), in config order. A value JSON cannot
+    /// carry (a non-finite number, which the config validator already refuses) is recorded as an
+    /// `encoding_error` object rather than failing the run's recording: without its run, nothing of this
+    /// histd could be written.
+    func encodedSpecs() -> [(name: String, kind: String, json: String)] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func json(_ value: some Encodable) -> String {
+            do { return String(decoding: try encoder.encode(value), as: UTF8.self) } catch {
+                var failed = JSONText()
+                failed.add("encoding_error", "\(error)")
+                return failed.text
+            }
+        }
+        return programs.map { ($0.name, "program", json($0)) } + pools.map { ($0.name, "pool", json($0)) }
+    }
+
+    /// The instances of earlier runs that are still open (histd died) with no recorded end, from this
+    /// boot or an unknown one: what `begin` will report as `openInstances`. Read-only, so histd can check
+    /// them before its writer has recorded the new run.
+    static func leftovers(_ db: Database, bootID: String?) throws -> [OpenInstance] {
+        var open: [OpenInstance] = []
+        for r in try Row.fetchAll(db, sql: "SELECT id, boot_id FROM runs WHERE stopped_at IS NULL ORDER BY id") {
+            let boot: String? = r["boot_id"]
+            if let boot, let bootID, boot != bootID { continue }
+            open += try openInstances(of: r["id"], db)
+        }
+        return open
+    }
+
+    /// The open instances of run `runID`.
+    private static func openInstances(of runID: Int64, _ db: Database) throws -> [OpenInstance] {
+        try Row.fetchAll(db, sql: """
+            SELECT i.id, i.run_id, p.name, i.worker_index, i.pid, i.start_ticks, i.started_at
+            FROM instances i JOIN programs p ON p.id = i.program_id
+            WHERE i.run_id = ? AND i.ended_at IS NULL ORDER BY i.id
+            """, arguments: [runID]).map { row in
+            OpenInstance(rowID: row[0], runID: row[1], program: row[2], workerIndex: row[3],
+                         identity: ProcessIdentity(pid: row[4], startTicks: UInt64(max(0, row[5] as Int64))),
+                         startedAt: Timestamp(milliseconds: row[6]))
+        }
     }
 
     /// Closes every earlier open run as `unclean`, inserts the new run, upserts the programs and pools
@@ -67,16 +105,7 @@ public struct RunRequest: Sendable {
                                     stoppedAt: Timestamp(milliseconds: stopped), bootID: boot))
             // Start ticks are only comparable within one boot: other boots' processes are gone.
             if let boot, let bootID, boot != bootID { continue }
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT i.id, i.run_id, p.name, i.worker_index, i.pid, i.start_ticks, i.started_at
-                FROM instances i JOIN programs p ON p.id = i.program_id
-                WHERE i.run_id = ? AND i.ended_at IS NULL ORDER BY i.id
-                """, arguments: [id])
-            for row in rows {
-                open.append(OpenInstance(rowID: row[0], runID: row[1], program: row[2], workerIndex: row[3],
-                                         identity: ProcessIdentity(pid: row[4], startTicks: UInt64(max(0, row[5] as Int64))),
-                                         startedAt: Timestamp(milliseconds: row[6])))
-            }
+            open += try Self.openInstances(of: id, db)
         }
         try db.execute(sql: """
             INSERT INTO runs (host, pid, version, config_path, config_hash, boot_id, started_at, start_ticks)
@@ -102,7 +131,7 @@ public struct RunRequest: Sendable {
             INSERT INTO program_config_generations (generation_id, program_id, config_json) VALUES (?, ?, ?)
             ON CONFLICT DO UPDATE SET config_json = excluded.config_json
             """)
-        for spec in specs {
+        for spec in encodedSpecs() {
             let programID = try Int64.fetchOne(program, arguments: [spec.name, spec.kind])!
             try config.execute(arguments: [programID, runID, spec.json])
             try generation.execute(arguments: [generationID, programID, spec.json])

@@ -159,7 +159,7 @@ extension Histd {
             // Before any program starts: stop what a dead histd of this database left running.
             let recovery = Recovery(markerKey: location.path,
                                     programs: Set(loaded.programs.map(\.name) + loaded.pools.map(\.name)), logger: logger)
-            recovery.run(openInstances: recorder.start?.openInstances ?? [], cgroups: resources.detected,
+            recovery.run(openInstances: recorder.leftovers ?? [], cgroups: resources.detected,
                          stop: loaded.supervisor.stopLeftovers, sink: recorder.sink)
             if let cgroups = resources.cgroups {
                 // Started before the engine, so stopped after it: the "histd-<pid>" parents are empty by then.

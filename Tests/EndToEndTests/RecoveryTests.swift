@@ -107,6 +107,61 @@ extension EndToEnd {
             print("recovery: \(Self.iterations) kill -9s, \(killedDuringPoolStart) during the pool start, \(db.events("leftover")) leftovers recorded")
         }
 
+        /// The next histd starts while another process holds the database's write lock. Its run cannot be
+        /// recorded yet, and it does not wait for that (the engine's events queue behind the run); it still
+        /// reads the dead run's open instance rows (reads go on under a write lock) and stops that process
+        /// as an `instance_row` leftover, not only as a marker find, and starts its own program, all while
+        /// the lock is held. Once the lock goes, the run, the closed run and the leftover are recorded.
+        @Test func aLockedDatabaseAtStartStillStopsTheDeadRunsInstances() throws {
+            let ws = try Workspace("recovery-locked")
+            defer { ws.cleanup() }
+            let config = try ws.write("l.toml", """
+                [supervisor]
+                db = "h.db"
+                log_dir = "logs"
+                snapshot_interval = "off"
+                scan_interval = "off"
+
+                [program.sleeper]
+                command = ["/bin/sleep", "1000"]
+                """)
+            let db = HistoryDB(path: ws.path("h.db"))
+            let first = try ws.runHistd(config: config, logName: "first.log")
+            try #require(E2E.waitUntil(30) { db.intOrZero("SELECT count(*) FROM instances WHERE ended_at IS NULL") == 1 },
+                         "\(ws.log("first.log"))")
+            let left = Int32(db.intOrZero("SELECT pid FROM instances WHERE ended_at IS NULL"))
+            first.kill9()
+            func alive(_ pid: Int32) -> Bool { Procfs.info(pid).map { $0.state != "Z" } ?? false }
+            try #require(alive(left), "the dead histd's sleeper should outlive it")
+            let locker = try DatabaseQueue(path: ws.path("h.db"))
+            defer { try? locker.close() }
+            var second: HistdProcess?
+            try locker.inDatabase { conn in
+                try conn.execute(sql: "BEGIN IMMEDIATE")
+                defer { try? conn.execute(sql: "COMMIT") }
+                let h = try ws.runHistd(config: config, logName: "second.log")
+                second = h
+                // All of it under the lock: the old sleeper stopped, a new one started by this histd.
+                #expect(E2E.waitUntil(30) { !alive(left) }, "\(ws.log("second.log"))")
+                #expect(E2E.waitUntil(30) { !Self.markedBy([h.pid]).isEmpty }, "\(ws.log("second.log"))")
+                #expect(db.events("leftover") == 0, "nothing can be recorded while the lock is held")
+            }
+            let h = try #require(second)
+            try #require(E2E.waitUntil(30) { db.events("leftover") == 1 }, "\(ws.log("second.log"))")
+            let detail: String? = try db.rows("SELECT detail FROM events WHERE kind = 16").first?["detail"]
+            #expect(detail?.contains("\"source\":\"instance_row\"") == true, "\(detail ?? "nil") \(ws.log("second.log"))")
+            #expect(detail?.contains("\"action\":\"stopped\"") == true, "\(detail ?? "nil")")
+            try #require(E2E.waitUntil(30) { ws.log("second.log").contains("recording to") }, "\(ws.log("second.log"))")
+            #expect(db.intOrZero("SELECT count(*) FROM runs WHERE stop_reason = 'unclean'") == 1)
+            #expect(db.intOrZero("SELECT count(*) FROM runs WHERE stopped_at IS NULL AND pid = ?", [h.pid]) == 1)
+            // The second run's supervisor_start comes before anything else of that run.
+            let firstOfRun = db.intOrZero("""
+                SELECT kind FROM events WHERE run_id = (SELECT id FROM runs WHERE pid = ?) ORDER BY id LIMIT 1
+                """, [h.pid])
+            #expect(firstOfRun == 13, "the run's first event is supervisor_start (kind 13), not kind \(firstOfRun)")
+            #expect(h.stop() == 0, "\(ws.log("second.log"))")
+        }
+
         static let cgroupsUsable: Bool = E2E.isRoot && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids")
 
         /// The dead histd's cgroups: their processes are stopped and the groups removed.

@@ -13,7 +13,7 @@ import TestThreads
         let store = try HistoryStore.open(path: dir.file("h.db"))
         // The database refuses writes (like a read-only or full disk at histd's start).
         try store.withWriteConnection { try $0.execute(sql: "PRAGMA query_only = 1") }
-        let request = try RunRequest(host: "testhost", pid: 4242, version: "0.1-test", configPath: "/etc/histd.toml",
+        let request = RunRequest(host: "testhost", pid: 4242, version: "0.1-test", configPath: "/etc/histd.toml",
                                      configHash: "abc", bootID: "boot-1",
                                      programs: [ProgramSpec(name: "web", command: ["/bin/true"])], pools: [], at: ts(0))
         let w = store.startWriter(beginning: request, options: .init(retryInitial: .milliseconds(5), retryMax: .milliseconds(50)))

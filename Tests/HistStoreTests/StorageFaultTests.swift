@@ -17,7 +17,7 @@ import TestThreads
     }
 
     func request(_ programs: [String] = ["web"]) throws -> RunRequest {
-        try RunRequest(host: "testhost", pid: 4242, version: "0.1-test", configPath: nil, configHash: "abc", bootID: "boot-1",
+        RunRequest(host: "testhost", pid: 4242, version: "0.1-test", configPath: nil, configHash: "abc", bootID: "boot-1",
                        programs: programs.map { ProgramSpec(name: $0, command: ["/bin/true"]) }, pools: [], at: ts(0))
     }
 
