@@ -79,6 +79,8 @@ extension EndToEnd {
                            "restart_delay_ms"]),
             ("events", ["id", "ts", "kind", "program_id", "instance_id", "value", "detail"]),
             ("operator_effects", ["instance_id", "effect", "run_id", "action_seq"]),
+            // Derived on both sides: the local writer's rollup (0007) and the central triggers' (central 0003).
+            ("crash_hours", ["hour", "program_id", "worker", "class", "exit_code", "signal", "crashes", "first_ms", "last_ms"]),
         ]
 
         static func lines(_ table: String, _ columns: [String]) -> String {
@@ -97,6 +99,8 @@ extension EndToEnd {
                 #expect(local == central, "\(table) differs: local-only \(Set(local).subtracting(central).prefix(3)), central-only \(Set(central).subtracting(local).prefix(3))",
                         sourceLocation: sourceLocation)
             }
+            // And the rollup the central triggers keep (0003) equals its definition over those rows.
+            try expectCrashHoursExact(pg, "with \(host)'s rows", sourceLocation: sourceLocation)
         }
 
         /// One history shipped, twice: the central rows equal the local ones, and fleet crashes (list and
@@ -171,7 +175,10 @@ extension EndToEnd {
             try Self.record(ws)
             let shipped = try Self.shipOnce(ws, pg, host: "h1")
             #expect(shipped.status == 0, "histd-ship failed: \(shipped.stderr)")
-            #expect(try pg.psql("SELECT string_agg(name, ',' ORDER BY name) FROM fleet_migrations") == "0001_init.sql,0002_report_columns_and_indexes.sql")
+            let all = try FileManager.default.contentsOfDirectory(atPath: E2E.root.appendingPathComponent("migrations/postgres").path)
+                .filter { $0.hasSuffix(".sql") }.sorted()
+            #expect(all.count >= 3 && all.first == "0001_init.sql", "\(all)")
+            #expect(try pg.psql("SELECT string_agg(name, ',' ORDER BY name) FROM fleet_migrations") == all.joined(separator: ","))
             try Self.expectSame(ws, pg, host: "h1")
             let local = try Self.json(try Self.histctl(["crashes", "--db", ws.path("h.db"), "--since", "1d", "--format", "json"]))
             let fleet = try Self.json(try Self.histctl(["crashes", "--db", pg.url, "--since", "1d", "--format", "json"]), dropHost: true)

@@ -1,0 +1,138 @@
+import Foundation
+import GRDB
+import HistModel
+import HistStore
+import HistTestSupport
+import Testing
+
+extension EndToEnd.FleetShip {
+    /// The central crash_hours rows defined from the raw central rows (migrations/postgres/0003_crash_hours.sql),
+    /// as `lines` text, for comparing with the table the triggers keep.
+    static let crashHoursColumns = ["host_id", "db_epoch", "hour", "program_id", "worker", "class", "exit_code", "signal",
+                                    "crashes", "first_ms", "last_ms"]
+    static let crashHoursDefinition = """
+        (SELECT i.host_id, i.db_epoch, i.ended_at - i.ended_at % 3600000 AS hour, i.program_id,
+                coalesce(i.worker_index, -1) AS worker, i.class, coalesce(i.exit_code, -1) AS exit_code,
+                coalesce(i.signal, 0) AS signal, count(*) AS crashes, min(i.ended_at) AS first_ms, max(i.ended_at) AS last_ms
+         FROM instances i
+         WHERE i.class IN ('crash', 'limit') AND i.ended_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.host_id = i.host_id AND f.db_epoch = i.db_epoch
+                                                              AND f.instance_id = i.id AND f.effect = 'ended')
+         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) d
+        """
+
+    /// The rollup the triggers keep equals its definition over the raw rows, row for row.
+    static func expectCrashHoursExact(_ pg: PostgresCluster, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let kept = try pg.records(lines("crash_hours", crashHoursColumns)).sorted()
+        let defined = try pg.records(lines(crashHoursDefinition, crashHoursColumns)).sorted()
+        #expect(kept == defined, "\(what): crash_hours differs from its definition: kept-only \(Set(kept).subtracting(defined).prefix(3)), defined-only \(Set(defined).subtracting(kept).prefix(3))",
+                sourceLocation: sourceLocation)
+    }
+
+    /// A history of several hours (generated, 6 programs with a pool) shipped: central crash_hours equals the
+    /// host's local crash_hours row for row, and fleet `crashes --summary` equals the local report for ranges
+    /// with whole hours and partial edges, read from the rollup. Then every way the rollup can change
+    /// centrally: an instance re-shipped unchanged, one that ended later as a crash, one corrected to a clean
+    /// exit, one that moves to another hour, an operator 'ended' effect arriving after its crash, a deleted
+    /// instance and a deleted effect; after each, the rollup equals its definition over the raw rows.
+    @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+    func crashHoursRollupIsExactAndTheSummaryReadsWholeHoursFromIt() throws {
+        let ws = try Workspace("fleet-crash-hours")
+        let pg = try PostgresCluster()
+        defer { ws.cleanup(); pg.remove() }
+        let path = ws.path("h.db")
+        let size = HistoryFixture.Size(programs: 6, poolEvery: 3, poolWorkers: 2, days: 0.25, cyclesPerDay: 2000,
+                                       snapshotEvery: .seconds(600), snapshotDays: 0.01, scanEvery: .seconds(600), seed: 5)
+        let end = Timestamp.now()
+        _ = try HistoryFixture.generate(at: path, size: size, end: end)
+        try HistoryStore.open(path: path, ship: .on).close()
+        let shipped = try Self.shipOnce(ws, pg, host: "h1")
+        #expect(shipped.status == 0, "histd-ship failed: \(shipped.stderr)")
+
+        let local = try DatabaseQueue(path: path)
+        let epoch = try local.read { try String.fetchOne($0, sql: "SELECT epoch FROM ship_epoch") } ?? "?"
+        let localColumns = ["hour", "program_id", "worker", "class", "exit_code", "signal", "crashes", "first_ms", "last_ms"]
+        let localRows = try local.read { try String.fetchAll($0, sql: Self.lines("crash_hours", localColumns)) }.sorted()
+        let centralRows = try pg.records(Self.lines("crash_hours", localColumns) + " WHERE host_id = 'h1' AND db_epoch = '\(epoch)'").sorted()
+        #expect(localRows.count > 6 * 4, "the fixture should span several hours of crashes: \(localRows.count) rollup rows")
+        #expect(centralRows == localRows, "central crash_hours differs from local: central-only \(Set(centralRows).subtracting(localRows).prefix(3)), local-only \(Set(localRows).subtracting(centralRows).prefix(3))")
+        try Self.expectCrashHoursExact(pg, "after the first shipment")
+
+        // Ranges: whole hours with partial edges, exactly whole hours, inside one hour, and one program.
+        let hour: Int64 = 3_600_000
+        let base = end.milliseconds - end.milliseconds % hour
+        let ranges: [(since: Int64, until: Int64, extra: [String])] = [
+            (base - 5 * hour + 123_456, end.milliseconds - 17_000, []),
+            (base - 4 * hour, base - hour, []),
+            (base - 2 * hour + 60_000, base - 2 * hour + 1_800_000, []),
+            (base - 5 * hour + 1, end.milliseconds, ["--program", "prog-001"]),
+            (base - 5 * hour + 1, end.milliseconds, ["--program", "pool-002.1"]),
+        ]
+        func iso(_ ms: Int64) -> String { Self.iso(Date(timeIntervalSince1970: Double(ms) / 1000)) }
+        var compared = 0
+        for r in ranges {
+            let args = ["crashes", "--summary", "--since", iso(r.since), "--until", iso(r.until), "--format", "json"] + r.extra
+            let l = try Self.json(try Self.histctl(args + ["--db", path]))
+            let f = try Self.json(try Self.histctl(args + ["--db", pg.url, "--host", "h1"]), dropHost: true)
+            #expect(!l.isEmpty, "no crashes locally in \(args)")
+            #expect(l == f, "fleet crashes --summary differs from local for \(args):\nlocal \(l)\nfleet \(f)")
+            compared += l.count
+        }
+        #expect(compared > 6, "\(compared) summary rows in all")
+
+        // Every kind of central change, each followed by the exactness check.
+        func crash(_ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) {
+            let row = try pg.psql("""
+                SELECT id || ',' || program_id || ',' || ended_at FROM instances WHERE host_id = 'h1' AND class = 'crash'
+                ORDER BY id OFFSET \(offset) LIMIT 1
+                """).split(separator: ",").compactMap { Int64($0) }
+            try #require(row.count == 3, "no crash at offset \(offset)")
+            return (row[0], row[1], row[2])
+        }
+        let reshipped = try Self.shipOnce(ws, pg, host: "h1")
+        #expect(reshipped.status == 0, "\(reshipped.stderr)")
+        let a = try crash(0), b = try crash(1), c = try crash(2), d = try crash(3), e = try crash(4)
+        _ = try pg.psql("UPDATE instances SET seq = seq WHERE host_id = 'h1'")
+        try Self.expectCrashHoursExact(pg, "after every instance was updated to the same state")
+        _ = try pg.psql("UPDATE instances SET class = 'exit', exit_code = 0 WHERE host_id = 'h1' AND id = \(a.id)")
+        try Self.expectCrashHoursExact(pg, "after a crash was corrected to a clean exit")
+        _ = try pg.psql("UPDATE instances SET ended_at = ended_at - 7200000 WHERE host_id = 'h1' AND id = \(b.id)")
+        try Self.expectCrashHoursExact(pg, "after a crash moved two hours earlier")
+        _ = try pg.psql("UPDATE instances SET ended_at = NULL, class = NULL WHERE host_id = 'h1' AND id = \(c.id)")
+        try Self.expectCrashHoursExact(pg, "after a crash was reopened")
+        _ = try pg.psql("UPDATE instances SET ended_at = \(c.endedAt + 1), class = 'limit' WHERE host_id = 'h1' AND id = \(c.id)")
+        try Self.expectCrashHoursExact(pg, "after the reopened instance ended as a limit kill")
+        _ = try pg.psql("""
+            INSERT INTO operator_effects (host_id, db_epoch, seq, instance_id, effect, run_id, action_seq)
+            SELECT host_id, db_epoch, 0, id, 'ended', run_id, 1 FROM instances WHERE host_id = 'h1' AND id = \(d.id)
+            """)
+        try Self.expectCrashHoursExact(pg, "after an operator 'ended' effect arrived for a counted crash")
+        _ = try pg.psql("DELETE FROM instances WHERE host_id = 'h1' AND id = \(e.id)")
+        try Self.expectCrashHoursExact(pg, "after a crash was deleted")
+        _ = try pg.psql("DELETE FROM operator_effects WHERE host_id = 'h1' AND instance_id = \(d.id)")
+        try Self.expectCrashHoursExact(pg, "after the effect was deleted")
+        // Many rows in one statement, as histd-ship's multi-row upserts and a fixture's INSERT ... SELECT do.
+        _ = try pg.psql("""
+            INSERT INTO instances SELECT 'h2', db_epoch, seq, id, run_id, program_id, worker_index, pid, start_ticks,
+                started_at, ended_at, exit_code, signal, core_dumped, class, uptime_ms, stderr_tail, restart_delay_ms
+            FROM instances WHERE host_id = 'h1'
+            """)
+        try Self.expectCrashHoursExact(pg, "after one INSERT ... SELECT copied the host")
+        _ = try pg.psql("UPDATE instances SET ended_at = ended_at + 1 WHERE host_id = 'h2' AND id % 7 = 0")
+        try Self.expectCrashHoursExact(pg, "after one UPDATE moved every seventh instance")
+        #expect(try pg.count("SELECT count(*) FROM crash_hours WHERE host_id = 'h2'") > 0)
+        // 0003 on a central database that already holds rows (an upgrade): its fill equals the definition too.
+        _ = try pg.psql("""
+            DROP TABLE crash_hours;
+            DROP TRIGGER crash_hours_instances_insert ON instances; DROP TRIGGER crash_hours_instances_update ON instances;
+            DROP TRIGGER crash_hours_instances_delete ON instances; DROP TRIGGER crash_hours_effects_insert ON operator_effects;
+            DROP TRIGGER crash_hours_effects_delete ON operator_effects;
+            DROP FUNCTION crash_hours_recompute, crash_hours_instances_insert, crash_hours_instances_update,
+                          crash_hours_instances_delete, crash_hours_effects_change;
+            """)
+        _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0003_crash_hours.sql"), encoding: .utf8))
+        #expect(try pg.count("SELECT count(*) FROM crash_hours") > 0)
+        try Self.expectCrashHoursExact(pg, "after 0003 filled the rollup from rows already central")
+        print("fleet crash_hours: \(localRows.count) rollup rows per host, \(compared) summary rows compared")
+    }
+}
