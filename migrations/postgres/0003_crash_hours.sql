@@ -68,33 +68,41 @@ BEGIN
 END $$;
 
 -- Updated instance rows (histd-ship's upserts: an instance shipped at its start, then at its end; or the
--- same state again). Same state: nothing. Starts to count: added. Stops counting or moves: recomputed.
+-- same state again). Each row's contribution before (-1) and after (+1) is summed per instance and outcome,
+-- a hash aggregate with no join (transition tables have no statistics: a join of the two planned as a
+-- nested loop, 2.8 M comparisons for one 1,666-row statement, and cut shipping from 33 k to 13 k events/s).
+-- Same state: the two cancel. Starts to count: added. Stops counting or moves: its slice is recomputed.
 CREATE FUNCTION crash_hours_instances_update() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE h text[]; e text[]; p bigint[]; hr bigint[];
 BEGIN
     -- The slices a changed row leaves (it counted before, and not with the same outcome and time now).
-    SELECT array_agg(o.host_id), array_agg(o.db_epoch), array_agg(o.program_id), array_agg(o.ended_at - o.ended_at % 3600000)
+    SELECT array_agg(d.host_id), array_agg(d.db_epoch), array_agg(d.program_id), array_agg(d.ended_at - d.ended_at % 3600000)
       INTO h, e, p, hr
-    FROM old_rows o JOIN new_rows n ON n.host_id = o.host_id AND n.db_epoch = o.db_epoch AND n.id = o.id
-    WHERE o.class IN ('crash', 'limit') AND o.ended_at IS NOT NULL
-      AND (n.class IS DISTINCT FROM o.class OR n.ended_at IS DISTINCT FROM o.ended_at OR n.program_id <> o.program_id
-           OR n.worker_index IS DISTINCT FROM o.worker_index OR n.exit_code IS DISTINCT FROM o.exit_code
-           OR n.signal IS DISTINCT FROM o.signal);
+    FROM (SELECT x.host_id, x.db_epoch, x.program_id, x.ended_at
+          FROM (SELECT n.host_id, n.db_epoch, n.id, n.program_id, n.worker_index, n.class, n.exit_code, n.signal, n.ended_at, 1 AS w
+                FROM new_rows n WHERE n.class IN ('crash', 'limit') AND n.ended_at IS NOT NULL
+                UNION ALL
+                SELECT o.host_id, o.db_epoch, o.id, o.program_id, o.worker_index, o.class, o.exit_code, o.signal, o.ended_at, -1
+                FROM old_rows o WHERE o.class IN ('crash', 'limit') AND o.ended_at IS NOT NULL) x
+          GROUP BY x.host_id, x.db_epoch, x.id, x.program_id, x.worker_index, x.class, x.exit_code, x.signal, x.ended_at
+          HAVING sum(x.w) < 0) d;
     -- The rows that start to count, outside those slices (a recomputed slice reads them from instances).
     INSERT INTO crash_hours AS c (host_id, db_epoch, hour, program_id, worker, class, exit_code, signal, crashes, first_ms, last_ms)
-    SELECT n.host_id, n.db_epoch, n.ended_at - n.ended_at % 3600000, n.program_id, coalesce(n.worker_index, -1), n.class,
-           coalesce(n.exit_code, -1), coalesce(n.signal, 0), count(*), min(n.ended_at), max(n.ended_at)
-    FROM new_rows n JOIN old_rows o ON o.host_id = n.host_id AND o.db_epoch = n.db_epoch AND o.id = n.id
-    WHERE n.class IN ('crash', 'limit') AND n.ended_at IS NOT NULL
-      AND NOT (o.class IN ('crash', 'limit') AND o.ended_at IS NOT NULL
-               AND n.class = o.class AND n.ended_at = o.ended_at AND n.program_id = o.program_id
-               AND n.worker_index IS NOT DISTINCT FROM o.worker_index AND n.exit_code IS NOT DISTINCT FROM o.exit_code
-               AND n.signal IS NOT DISTINCT FROM o.signal)
-      AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.host_id = n.host_id AND f.db_epoch = n.db_epoch
-                                                         AND f.instance_id = n.id AND f.effect = 'ended')
-      AND NOT EXISTS (SELECT 1 FROM unnest(h, e, p, hr) AS s(host_id, db_epoch, program_id, hour)
-                       WHERE s.host_id = n.host_id AND s.db_epoch = n.db_epoch AND s.program_id = n.program_id
-                         AND s.hour = n.ended_at - n.ended_at % 3600000)
+    SELECT a.host_id, a.db_epoch, a.ended_at - a.ended_at % 3600000, a.program_id, coalesce(a.worker_index, -1), a.class,
+           coalesce(a.exit_code, -1), coalesce(a.signal, 0), count(*), min(a.ended_at), max(a.ended_at)
+    FROM (SELECT x.host_id, x.db_epoch, x.id, x.program_id, x.worker_index, x.class, x.exit_code, x.signal, x.ended_at
+          FROM (SELECT n.host_id, n.db_epoch, n.id, n.program_id, n.worker_index, n.class, n.exit_code, n.signal, n.ended_at, 1 AS w
+                FROM new_rows n WHERE n.class IN ('crash', 'limit') AND n.ended_at IS NOT NULL
+                UNION ALL
+                SELECT o.host_id, o.db_epoch, o.id, o.program_id, o.worker_index, o.class, o.exit_code, o.signal, o.ended_at, -1
+                FROM old_rows o WHERE o.class IN ('crash', 'limit') AND o.ended_at IS NOT NULL) x
+          GROUP BY x.host_id, x.db_epoch, x.id, x.program_id, x.worker_index, x.class, x.exit_code, x.signal, x.ended_at
+          HAVING sum(x.w) > 0) a
+    WHERE NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.host_id = a.host_id AND f.db_epoch = a.db_epoch
+                                                         AND f.instance_id = a.id AND f.effect = 'ended')
+      AND (h IS NULL OR NOT EXISTS (SELECT 1 FROM unnest(h, e, p, hr) AS s(host_id, db_epoch, program_id, hour)
+                                     WHERE s.host_id = a.host_id AND s.db_epoch = a.db_epoch AND s.program_id = a.program_id
+                                       AND s.hour = a.ended_at - a.ended_at % 3600000))
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
     ON CONFLICT (hour, host_id, db_epoch, program_id, worker, class, exit_code, signal) DO UPDATE
        SET crashes = c.crashes + EXCLUDED.crashes, first_ms = least(c.first_ms, EXCLUDED.first_ms),
