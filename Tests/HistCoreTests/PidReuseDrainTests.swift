@@ -72,13 +72,21 @@ import HistTestSupport
             let (escaper, member) = (pids[0], pids[1])
             stray(member)
             stray(escaper)
-            // The member dies at SIGTERM; the escaper holds the drain open.
-            #expect(await sink.waitFor(.seconds(30)) { $0.contains { $0.swept?.identity.pid == member } })
+            // The member is often gone by now. Alive as the member means: in the leader's session and not a
+            // zombie (a process that reused its number later is in another session: no stranger exists yet).
+            func memberAlive() -> Bool { ProcFS().stat(member).map { $0.session == leader && $0.state != "Z" } ?? false }
+            // The member dies at SIGTERM; the escaper holds the drain open. The leader's number is free from
+            // the moment the member is gone (a live process's session id keeps its number from being reused),
+            // so the stranger takes it at once: every moment between is a chance for a process of another
+            // suite to be handed that number (CI saw 200 attempts fail behind a wait for the sweep's record).
+            #expect(await sink.waitFor(.seconds(30)) { _ in !memberAlive() })
             #expect(isAlive(escaper))
 
             // A stranger takes the leader's pid, makes it a session id and forks into it.
             var stranger: Int32 = -1
-            for _ in 0..<200 where stranger != leader {
+            var attempts = 0
+            let deadline = MonotonicInstant.now().adding(.seconds(30))
+            while stranger != leader && MonotonicInstant.now() < deadline && attempts < 500 {
                 if stranger > 0 {
                     // A stranger that missed the pid: its whole group (setsid made it the leader; its pid, not
                     // reaped yet, cannot name another group), or its `sleep 1000` outlives the test holding
@@ -87,12 +95,23 @@ import HistTestSupport
                     kill(stranger, SIGKILL)
                     var st: Int32 = 0
                     waitpid(stranger, &st, 0)
+                    stranger = -1
                 }
+                // Someone else holds the number (another suite's process got it first): wait for it to end
+                // rather than spawn strangers that cannot get it.
+                if kill(leader, 0) == 0 || errno != ESRCH { usleep(20_000); continue }
+                attempts += 1
                 stranger = Self.spawnAt(pid: leader, ["/usr/bin/setsid", "/bin/sh", "-c",
                                                       "sleep 1000 & echo $! > \(dir.path)/stranger.tmp; mv \(dir.path)/stranger.tmp \(dir.path)/stranger; wait"])
                 if stranger > 0 { stray(stranger) }
             }
-            try #require(stranger == leader, "could not get pid \(leader) for the stranger")
+            if stranger > 0 && stranger != leader {
+                kill(-stranger, SIGKILL)
+                kill(stranger, SIGKILL)
+            }
+            // The member's end is recorded as a sweep of this drain.
+            #expect(await sink.waitFor(.seconds(30)) { $0.contains { $0.swept?.identity.pid == member } })
+            try #require(stranger == leader, "could not get pid \(leader) for the stranger in \(attempts) attempts (held by: \(ProcFS().stat(leader).map { "\($0)" } ?? "nobody"))")
             #expect(await sink.waitFor(.seconds(30)) { _ in dir.read(dir.path + "/stranger") != nil })
             let strangersChild = try #require(OwnershipTests.pids(dir.read(dir.path + "/stranger")).first)
             stray(strangersChild)
