@@ -92,34 +92,31 @@ extension EndToEnd.FleetShip {
         let reshipped = try Self.shipOnce(ws, pg, host: "h1")
         #expect(reshipped.status == 0, "\(reshipped.stderr)")
         let a = try crash(0), b = try crash(1), c = try crash(2), d = try crash(3), e = try crash(4)
-        _ = try pg.psql("UPDATE instances SET seq = seq WHERE host_id = 'h1'")
-        try Self.expectCrashHoursExact(pg, "after every instance was updated to the same state")
-        _ = try pg.psql("UPDATE instances SET class = 'exit', exit_code = 0 WHERE host_id = 'h1' AND id = \(a.id)")
-        try Self.expectCrashHoursExact(pg, "after a crash was corrected to a clean exit")
-        _ = try pg.psql("UPDATE instances SET ended_at = ended_at - 7200000 WHERE host_id = 'h1' AND id = \(b.id)")
-        try Self.expectCrashHoursExact(pg, "after a crash moved two hours earlier")
-        _ = try pg.psql("UPDATE instances SET ended_at = NULL, class = NULL WHERE host_id = 'h1' AND id = \(c.id)")
-        try Self.expectCrashHoursExact(pg, "after a crash was reopened")
-        _ = try pg.psql("UPDATE instances SET ended_at = \(c.endedAt + 1), class = 'limit' WHERE host_id = 'h1' AND id = \(c.id)")
-        try Self.expectCrashHoursExact(pg, "after the reopened instance ended as a limit kill")
-        _ = try pg.psql("""
-            INSERT INTO operator_effects (host_id, db_epoch, seq, instance_id, effect, run_id, action_seq)
-            SELECT host_id, db_epoch, 0, id, 'ended', run_id, 1 FROM instances WHERE host_id = 'h1' AND id = \(d.id)
-            """)
-        try Self.expectCrashHoursExact(pg, "after an operator 'ended' effect arrived for a counted crash")
-        _ = try pg.psql("DELETE FROM instances WHERE host_id = 'h1' AND id = \(e.id)")
-        try Self.expectCrashHoursExact(pg, "after a crash was deleted")
-        _ = try pg.psql("DELETE FROM operator_effects WHERE host_id = 'h1' AND instance_id = \(d.id)")
-        try Self.expectCrashHoursExact(pg, "after the effect was deleted")
-        // Many rows in one statement, as histd-ship's multi-row upserts and a fixture's INSERT ... SELECT do.
-        _ = try pg.psql("""
-            INSERT INTO instances SELECT 'h2', db_epoch, seq, id, run_id, program_id, worker_index, pid, start_ticks,
-                started_at, ended_at, exit_code, signal, core_dumped, class, uptime_ms, stderr_tail, restart_delay_ms
-            FROM instances WHERE host_id = 'h1'
-            """)
-        try Self.expectCrashHoursExact(pg, "after one INSERT ... SELECT copied the host")
-        _ = try pg.psql("UPDATE instances SET ended_at = ended_at + 1 WHERE host_id = 'h2' AND id % 7 = 0")
-        try Self.expectCrashHoursExact(pg, "after one UPDATE moved every seventh instance")
+        let changes: [(what: String, sql: String)] = [
+            ("every instance updated to the same state", "UPDATE instances SET seq = seq WHERE host_id = 'h1'"),
+            ("a crash corrected to a clean exit", "UPDATE instances SET class = 'exit', exit_code = 0 WHERE host_id = 'h1' AND id = \(a.id)"),
+            ("a crash moved two hours earlier", "UPDATE instances SET ended_at = ended_at - 7200000 WHERE host_id = 'h1' AND id = \(b.id)"),
+            ("a crash reopened", "UPDATE instances SET ended_at = NULL, class = NULL WHERE host_id = 'h1' AND id = \(c.id)"),
+            ("the reopened instance ended as a limit kill",
+             "UPDATE instances SET ended_at = \(c.endedAt + 1), class = 'limit' WHERE host_id = 'h1' AND id = \(c.id)"),
+            ("an operator 'ended' effect arrived for a counted crash", """
+             INSERT INTO operator_effects (host_id, db_epoch, seq, instance_id, effect, run_id, action_seq)
+             SELECT host_id, db_epoch, 0, id, 'ended', run_id, 1 FROM instances WHERE host_id = 'h1' AND id = \(d.id)
+             """),
+            ("a crash deleted", "DELETE FROM instances WHERE host_id = 'h1' AND id = \(e.id)"),
+            ("the effect deleted", "DELETE FROM operator_effects WHERE host_id = 'h1' AND instance_id = \(d.id)"),
+            // Many rows in one statement, as histd-ship's multi-row upserts and a fixture's INSERT ... SELECT do.
+            ("one INSERT ... SELECT copied the host", """
+             INSERT INTO instances SELECT 'h2', db_epoch, seq, id, run_id, program_id, worker_index, pid, start_ticks,
+                 started_at, ended_at, exit_code, signal, core_dumped, class, uptime_ms, stderr_tail, restart_delay_ms
+             FROM instances WHERE host_id = 'h1'
+             """),
+            ("one UPDATE moved every seventh instance", "UPDATE instances SET ended_at = ended_at + 1 WHERE host_id = 'h2' AND id % 7 = 0"),
+        ]
+        for change in changes {
+            _ = try pg.psql(change.sql)
+            try Self.expectCrashHoursExact(pg, "after \(change.what)")
+        }
         #expect(try pg.count("SELECT count(*) FROM crash_hours WHERE host_id = 'h2'") > 0)
         // 0003 on a central database that already holds rows (an upgrade): its fill equals the definition too.
         _ = try pg.psql("""

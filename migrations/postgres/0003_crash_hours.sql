@@ -75,38 +75,38 @@ END $$;
 CREATE FUNCTION crash_hours_instances_update() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE h text[]; e text[]; p bigint[]; hr bigint[];
 BEGIN
-    -- The slices a changed row leaves (it counted before, and not with the same outcome and time now).
-    SELECT array_agg(d.host_id), array_agg(d.db_epoch), array_agg(d.program_id), array_agg(d.ended_at - d.ended_at % 3600000)
-      INTO h, e, p, hr
-    FROM (SELECT x.host_id, x.db_epoch, x.program_id, x.ended_at
-          FROM (SELECT n.host_id, n.db_epoch, n.id, n.program_id, n.worker_index, n.class, n.exit_code, n.signal, n.ended_at, 1 AS w
-                FROM new_rows n WHERE n.class IN ('crash', 'limit') AND n.ended_at IS NOT NULL
-                UNION ALL
-                SELECT o.host_id, o.db_epoch, o.id, o.program_id, o.worker_index, o.class, o.exit_code, o.signal, o.ended_at, -1
-                FROM old_rows o WHERE o.class IN ('crash', 'limit') AND o.ended_at IS NOT NULL) x
-          GROUP BY x.host_id, x.db_epoch, x.id, x.program_id, x.worker_index, x.class, x.exit_code, x.signal, x.ended_at
-          HAVING sum(x.w) < 0) d;
+    WITH d AS (
+        SELECT x.host_id, x.db_epoch, x.id, x.program_id, x.worker_index, x.class, x.exit_code, x.signal, x.ended_at,
+               sum(x.w) AS w
+        FROM (SELECT n.host_id, n.db_epoch, n.id, n.program_id, n.worker_index, n.class, n.exit_code, n.signal, n.ended_at, 1 AS w
+              FROM new_rows n WHERE n.class IN ('crash', 'limit') AND n.ended_at IS NOT NULL
+              UNION ALL
+              SELECT o.host_id, o.db_epoch, o.id, o.program_id, o.worker_index, o.class, o.exit_code, o.signal, o.ended_at, -1
+              FROM old_rows o WHERE o.class IN ('crash', 'limit') AND o.ended_at IS NOT NULL) x
+        GROUP BY x.host_id, x.db_epoch, x.id, x.program_id, x.worker_index, x.class, x.exit_code, x.signal, x.ended_at
+        HAVING sum(x.w) <> 0
+    ),
+    -- The (program, hour) slices a changed row leaves (it counted before, not with the same outcome and time now).
+    r AS (SELECT DISTINCT host_id, db_epoch, program_id, ended_at - ended_at % 3600000 AS hour FROM d WHERE w < 0),
     -- The rows that start to count, outside those slices (a recomputed slice reads them from instances).
-    INSERT INTO crash_hours AS c (host_id, db_epoch, hour, program_id, worker, class, exit_code, signal, crashes, first_ms, last_ms)
-    SELECT a.host_id, a.db_epoch, a.ended_at - a.ended_at % 3600000, a.program_id, coalesce(a.worker_index, -1), a.class,
-           coalesce(a.exit_code, -1), coalesce(a.signal, 0), count(*), min(a.ended_at), max(a.ended_at)
-    FROM (SELECT x.host_id, x.db_epoch, x.id, x.program_id, x.worker_index, x.class, x.exit_code, x.signal, x.ended_at
-          FROM (SELECT n.host_id, n.db_epoch, n.id, n.program_id, n.worker_index, n.class, n.exit_code, n.signal, n.ended_at, 1 AS w
-                FROM new_rows n WHERE n.class IN ('crash', 'limit') AND n.ended_at IS NOT NULL
-                UNION ALL
-                SELECT o.host_id, o.db_epoch, o.id, o.program_id, o.worker_index, o.class, o.exit_code, o.signal, o.ended_at, -1
-                FROM old_rows o WHERE o.class IN ('crash', 'limit') AND o.ended_at IS NOT NULL) x
-          GROUP BY x.host_id, x.db_epoch, x.id, x.program_id, x.worker_index, x.class, x.exit_code, x.signal, x.ended_at
-          HAVING sum(x.w) > 0) a
-    WHERE NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.host_id = a.host_id AND f.db_epoch = a.db_epoch
-                                                         AND f.instance_id = a.id AND f.effect = 'ended')
-      AND (h IS NULL OR NOT EXISTS (SELECT 1 FROM unnest(h, e, p, hr) AS s(host_id, db_epoch, program_id, hour)
-                                     WHERE s.host_id = a.host_id AND s.db_epoch = a.db_epoch AND s.program_id = a.program_id
-                                       AND s.hour = a.ended_at - a.ended_at % 3600000))
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-    ON CONFLICT (hour, host_id, db_epoch, program_id, worker, class, exit_code, signal) DO UPDATE
-       SET crashes = c.crashes + EXCLUDED.crashes, first_ms = least(c.first_ms, EXCLUDED.first_ms),
-           last_ms = greatest(c.last_ms, EXCLUDED.last_ms);
+    added AS (
+        INSERT INTO crash_hours AS c (host_id, db_epoch, hour, program_id, worker, class, exit_code, signal, crashes, first_ms, last_ms)
+        SELECT a.host_id, a.db_epoch, a.ended_at - a.ended_at % 3600000, a.program_id, coalesce(a.worker_index, -1), a.class,
+               coalesce(a.exit_code, -1), coalesce(a.signal, 0), count(*), min(a.ended_at), max(a.ended_at)
+        FROM d a
+        WHERE a.w > 0
+          AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.host_id = a.host_id AND f.db_epoch = a.db_epoch
+                                                             AND f.instance_id = a.id AND f.effect = 'ended')
+          AND NOT EXISTS (SELECT 1 FROM r WHERE r.host_id = a.host_id AND r.db_epoch = a.db_epoch AND r.program_id = a.program_id
+                                            AND r.hour = a.ended_at - a.ended_at % 3600000)
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+        ON CONFLICT (hour, host_id, db_epoch, program_id, worker, class, exit_code, signal) DO UPDATE
+           SET crashes = c.crashes + EXCLUDED.crashes, first_ms = least(c.first_ms, EXCLUDED.first_ms),
+               last_ms = greatest(c.last_ms, EXCLUDED.last_ms)
+        RETURNING 1
+    )
+    SELECT array_agg(host_id), array_agg(db_epoch), array_agg(program_id), array_agg(hour) INTO h, e, p, hr FROM r;
+    -- After the statement above, whose INSERT has run: a recompute then reads its rows as they are now.
     IF h IS NOT NULL THEN PERFORM crash_hours_recompute(h, e, p, hr); END IF;
     RETURN NULL;
 END $$;
