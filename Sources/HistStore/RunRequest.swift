@@ -82,7 +82,9 @@ public struct RunRequest: Sendable {
     /// Closes every earlier open run as `unclean`, inserts the new run, upserts the programs and pools
     /// with their config, and writes `supervisor_start`. Inside the caller's transaction. `detectedAt`:
     /// now (later than `startedAt` when the writer could only record the start late).
-    func begin(_ db: Database, detectedAt: Timestamp) throws -> RunStart {
+    /// `specs`: `encodedSpecs()`, encoded once by a caller that retries (the writer, while the file is
+    /// unwritable), nil to encode here.
+    func begin(_ db: Database, detectedAt: Timestamp, specs: [(name: String, kind: String, json: String)]? = nil) throws -> RunStart {
         var closed: [ClosedRun] = []
         var open: [OpenInstance] = []
         let openRuns = try Row.fetchAll(db, sql: "SELECT id, pid, started_at, boot_id FROM runs WHERE stopped_at IS NULL ORDER BY id")
@@ -131,7 +133,7 @@ public struct RunRequest: Sendable {
             INSERT INTO program_config_generations (generation_id, program_id, config_json) VALUES (?, ?, ?)
             ON CONFLICT DO UPDATE SET config_json = excluded.config_json
             """)
-        for spec in encodedSpecs() {
+        for spec in specs ?? encodedSpecs() {
             let programID = try Int64.fetchOne(program, arguments: [spec.name, spec.kind])!
             try config.execute(arguments: [programID, runID, spec.json])
             try generation.execute(arguments: [generationID, programID, spec.json])

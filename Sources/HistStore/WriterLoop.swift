@@ -20,6 +20,8 @@ struct WriterLoop {
     /// The run still to be recorded: the writer's first item. Until it commits nothing else is written
     /// (items wait in `retained`, bounded by `retainLimit`), so no row of the run lacks its run id.
     var pendingRun: RunRequest?
+    /// The pending run's program configs as JSON, encoded at its first attempt and kept for the retries.
+    var pendingSpecs: [(name: String, kind: String, json: String)]?
     let onRunBegun: (RunStart) -> Void
     /// The run to record again in a new file if the database is deleted or replaced.
     let runRequest: RunRequest?
@@ -193,12 +195,14 @@ struct WriterLoop {
     /// without its run, nothing of this histd can be written.
     mutating func beginRun() -> Bool {
         guard let request = pendingRun else { return true }
+        if pendingSpecs == nil { pendingSpecs = request.encodedSpecs() }
+        let specs = pendingSpecs
         do {
             let health = self.health
             let start = try slot.openIfNeeded().inDatabase { db in
                 var start: RunStart?
                 try db.inTransaction(.immediate) {
-                    start = try request.begin(db, detectedAt: .now())
+                    start = try request.begin(db, detectedAt: .now(), specs: specs)
                     try health.writeOutage(db, runID: start!.runID, nowMs: Timestamp.now().milliseconds,
                                            dropped: queue.droppedTotal)
                     return .commit
@@ -207,6 +211,7 @@ struct WriterLoop {
             }
             noteCommitted(gapWritten: false)
             pendingRun = nil
+            pendingSpecs = nil
             session.runID = start.runID
             onRunBegun(start)
             return true
