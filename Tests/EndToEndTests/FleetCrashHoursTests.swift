@@ -124,8 +124,9 @@ extension EndToEnd.FleetShip {
             DROP TRIGGER crash_hours_instances_insert ON instances; DROP TRIGGER crash_hours_instances_update ON instances;
             DROP TRIGGER crash_hours_instances_delete ON instances; DROP TRIGGER crash_hours_effects_insert ON operator_effects;
             DROP TRIGGER crash_hours_effects_delete ON operator_effects;
-            DROP FUNCTION crash_hours_recompute, crash_hours_instances_insert, crash_hours_instances_update,
-                          crash_hours_instances_delete, crash_hours_effects_change;
+            DROP FUNCTION crash_hours_recompute_instances, crash_hours_recompute, crash_hours_instances_insert,
+                          crash_hours_instances_update, crash_hours_instances_delete, crash_hours_effects_insert,
+                          crash_hours_effects_delete;
             """)
         _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0003_crash_hours.sql"), encoding: .utf8))
         #expect(try pg.count("SELECT count(*) FROM crash_hours") > 0)

@@ -122,22 +122,28 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Recomputes the slices of the crashes named by (host, epoch, instance id); names of other rows are ignored.
+CREATE FUNCTION crash_hours_recompute_instances(hosts text[], epochs text[], ids bigint[]) RETURNS void
+LANGUAGE sql AS $$
+    SELECT crash_hours_recompute(array_agg(i.host_id), array_agg(i.db_epoch), array_agg(i.program_id),
+                                 array_agg(i.ended_at - i.ended_at % 3600000))
+    FROM unnest(hosts, epochs, ids) AS f(host_id, db_epoch, id)
+    JOIN instances i ON i.host_id = f.host_id AND i.db_epoch = f.db_epoch AND i.id = f.id
+    WHERE i.class IN ('crash', 'limit') AND i.ended_at IS NOT NULL
+    HAVING count(*) > 0;
+$$;
+
 -- operator_effects 'ended' rows added or deleted: the slices of the crashes they name are recomputed.
-CREATE FUNCTION crash_hours_effects_change() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE h text[]; e text[]; p bigint[]; hr bigint[];
+CREATE FUNCTION crash_hours_effects_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(i.host_id), array_agg(i.db_epoch), array_agg(i.program_id), array_agg(i.ended_at - i.ended_at % 3600000)
-          INTO h, e, p, hr
-        FROM new_rows f JOIN instances i ON i.host_id = f.host_id AND i.db_epoch = f.db_epoch AND i.id = f.instance_id
-        WHERE f.effect = 'ended' AND i.class IN ('crash', 'limit') AND i.ended_at IS NOT NULL;
-    ELSE
-        SELECT array_agg(i.host_id), array_agg(i.db_epoch), array_agg(i.program_id), array_agg(i.ended_at - i.ended_at % 3600000)
-          INTO h, e, p, hr
-        FROM old_rows f JOIN instances i ON i.host_id = f.host_id AND i.db_epoch = f.db_epoch AND i.id = f.instance_id
-        WHERE f.effect = 'ended' AND i.class IN ('crash', 'limit') AND i.ended_at IS NOT NULL;
-    END IF;
-    IF h IS NOT NULL THEN PERFORM crash_hours_recompute(h, e, p, hr); END IF;
+    PERFORM crash_hours_recompute_instances(array_agg(host_id), array_agg(db_epoch), array_agg(instance_id))
+    FROM new_rows WHERE effect = 'ended';
+    RETURN NULL;
+END $$;
+CREATE FUNCTION crash_hours_effects_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM crash_hours_recompute_instances(array_agg(host_id), array_agg(db_epoch), array_agg(instance_id))
+    FROM old_rows WHERE effect = 'ended';
     RETURN NULL;
 END $$;
 
@@ -150,9 +156,9 @@ CREATE TRIGGER crash_hours_instances_update AFTER UPDATE ON instances
 CREATE TRIGGER crash_hours_instances_delete AFTER DELETE ON instances
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crash_hours_instances_delete();
 CREATE TRIGGER crash_hours_effects_insert AFTER INSERT ON operator_effects
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crash_hours_effects_change();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crash_hours_effects_insert();
 CREATE TRIGGER crash_hours_effects_delete AFTER DELETE ON operator_effects
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crash_hours_effects_change();
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crash_hours_effects_delete();
 
 -- The rows for what is central already.
 INSERT INTO crash_hours (host_id, db_epoch, hour, program_id, worker, class, exit_code, signal, crashes, first_ms, last_ms)
