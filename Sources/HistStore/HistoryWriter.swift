@@ -93,6 +93,8 @@ public final class HistoryWriter: HistorySink, Sendable {
         init(_ runID: Int64?) { state = Mutex((runID, nil)) }
     }
     private let begun: Begun
+    /// Wakes the writer when the database's name changes (DatabaseFileWatch); nil without file checks.
+    private let fileWatch: DatabaseFileWatch?
 
     init(slot: DatabaseSlot, run: Run, options: Options, onCommit: (@Sendable (UInt64) -> Void)? = nil,
          onRunBegun: (@Sendable (RunStart) -> Void)? = nil) {
@@ -100,8 +102,11 @@ public final class HistoryWriter: HistorySink, Sendable {
         self.options = options
         if case .begun(let id) = run { begun = Begun(id) } else { begun = Begun(nil) }
         let queue = self.queue, finished = self.finished, begun = self.begun
+        let fileWatch = options.fileCheckEvery > .zero
+            ? DatabaseFileWatch(path: slot.path) { queue.requestFileCheck(atMs: $0) } : nil
+        self.fileWatch = fileWatch
         let thread = Thread.named("histd-writer") {
-            var loop = WriterLoop(slot: slot, queue: queue, run: run, options: options) { start in
+            var loop = WriterLoop(slot: slot, queue: queue, run: run, options: options, fileWatch: fileWatch) { start in
                 begun.state.withLock { $0 = (start.runID, start) }
                 onRunBegun?(start)
             }
@@ -157,7 +162,10 @@ public final class HistoryWriter: HistorySink, Sendable {
         queue.stop()
         finished.wait()
         finished.signal() // let a concurrent close() return too
+        fileWatch?.stop()
     }
+
+    deinit { fileWatch?.stop() }
 
     /// A snapshot of the counters.
     public var stats: WriterStats { queue.stats }

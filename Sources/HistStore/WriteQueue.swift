@@ -20,6 +20,8 @@ final class WriteQueue: Sendable {
         /// A gap handed to the writer for the current transaction.
         var gapInFlight = false
         var stats = WriterStats()
+        /// The first change of the database's name that `DatabaseFileWatch` saw since the writer last checked.
+        var fileEventMs: Int64?
     }
 
     let capacity: Int
@@ -63,16 +65,17 @@ final class WriteQueue: Sendable {
     /// are swapped: the writer gets the items without copying them, and the queue gets the writer's
     /// emptied buffer, whose capacity the next round of `push`es reuses (no reallocation under the lock).
     func take(into buffer: inout [WriteItem], timeout: Duration?) -> Bool {
-        let (got, stopping) = state.withLock { s -> (Bool, Bool) in
+        let (wait, stopping) = state.withLock { s -> (Bool, Bool) in
             if !s.items.isEmpty {
                 WriteQueue.move(&s.items, into: &buffer)
-                return (true, s.stopping)
+                return (false, s.stopping)
             }
-            if s.stopping || timeout == .zero { return (false, s.stopping) }
+            // A name change the writer has not checked yet: back at once, as for an item.
+            if s.stopping || timeout == .zero || s.fileEventMs != nil { return (false, s.stopping) }
             s.writerWaiting = true
-            return (false, false)
+            return (true, false)
         }
-        if got || stopping || timeout == .zero { return stopping }
+        if !wait { return stopping }
         if let timeout {
             _ = wake.wait(timeout: .now() + .nanoseconds(Int(max(0, timeout.nanoseconds))))
         } else {
@@ -92,6 +95,25 @@ final class WriteQueue: Sendable {
             // Items kept from a failed write come first (rare: only while the database is unwritable).
             buffer.append(contentsOf: items)
             items.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// `DatabaseFileWatch`'s thread: the database's name changed at `atMs`; wakes an idle writer to
+    /// check the file now. The earliest unchecked change is kept: the file was in place until then.
+    func requestFileCheck(atMs: Int64) {
+        let signal = state.withLock { s -> Bool in
+            s.fileEventMs = min(s.fileEventMs ?? atMs, atMs)
+            defer { s.writerWaiting = false }
+            return s.writerWaiting
+        }
+        if signal { wake.signal() }
+    }
+
+    /// Writer side: the time of a name change not yet checked, cleared by the call.
+    func takeFileCheckRequest() -> Int64? {
+        state.withLock { s in
+            defer { s.fileEventMs = nil }
+            return s.fileEventMs
         }
     }
 

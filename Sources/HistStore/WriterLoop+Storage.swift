@@ -9,26 +9,36 @@ extension WriterLoop {
         return min(a, b)
     }
 
+    /// How long an idle writer may sleep before its next check of the file. While `DatabaseFileWatch`
+    /// reports the folder's changes, only the backstop: a change wakes the writer through the queue.
     func untilNextFileCheck() -> Duration? {
         guard options.fileCheckEvery > .zero else { return nil }
         let now = MonotonicInstant.now()
-        return nextFileCheck > now ? nextFileCheck.since(now) : .zero
+        let due = fileWatch?.isActive == true
+            ? lastFileCheck.adding(max(options.fileCheckEvery, DatabaseFileWatch.backstop)) : nextFileCheck
+        return due > now ? due.since(now) : .zero
     }
 
-    /// On a timer (`fileCheckEvery`, not per batch): is the file histd has open still the one at its
-    /// path? A deleted or replaced database is closed here, and the next write recreates it and records
-    /// the run again, so the rest of this run is not written into an unlinked inode that nobody can read.
+    /// On a timer (`fileCheckEvery`, not per batch) while writing, at once when `DatabaseFileWatch` saw
+    /// the name change: is the file histd has open still the one at its path? A deleted or replaced
+    /// database is closed here, and the next write recreates it and records the run again, so the rest of
+    /// this run is not written into an unlinked inode that nobody can read.
     mutating func checkFileIfDue() {
         guard options.fileCheckEvery > .zero else { return }
         let now = MonotonicInstant.now()
-        guard now >= nextFileCheck else { return }
+        let changedAtMs = queue.takeFileCheckRequest()
+        guard changedAtMs != nil || now >= nextFileCheck else { return }
         nextFileCheck = now.adding(options.fileCheckEvery)
+        lastFileCheck = now
         guard let change = slot.checkFile() else {
             if slot.isOpen { fileSeenMs = Timestamp.now().milliseconds }
             return
         }
+        // The watch knows when the name first changed since the last check; without it, the last check
+        // or commit is the last time the file was known to be in place.
+        let lastSeenMs = changedAtMs ?? fileSeenMs
         let written = queue.stats.written
-        let notice = health.fileChanged(change, lastSeenMs: fileSeenMs, lostWritten: written &- writtenAtOpen,
+        let notice = health.fileChanged(change, lastSeenMs: lastSeenMs, lostWritten: written &- writtenAtOpen,
                                         dropped: queue.droppedTotal)
         writtenAtOpen = written
         report(notice)

@@ -28,6 +28,9 @@ struct WriterLoop {
     /// Outages and the state last reported (StorageHealth.swift).
     var health: StorageHealth
     var nextFileCheck: MonotonicInstant
+    var lastFileCheck: MonotonicInstant
+    /// Reports changes of the database's name in its folder (nil: inotify unavailable; checks by timer).
+    let fileWatch: DatabaseFileWatch?
     /// When the file was last seen in place (the start of a deleted/replaced outage), and the writer's
     /// total of committed items when the current file was opened.
     var fileSeenMs: Int64 = Timestamp.now().milliseconds
@@ -38,8 +41,10 @@ struct WriterLoop {
     typealias WriterOptions = HistoryWriter.Options
 
     init(slot: DatabaseSlot, queue: WriteQueue, run: HistoryWriter.Run, options: WriterOptions,
-         onRunBegun: @escaping (RunStart) -> Void) {
+         fileWatch: DatabaseFileWatch? = nil, onRunBegun: @escaping (RunStart) -> Void) {
         self.slot = slot
+        self.fileWatch = fileWatch
+        self.lastFileCheck = MonotonicInstant.now()
         self.health = StorageHealth(path: slot.path, retainLimit: options.retainLimit)
         self.nextFileCheck = MonotonicInstant.now().adding(options.fileCheckEvery)
         if case .pending(let request) = run { runRequest = request } else { runRequest = nil }

@@ -21,9 +21,9 @@ import TestThreads
                        programs: programs.map { ProgramSpec(name: $0, command: ["/bin/true"]) }, pools: [], at: ts(0))
     }
 
-    func options(_ notices: Notices) -> HistoryWriter.Options {
+    func options(_ notices: Notices, checkEvery: Duration = .milliseconds(50)) -> HistoryWriter.Options {
         var o = HistoryWriter.Options(retryInitial: .milliseconds(5), retryMax: .milliseconds(40))
-        o.fileCheckEvery = .milliseconds(50)
+        o.fileCheckEvery = checkEvery
         o.onStorageState = { notices.add($0) }
         return o
     }
@@ -81,17 +81,22 @@ import TestThreads
         #expect(throws: HistoryStoreError.self) { _ = try HistoryStore.openOrDefer(path: path) }
     }
 
-    func fileChanged(replace: Bool) throws {
+    /// `checkEvery`: the writer's timer. An hour means no timed check can happen during the test, so
+    /// only the folder watch (DatabaseFileWatch) can notice the change.
+    func fileChanged(replace: Bool, checkEvery: Duration = .milliseconds(50)) throws {
         let dir = TempDir()
         let path = dir.file("h.db")
         let (store, deferred) = try HistoryStore.openOrDefer(path: path)
         #expect(deferred == nil)
         let notices = Notices()
-        let w = store.startWriter(beginning: try request(), options: options(notices))
+        let w = store.startWriter(beginning: try request(), options: options(notices, checkEvery: checkEvery))
         let first = try #require(w.waitForRun(timeout: .seconds(20)))
         for e in startAndEnd(1) { w.record(e) }
         #expect(w.flush(timeout: .seconds(20)))
         let before = DatabaseSlot.identity(of: path)
+        // Idle from here until the change: the writer sleeps, nothing is committed.
+        usleep(300_000)
+        let changedAtMs = Timestamp.now().milliseconds
 
         if replace {
             // Another (empty) file put in its place in one rename, as a careless restore would.
@@ -116,7 +121,11 @@ import TestThreads
         let r = try reader(path)
         // This run is recorded again in the new file, with the loss and the facts after it.
         #expect(try count(r, "SELECT count(*) FROM runs WHERE started_at = ? AND stop_reason = 'clean'", [T0]) == 1)
-        let o = try #require(try r.read { try Row.fetchOne($0, sql: "SELECT states, lost_written, lost_inode, run_id FROM storage_outages") })
+        let o = try #require(try r.read { try Row.fetchOne($0, sql: "SELECT states, lost_written, lost_inode, run_id, from_ms FROM storage_outages") })
+        // The outage starts when the name changed (the watch saw it), not at the writer's last commit
+        // or check before it.
+        let fromMs = try #require(o["from_ms"] as Int64?)
+        #expect(fromMs >= changedAtMs && fromMs <= changedAtMs + 5_000, "from_ms \(fromMs), changed at \(changedAtMs)")
         #expect(o["states"] as String? == kind.rawValue)
         #expect((o["lost_written"] as Int64? ?? 0) >= 2, "the start and end written to the lost file")
         #expect(o["lost_inode"] as Int64? == before.map { Int64(bitPattern: $0.inode) })
@@ -126,4 +135,10 @@ import TestThreads
 
     @Test func aDeletedDatabaseIsRecreatedAndTheLossRecorded() throws { try fileChanged(replace: false) }
     @Test func aReplacedDatabaseIsReopenedAndTheLossRecorded() throws { try fileChanged(replace: true) }
+    @Test func anIdleWriterNoticesADeletedDatabaseWithoutItsTimer() throws {
+        try fileChanged(replace: false, checkEvery: .seconds(3600))
+    }
+    @Test func anIdleWriterNoticesAReplacedDatabaseWithoutItsTimer() throws {
+        try fileChanged(replace: true, checkEvery: .seconds(3600))
+    }
 }
