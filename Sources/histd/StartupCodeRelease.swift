@@ -26,9 +26,12 @@ enum StartupCodeRelease {
     /// `MADV_PAGEOUT` (linux/mman.h); Swift's Glibc module may predate it.
     static let pageout: Int32 = 21
 
-    /// The first release, after the services started: the initial spawns, their log opens, the first
-    /// sweeps and the first scan are done by then.
-    static let first: Duration = .seconds(30)
+    /// The first release, 3 s after the services started. The initial spawns and their log opens are done
+    /// before the services start, and the first sweep and the first scan come 1 s after them (Watcher).
+    /// This used to be 30 s, a margin with no reason behind it. That kept start-up's pages mapped 27 s
+    /// longer, and it put the release into the first minute in which an idle histd is measured. The
+    /// release costs 11–13 ms of CPU once, the kernel's reclaim of ~15 MiB (BENCHMARKS.md, "Recording off").
+    static let first: Duration = .seconds(3)
     /// Then again at this interval, for the rarely run code since.
     static let every: Duration = .seconds(600)
 

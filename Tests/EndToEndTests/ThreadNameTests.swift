@@ -21,7 +21,7 @@ extension EndToEnd {
                 (try? String(contentsOfFile: "/proc/\(histd.pid)/task/\(tid)/comm", encoding: .utf8))?
                     .trimmingCharacters(in: .whitespacesAndNewlines)
             })
-            for name in ["histd-engine", "histd-writer", "histd-watch", "histd-control", "histd-trim"] {
+            for name in ["histd-engine", "histd-writer", "histd-dbwatch", "histd-watch", "histd-control", "histd-trim"] {
                 #expect(names.contains(name), "no thread named \(name) in \(names.sorted())")
             }
             #expect(histd.stop() == 0, "\(ws.log())")
