@@ -14,8 +14,8 @@ extension WriterLoop {
     func untilNextFileCheck() -> Duration? {
         guard options.fileCheckEvery > .zero else { return nil }
         let now = MonotonicInstant.now()
-        let due = fileWatch?.isActive == true
-            ? lastFileCheck.adding(max(options.fileCheckEvery, DatabaseFileWatch.backstop)) : nextFileCheck
+        let every = fileWatch?.isActive == true ? max(options.fileCheckEvery, DatabaseFileWatch.backstop) : options.fileCheckEvery
+        let due = lastFileCheck.adding(every)
         return due > now ? due.since(now) : .zero
     }
 
@@ -27,8 +27,7 @@ extension WriterLoop {
         guard options.fileCheckEvery > .zero else { return }
         let now = MonotonicInstant.now()
         let changedAtMs = queue.takeFileCheckRequest()
-        guard changedAtMs != nil || now >= nextFileCheck else { return }
-        nextFileCheck = now.adding(options.fileCheckEvery)
+        guard changedAtMs != nil || now >= lastFileCheck.adding(options.fileCheckEvery) else { return }
         lastFileCheck = now
         guard let change = slot.checkFile() else {
             if slot.isOpen { fileSeenMs = Timestamp.now().milliseconds }

@@ -27,7 +27,7 @@ struct WriterLoop {
     let runRequest: RunRequest?
     /// Outages and the state last reported (StorageHealth.swift).
     var health: StorageHealth
-    var nextFileCheck: MonotonicInstant
+    /// When the writer last checked the file (the next timed check is `fileCheckEvery` later).
     var lastFileCheck: MonotonicInstant
     /// Reports changes of the database's name in its folder (nil: inotify unavailable; checks by timer).
     let fileWatch: DatabaseFileWatch?
@@ -46,7 +46,6 @@ struct WriterLoop {
         self.fileWatch = fileWatch
         self.lastFileCheck = MonotonicInstant.now()
         self.health = StorageHealth(path: slot.path, retainLimit: options.retainLimit)
-        self.nextFileCheck = MonotonicInstant.now().adding(options.fileCheckEvery)
         if case .pending(let request) = run { runRequest = request } else { runRequest = nil }
         self.queue = queue
         self.options = options
