@@ -23,7 +23,11 @@ final class DatabaseSlot: Sendable {
     private struct Opened {
         var queue: DatabaseQueue
         var identity: Identity?
+        /// The `-wal` and `-shm` files beside it, by suffix, as last seen while the file was in place: after
+        /// a change, only these are the lost file's (a `-wal` with another identity belongs to someone else).
+        var sidecars: [String: Identity]
     }
+    static let sidecarSuffixes = ["-wal", "-shm"]
     private let state: Mutex<Opened?>
     /// Applied to every connection the slot opens, a reopened one included (TEMP triggers are per connection).
     let ship: ShipCapture?
@@ -31,7 +35,8 @@ final class DatabaseSlot: Sendable {
     init(path: String, queue: DatabaseQueue?, ship: ShipCapture? = nil) {
         self.path = path
         self.ship = ship
-        state = Mutex(queue.map { Opened(queue: $0, identity: DatabaseSlot.identity(of: path)) })
+        state = Mutex(queue.map { Opened(queue: $0, identity: DatabaseSlot.identity(of: path),
+                                         sidecars: DatabaseSlot.sidecars(of: path)) })
     }
 
     /// The open connection; throws `cannotOpen` while the database could not be opened yet.
@@ -48,7 +53,8 @@ final class DatabaseSlot: Sendable {
         if let q = state.withLock({ $0?.queue }) { return q }
         let q = try HistoryDatabase.openWriter(path: path, create: true, ship: ship)
         let identity = DatabaseSlot.identity(of: path)
-        state.withLock { $0 = Opened(queue: q, identity: identity) }
+        let sidecars = DatabaseSlot.sidecars(of: path)
+        state.withLock { $0 = Opened(queue: q, identity: identity, sidecars: sidecars) }
         return q
     }
 
@@ -72,11 +78,25 @@ final class DatabaseSlot: Sendable {
         }
     }
 
-    /// Writer thread, on a timer: compares the file at `path` with the one opened. On a change the old
-    /// connection is closed (SQLite checkpoints into the lost file and removes its -wal/-shm by name,
-    /// so the next open starts clean) and the slot is emptied: the next `openIfNeeded` recreates the file.
+    /// What `checkFile` found and did.
+    struct Change: Sendable, Equatable {
+        var change: FileChange
+        /// The lost file's `-wal`/`-shm` moved out of the way under these names, because the log still held
+        /// pages the lost file did not (the final checkpoint could not copy them all). Empty when the
+        /// log was complete in the file and was removed.
+        var setAside: [String]
+    }
+
+    /// Writer thread, on a timer: compares the file at `path` with the one opened. On a change the lost
+    /// file's log is checkpointed into it, the old connection is closed, its `-wal`/`-shm` are taken away
+    /// from the path, and the slot is emptied: the next `openIfNeeded` recreates or opens the new file.
     /// A stat that fails for another reason than ENOENT (a permission flicker) is not a change.
-    func checkFile() -> FileChange? {
+    ///
+    /// Why the sidecars must go: SQLite names them after the path, not the file. When the database has
+    /// moved, a closing connection neither checkpoints nor deletes them (`SQLITE_FCNTL_HAS_MOVED`), and a
+    /// reader that still has the lost file open keeps them alive anyway. Left in place, the next open
+    /// would replay the lost file's log into the new file, or share one wal-index between two databases.
+    func checkFile() -> Change? {
         let opened = state.withLock { $0 }
         guard let opened, let known = opened.identity else { return nil }
         var st = stat()
@@ -86,12 +106,38 @@ final class DatabaseSlot: Sendable {
             change = .deleted(known)
         } else {
             let now = Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
-            guard now != known else { return nil }
+            guard now != known else {
+                // In place: keep the sidecars' identities current (SQLite recreates a -wal it had removed).
+                let sidecars = DatabaseSlot.sidecars(of: path)
+                if sidecars != opened.sidecars { state.withLock { $0?.sidecars = sidecars } }
+                return nil
+            }
             change = .replaced(known, by: now)
         }
+        // An explicit checkpoint still works on a moved file: the lost file (wherever it is now, if it
+        // still is) gets every page of its log, so its log can be removed without losing anything.
+        let complete = (try? opened.queue.writeWithoutTransaction { db -> Bool in
+            guard let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)") else { return false }
+            let busy: Int = row[0], log: Int = row[1], copied: Int = row[2]
+            return busy == 0 && log == copied
+        }) ?? false
         try? opened.queue.close()
         state.withLock { $0 = nil }
-        return change
+        var setAside: [String] = []
+        let stamp = Timestamp.now().milliseconds
+        for suffix in Self.sidecarSuffixes {
+            let name = path + suffix
+            guard let mine = opened.sidecars[suffix], DatabaseSlot.identity(of: name) == mine else { continue }
+            // The -shm is only an index of the log, never worth keeping; the -wal is, if it holds pages
+            // the lost file lacks.
+            if complete || suffix == "-shm" {
+                unlink(name)
+            } else {
+                let aside = "\(name).lost-\(stamp)"
+                if rename(name, aside) == 0 { setAside.append(aside) } else { unlink(name) }
+            }
+        }
+        return Change(change: change, setAside: setAside)
     }
 
     /// Closes the connection (if open). Idempotent.
@@ -101,6 +147,12 @@ final class DatabaseSlot: Sendable {
             return s?.queue
         }
         try? q?.close()
+    }
+
+    static func sidecars(of path: String) -> [String: Identity] {
+        var found: [String: Identity] = [:]
+        for suffix in sidecarSuffixes { found[suffix] = identity(of: path + suffix) }
+        return found
     }
 
     static func identity(of path: String) -> Identity? {

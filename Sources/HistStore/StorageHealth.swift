@@ -79,9 +79,10 @@ struct StorageHealth {
     }
 
     /// The file under the open connection was deleted or replaced (seen by the timer's dev/inode check).
-    /// `lastSeenMs`: when the file was last seen in place, the outage's start.
+    /// `lastSeenMs`: when the file was last seen in place, the outage's start. `setAside`: the lost file's
+    /// log, kept under another name because it held pages the lost file lacks (DatabaseSlot.checkFile).
     mutating func fileChanged(_ change: DatabaseSlot.FileChange, lastSeenMs: Int64, lostWritten: UInt64,
-                              dropped: UInt64) -> StorageNotice {
+                              dropped: UInt64, setAside: [String] = []) -> StorageNotice {
         if outage == nil { outage = Outage(fromMs: lastSeenMs, states: [], droppedAtStart: dropped) }
         if !outage!.states.contains(change.state) { outage!.states.append(change.state) }
         outage!.lostFile = change.lost
@@ -91,7 +92,8 @@ struct StorageHealth {
         let what = state == .deleted ? "was deleted" : "was replaced by another file"
         return StorageNotice(state: state, line: "history database \(path) \(what) while histd was writing it "
             + "(\(lostWritten) facts this histd had recorded there are lost with it); recreating it, recording this run "
-            + "again and the loss as a storage_outage")
+            + "again and the loss as a storage_outage"
+            + (setAside.isEmpty ? "" : "; the lost file's log is kept as \(setAside.joined(separator: " and "))"))
     }
 
     /// Called when the queue or the memory bound dropped items (a recording_gap is pending).

@@ -29,7 +29,7 @@ extension WriterLoop {
         let changedAtMs = queue.takeFileCheckRequest()
         guard changedAtMs != nil || now >= lastFileCheck.adding(options.fileCheckEvery) else { return }
         lastFileCheck = now
-        guard let change = slot.checkFile() else {
+        guard let found = slot.checkFile() else {
             if slot.isOpen { fileSeenMs = Timestamp.now().milliseconds }
             return
         }
@@ -37,8 +37,9 @@ extension WriterLoop {
         // or commit is the last time the file was known to be in place.
         let lastSeenMs = changedAtMs ?? fileSeenMs
         let written = queue.stats.written
+        let change = found.change
         let notice = health.fileChanged(change, lastSeenMs: lastSeenMs, lostWritten: written &- writtenAtOpen,
-                                        dropped: queue.droppedTotal)
+                                        dropped: queue.droppedTotal, setAside: found.setAside)
         writtenAtOpen = written
         report(notice)
         // The new file knows nothing of this run: record it again first (the writer's first item, as at

@@ -259,6 +259,40 @@ extension EndToEnd {
             #expect(Self.occurrences("was deleted while histd was writing it", in: ws.log()) == 1, "\(ws.log())")
         }
 
+        /// A plain `mv other.db h.db` leaves the lost file's `-wal` and `-shm` beside the new file, and a
+        /// reader that still has the lost file open keeps them in use. SQLite would open the new file
+        /// through them (before the fix: a disk I/O error, so a `cannot_open` outage on top of the
+        /// replacement). histd takes them off the path before it opens the new file: it opens at once, and
+        /// holds this run once.
+        @Test func databaseReplacedByARenameIsReopenedWithoutTheLostLog() throws {
+            let ws = try Workspace("storage-replaced")
+            defer { ws.cleanup() }
+            let config = try Self.config(ws, db: "h.db")
+            let h = try ws.runHistd(config: config)
+            let path = ws.path("h.db")
+            let db = HistoryDB(path: path)
+            try #require(E2E.waitUntil(30) { db.events("start") >= 3 }, "\(ws.log())")
+            // A reader with the file open across the rename (a dashboard, an operator's histctl): the lost
+            // file is then not histd's alone, so closing it cannot remove its log.
+            var readOnly = Configuration()
+            readOnly.readonly = true
+            let reader = try DatabaseQueue(path: path, configuration: readOnly)
+            defer { try? reader.close() }
+            #expect(try reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM runs") } == 1)
+            let other = ws.path("other.db")
+            FileManager.default.createFile(atPath: other, contents: nil)
+            try #require(rename(other, path) == 0)
+            try #require(E2E.waitUntil(30) { db.intOrZero("SELECT count(*) FROM storage_outages") >= 1 }, "\(ws.log())")
+            let o = try db.rows("SELECT states, lost_written, run_id FROM storage_outages")
+            #expect(o.first?["states"] as String? == "replaced", "\(o) \(ws.log())")
+            #expect(E2E.waitUntil(20) { db.events("start") >= 2 }, "supervision and recording go on in the new file")
+            #expect(h.isRunning)
+            #expect(h.stop() == 0, "\(ws.log())")
+            #expect(db.intOrZero("SELECT count(*) FROM runs") == 1, "\((try? db.rows("SELECT * FROM runs")) ?? [])")
+            #expect(db.intOrZero("SELECT count(*) FROM runs WHERE stop_reason = 'clean' AND id = ?", [o.first?["run_id"] as Int64? ?? -1]) == 1)
+            #expect(Self.occurrences("was replaced by another file while histd was writing it", in: ws.log()) == 1, "\(ws.log())")
+        }
+
         /// `histd check` names the database and says why it cannot be used (exit 3), changing nothing.
         @Test func checkReportsAnUnusableDatabase() throws {
             let ws = try Workspace("storage-check")

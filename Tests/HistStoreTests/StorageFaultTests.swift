@@ -83,7 +83,11 @@ import TestThreads
 
     /// `checkEvery`: the writer's timer. An hour means no timed check can happen during the test, so
     /// only the folder watch (DatabaseFileWatch) can notice the change.
-    func fileChanged(replace: Bool, checkEvery: Duration = .milliseconds(50)) throws {
+    /// `keepSidecars`: a replacement that leaves the lost file's `-wal` and `-shm` where they are, as a plain
+    /// `mv new.db h.db` does; histd must not let SQLite replay the lost file's log into the new one.
+    /// `lostReader`: another connection on the lost file, which keeps its log alive after histd closes it.
+    func fileChanged(replace: Bool, checkEvery: Duration = .milliseconds(50), keepSidecars: Bool = false,
+                     lostReader: LostReader = .none, moveAway: Bool = false) throws {
         let dir = TempDir()
         let path = dir.file("h.db")
         let (store, deferred) = try HistoryStore.openOrDefer(path: path)
@@ -91,6 +95,14 @@ import TestThreads
         let notices = Notices()
         let w = store.startWriter(beginning: try request(), options: options(notices, checkEvery: checkEvery))
         let first = try #require(w.waitForRun(timeout: .seconds(20)))
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let other = lostReader == .none ? nil : try DatabasePool(path: path, configuration: readOnly)
+        defer { try? other?.close() }
+        // A snapshot from before instance 1 was written: no checkpoint can copy its pages into the lost file
+        // while it lasts, so the lost file's log is not complete there and must be kept aside, not replayed.
+        let snapshot = lostReader == .holdingASnapshot ? try other?.makeSnapshot() : nil
+        if lostReader == .idle { _ = try other?.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM runs") } }
         for e in startAndEnd(1) { w.record(e) }
         #expect(w.flush(timeout: .seconds(20)))
         let before = DatabaseSlot.identity(of: path)
@@ -102,8 +114,11 @@ import TestThreads
             // Another (empty) file put in its place in one rename, as a careless restore would.
             let other = dir.file("new.db")
             FileManager.default.createFile(atPath: other, contents: nil)
-            for suffix in ["-wal", "-shm"] { unlink(path + suffix) }
+            if !keepSidecars { for suffix in ["-wal", "-shm"] { unlink(path + suffix) } }
             #expect(rename(other, path) == 0)
+        } else if moveAway {
+            // `mv h.db /somewhere/else.db`: the file lives on under another name, without its -wal.
+            #expect(rename(path, dir.file("moved.db")) == 0)
         } else {
             for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
         }
@@ -130,11 +145,48 @@ import TestThreads
         #expect((o["lost_written"] as Int64? ?? 0) >= 2, "the start and end written to the lost file")
         #expect(o["lost_inode"] as Int64? == before.map { Int64(bitPattern: $0.inode) })
         #expect(try count(r, "SELECT count(*) FROM instances WHERE pid = 502 AND class = 'crash'") == 1)
-        _ = first
+        // Nothing of the lost file's in the new one: one run (no unended copy of it from a replayed log),
+        // and not the instance written before the change.
+        #expect(try count(r, "SELECT count(*) FROM runs") == 1)
+        #expect(try count(r, "SELECT count(*) FROM instances WHERE pid = 501") == 0)
+        if lostReader == .idle, let other {
+            // The other connection still reads the lost file, not the new file's log through a shared -shm.
+            #expect(try other.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM instances WHERE pid = 501") } == 1)
+        }
+        if moveAway {
+            // Everything histd wrote before the move is in the moved file itself (its log was checkpointed
+            // into it), though the move left the log behind under the old name.
+            let moved = try reader(dir.file("moved.db"))
+            #expect(try count(moved, "SELECT count(*) FROM instances WHERE pid = 501 AND class = 'crash'") == 1)
+            try moved.close()
+        }
+        let kept = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".lost-") }
+        let line = notices.all.withLock { $0.first?.line } ?? ""
+        if lostReader == .holdingASnapshot && keepSidecars {
+            #expect(kept.count == 1 && kept.first?.hasPrefix("h.db-wal.lost-") == true, "\(kept)")
+            #expect(kept.allSatisfy { line.contains($0) }, "the notice names the log it kept: \(line)")
+        } else {
+            #expect(kept.isEmpty, "a log that was complete in the lost file is removed, not kept: \(kept)")
+        }
+        _ = (first, snapshot)
     }
+
+    enum LostReader { case none, idle, holdingASnapshot }
 
     @Test func aDeletedDatabaseIsRecreatedAndTheLossRecorded() throws { try fileChanged(replace: false) }
     @Test func aReplacedDatabaseIsReopenedAndTheLossRecorded() throws { try fileChanged(replace: true) }
+    @Test func aDatabaseReplacedByARenameThatLeavesItsLogIsReopenedClean() throws {
+        try fileChanged(replace: true, keepSidecars: true)
+    }
+    @Test func aReplacedDatabaseStillReadElsewhereIsReopenedClean() throws {
+        try fileChanged(replace: true, keepSidecars: true, lostReader: .idle)
+    }
+    @Test func aReplacedDatabaseWhoseLogCannotBeCheckpointedKeepsTheLogAside() throws {
+        try fileChanged(replace: true, keepSidecars: true, lostReader: .holdingASnapshot)
+    }
+    @Test func aDatabaseMovedAwayKeepsWhatWasWrittenToIt() throws {
+        try fileChanged(replace: false, moveAway: true)
+    }
     @Test func anIdleWriterNoticesADeletedDatabaseWithoutItsTimer() throws {
         try fileChanged(replace: false, checkEvery: .seconds(3600))
     }
