@@ -149,15 +149,12 @@ public final class ProcFS {
             close(fd)
             cachedFDs[key] = nil
         }
-        let opened = open(paths.path(pid, "/fd"), Self.openPath | O_DIRECTORY | O_CLOEXEC)
+        let opened = open(paths.path(pid, "/fd"), Sys.openPath | O_DIRECTORY | O_CLOEXEC)
         guard opened >= 0 else { return nil }
         guard fstat(opened, &st) == 0 else { close(opened); return nil }
         if cachedFDs.count < cacheLimit { cachedFDs[key] = opened } else { close(opened) }
         return Int64(st.st_size)
     }
-
-    /// O_PATH from <fcntl.h> (Glibc's Swift module does not export it; Linux value on every arch).
-    private static let openPath: Int32 = 0o10000000
 
     private func preadOnce(_ fd: Int32) -> Int {
         Sys.pread(fd, into: buffer)

@@ -77,6 +77,19 @@ public struct Postmortem: Sendable {
     }
 
     /// What `build` gathers on its own connection.
+    /// The postmortem's line for a database file histd lost under it (queries/gaps.sql, source
+    /// storage_outage): what it took with it, and where that is now when it was only moved.
+    static func lostFileReason(dropped: String, states: ReportValue?) -> String {
+        var list: [Substring] = []
+        if case .text(let t) = states { list = t.split(separator: ",") }
+        let written = "the \(dropped) histd wrote to this database then"
+        if list.first == "moved" {
+            return "\(written) are in the file it was moved to, not in this one (storage_outage: moved)"
+        }
+        let how = list.first == "replaced" ? "was replaced by another file" : "was deleted"
+        return "\(written) were lost: the file \(how) while histd was writing it (storage_outage: \(list.first ?? "deleted"))"
+    }
+
     private struct Main {
         var incomplete: [Incomplete]
         var runs, timeline, crashes, breaches, zombies, orphans: ReportResult
@@ -92,6 +105,11 @@ public struct Postmortem: Sendable {
             guard case .time(let from) = gaps.value(i, "from"), case .time(let until) = gaps.value(i, "until") else { continue }
             var dropped = "records"
             if case .integer(let n) = gaps.value(i, "dropped") { dropped = "\(n) record\(n == 1 ? "" : "s")" }
+            if case .text("storage_outage") = gaps.value(i, "source") {
+                let why = Self.lostFileReason(dropped: dropped, states: gaps.value(i, "reason"))
+                incomplete.append(Incomplete(from: from, until: until, reason: why, reasonMarkdown: MarkdownText.inline(why)))
+                continue
+            }
             var why = "", whyMarkdown = ""
             if case .text(let r) = gaps.value(i, "reason"), !r.isEmpty {
                 let listed = r.replacingOccurrences(of: ",", with: ", ")

@@ -149,7 +149,7 @@ public enum Reports {
     ]
     public static let gapColumns = [
         ReportColumn("time", .time), ReportColumn("from", .time), ReportColumn("until", .time), ReportColumn("dropped"),
-        ReportColumn("reason"),
+        ReportColumn("reason"), ReportColumn("source"),
     ]
     public static let eventColumns = [
         ReportColumn("id"), ReportColumn("time", .time), ReportColumn("program"), ReportColumn("pid"), ReportColumn("event"),

@@ -21,6 +21,13 @@ struct SchemaStandIns {
             CREATE TEMP VIEW operator_effects AS
             SELECT NULL AS instance_id, NULL AS effect, NULL AS run_id, NULL AS action_seq WHERE 0
             """),
+        // Before 0010 no storage outage was recorded (the postmortem's gaps read the lost files from it).
+        StandIn(table: "storage_outages", migration: "0010_storage_faults.sql", sql: """
+            CREATE TEMP VIEW storage_outages AS
+            SELECT NULL AS event_id, NULL AS ts, NULL AS from_ms, NULL AS to_ms, NULL AS duration_ms, NULL AS states,
+                   NULL AS held, NULL AS dropped, NULL AS error, NULL AS lost_inode, NULL AS lost_written, NULL AS run_id
+            WHERE 0
+            """),
         StandIn(table: "crash_hours", migration: "0007_rollups.sql", sql: """
             CREATE TEMP VIEW crash_hours AS
             SELECT i.ended_at - i.ended_at % 3600000 AS hour, i.program_id AS program_id,

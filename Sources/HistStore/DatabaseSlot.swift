@@ -1,5 +1,6 @@
 import GRDB
 import HistModel
+import HistSys
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -26,6 +27,9 @@ final class DatabaseSlot: Sendable {
         /// The `-wal` and `-shm` files beside it, by suffix, as last seen while the file was in place: after
         /// a change, only these are the lost file's (a `-wal` with another identity belongs to someone else).
         var sidecars: [String: Identity]
+        /// An `O_PATH` descriptor of the file as opened (no read or write access, one fd): after a change, its
+        /// link count tells a file that lives on under another name (moved) from one that is gone.
+        var handle: Int32
     }
     static let sidecarSuffixes = ["-wal", "-shm"]
     private let state: Mutex<Opened?>
@@ -36,7 +40,7 @@ final class DatabaseSlot: Sendable {
         self.path = path
         self.ship = ship
         state = Mutex(queue.map { Opened(queue: $0, identity: DatabaseSlot.identity(of: path),
-                                         sidecars: DatabaseSlot.sidecars(of: path)) })
+                                         sidecars: DatabaseSlot.sidecars(of: path), handle: DatabaseSlot.handle(of: path)) })
     }
 
     /// The open connection; throws `cannotOpen` while the database could not be opened yet.
@@ -54,7 +58,8 @@ final class DatabaseSlot: Sendable {
         let q = try HistoryDatabase.openWriter(path: path, create: true, ship: ship)
         let identity = DatabaseSlot.identity(of: path)
         let sidecars = DatabaseSlot.sidecars(of: path)
-        state.withLock { $0 = Opened(queue: q, identity: identity, sidecars: sidecars) }
+        let handle = DatabaseSlot.handle(of: path)
+        state.withLock { $0 = Opened(queue: q, identity: identity, sidecars: sidecars, handle: handle) }
         return q
     }
 
@@ -81,6 +86,9 @@ final class DatabaseSlot: Sendable {
     /// What `checkFile` found and did.
     struct Change: Sendable, Equatable {
         var change: FileChange
+        /// The file histd had open still has a name somewhere (it was renamed, or another hard link is
+        /// left): what histd wrote to it is in it, not lost. False: it is gone (unlinked, or unknown).
+        var stillLinked: Bool
         /// The lost file's `-wal`/`-shm` moved out of the way under these names, because the log still held
         /// pages the lost file did not (the final checkpoint could not copy them all). Empty when the
         /// log was complete in the file and was removed.
@@ -123,6 +131,9 @@ final class DatabaseSlot: Sendable {
         }) ?? false
         try? opened.queue.close()
         state.withLock { $0 = nil }
+        var linked = stat()
+        let stillLinked = opened.handle >= 0 && fstat(opened.handle, &linked) == 0 && linked.st_nlink > 0
+        if opened.handle >= 0 { Glibc.close(opened.handle) }
         var setAside: [String] = []
         let stamp = Timestamp.now().milliseconds
         for suffix in Self.sidecarSuffixes {
@@ -137,16 +148,22 @@ final class DatabaseSlot: Sendable {
                 if rename(name, aside) == 0 { setAside.append(aside) } else { unlink(name) }
             }
         }
-        return Change(change: change, setAside: setAside)
+        return Change(change: change, stillLinked: stillLinked, setAside: setAside)
     }
 
     /// Closes the connection (if open). Idempotent.
     func close() {
-        let q = state.withLock { s -> DatabaseQueue? in
+        let opened = state.withLock { s -> Opened? in
             defer { s = nil }
-            return s?.queue
+            return s
         }
-        try? q?.close()
+        try? opened?.queue.close()
+        if let h = opened?.handle, h >= 0 { Glibc.close(h) }
+    }
+
+    /// An `O_PATH` fd of the file at `path` (-1 if it cannot be opened: then a change is reported as a loss).
+    static func handle(of path: String) -> Int32 {
+        open(path, Sys.openPath | O_CLOEXEC)
     }
 
     static func sidecars(of path: String) -> [String: Identity] {

@@ -19,6 +19,9 @@ public struct StorageNotice: Sendable, Equatable {
         case writeError = "write_error"
         /// The file histd had open is no longer at its path / another file is.
         case deleted, replaced
+        /// The file histd had open was renamed (it is still on disk, with what histd wrote to it), whether or
+        /// not another file now has its name.
+        case moved
         /// Facts are being lost (the memory bound or the queue is full); they are counted for a recording_gap.
         case dropping
         /// Writes succeed again.
@@ -50,6 +53,8 @@ struct StorageHealth {
         /// The file that was lost (deleted/replaced), and what this histd had committed to it.
         var lostFile: DatabaseSlot.Identity?
         var lostWritten: UInt64?
+        /// The earliest time of those facts (the lost file's span is lostSinceMs ..< fromMs).
+        var lostSinceMs: Int64?
     }
     private(set) var outage: Outage?
     /// The failure state last reported (nil: none since the last recovery).
@@ -81,19 +86,27 @@ struct StorageHealth {
     /// The file under the open connection was deleted or replaced (seen by the timer's dev/inode check).
     /// `lastSeenMs`: when the file was last seen in place, the outage's start. `setAside`: the lost file's
     /// log, kept under another name because it held pages the lost file lacks (DatabaseSlot.checkFile).
-    mutating func fileChanged(_ change: DatabaseSlot.FileChange, lastSeenMs: Int64, lostWritten: UInt64,
-                              dropped: UInt64, setAside: [String] = []) -> StorageNotice {
+    mutating func fileChanged(_ change: DatabaseSlot.FileChange, stillLinked: Bool = false, lostSinceMs: Int64? = nil, lastSeenMs: Int64,
+                              lostWritten: UInt64, dropped: UInt64, setAside: [String] = []) -> StorageNotice {
+        let state: StorageNotice.State = stillLinked ? .moved : change.state == "deleted" ? .deleted : .replaced
         if outage == nil { outage = Outage(fromMs: lastSeenMs, states: [], droppedAtStart: dropped) }
-        if !outage!.states.contains(change.state) { outage!.states.append(change.state) }
+        if !outage!.states.contains(state.rawValue) { outage!.states.append(state.rawValue) }
         outage!.lostFile = change.lost
         outage!.lostWritten = (outage!.lostWritten ?? 0) + lostWritten
-        let state: StorageNotice.State = change.state == "deleted" ? .deleted : .replaced
+        if let lostSinceMs { outage!.lostSinceMs = min(outage!.lostSinceMs ?? lostSinceMs, lostSinceMs) }
         reported = state
-        let what = state == .deleted ? "was deleted" : "was replaced by another file"
-        return StorageNotice(state: state, line: "history database \(path) \(what) while histd was writing it "
-            + "(\(lostWritten) facts this histd had recorded there are lost with it); recreating it, recording this run "
-            + "again and the loss as a storage_outage"
-            + (setAside.isEmpty ? "" : "; the lost file's log is kept as \(setAside.joined(separator: " and "))"))
+        let kept = setAside.isEmpty ? "" : "; the lost file's log is kept as \(setAside.joined(separator: " and "))"
+        guard stillLinked else {
+            let what = state == .deleted ? "was deleted" : "was replaced by another file"
+            return StorageNotice(state: state, line: "history database \(path) \(what) while histd was writing it "
+                + "(\(lostWritten) facts this histd had recorded there are lost with it); recreating it, recording this run "
+                + "again and the loss as a storage_outage" + kept)
+        }
+        let replaced = change.state == "replaced"
+        return StorageNotice(state: state, line: "history database \(path) was moved away"
+            + (replaced ? " and another file put in its place" : "") + " while histd was writing it (it is still on disk "
+            + "under another name, with the \(lostWritten) facts this histd had recorded there); "
+            + (replaced ? "opening the new file" : "recreating it") + ", recording this run again and the change as a storage_outage" + kept)
     }
 
     /// Called when the queue or the memory bound dropped items (a recording_gap is pending).
@@ -125,6 +138,7 @@ struct StorageHealth {
             d.add("lost_inode", Int64(bitPattern: f.inode))
         }
         if let w = o.lostWritten { d.add("lost_written", Int64(w)) }
+        if let t = o.lostSinceMs { d.add("lost_since_ms", t) }
         try db.execute(sql: "INSERT INTO events (ts, kind, run_id, value, detail) VALUES (?, ?, ?, ?, ?)",
                        arguments: [o.fromMs, EventKindID.id(.storageOutage), runID, max(0, nowMs - o.fromMs), d.text])
     }
@@ -164,6 +178,7 @@ struct StorageHealth {
         case .writeError: "cannot be written"
         case .deleted: "was deleted"
         case .replaced: "was replaced"
+        case .moved: "was moved away"
         case .dropping: "is dropping facts"
         case .recovered: "is recording again"
         }

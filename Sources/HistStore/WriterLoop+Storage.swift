@@ -38,16 +38,18 @@ extension WriterLoop {
         let lastSeenMs = changedAtMs ?? fileSeenMs
         let written = queue.stats.written
         let change = found.change
-        let notice = health.fileChanged(change, lastSeenMs: lastSeenMs, lostWritten: written &- writtenAtOpen,
+        let notice = health.fileChanged(change, stillLinked: found.stillLinked, lostSinceMs: fileSinceMs, lastSeenMs: lastSeenMs,
+                                        lostWritten: written &- writtenAtOpen,
                                         dropped: queue.droppedTotal, setAside: found.setAside)
         writtenAtOpen = written
+        fileSinceMs = lastSeenMs
         report(notice)
         // The new file knows nothing of this run: record it again first (the writer's first item, as at
         // start); instance rows and program ids are the new file's. A writer without a run of its own
         // (tools, tests) writes the rest without a run id rather than pointing at a run that is not there.
         session = WriteSession(runID: nil)
         if let runRequest { pendingRun = runRequest }
-        failure = change.state
+        failure = notice.state.rawValue
     }
 
     mutating func noteFailure(_ reason: String, _ message: String) {

@@ -35,6 +35,10 @@ struct WriterLoop {
     /// total of committed items when the current file was opened.
     var fileSeenMs: Int64 = Timestamp.now().milliseconds
     var writtenAtOpen: UInt64 = 0
+    /// The earliest time of a fact this histd may have committed to the current file: the run's start for
+    /// the file it found at start, the previous loss for a file opened after one. With the loss's time it
+    /// bounds what a lost file took with it (`lost_since_ms`, which postmortems show as incomplete).
+    var fileSinceMs: Int64
     /// Whether the write connection runs with the backlog page cache (WriterLoop+Cache.swift).
     var burstCache = false
 
@@ -47,6 +51,7 @@ struct WriterLoop {
         self.lastFileCheck = MonotonicInstant.now()
         self.health = StorageHealth(path: slot.path, retainLimit: options.retainLimit)
         if case .pending(let request) = run { runRequest = request } else { runRequest = nil }
+        fileSinceMs = runRequest?.startedAt.milliseconds ?? Timestamp.now().milliseconds
         self.queue = queue
         self.options = options
         switch run {

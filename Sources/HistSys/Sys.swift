@@ -16,6 +16,10 @@ package enum Sys {
         }
     }
 
+    /// O_PATH from <fcntl.h> (Glibc's Swift module does not export it; Linux value on every arch): an fd
+    /// that names a file without read or write access, for fstat and *at calls.
+    package static let openPath: Int32 = 0o10000000
+
     /// Errors that mean the process (or the file's owner) vanished: a normal outcome when reading
     /// /proc, never reported as an error. ENOENT: the /proc/PID directory is gone; ESRCH: the task
     /// died between open and read (or a cached fd outlived its process).

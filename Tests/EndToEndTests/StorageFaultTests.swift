@@ -257,6 +257,56 @@ extension EndToEnd {
             #expect(db.intOrZero("SELECT count(*) FROM runs") == 1)
             #expect(db.intOrZero("SELECT count(*) FROM runs WHERE stop_reason = 'clean' AND id = ?", [o.first?["run_id"] as Int64? ?? -1]) == 1)
             #expect(Self.occurrences("was deleted while histd was writing it", in: ws.log()) == 1, "\(ws.log())")
+            try Self.expectPostmortemNamesTheLoss(ws, db, "were lost: the file was deleted while histd was writing it")
+        }
+
+        /// A rotation by hand, `mv h.db h.db.old`: the old file keeps everything histd wrote to it (its log is
+        /// checkpointed into it, since the -wal stays behind under the old name), the loss is recorded as
+        /// `moved`, not as facts lost, and the new file's postmortem says where they are.
+        @Test func databaseMovedAwayKeepsWhatHistdWroteToIt() throws {
+            let ws = try Workspace("storage-moved")
+            defer { ws.cleanup() }
+            let config = try Self.config(ws, db: "h.db")
+            let h = try ws.runHistd(config: config)
+            let path = ws.path("h.db")
+            let db = HistoryDB(path: path)
+            try #require(E2E.waitUntil(30) { db.events("start") >= 3 }, "\(ws.log())")
+            try #require(rename(path, ws.path("h.db.old")) == 0)
+            try #require(E2E.waitUntil(30) { db.intOrZero("SELECT count(*) FROM storage_outages") >= 1 }, "\(ws.log())")
+            let o = try db.rows("SELECT states, lost_written FROM storage_outages")
+            #expect(o.first?["states"] as String? == "moved", "\(o) \(ws.log())")
+            #expect(E2E.waitUntil(20) { db.events("start") >= 2 }, "supervision and recording go on in the new file")
+            #expect(h.stop() == 0, "\(ws.log())")
+            #expect(Self.occurrences("was moved away while histd was writing it (it is still on disk under another name", in: ws.log()) == 1, "\(ws.log())")
+            // The old file alone (no -wal of its own: its log stayed under the old name and was checkpointed
+            // into it) holds the starts written before the move.
+            #expect(!FileManager.default.fileExists(atPath: ws.path("h.db.old-wal")))
+            let old = HistoryDB(path: ws.path("h.db.old"))
+            #expect(old.events("start") >= 3)
+            try Self.expectPostmortemNamesTheLoss(ws, db, "are in the file it was moved to, not in this one (storage_outage: moved)")
+        }
+
+        /// The postmortem of the new file says that what histd wrote before the loss is not in it: from the
+        /// run's start (the first file's facts) to the loss, with the count. Without it, a window before the
+        /// loss shows a run with no crashes, as if nothing had happened.
+        static func expectPostmortemNamesTheLoss(_ ws: Workspace, _ db: HistoryDB, _ phrase: String) throws {
+            let o = try #require(try db.rows("SELECT o.from_ms, o.lost_written, r.started_at FROM storage_outages o JOIN runs r ON r.id = o.run_id").first)
+            let out = try E2E.run(E2E.histctl, ["postmortem", "--db", ws.path("h.db"), "--since", "1h", "--format", "json"])
+            #expect(out.status == 0, "\(out.stderr)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+            let gaps = (json["record_incomplete"] as? [[String: Any]]) ?? []
+            let lost = gaps.filter { ($0["reason"] as? String)?.contains(phrase) == true }
+            #expect(lost.count == 1, "\(gaps)")
+            let written = o["lost_written"] as Int64? ?? -1
+            #expect((lost.first?["reason"] as? String)?.hasPrefix("the \(written) records histd wrote") == true, "\(lost)")
+            // The span: the run's start to the loss (times as the JSON gives them: ISO 8601 UTC).
+            let f = ISO8601DateFormatter()
+            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let ms = { (v: Any?) -> Int64? in (v as? String).flatMap { f.date(from: $0) }.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } }
+            let started = try #require(o["started_at"] as Int64?), lostAt = try #require(o["from_ms"] as Int64?)
+            #expect(started < lostAt)
+            #expect(ms(lost.first?["from"]) == started, "\(lost) \(o)")
+            #expect(ms(lost.first?["until"]) == lostAt, "\(lost) \(o)")
         }
 
         /// A plain `mv other.db h.db` leaves the lost file's `-wal` and `-shm` beside the new file, and a
@@ -291,6 +341,7 @@ extension EndToEnd {
             #expect(db.intOrZero("SELECT count(*) FROM runs") == 1, "\((try? db.rows("SELECT * FROM runs")) ?? [])")
             #expect(db.intOrZero("SELECT count(*) FROM runs WHERE stop_reason = 'clean' AND id = ?", [o.first?["run_id"] as Int64? ?? -1]) == 1)
             #expect(Self.occurrences("was replaced by another file while histd was writing it", in: ws.log()) == 1, "\(ws.log())")
+            try Self.expectPostmortemNamesTheLoss(ws, db, "were lost: the file was replaced by another file")
         }
 
         /// `histd check` names the database and says why it cannot be used (exit 3), changing nothing.

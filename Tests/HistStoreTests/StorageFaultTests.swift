@@ -115,6 +115,8 @@ import TestThreads
             let other = dir.file("new.db")
             FileManager.default.createFile(atPath: other, contents: nil)
             if !keepSidecars { for suffix in ["-wal", "-shm"] { unlink(path + suffix) } }
+            // A rotation: the old file kept under another name, a new one put in its place.
+            if moveAway { #expect(rename(path, dir.file("moved.db")) == 0) }
             #expect(rename(other, path) == 0)
         } else if moveAway {
             // `mv h.db /somewhere/else.db`: the file lives on under another name, without its -wal.
@@ -122,7 +124,7 @@ import TestThreads
         } else {
             for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
         }
-        let kind: StorageNotice.State = replace ? .replaced : .deleted
+        let kind: StorageNotice.State = moveAway ? .moved : replace ? .replaced : .deleted
         #expect(waitUntil(timeout: 20) { notices.states.contains(.recovered) }, "\(notices.states)")
         #expect(notices.states == [kind, .recovered], "\(notices.states)")
         for e in startAndEnd(2) { w.record(e) }
@@ -156,6 +158,9 @@ import TestThreads
         if moveAway {
             // Everything histd wrote before the move is in the moved file itself (its log was checkpointed
             // into it), though the move left the log behind under the old name.
+            let line = notices.all.withLock { $0.first?.line } ?? ""
+            let what = replace ? "was moved away and another file put in its place" : "was moved away"
+            #expect(line.contains("\(what) while histd was writing it (it is still on disk under another name"), "\(line)")
             let moved = try reader(dir.file("moved.db"))
             #expect(try count(moved, "SELECT count(*) FROM instances WHERE pid = 501 AND class = 'crash'") == 1)
             try moved.close()
@@ -186,6 +191,9 @@ import TestThreads
     }
     @Test func aDatabaseMovedAwayKeepsWhatWasWrittenToIt() throws {
         try fileChanged(replace: false, moveAway: true)
+    }
+    @Test func aRotatedDatabaseKeepsWhatWasWrittenToItAndTheNewFileStartsClean() throws {
+        try fileChanged(replace: true, keepSidecars: true, moveAway: true)
     }
     @Test func anIdleWriterNoticesADeletedDatabaseWithoutItsTimer() throws {
         try fileChanged(replace: false, checkEvery: .seconds(3600))
