@@ -89,9 +89,11 @@ final class DatabaseSlot: Sendable {
         /// The file histd had open still has a name somewhere (it was renamed, or another hard link is
         /// left): what histd wrote to it is in it, not lost. False: it is gone (unlinked, or unknown).
         var stillLinked: Bool
-        /// The lost file's `-wal`/`-shm` moved out of the way under these names, because the log still held
-        /// pages the lost file did not (the final checkpoint could not copy them all). Empty when the
-        /// log was complete in the file and was removed.
+        /// Where the file is now, when it is still linked and the kernel can say (one of its names).
+        var movedTo: String?
+        /// The moved file's `-wal`, moved out of the way under this name because it still held pages the
+        /// file did not (a reader's snapshot kept the final checkpoint from copying them all). Empty when
+        /// the log was complete in the file, or the file is gone: then it was removed.
         var setAside: [String]
     }
 
@@ -133,22 +135,25 @@ final class DatabaseSlot: Sendable {
         state.withLock { $0 = nil }
         var linked = stat()
         let stillLinked = opened.handle >= 0 && fstat(opened.handle, &linked) == 0 && linked.st_nlink > 0
+        let movedTo = stillLinked ? Self.currentPath(of: opened.handle) : nil
         if opened.handle >= 0 { Glibc.close(opened.handle) }
         var setAside: [String] = []
         let stamp = Timestamp.now().milliseconds
         for suffix in Self.sidecarSuffixes {
             let name = path + suffix
             guard let mine = opened.sidecars[suffix], DatabaseSlot.identity(of: name) == mine else { continue }
-            // The -shm is only an index of the log, never worth keeping; the -wal is, if it holds pages
-            // the lost file lacks.
-            if complete || suffix == "-shm" {
+            // The -shm is only an index of the log, and the log of a file that is gone is of no use: both
+            // go. The log of a file that lives on elsewhere is kept if it holds pages the file lacks. It is
+            // not renamed to sit beside the file: a reader may still use it with the old -shm, and a new
+            // connection would pair it with a new one.
+            if complete || suffix == "-shm" || !stillLinked {
                 unlink(name)
             } else {
                 let aside = "\(name).lost-\(stamp)"
                 if rename(name, aside) == 0 { setAside.append(aside) } else { unlink(name) }
             }
         }
-        return Change(change: change, stillLinked: stillLinked, setAside: setAside)
+        return Change(change: change, stillLinked: stillLinked, movedTo: movedTo, setAside: setAside)
     }
 
     /// Closes the connection (if open). Idempotent.
@@ -164,6 +169,15 @@ final class DatabaseSlot: Sendable {
     /// An `O_PATH` fd of the file at `path` (-1 if it cannot be opened: then a change is reported as a loss).
     static func handle(of path: String) -> Int32 {
         open(path, Sys.openPath | O_CLOEXEC)
+    }
+
+    /// The path of the file `fd` names now, from /proc/self/fd (nil when unlinked or unreadable).
+    static func currentPath(of fd: Int32) -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/fd/\(fd)", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        let target = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return target.hasSuffix(" (deleted)") || !target.hasPrefix("/") ? nil : target
     }
 
     static func sidecars(of path: String) -> [String: Identity] {

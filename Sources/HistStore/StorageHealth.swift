@@ -86,8 +86,9 @@ struct StorageHealth {
     /// The file under the open connection was deleted or replaced (seen by the timer's dev/inode check).
     /// `lastSeenMs`: when the file was last seen in place, the outage's start. `setAside`: the lost file's
     /// log, kept under another name because it held pages the lost file lacks (DatabaseSlot.checkFile).
-    mutating func fileChanged(_ change: DatabaseSlot.FileChange, stillLinked: Bool = false, lostSinceMs: Int64? = nil, lastSeenMs: Int64,
-                              lostWritten: UInt64, dropped: UInt64, setAside: [String] = []) -> StorageNotice {
+    mutating func fileChanged(_ change: DatabaseSlot.FileChange, stillLinked: Bool = false, movedTo: String? = nil,
+                              lostSinceMs: Int64? = nil, lastSeenMs: Int64, lostWritten: UInt64, dropped: UInt64,
+                              setAside: [String] = []) -> StorageNotice {
         let state: StorageNotice.State = stillLinked ? .moved : change.state == "deleted" ? .deleted : .replaced
         if outage == nil { outage = Outage(fromMs: lastSeenMs, states: [], droppedAtStart: dropped) }
         if !outage!.states.contains(state.rawValue) { outage!.states.append(state.rawValue) }
@@ -95,17 +96,21 @@ struct StorageHealth {
         outage!.lostWritten = (outage!.lostWritten ?? 0) + lostWritten
         if let lostSinceMs { outage!.lostSinceMs = min(outage!.lostSinceMs ?? lostSinceMs, lostSinceMs) }
         reported = state
-        let kept = setAside.isEmpty ? "" : "; the lost file's log is kept as \(setAside.joined(separator: " and "))"
         guard stillLinked else {
             let what = state == .deleted ? "was deleted" : "was replaced by another file"
             return StorageNotice(state: state, line: "history database \(path) \(what) while histd was writing it "
                 + "(\(lostWritten) facts this histd had recorded there are lost with it); recreating it, recording this run "
-                + "again and the loss as a storage_outage" + kept)
+                + "again and the loss as a storage_outage")
         }
         let replaced = change.state == "replaced"
+        let whereNow = movedTo.map { "as \($0)" } ?? "under another name"
+        let kept = setAside.first.map { log in
+            "; its last pages are in \(log) (a reader kept histd from copying them into it): once nothing has the file "
+                + "open, rename that to \(movedTo ?? "<its new name>")-wal to add them"
+        } ?? ""
         return StorageNotice(state: state, line: "history database \(path) was moved away"
             + (replaced ? " and another file put in its place" : "") + " while histd was writing it (it is still on disk "
-            + "under another name, with the \(lostWritten) facts this histd had recorded there); "
+            + "\(whereNow), with the \(lostWritten) facts this histd had recorded there); "
             + (replaced ? "opening the new file" : "recreating it") + ", recording this run again and the change as a storage_outage" + kept)
     }
 

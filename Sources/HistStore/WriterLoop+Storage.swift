@@ -38,7 +38,8 @@ extension WriterLoop {
         let lastSeenMs = changedAtMs ?? fileSeenMs
         let written = queue.stats.written
         let change = found.change
-        let notice = health.fileChanged(change, stillLinked: found.stillLinked, lostSinceMs: fileSinceMs, lastSeenMs: lastSeenMs,
+        let notice = health.fileChanged(change, stillLinked: found.stillLinked, movedTo: found.movedTo,
+                                        lostSinceMs: fileSinceMs, lastSeenMs: lastSeenMs,
                                         lostWritten: written &- writtenAtOpen,
                                         dropped: queue.droppedTotal, setAside: found.setAside)
         writtenAtOpen = written

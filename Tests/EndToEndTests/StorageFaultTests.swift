@@ -277,7 +277,7 @@ extension EndToEnd {
             #expect(o.first?["states"] as String? == "moved", "\(o) \(ws.log())")
             #expect(E2E.waitUntil(20) { db.events("start") >= 2 }, "supervision and recording go on in the new file")
             #expect(h.stop() == 0, "\(ws.log())")
-            #expect(Self.occurrences("was moved away while histd was writing it (it is still on disk under another name", in: ws.log()) == 1, "\(ws.log())")
+            #expect(Self.occurrences("was moved away while histd was writing it (it is still on disk as \(ws.path("h.db.old")), with the", in: ws.log()) == 1, "\(ws.log())")
             // The old file alone (no -wal of its own: its log stayed under the old name and was checkpointed
             // into it) holds the starts written before the move.
             #expect(!FileManager.default.fileExists(atPath: ws.path("h.db.old-wal")))

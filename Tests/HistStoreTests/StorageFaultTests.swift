@@ -97,11 +97,11 @@ import TestThreads
         let first = try #require(w.waitForRun(timeout: .seconds(20)))
         var readOnly = Configuration()
         readOnly.readonly = true
-        let other = lostReader == .none ? nil : try DatabasePool(path: path, configuration: readOnly)
+        var other = lostReader == .none ? nil : try DatabasePool(path: path, configuration: readOnly)
         defer { try? other?.close() }
         // A snapshot from before instance 1 was written: no checkpoint can copy its pages into the lost file
         // while it lasts, so the lost file's log is not complete there and must be kept aside, not replayed.
-        let snapshot = lostReader == .holdingASnapshot ? try other?.makeSnapshot() : nil
+        var snapshot = lostReader == .holdingASnapshot ? try other?.makeSnapshot() : nil
         if lostReader == .idle { _ = try other?.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM runs") } }
         for e in startAndEnd(1) { w.record(e) }
         #expect(w.flush(timeout: .seconds(20)))
@@ -115,8 +115,9 @@ import TestThreads
             let other = dir.file("new.db")
             FileManager.default.createFile(atPath: other, contents: nil)
             if !keepSidecars { for suffix in ["-wal", "-shm"] { unlink(path + suffix) } }
-            // A rotation: the old file kept under another name, a new one put in its place.
-            if moveAway { #expect(rename(path, dir.file("moved.db")) == 0) }
+            // A rotation: the old file kept under another name (a hard link first, so that the replacement
+            // below is one atomic rename, as `ln h.db old.db && mv new.db h.db` does), a new one in its place.
+            if moveAway { #expect(link(path, dir.file("moved.db")) == 0) }
             #expect(rename(other, path) == 0)
         } else if moveAway {
             // `mv h.db /somewhere/else.db`: the file lives on under another name, without its -wal.
@@ -155,23 +156,37 @@ import TestThreads
             // The other connection still reads the lost file, not the new file's log through a shared -shm.
             #expect(try other.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM instances WHERE pid = 501") } == 1)
         }
-        if moveAway {
-            // Everything histd wrote before the move is in the moved file itself (its log was checkpointed
-            // into it), though the move left the log behind under the old name.
-            let line = notices.all.withLock { $0.first?.line } ?? ""
-            let what = replace ? "was moved away and another file put in its place" : "was moved away"
-            #expect(line.contains("\(what) while histd was writing it (it is still on disk under another name"), "\(line)")
-            let moved = try reader(dir.file("moved.db"))
-            #expect(try count(moved, "SELECT count(*) FROM instances WHERE pid = 501 AND class = 'crash'") == 1)
-            try moved.close()
-        }
         let kept = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".lost-") }
         let line = notices.all.withLock { $0.first?.line } ?? ""
-        if lostReader == .holdingASnapshot && keepSidecars {
+        let movedPath = dir.file("moved.db")
+        if lostReader == .holdingASnapshot && moveAway {
+            // The moved file's last pages could not be copied into it: its log is kept, and the notice says
+            // how to add it back.
             #expect(kept.count == 1 && kept.first?.hasPrefix("h.db-wal.lost-") == true, "\(kept)")
-            #expect(kept.allSatisfy { line.contains($0) }, "the notice names the log it kept: \(line)")
+            #expect(kept.allSatisfy { line.contains("its last pages are in \(dir.file($0))") }, "the notice names the log it kept: \(line)")
+            // (The rotation is a hard link and a rename: the kernel knows no current name for the old one.)
+            #expect(line.contains("rename that to <its new name>-wal to add them"), "\(line)")
         } else {
-            #expect(kept.isEmpty, "a log that was complete in the lost file is removed, not kept: \(kept)")
+            #expect(kept.isEmpty, "a log that was complete in its file, or whose file is gone, is removed, not kept: \(kept)")
+        }
+        if moveAway {
+            // A plain rename is followed to the file's new name; after a hard link and a rename over the
+            // old name the kernel knows no current name for it.
+            let what = replace ? "was moved away and another file put in its place" : "was moved away"
+            let whereNow = replace ? "under another name" : "as \(movedPath)"
+            #expect(line.contains("\(what) while histd was writing it (it is still on disk \(whereNow), with the"), "\(line)")
+            if let log = kept.first {
+                // The notice's advice, followed once nothing has the file open.
+                snapshot = nil
+                try other?.close()
+                other = nil
+                #expect(rename(dir.file(log), movedPath + "-wal") == 0)
+            }
+            // Everything histd wrote before the move is in the moved file (its log was checkpointed into
+            // it, or added back as the notice says), though the move left the log behind under the old name.
+            let moved = try reader(movedPath)
+            #expect(try count(moved, "SELECT count(*) FROM instances WHERE pid = 501 AND class = 'crash'") == 1)
+            try moved.close()
         }
         _ = (first, snapshot)
     }
@@ -186,8 +201,11 @@ import TestThreads
     @Test func aReplacedDatabaseStillReadElsewhereIsReopenedClean() throws {
         try fileChanged(replace: true, keepSidecars: true, lostReader: .idle)
     }
-    @Test func aReplacedDatabaseWhoseLogCannotBeCheckpointedKeepsTheLogAside() throws {
+    @Test func aReplacedDatabaseWhoseLogCannotBeCheckpointedIsReopenedClean() throws {
         try fileChanged(replace: true, keepSidecars: true, lostReader: .holdingASnapshot)
+    }
+    @Test func aRotatedDatabaseWhoseLogCannotBeCheckpointedKeepsTheLogAside() throws {
+        try fileChanged(replace: true, keepSidecars: true, lostReader: .holdingASnapshot, moveAway: true)
     }
     @Test func aDatabaseMovedAwayKeepsWhatWasWrittenToIt() throws {
         try fileChanged(replace: false, moveAway: true)
