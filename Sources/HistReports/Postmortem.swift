@@ -119,6 +119,18 @@ public struct Postmortem: Sendable {
             incomplete.append(Incomplete(from: from, until: until, reason: "\(dropped) dropped (recording_gap\(why))",
                                          reasonMarkdown: "\(dropped) dropped (recording_gap\(whyMarkdown))"))
         }
+        // Before the oldest stored event this file knows nothing: "no known gaps" there would be false.
+        let start = try step("record_start") { () throws(ReportError) in
+            try db.run(query: "record_start", arguments: [:], columns: [ReportColumn("ts", .time)])
+        }
+        if start.rows.isEmpty {
+            let why = "this database holds no events at all"
+            incomplete.append(Incomplete(from: scope.since, until: scope.until, reason: why, reasonMarkdown: why))
+        } else if case .time(let begins) = start.value(0, "ts"), begins > scope.since {
+            let why = "this database holds nothing older than its oldest event (retention pruned what came before, "
+                + "or the file did not exist yet)"
+            incomplete.append(Incomplete(from: scope.since, until: min(begins, scope.until), reason: why, reasonMarkdown: why))
+        }
         for i in runs.rows.indices {
             guard case .time(let last) = runs.value(i, "last_record"), case .time(let next) = runs.value(i, "next_start"),
                   last < scope.until, next > scope.since else { continue }

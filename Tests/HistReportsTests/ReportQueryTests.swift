@@ -278,7 +278,27 @@ import Testing
         #expect(try Reports.status(db, scope).isEmpty)
         #expect(try Reports.top(db, at: ts(0), sort: .cpu, limit: 5, programs: []).processes.isEmpty)
         let pm = try Postmortem.build(db, scope)
-        #expect(pm.timeline.isEmpty && pm.incomplete.isEmpty)
+        #expect(pm.timeline.isEmpty)
+        // Nothing recorded is not "no known gaps": the whole window is marked as unknown.
+        #expect(pm.incomplete.map(\.reason) == ["this database holds no events at all"])
+        #expect(pm.incomplete.first.map { ($0.from, $0.until) == (scope.since, scope.until) } == true)
+    }
+
+    /// A window that begins before the oldest stored event (pruned by retention, or before the file
+    /// existed) is incomplete up to that event, not "without known gaps".
+    @Test func aWindowBeforeTheOldestEventIsIncompleteUpToIt() throws {
+        try withSample { db throws in
+            let oldest = try #require(try db.run(query: "record_start", arguments: [:], columns: [ReportColumn("ts", .time)]).value(0, "ts"))
+            guard case .time(let begins) = oldest else { Issue.record("no oldest event: \(oldest)"); return }
+            let early = ReportScope(since: Timestamp(milliseconds: begins.milliseconds - 3_600_000), until: Timestamp(milliseconds: begins.milliseconds + 60_000))
+            let pm = try Postmortem.build(db, early)
+            let before = pm.incomplete.filter { $0.reason.hasPrefix("this database holds nothing older than its oldest event") }
+            #expect(before.count == 1, "\(pm.incomplete)")
+            #expect(before.first.map { ($0.from, $0.until) == (early.since, begins) } == true, "\(before)")
+            // From the oldest event on, no such line.
+            let later = try Postmortem.build(db, ReportScope(since: begins, until: Timestamp(milliseconds: begins.milliseconds + 60_000)))
+            #expect(!later.incomplete.contains { $0.reason.hasPrefix("this database holds nothing older") }, "\(later.incomplete)")
+        }
     }
 
     @Test func adHocSQLIsReadOnly() throws {
