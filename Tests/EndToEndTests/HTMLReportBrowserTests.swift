@@ -141,7 +141,9 @@ extension EndToEnd {
             let limitKills = try db.int("SELECT count(*) FROM crashes WHERE ts >= ? AND ts < ? AND reason = 'limit'", args)
             let breaches = try db.int("SELECT count(*) FROM limit_breaches WHERE ts >= ? AND ts < ?", args)
             let unclean = try db.int("SELECT count(*) FROM runs WHERE stop_reason = 'unclean'")
+            // Recording gaps, plus the stretch of the window before histd's first event (queries/record_start.sql).
             let gaps = try db.int("SELECT count(*) FROM recording_gaps WHERE ts < ? AND COALESCE(to_ms, from_ms, ts) >= ?", [until, since])
+                + db.int("SELECT count(*) FROM (SELECT ts FROM events ORDER BY id LIMIT 1) WHERE ts > ?", [since])
             let actions = try db.int("SELECT count(*) FROM operator_actions WHERE ts >= ? AND ts < ?", args)
             let steadyCrashes = try db.int("SELECT count(*) FROM crashes WHERE program = 'steady' AND ts >= ? AND ts < ?", args)
             #expect(exitCrashes >= 3 && signalCrashes >= 1 && limitKills >= 1 && breaches >= 1)
