@@ -241,11 +241,7 @@ extension EndToEnd {
         @Test func deletedDatabaseIsRecreatedAndTheLossRecorded() throws {
             let ws = try Workspace("storage-deleted")
             defer { ws.cleanup() }
-            let config = try Self.config(ws, db: "h.db")
-            let h = try ws.runHistd(config: config)
-            let path = ws.path("h.db")
-            let db = HistoryDB(path: path)
-            try #require(E2E.waitUntil(30) { db.events("start") >= 3 }, "\(ws.log())")
+            let (h, path, db) = try Self.recordingToH(ws)
             for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
             try #require(E2E.waitUntil(30) { db.intOrZero("SELECT count(*) FROM storage_outages") >= 1 }, "\(ws.log())")
             let o = try db.rows("SELECT states, lost_written, run_id FROM storage_outages")
@@ -266,11 +262,7 @@ extension EndToEnd {
         @Test func databaseMovedAwayKeepsWhatHistdWroteToIt() throws {
             let ws = try Workspace("storage-moved")
             defer { ws.cleanup() }
-            let config = try Self.config(ws, db: "h.db")
-            let h = try ws.runHistd(config: config)
-            let path = ws.path("h.db")
-            let db = HistoryDB(path: path)
-            try #require(E2E.waitUntil(30) { db.events("start") >= 3 }, "\(ws.log())")
+            let (h, path, db) = try Self.recordingToH(ws)
             try #require(rename(path, ws.path("h.db.old")) == 0)
             try #require(E2E.waitUntil(30) { db.intOrZero("SELECT count(*) FROM storage_outages") >= 1 }, "\(ws.log())")
             let o = try db.rows("SELECT states, lost_written FROM storage_outages")
@@ -284,6 +276,16 @@ extension EndToEnd {
             let old = HistoryDB(path: ws.path("h.db.old"))
             #expect(old.events("start") >= 3)
             try Self.expectPostmortemNamesTheLoss(ws, db, "are in the file it was moved to, not in this one (storage_outage: moved)")
+        }
+
+        /// A histd recording to `h.db` in `ws`, once three starts are in it: the state each file-change test
+        /// begins from.
+        static func recordingToH(_ ws: Workspace) throws -> (HistdProcess, String, HistoryDB) {
+            let h = try ws.runHistd(config: try config(ws, db: "h.db"))
+            let path = ws.path("h.db")
+            let db = HistoryDB(path: path)
+            try #require(E2E.waitUntil(30) { db.events("start") >= 3 }, "\(ws.log())")
+            return (h, path, db)
         }
 
         /// The postmortem of the new file says that what histd wrote before the loss is not in it: from the
@@ -317,11 +319,7 @@ extension EndToEnd {
         @Test func databaseReplacedByARenameIsReopenedWithoutTheLostLog() throws {
             let ws = try Workspace("storage-replaced")
             defer { ws.cleanup() }
-            let config = try Self.config(ws, db: "h.db")
-            let h = try ws.runHistd(config: config)
-            let path = ws.path("h.db")
-            let db = HistoryDB(path: path)
-            try #require(E2E.waitUntil(30) { db.events("start") >= 3 }, "\(ws.log())")
+            let (h, path, db) = try Self.recordingToH(ws)
             // A reader with the file open across the rename (a dashboard, an operator's histctl): the lost
             // file is then not histd's alone, so closing it cannot remove its log.
             var readOnly = Configuration()
