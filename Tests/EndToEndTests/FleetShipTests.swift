@@ -378,18 +378,20 @@ extension EndToEnd {
             let base = try restartGaps("base.db")
 
             let h = try ws.runHistd(config: try Self.config(ws, ship: pg.url))
-            let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'histd' AND wait_event = 'PgSleep'"
-            var stalls = 0, wasStalled = false
+            // Each stalled batch is its own transaction: counted by its start time, not by the poll seeing the
+            // shipper leave a stall (back-to-back batches of a backlog leave it for less than one 50 ms poll,
+            // so counting those transitions once saw a whole 15 s of stalls as one).
+            let sleeping = "SELECT xact_start::text FROM pg_stat_activity WHERE datname = 'histd' AND wait_event = 'PgSleep' AND xact_start IS NOT NULL"
+            var stalled = Set<String>()
             let t0 = Date()
             // At least 6 s of the crash loop; longer (up to 15 s) until the shipper was seen in two stalls: its
             // first batch comes after its start and connect, which a loaded CI box delays (once only one
             // stall fitted in 6 s).
-            while Date().timeIntervalSince(t0) < 6 || (stalls < 2 && Date().timeIntervalSince(t0) < 15) {
-                let stalled = ((try? pg.count(sleeping)) ?? 0) >= 1
-                if stalled && !wasStalled { stalls += 1 }
-                wasStalled = stalled
+            while Date().timeIntervalSince(t0) < 6 || (stalled.count < 2 && Date().timeIntervalSince(t0) < 15) {
+                stalled.formUnion(((try? pg.records(sleeping)) ?? []).filter { !$0.isEmpty })
                 Thread.sleep(forTimeInterval: 0.05)
             }
+            let stalls = stalled.count
             _ = try pg.psql("DROP TRIGGER slow_cursor ON ship_cursor")
             #expect(h.stop() == 0, "histd did not stop cleanly:\n\(ws.log())")
             #expect(stalls >= 2, "the shipper was seen inside a stalled batch \(stalls) time(s):\n\(ws.log("logs/histd-ship.err"))")
