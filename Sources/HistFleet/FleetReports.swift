@@ -38,6 +38,11 @@ public enum FleetReports {
             if text.contains("57014") {
                 throw FleetError("the fleet query \(query) ran longer than \(statementTimeoutMs / 1000) s on \(db.url) and was cancelled: narrow it with --since, --host or --program")
             }
+            // 42P01 undefined table, 42883 undefined function: a central schema older than these queries
+            // (a histd-ship that has not run since this histctl was installed applies the migrations).
+            if text.contains("42P01") || text.contains("42883") {
+                throw FleetError("fleet query \(query) failed on \(db.url): the central schema lacks what this histctl reads (\(text)); apply the newer central migrations with `histctl fleet migrate --db URL` (histd-ship also applies them when it starts)")
+            }
             throw FleetError("fleet query \(query) failed on \(db.url): \(text)")
         }
     }

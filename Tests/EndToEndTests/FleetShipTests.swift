@@ -81,6 +81,9 @@ extension EndToEnd {
             ("operator_effects", ["instance_id", "effect", "run_id", "action_seq"]),
             // Derived on both sides: the local writer's rollup (0007) and the central triggers' (central 0003).
             ("crash_hours", ["hour", "program_id", "worker", "class", "exit_code", "signal", "crashes", "first_ms", "last_ms"]),
+            // And the loop rollups: the local writer's (0011) and the central triggers' (central 0004).
+            ("loop_hours", ["hour", "program_id", "worker", "members", "first_ms", "last_ms", "longest_uptime_ms"]),
+            ("program_hours", ["program_id", "hour", "starts", "restarts", "gave_ups", "max_restart_delay_ms"]),
         ]
 
         static func lines(_ table: String, _ columns: [String]) -> String {

@@ -1,0 +1,198 @@
+import Foundation
+import GRDB
+import HistModel
+import HistStore
+import HistTestSupport
+import Testing
+
+extension EndToEnd.FleetShip {
+    static let loopHoursColumns = ["host_id", "db_epoch", "hour", "program_id", "worker", "members", "first_ms", "last_ms", "longest_uptime_ms"]
+    static let programHoursColumns = ["host_id", "db_epoch", "program_id", "hour", "starts", "restarts", "gave_ups", "max_restart_delay_ms"]
+
+    /// loop_hours defined from the raw central rows (migrations/postgres/0004_loop_hours.sql): every crash's
+    /// membership over its program's whole history, in one pass of window functions.
+    static let loopHoursDefinition = """
+        (WITH c AS (
+             SELECT i.host_id, i.db_epoch, i.program_id, i.ended_at AS ts, coalesce(i.worker_index, -1) AS worker, i.uptime_ms
+             FROM instances i
+             WHERE i.class IN ('crash', 'limit') AND i.ended_at IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.host_id = i.host_id AND f.db_epoch = i.db_epoch
+                                                                  AND f.instance_id = i.id AND f.effect = 'ended')
+             UNION ALL
+             SELECT e.host_id, e.db_epoch, e.program_id, e.ts,
+                    CASE WHEN e.detail LIKE '{%' THEN coalesce((e.detail::jsonb ->> 'worker_index')::bigint, -1) ELSE -1 END, NULL
+             FROM events e WHERE e.kind = 9 AND e.program_id IS NOT NULL),
+         m AS (SELECT c.*, lag(ts, 2) OVER w AS b2, lag(ts, 1) OVER w AS b1, lead(ts, 1) OVER w AS a1, lead(ts, 2) OVER w AS a2
+               FROM c WINDOW w AS (PARTITION BY host_id, db_epoch, program_id ORDER BY ts))
+         SELECT host_id, db_epoch, ts - ts % 3600000 AS hour, program_id, worker, count(*) AS members, min(ts) AS first_ms,
+                max(ts) AS last_ms, max(uptime_ms) AS longest_uptime_ms
+         FROM m WHERE coalesce(a2 - ts <= 600000 OR a1 - b1 <= 600000 OR ts - b2 <= 600000, false)
+         GROUP BY 1, 2, 3, 4, 5) d
+        """
+    static let programHoursDefinition = """
+        (SELECT e.host_id, e.db_epoch, e.program_id, e.ts - e.ts % 3600000 AS hour, count(*) FILTER (WHERE e.kind = 1) AS starts,
+                count(*) FILTER (WHERE e.kind = 4) AS restarts, count(*) FILTER (WHERE e.kind = 5) AS gave_ups,
+                max(e.value) FILTER (WHERE e.kind = 4) AS max_restart_delay_ms
+         FROM events e WHERE e.kind IN (1, 4, 5) AND e.program_id IS NOT NULL GROUP BY 1, 2, 3, 4) d
+        """
+
+    /// Both rollups the triggers keep equal their definitions over the raw rows, row for row.
+    static func expectLoopRollupsExact(_ pg: PostgresCluster, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for (table, columns, definition) in [("loop_hours", loopHoursColumns, loopHoursDefinition),
+                                             ("program_hours", programHoursColumns, programHoursDefinition)] {
+            let kept = try pg.records(lines(table, columns)).sorted()
+            let defined = try pg.records(lines(definition, columns)).sorted()
+            #expect(!defined.isEmpty, "\(what): \(table)'s definition has no rows", sourceLocation: sourceLocation)
+            #expect(kept == defined, "\(what): \(table) differs from its definition: kept-only \(Array(Set(kept).subtracting(defined).prefix(3))), defined-only \(Array(Set(defined).subtracting(kept).prefix(3)))",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
+    /// A history of several hours (generated, 6 programs with a pool; the crashy ones loop, the others
+    /// crash minutes apart, in and out of loops) shipped in small batches: central loop_hours and
+    /// program_hours equal the host's local rollups row for row, and fleet `loops` equals the local report
+    /// for ranges with whole hours read from the rollup and raw edges, and for a window the rollup is not
+    /// kept for. Then every way the rollups can change centrally, each followed by the exactness check:
+    /// a crash arriving late between shipped ones, spawn failures, corrections, moves, operator effects,
+    /// deletions, a bulk copy of the host, and the fill of an upgrade.
+    @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+    func loopRollupsAreExactAndFleetLoopsReadsWholeHoursFromThem() throws {
+        let ws = try Workspace("fleet-loop-hours")
+        let pg = try PostgresCluster()
+        defer { ws.cleanup(); pg.remove() }
+        let path = ws.path("h.db")
+        let size = HistoryFixture.Size(programs: 6, poolEvery: 3, poolWorkers: 2, days: 0.25, cyclesPerDay: 2000,
+                                       snapshotEvery: .seconds(600), snapshotDays: 0.01, scanEvery: .seconds(600), seed: 9)
+        let end = Timestamp.now()
+        _ = try HistoryFixture.generate(at: path, size: size, end: end)
+        try HistoryStore.open(path: path, ship: .on).close()
+        // Small batches: many statements, each adding a few crashes next to shipped ones (the incremental path).
+        let shipped = try Self.shipOnce(ws, pg, host: "h1", batch: 300)
+        #expect(shipped.status == 0, "histd-ship failed: \(shipped.stderr)")
+
+        let local = try DatabaseQueue(path: path)
+        let epoch = try local.read { try String.fetchOne($0, sql: "SELECT epoch FROM ship_epoch") } ?? "?"
+        for (table, columns) in [("loop_hours", Array(Self.loopHoursColumns.dropFirst(2))), ("program_hours", Array(Self.programHoursColumns.dropFirst(2)))] {
+            let localRows = try local.read { try String.fetchAll($0, sql: Self.lines(table, columns)) }.sorted()
+            let centralRows = try pg.records(Self.lines(table, columns) + " WHERE host_id = 'h1' AND db_epoch = '\(epoch)'").sorted()
+            #expect(localRows.count > 6 * 3, "the fixture should span several hours: \(localRows.count) \(table) rows")
+            #expect(centralRows == localRows, "central \(table) differs from local: central-only \(Array(Set(centralRows).subtracting(localRows).prefix(3))), local-only \(Array(Set(localRows).subtracting(centralRows).prefix(3)))")
+        }
+        try Self.expectLoopRollupsExact(pg, "after shipping")
+
+        // Ranges: whole hours with partial edges, exactly whole hours, too short for any whole hour, one
+        // program, and a window and count the rollup is not kept for (all raw).
+        let hour: Int64 = 3_600_000
+        let base = end.milliseconds - end.milliseconds % hour
+        let ranges: [(since: Int64, until: Int64, extra: [String])] = [
+            (base - 5 * hour + 123_456, end.milliseconds - 17_000, []),
+            (base - 5 * hour, base - hour, []),
+            (base - 3 * hour - 600_000, base - hour + 600_000, []),
+            (base - 2 * hour + 60_000, base - 2 * hour + 1_800_000, []),
+            (base - 5 * hour + 1, end.milliseconds, ["--program", "prog-003"]),
+            (base - 5 * hour + 1, end.milliseconds, ["--program", "pool-002"]),
+            (base - 5 * hour + 1, end.milliseconds, ["--window", "30m", "--min-crashes", "4"]),
+        ]
+        func iso(_ ms: Int64) -> String { Self.iso(Date(timeIntervalSince1970: Double(ms) / 1000)) }
+        func without(_ rows: [NSDictionary], _ key: String) -> [NSDictionary] {
+            rows.map { d in let m = d.mutableCopy() as! NSMutableDictionary; m.removeObject(forKey: key); return m as NSDictionary }
+        }
+        var compared = 0, pooled = 0
+        for r in ranges {
+            let args = ["loops", "--since", iso(r.since), "--until", iso(r.until), "--format", "json"] + r.extra
+            // state: the fleet status state, not the local program_states view (docs/FLEET.md).
+            let l = without(try Self.json(try Self.histctl(args + ["--db", path])), "state")
+            let f = without(try Self.json(try Self.histctl(args + ["--db", pg.url, "--host", "h1"]), dropHost: true), "state")
+            #expect(!l.isEmpty, "no loops locally in \(args)")
+            #expect(l == f, "fleet loops differs from local for \(args):\nlocal \(l)\nfleet \(f)")
+            compared += l.count
+            pooled += l.filter { $0["workers"] is String }.count
+        }
+        #expect(compared > 10 && pooled > 0, "\(compared) loop rows compared, \(pooled) with workers")
+
+        func crash(_ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) {
+            let row = try pg.psql("""
+                SELECT id || ',' || program_id || ',' || ended_at FROM instances WHERE host_id = 'h1' AND class = 'crash'
+                ORDER BY id OFFSET \(offset) LIMIT 1
+                """).split(separator: ",").compactMap { Int64($0) }
+            try #require(row.count == 3, "no crash at offset \(offset)")
+            return (row[0], row[1], row[2])
+        }
+        // The first crashes by id, in the first hour of the history, for the changes below.
+        let quiet = try crash(0), a = try crash(1), b = try crash(2), c = try crash(3), d = try crash(4)
+        let changes: [(what: String, sql: String)] = [
+            ("every instance updated to the same state", "UPDATE instances SET seq = seq WHERE host_id = 'h1'"),
+            ("two crashes arrived late, between shipped ones", """
+             INSERT INTO instances (host_id, db_epoch, seq, id, run_id, program_id, worker_index, pid, start_ticks, started_at,
+                                    ended_at, exit_code, signal, core_dumped, class, uptime_ms)
+             SELECT host_id, db_epoch, 0, 900000 + g, run_id, program_id, worker_index, 1, g, ended_at + g * 1000 - 5000,
+                    ended_at + g * 1000, 1, NULL, 0, 'crash', 5000
+             FROM instances, generate_series(1, 2) g WHERE host_id = 'h1' AND id = \(quiet.id)
+             """),
+            ("spawn failures in two statements", """
+             INSERT INTO events (host_id, db_epoch, seq, id, ts, kind, run_id, program_id, detail)
+             SELECT host_id, db_epoch, 0, 900000 + g, ended_at + 90000 * g, 9, run_id, program_id, '{"worker_index":1}'
+             FROM instances, generate_series(1, 3) g WHERE host_id = 'h1' AND id = \(a.id);
+             INSERT INTO events (host_id, db_epoch, seq, id, ts, kind, run_id, program_id, detail)
+             SELECT host_id, db_epoch, 0, 900010, ended_at - 1000, 9, run_id, program_id, 'not json'
+             FROM instances WHERE host_id = 'h1' AND id = \(b.id)
+             """),
+            ("a crash corrected to a clean exit", "UPDATE instances SET class = 'exit', exit_code = 0 WHERE host_id = 'h1' AND id = \(a.id)"),
+            ("a crash moved two hours earlier", "UPDATE instances SET ended_at = ended_at - 7200000 WHERE host_id = 'h1' AND id = \(b.id)"),
+            ("a crash reopened", "UPDATE instances SET ended_at = NULL, class = NULL WHERE host_id = 'h1' AND id = \(c.id)"),
+            ("the reopened instance ended as a limit kill",
+             "UPDATE instances SET ended_at = \(c.endedAt + 1), class = 'limit' WHERE host_id = 'h1' AND id = \(c.id)"),
+            ("an operator 'ended' effect arrived for a counted crash", """
+             INSERT INTO operator_effects (host_id, db_epoch, seq, instance_id, effect, run_id, action_seq)
+             SELECT host_id, db_epoch, 0, id, 'ended', run_id, 1 FROM instances WHERE host_id = 'h1' AND id = \(d.id)
+             """),
+            ("a crash deleted", "DELETE FROM instances WHERE host_id = 'h1' AND id = \(quiet.id)"),
+            ("the effect deleted", "DELETE FROM operator_effects WHERE host_id = 'h1' AND instance_id = \(d.id)"),
+            ("a spawn failure deleted and restart events deleted and moved", """
+             DELETE FROM events WHERE host_id = 'h1' AND kind = 9 AND id = 900002;
+             DELETE FROM events WHERE host_id = 'h1' AND kind = 4 AND id % 5 = 0;
+             UPDATE events SET ts = ts + 700000 WHERE host_id = 'h1' AND kind IN (1, 4, 9) AND id % 7 = 0
+             """),
+            ("one INSERT ... SELECT per table copied the host", """
+             INSERT INTO events SELECT 'h2', db_epoch, seq, id, ts, kind, run_id, program_id, instance_id, value, detail
+             FROM events WHERE host_id = 'h1';
+             INSERT INTO instances SELECT 'h2', db_epoch, seq, id, run_id, program_id, worker_index, pid, start_ticks,
+                 started_at, ended_at, exit_code, signal, core_dumped, class, uptime_ms, stderr_tail, restart_delay_ms
+             FROM instances WHERE host_id = 'h1'
+             """),
+            ("one UPDATE moved every seventh instance", "UPDATE instances SET ended_at = ended_at + 1 WHERE host_id = 'h2' AND id % 7 = 0"),
+        ]
+        for change in changes {
+            _ = try pg.psql(change.sql)
+            try Self.expectLoopRollupsExact(pg, "after \(change.what)")
+        }
+        #expect(try pg.count("SELECT count(*) FROM loop_hours WHERE host_id = 'h2'") > 0)
+
+        // A rollup row gone wrong (by hand) is found, and fleet_rollups_recompute puts the range right.
+        _ = try pg.psql("UPDATE loop_hours SET members = members + 1 WHERE hour = (SELECT min(hour) FROM loop_hours)")
+        let wrong = try pg.records(Self.lines("loop_hours", Self.loopHoursColumns)).sorted()
+        #expect(wrong != (try pg.records(Self.lines(Self.loopHoursDefinition, Self.loopHoursColumns)).sorted()), "the check should see a wrong row")
+        _ = try pg.psql("SELECT fleet_rollups_recompute(\(base - 8 * hour), \(base + 2 * hour))")
+        try Self.expectLoopRollupsExact(pg, "after fleet_rollups_recompute")
+
+        // 0004 on a central database that already holds rows (an upgrade): its fill equals the definitions too.
+        _ = try pg.psql("""
+            DROP TRIGGER loop_hours_instances_insert ON instances; DROP TRIGGER loop_hours_instances_update ON instances;
+            DROP TRIGGER loop_hours_instances_delete ON instances; DROP TRIGGER loop_hours_effects_insert ON operator_effects;
+            DROP TRIGGER loop_hours_effects_delete ON operator_effects; DROP TRIGGER loop_hours_events_insert ON events;
+            DROP TRIGGER loop_hours_events_update ON events; DROP TRIGGER loop_hours_events_delete ON events;
+            DROP TABLE loop_hours, program_hours;
+            DROP INDEX instances_program_crashes;
+            DROP FUNCTION loop_hours_instances_insert, loop_hours_instances_update, loop_hours_instances_delete,
+                          loop_hours_effects_change, loop_hours_events_insert, loop_hours_events_change, fleet_rollups_recompute,
+                          loop_hours_recompute_near, loop_hours_near, loop_hours_recompute, program_hours_recompute,
+                          loop_hours_add, loop_neighbours, loop_crashes, loop_worker;
+            """)
+        // A central database without 0004: fleet loops says how to bring it up to date.
+        let old = try Self.histctl(["loops", "--db", pg.url, "--since", "1d"])
+        #expect(old.status != 0 && old.stderr.contains("histctl fleet migrate"), "loops on a schema without 0004: \(old.status) \(old.stderr)")
+        _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0004_loop_hours.sql"), encoding: .utf8))
+        try Self.expectLoopRollupsExact(pg, "after 0004 filled the rollups from rows already central")
+        print("fleet loop_hours: \(compared) loop rows compared (\(pooled) pooled)")
+    }
+}
