@@ -21,12 +21,44 @@ extension EndToEnd.FleetShip {
          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) d
         """
 
-    /// The rollup the triggers keep equals its definition over the raw rows, row for row.
-    static func expectCrashHoursExact(_ pg: PostgresCluster, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let kept = try pg.records(lines("crash_hours", crashHoursColumns)).sorted()
-        let defined = try pg.records(lines(crashHoursDefinition, crashHoursColumns)).sorted()
-        #expect(kept == defined, "\(what): crash_hours differs from its definition: kept-only \(Set(kept).subtracting(defined).prefix(3)), defined-only \(Set(defined).subtracting(kept).prefix(3))",
+    /// A central rollup the triggers keep (`table`) equals its `definition` over the raw rows, row for row,
+    /// and the definition has rows (an empty pair would prove nothing).
+    static func expectRollupExact(_ pg: PostgresCluster, _ what: String, table: String, columns: [String], definition: String,
+                                  sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let kept = try pg.records(lines(table, columns)).sorted()
+        let defined = try pg.records(lines(definition, columns)).sorted()
+        #expect(!defined.isEmpty, "\(what): \(table)'s definition has no rows", sourceLocation: sourceLocation)
+        #expect(kept == defined, "\(what): \(table) differs from its definition: kept-only \(Array(Set(kept).subtracting(defined).prefix(3))), defined-only \(Array(Set(defined).subtracting(kept).prefix(3)))",
                 sourceLocation: sourceLocation)
+    }
+
+    static func expectCrashHoursExact(_ pg: PostgresCluster, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try expectRollupExact(pg, what, table: "crash_hours", columns: crashHoursColumns, definition: crashHoursDefinition,
+                              sourceLocation: sourceLocation)
+    }
+
+    /// A generated history of several hours (6 programs with a pool; a third crash a lot) with ship capture
+    /// turned on after it, shipped once as host h1 in batches of `batch`. Returns its path and end time.
+    static func shipGeneratedHistory(_ ws: Workspace, _ pg: PostgresCluster, seed: UInt64, batch: Int = 5000) throws -> (path: String, end: Timestamp) {
+        let path = ws.path("h.db")
+        let size = HistoryFixture.Size(programs: 6, poolEvery: 3, poolWorkers: 2, days: 0.25, cyclesPerDay: 2000,
+                                       snapshotEvery: .seconds(600), snapshotDays: 0.01, scanEvery: .seconds(600), seed: seed)
+        let end = Timestamp.now()
+        _ = try HistoryFixture.generate(at: path, size: size, end: end)
+        try HistoryStore.open(path: path, ship: .on).close()
+        let shipped = try shipOnce(ws, pg, host: "h1", batch: batch)
+        #expect(shipped.status == 0, "histd-ship failed: \(shipped.stderr)")
+        return (path, end)
+    }
+
+    /// h1's crash at `offset` in id order, centrally.
+    static func centralCrash(_ pg: PostgresCluster, _ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) {
+        let row = try pg.psql("""
+            SELECT id || ',' || program_id || ',' || ended_at FROM instances WHERE host_id = 'h1' AND class = 'crash'
+            ORDER BY id OFFSET \(offset) LIMIT 1
+            """).split(separator: ",").compactMap { Int64($0) }
+        try #require(row.count == 3, "no crash at offset \(offset)")
+        return (row[0], row[1], row[2])
     }
 
     /// A history of several hours (generated, 6 programs with a pool) shipped: central crash_hours equals the
@@ -40,14 +72,7 @@ extension EndToEnd.FleetShip {
         let ws = try Workspace("fleet-crash-hours")
         let pg = try PostgresCluster()
         defer { ws.cleanup(); pg.remove() }
-        let path = ws.path("h.db")
-        let size = HistoryFixture.Size(programs: 6, poolEvery: 3, poolWorkers: 2, days: 0.25, cyclesPerDay: 2000,
-                                       snapshotEvery: .seconds(600), snapshotDays: 0.01, scanEvery: .seconds(600), seed: 5)
-        let end = Timestamp.now()
-        _ = try HistoryFixture.generate(at: path, size: size, end: end)
-        try HistoryStore.open(path: path, ship: .on).close()
-        let shipped = try Self.shipOnce(ws, pg, host: "h1")
-        #expect(shipped.status == 0, "histd-ship failed: \(shipped.stderr)")
+        let (path, end) = try Self.shipGeneratedHistory(ws, pg, seed: 5)
 
         let local = try DatabaseQueue(path: path)
         let epoch = try local.read { try String.fetchOne($0, sql: "SELECT epoch FROM ship_epoch") } ?? "?"
@@ -81,14 +106,7 @@ extension EndToEnd.FleetShip {
         #expect(compared > 6, "\(compared) summary rows in all")
 
         // Every kind of central change, each followed by the exactness check.
-        func crash(_ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) {
-            let row = try pg.psql("""
-                SELECT id || ',' || program_id || ',' || ended_at FROM instances WHERE host_id = 'h1' AND class = 'crash'
-                ORDER BY id OFFSET \(offset) LIMIT 1
-                """).split(separator: ",").compactMap { Int64($0) }
-            try #require(row.count == 3, "no crash at offset \(offset)")
-            return (row[0], row[1], row[2])
-        }
+        func crash(_ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) { try Self.centralCrash(pg, offset) }
         let reshipped = try Self.shipOnce(ws, pg, host: "h1")
         #expect(reshipped.status == 0, "\(reshipped.stderr)")
         let a = try crash(0), b = try crash(1), c = try crash(2), d = try crash(3), e = try crash(4)

@@ -38,14 +38,10 @@ extension EndToEnd.FleetShip {
 
     /// Both rollups the triggers keep equal their definitions over the raw rows, row for row.
     static func expectLoopRollupsExact(_ pg: PostgresCluster, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        for (table, columns, definition) in [("loop_hours", loopHoursColumns, loopHoursDefinition),
-                                             ("program_hours", programHoursColumns, programHoursDefinition)] {
-            let kept = try pg.records(lines(table, columns)).sorted()
-            let defined = try pg.records(lines(definition, columns)).sorted()
-            #expect(!defined.isEmpty, "\(what): \(table)'s definition has no rows", sourceLocation: sourceLocation)
-            #expect(kept == defined, "\(what): \(table) differs from its definition: kept-only \(Array(Set(kept).subtracting(defined).prefix(3))), defined-only \(Array(Set(defined).subtracting(kept).prefix(3)))",
-                    sourceLocation: sourceLocation)
-        }
+        try expectRollupExact(pg, what, table: "loop_hours", columns: loopHoursColumns, definition: loopHoursDefinition,
+                              sourceLocation: sourceLocation)
+        try expectRollupExact(pg, what, table: "program_hours", columns: programHoursColumns, definition: programHoursDefinition,
+                              sourceLocation: sourceLocation)
     }
 
     /// A history of several hours (generated, 6 programs with a pool; the crashy ones loop, the others
@@ -60,15 +56,8 @@ extension EndToEnd.FleetShip {
         let ws = try Workspace("fleet-loop-hours")
         let pg = try PostgresCluster()
         defer { ws.cleanup(); pg.remove() }
-        let path = ws.path("h.db")
-        let size = HistoryFixture.Size(programs: 6, poolEvery: 3, poolWorkers: 2, days: 0.25, cyclesPerDay: 2000,
-                                       snapshotEvery: .seconds(600), snapshotDays: 0.01, scanEvery: .seconds(600), seed: 9)
-        let end = Timestamp.now()
-        _ = try HistoryFixture.generate(at: path, size: size, end: end)
-        try HistoryStore.open(path: path, ship: .on).close()
         // Small batches: many statements, each adding a few crashes next to shipped ones (the incremental path).
-        let shipped = try Self.shipOnce(ws, pg, host: "h1", batch: 300)
-        #expect(shipped.status == 0, "histd-ship failed: \(shipped.stderr)")
+        let (path, end) = try Self.shipGeneratedHistory(ws, pg, seed: 9, batch: 300)
 
         let local = try DatabaseQueue(path: path)
         let epoch = try local.read { try String.fetchOne($0, sql: "SELECT epoch FROM ship_epoch") } ?? "?"
@@ -110,14 +99,7 @@ extension EndToEnd.FleetShip {
         }
         #expect(compared > 10 && pooled > 0, "\(compared) loop rows compared, \(pooled) with workers")
 
-        func crash(_ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) {
-            let row = try pg.psql("""
-                SELECT id || ',' || program_id || ',' || ended_at FROM instances WHERE host_id = 'h1' AND class = 'crash'
-                ORDER BY id OFFSET \(offset) LIMIT 1
-                """).split(separator: ",").compactMap { Int64($0) }
-            try #require(row.count == 3, "no crash at offset \(offset)")
-            return (row[0], row[1], row[2])
-        }
+        func crash(_ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) { try Self.centralCrash(pg, offset) }
         // The first crashes by id, in the first hour of the history, for the changes below.
         let quiet = try crash(0), a = try crash(1), b = try crash(2), c = try crash(3), d = try crash(4)
         let changes: [(what: String, sql: String)] = [
