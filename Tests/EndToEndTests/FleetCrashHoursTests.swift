@@ -51,6 +51,21 @@ extension EndToEnd.FleetShip {
         return (path, end)
     }
 
+    /// A rollup's rows for host h1 centrally equal the host's local rollup, row for row (`columns`: those
+    /// both sides have), and there are more than `minimum` of them. Returns the local row count.
+    @discardableResult
+    static func expectCentralRollupEqualsLocal(_ pg: PostgresCluster, localPath: String, table: String, columns: [String], minimum: Int,
+                                              sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
+        let local = try DatabaseQueue(path: localPath)
+        let epoch = try local.read { try String.fetchOne($0, sql: "SELECT epoch FROM ship_epoch") } ?? "?"
+        let localRows = try local.read { try String.fetchAll($0, sql: lines(table, columns)) }.sorted()
+        let centralRows = try pg.records(lines(table, columns) + " WHERE host_id = 'h1' AND db_epoch = '\(epoch)'").sorted()
+        #expect(localRows.count > minimum, "the fixture should span several hours: \(localRows.count) \(table) rows", sourceLocation: sourceLocation)
+        #expect(centralRows == localRows, "central \(table) differs from local: central-only \(Array(Set(centralRows).subtracting(localRows).prefix(3))), local-only \(Array(Set(localRows).subtracting(centralRows).prefix(3)))",
+                sourceLocation: sourceLocation)
+        return localRows.count
+    }
+
     /// h1's crash at `offset` in id order, centrally.
     static func centralCrash(_ pg: PostgresCluster, _ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) {
         let row = try pg.psql("""
@@ -74,13 +89,8 @@ extension EndToEnd.FleetShip {
         defer { ws.cleanup(); pg.remove() }
         let (path, end) = try Self.shipGeneratedHistory(ws, pg, seed: 5)
 
-        let local = try DatabaseQueue(path: path)
-        let epoch = try local.read { try String.fetchOne($0, sql: "SELECT epoch FROM ship_epoch") } ?? "?"
-        let localColumns = ["hour", "program_id", "worker", "class", "exit_code", "signal", "crashes", "first_ms", "last_ms"]
-        let localRows = try local.read { try String.fetchAll($0, sql: Self.lines("crash_hours", localColumns)) }.sorted()
-        let centralRows = try pg.records(Self.lines("crash_hours", localColumns) + " WHERE host_id = 'h1' AND db_epoch = '\(epoch)'").sorted()
-        #expect(localRows.count > 6 * 4, "the fixture should span several hours of crashes: \(localRows.count) rollup rows")
-        #expect(centralRows == localRows, "central crash_hours differs from local: central-only \(Set(centralRows).subtracting(localRows).prefix(3)), local-only \(Set(localRows).subtracting(centralRows).prefix(3))")
+        let rollupRows = try Self.expectCentralRollupEqualsLocal(pg, localPath: path, table: "crash_hours",
+                                                                 columns: Array(Self.crashHoursColumns.dropFirst(2)), minimum: 6 * 4)
         try Self.expectCrashHoursExact(pg, "after the first shipment")
 
         // Ranges: whole hours with partial edges, exactly whole hours, inside one hour, and one program.
@@ -149,6 +159,6 @@ extension EndToEnd.FleetShip {
         _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0003_crash_hours.sql"), encoding: .utf8))
         #expect(try pg.count("SELECT count(*) FROM crash_hours") > 0)
         try Self.expectCrashHoursExact(pg, "after 0003 filled the rollup from rows already central")
-        print("fleet crash_hours: \(localRows.count) rollup rows per host, \(compared) summary rows compared")
+        print("fleet crash_hours: \(rollupRows) rollup rows per host, \(compared) summary rows compared")
     }
 }

@@ -59,14 +59,10 @@ extension EndToEnd.FleetShip {
         // Small batches: many statements, each adding a few crashes next to shipped ones (the incremental path).
         let (path, end) = try Self.shipGeneratedHistory(ws, pg, seed: 9, batch: 300)
 
-        let local = try DatabaseQueue(path: path)
-        let epoch = try local.read { try String.fetchOne($0, sql: "SELECT epoch FROM ship_epoch") } ?? "?"
-        for (table, columns) in [("loop_hours", Array(Self.loopHoursColumns.dropFirst(2))), ("program_hours", Array(Self.programHoursColumns.dropFirst(2)))] {
-            let localRows = try local.read { try String.fetchAll($0, sql: Self.lines(table, columns)) }.sorted()
-            let centralRows = try pg.records(Self.lines(table, columns) + " WHERE host_id = 'h1' AND db_epoch = '\(epoch)'").sorted()
-            #expect(localRows.count > 6 * 3, "the fixture should span several hours: \(localRows.count) \(table) rows")
-            #expect(centralRows == localRows, "central \(table) differs from local: central-only \(Array(Set(centralRows).subtracting(localRows).prefix(3))), local-only \(Array(Set(localRows).subtracting(centralRows).prefix(3)))")
-        }
+        try Self.expectCentralRollupEqualsLocal(pg, localPath: path, table: "loop_hours", columns: Array(Self.loopHoursColumns.dropFirst(2)),
+                                                minimum: 6 * 3)
+        try Self.expectCentralRollupEqualsLocal(pg, localPath: path, table: "program_hours",
+                                                columns: Array(Self.programHoursColumns.dropFirst(2)), minimum: 6 * 3)
         try Self.expectLoopRollupsExact(pg, "after shipping")
 
         // Ranges: whole hours with partial edges, exactly whole hours, too short for any whole hour, one
