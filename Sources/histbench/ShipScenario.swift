@@ -231,11 +231,11 @@ enum ShipScenario {
         let tables = try pg.psql("""
             SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attname = 'host_id'
-              AND c.relname NOT IN ('crash_hours', 'loop_hours', 'program_hours')
+              AND c.relname NOT IN ('crash_hours', 'crash_spans', 'loop_hours', 'program_hours')
             """).split(separator: ",").map(String.init)
         // Every central table with a host_id, its rows copied under the new ids in one statement per table;
-        // not the rollups crash_hours, loop_hours and program_hours, which the triggers on instances, events and
-        // operator_effects fill from the copies (central migrations 0003, 0004: copying them too would count
+        // not the rollups crash_hours, crash_spans, loop_hours and program_hours, which the triggers on instances, events
+        // and operator_effects fill from the copies (central migrations 0003-0005: copying them too would count
         // every crash twice).
         // hosts.machine_id pins a host to a machine, so the copies get none.
         _ = try pg.psql("""

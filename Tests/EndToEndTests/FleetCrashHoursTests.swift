@@ -21,6 +21,23 @@ extension EndToEnd.FleetShip {
          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) d
         """
 
+    /// The central crash_spans rows (migrations/postgres/0005_crash_spans.sql) defined from the raw central
+    /// rows: per span of 10 minutes, an hour and 6 hours (start rounded down), host, epoch and program.
+    static let crashSpansColumns = ["span_ms", "start_ms", "host_id", "db_epoch", "program_id", "crashes", "limit_kills",
+                                    "first_ms", "last_ms", "exit_codes", "signals"]
+    static let crashSpansDefinition = """
+        (SELECT s.span_ms, i.ended_at - ((i.ended_at % s.span_ms) + s.span_ms) % s.span_ms AS start_ms, i.host_id, i.db_epoch,
+                i.program_id, count(*) AS crashes, count(*) FILTER (WHERE i.class = 'limit') AS limit_kills,
+                min(i.ended_at) AS first_ms, max(i.ended_at) AS last_ms,
+                coalesce(array_agg(DISTINCT i.exit_code ORDER BY i.exit_code) FILTER (WHERE i.exit_code >= 0), '{}') AS exit_codes,
+                coalesce(array_agg(DISTINCT i.signal ORDER BY i.signal) FILTER (WHERE i.signal <> 0), '{}') AS signals
+         FROM instances i CROSS JOIN (VALUES (600000::bigint), (3600000), (21600000)) AS s(span_ms)
+         WHERE i.class IN ('crash', 'limit') AND i.ended_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM operator_effects f WHERE f.host_id = i.host_id AND f.db_epoch = i.db_epoch
+                                                              AND f.instance_id = i.id AND f.effect = 'ended')
+         GROUP BY 1, 2, 3, 4, 5) d
+        """
+
     /// A central rollup the triggers keep (`table`) equals its `definition` over the raw rows, row for row,
     /// and the definition has rows (an empty pair would prove nothing).
     static func expectRollupExact(_ pg: PostgresCluster, _ what: String, table: String, columns: [String], definition: String,
@@ -32,8 +49,11 @@ extension EndToEnd.FleetShip {
                 sourceLocation: sourceLocation)
     }
 
+    /// Both crash rollups, crash_hours (0003) and crash_spans (0005), equal their definitions.
     static func expectCrashHoursExact(_ pg: PostgresCluster, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         try expectRollupExact(pg, what, table: "crash_hours", columns: crashHoursColumns, definition: crashHoursDefinition,
+                              sourceLocation: sourceLocation)
+        try expectRollupExact(pg, what, table: "crash_spans", columns: crashSpansColumns, definition: crashSpansDefinition,
                               sourceLocation: sourceLocation)
     }
 
@@ -78,10 +98,11 @@ extension EndToEnd.FleetShip {
 
     /// A history of several hours (generated, 6 programs with a pool) shipped: central crash_hours equals the
     /// host's local crash_hours row for row, and fleet `crashes --summary` equals the local report for ranges
-    /// with whole hours and partial edges, read from the rollup. Then every way the rollup can change
+    /// with whole 6-hour spans, hours, 10-minute spans and raw edges (crash_spans, 0005) and with a program
+    /// filter (crash_hours), and is shown to read crash_spans. Then every way the rollups can change
     /// centrally: an instance re-shipped unchanged, one that ended later as a crash, one corrected to a clean
     /// exit, one that moves to another hour, an operator 'ended' effect arriving after its crash, a deleted
-    /// instance and a deleted effect; after each, the rollup equals its definition over the raw rows.
+    /// instance and a deleted effect; after each, both rollups equal their definitions over the raw rows.
     @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
     func crashHoursRollupIsExactAndTheSummaryReadsWholeHoursFromIt() throws {
         let ws = try Workspace("fleet-crash-hours")
@@ -96,8 +117,15 @@ extension EndToEnd.FleetShip {
         // Ranges: whole hours with partial edges, exactly whole hours, inside one hour, and one program.
         let hour: Int64 = 3_600_000
         let base = end.milliseconds - end.milliseconds % hour
+        let sixHours = 6 * hour
+        let block = end.milliseconds - end.milliseconds % sixHours
         let ranges: [(since: Int64, until: Int64, extra: [String])] = [
             (base - 5 * hour + 123_456, end.milliseconds - 17_000, []),
+            // A whole 6-hour span (crash_spans), then hours, 10-minute spans and raw minutes at both edges.
+            (block - sixHours - 3 * hour - 1_234_567, end.milliseconds - 1, []),
+            // 10-minute spans and raw minutes only; and exactly one 6-hour span.
+            (base - 2 * hour + 61_000, base - hour + 1_799_000, []),
+            (block - sixHours, block, []),
             (base - 4 * hour, base - hour, []),
             (base - 2 * hour + 60_000, base - 2 * hour + 1_800_000, []),
             (base - 5 * hour + 1, end.milliseconds, ["--program", "prog-001"]),
@@ -114,6 +142,13 @@ extension EndToEnd.FleetShip {
             compared += l.count
         }
         #expect(compared > 6, "\(compared) summary rows in all")
+        // The summary with no filter reads crash_spans, not only raw rows: a tampered span shows in it.
+        let whole = ["crashes", "--summary", "--since", iso(ranges[1].since), "--until", iso(ranges[1].until), "--format", "json",
+                     "--db", pg.url, "--host", "h1"]
+        let honest = try Self.json(try Self.histctl(whole))
+        _ = try pg.psql("UPDATE crash_spans SET crashes = crashes + 1000000")
+        #expect(try Self.json(try Self.histctl(whole)) != honest, "fleet crashes --summary did not read crash_spans")
+        _ = try pg.psql("UPDATE crash_spans SET crashes = crashes - 1000000")
 
         // Every kind of central change, each followed by the exactness check.
         func crash(_ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) { try Self.centralCrash(pg, offset) }
@@ -159,6 +194,19 @@ extension EndToEnd.FleetShip {
         _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0003_crash_hours.sql"), encoding: .utf8))
         #expect(try pg.count("SELECT count(*) FROM crash_hours") > 0)
         try Self.expectCrashHoursExact(pg, "after 0003 filled the rollup from rows already central")
+        // The same for 0005.
+        _ = try pg.psql("""
+            DROP TABLE crash_spans;
+            DROP TRIGGER crash_spans_instances_insert ON instances; DROP TRIGGER crash_spans_instances_update ON instances;
+            DROP TRIGGER crash_spans_instances_delete ON instances; DROP TRIGGER crash_spans_effects_insert ON operator_effects;
+            DROP TRIGGER crash_spans_effects_delete ON operator_effects;
+            DROP FUNCTION crash_spans_instances_insert, crash_spans_instances_update, crash_spans_instances_delete,
+                          crash_spans_effects_change, crash_spans_recompute, crash_spans_add, crash_spans_union, crash_spans_floor;
+            DROP AGGREGATE crash_spans_cat(anycompatiblearray);
+            """)
+        _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0005_crash_spans.sql"), encoding: .utf8))
+        #expect(try pg.count("SELECT count(DISTINCT span_ms) FROM crash_spans") == 3)
+        try Self.expectCrashHoursExact(pg, "after 0005 filled crash_spans from rows already central")
         print("fleet crash_hours: \(rollupRows) rollup rows per host, \(compared) summary rows compared")
     }
 }

@@ -102,7 +102,7 @@ extension EndToEnd {
                 #expect(local == central, "\(table) differs: local-only \(Set(local).subtracting(central).prefix(3)), central-only \(Set(central).subtracting(local).prefix(3))",
                         sourceLocation: sourceLocation)
             }
-            // And the rollup the central triggers keep (0003) equals its definition over those rows.
+            // And the crash rollups the central triggers keep (0003, 0005) equal their definitions over those rows.
             try expectCrashHoursExact(pg, "with \(host)'s rows", sourceLocation: sourceLocation)
         }
 

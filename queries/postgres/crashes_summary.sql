@@ -1,60 +1,93 @@
 -- crashes --summary (fleet): the twin of queries/crashes_summary.sql, per host and program (docs/FLEET.md).
 -- Parameters: $1 since, $2 until (ms UTC); $3 program names (text[], '{}' all); $4 host ids (text[], '{}' all).
--- Plan, as the local report's: the whole UTC hours inside the range from the crash_hours rollup (central
--- migration 0003: exact, kept by triggers; a primary-key range on hour), the partial hours at both edges
--- from instances (index instances_crashes, a range on ended_at); then per (host, program, outcome) and per
--- (host, program) over those few rows. Reading every crash of the range (1.9 M over 100 hosts x 1 day)
--- took 1.2 s; BENCHMARKS.md has the figures.
+-- Plan: the range split into the longest aligned spans that fit, read from rollups kept exact by triggers,
+-- and raw instances (index instances_crashes, a range on ended_at) only where no span fits.
+-- - No --program filter: whole 6-hour spans, then whole hours, then whole 10-minute spans from crash_spans
+--   (central migration 0005: one row per span and program, the outcomes as sorted arrays), and raw rows
+--   for the minutes before the first 10-minute span and after the last. A day over 100 hosts is about
+--   60,000 rows and 13,000 raw crashes.
+-- - With --program (which can name a pool worker slot, POOL.INDEX): the whole hours from crash_hours (0003:
+--   per hour, program, worker slot and outcome), the partial hours at both edges raw.
+-- Then per (host, epoch, program, worker) and per (host, program) over those rows; the arrays of codes and
+-- signals are concatenated and their distinct values taken once per result row. BENCHMARKS.md has the
+-- figures (reading every crash of a day over 100 hosts took 1.2 s, whole hours and raw edges 250 ms).
 WITH
--- The whole hours [wf, wu) inside [since, until), aligned as the rollup's hours; both are until when none
--- fits (HistReports ReportScope.wholeHours).
-f AS (SELECT $1::bigint - (($1::bigint % 3600000) + 3600000) % 3600000 AS fs,
-             $2::bigint - (($2::bigint % 3600000) + 3600000) % 3600000 AS fu),
-x AS (SELECT CASE WHEN fs = $1::bigint THEN fs ELSE fs + 3600000 END AS lo, fu AS hi FROM f),
-b AS MATERIALIZED (SELECT CASE WHEN lo < hi THEN lo ELSE $2::bigint END AS wf, CASE WHEN lo < hi THEN hi ELSE $2::bigint END AS wu FROM x),
+-- lo: since rounded up to a multiple of s, hi: until rounded down; a level whose spans do not fit is an
+-- empty range at the start of the level below it, so that each level's two edge ranges cover exactly
+-- what the levels above it leave (HistReports ReportScope.wholeHours does the same for hours).
+t AS (SELECT lo, hi, lo < hi AS ok
+      FROM (SELECT $1::bigint + (600000 - (($1::bigint % 600000) + 600000) % 600000) % 600000 AS lo,
+                   $2::bigint - (($2::bigint % 600000) + 600000) % 600000 AS hi) z),
+t2 AS (SELECT CASE WHEN ok THEN lo ELSE $2::bigint END AS tlo, CASE WHEN ok THEN hi ELSE $2::bigint END AS thi FROM t),
+h AS (SELECT t2.*, CASE WHEN z.lo < z.hi THEN z.lo ELSE t2.tlo END AS hlo, CASE WHEN z.lo < z.hi THEN z.hi ELSE t2.tlo END AS hhi
+      FROM t2, (SELECT $1::bigint + (3600000 - (($1::bigint % 3600000) + 3600000) % 3600000) % 3600000 AS lo,
+                       $2::bigint - (($2::bigint % 3600000) + 3600000) % 3600000 AS hi) z),
+b AS MATERIALIZED (
+    SELECT h.*, CASE WHEN z.lo < z.hi THEN z.lo ELSE h.hlo END AS blo, CASE WHEN z.lo < z.hi THEN z.hi ELSE h.hlo END AS bhi,
+           -- The raw edges: outside the 10-minute spans, or with a filter outside the whole hours.
+           CASE WHEN cardinality($3::text[]) = 0 THEN h.tlo ELSE h.hlo END AS rlo,
+           CASE WHEN cardinality($3::text[]) = 0 THEN h.thi ELSE h.hhi END AS rhi
+    FROM h, (SELECT $1::bigint + (21600000 - (($1::bigint % 21600000) + 21600000) % 21600000) % 21600000 AS lo,
+                    $2::bigint - (($2::bigint % 21600000) + 21600000) % 21600000 AS hi) z
+),
 -- The bounds as scalar subqueries, not a join with b: so each branch is an index range (a join with the
 -- one-row CTE was planned as a filter over a sequential scan of every crash).
 parts AS (
-    SELECT c.host_id AS host, c.db_epoch AS epoch, c.program_id AS program_id, c.worker AS worker, c.class AS class,
-           c.exit_code AS exit_code, c.signal AS signal, c.crashes AS n, c.first_ms AS first, c.last_ms AS last
-    FROM crash_hours c
-    WHERE c.hour >= (SELECT wf FROM b) AND c.hour < (SELECT wu FROM b)
+    SELECT c.host_id AS host, c.db_epoch AS epoch, c.program_id AS program_id, -1::bigint AS worker, c.crashes AS n,
+           c.limit_kills AS lim, c.first_ms AS first, c.last_ms AS last, c.exit_codes AS codes, c.signals AS sigs
+    FROM crash_spans c
+    WHERE cardinality($3::text[]) = 0 AND c.span_ms = 21600000
+      AND c.start_ms >= (SELECT blo FROM b) AND c.start_ms < (SELECT bhi FROM b)
       AND (cardinality($4::text[]) = 0 OR c.host_id = ANY($4::text[]))
     UNION ALL
-    SELECT i.host_id, i.db_epoch, i.program_id, coalesce(i.worker_index, -1), i.class, coalesce(i.exit_code, -1),
-           coalesce(i.signal, 0), 1, i.ended_at, i.ended_at
-    FROM instances i
-    WHERE i.class IN ('crash', 'limit') AND i.ended_at >= $1 AND i.ended_at < (SELECT wf FROM b)
-      AND NOT EXISTS (SELECT 1 FROM operator_effects f
-                       WHERE f.host_id = i.host_id AND f.db_epoch = i.db_epoch AND f.instance_id = i.id AND f.effect = 'ended')
-      AND (cardinality($4::text[]) = 0 OR i.host_id = ANY($4::text[]))
+    SELECT c.host_id, c.db_epoch, c.program_id, -1, c.crashes, c.limit_kills, c.first_ms, c.last_ms, c.exit_codes, c.signals
+    FROM crash_spans c
+    WHERE cardinality($3::text[]) = 0 AND c.span_ms = 3600000
+      AND ((c.start_ms >= (SELECT hlo FROM b) AND c.start_ms < (SELECT blo FROM b))
+           OR (c.start_ms >= (SELECT bhi FROM b) AND c.start_ms < (SELECT hhi FROM b)))
+      AND (cardinality($4::text[]) = 0 OR c.host_id = ANY($4::text[]))
     UNION ALL
-    SELECT i.host_id, i.db_epoch, i.program_id, coalesce(i.worker_index, -1), i.class, coalesce(i.exit_code, -1),
-           coalesce(i.signal, 0), 1, i.ended_at, i.ended_at
+    SELECT c.host_id, c.db_epoch, c.program_id, -1, c.crashes, c.limit_kills, c.first_ms, c.last_ms, c.exit_codes, c.signals
+    FROM crash_spans c
+    WHERE cardinality($3::text[]) = 0 AND c.span_ms = 600000
+      AND ((c.start_ms >= (SELECT tlo FROM b) AND c.start_ms < (SELECT hlo FROM b))
+           OR (c.start_ms >= (SELECT hhi FROM b) AND c.start_ms < (SELECT thi FROM b)))
+      AND (cardinality($4::text[]) = 0 OR c.host_id = ANY($4::text[]))
+    UNION ALL
+    SELECT c.host_id, c.db_epoch, c.program_id, c.worker, c.crashes, CASE WHEN c.class = 'limit' THEN c.crashes ELSE 0 END,
+           c.first_ms, c.last_ms, ARRAY[c.exit_code], ARRAY[c.signal]
+    FROM crash_hours c
+    WHERE cardinality($3::text[]) > 0 AND c.hour >= (SELECT hlo FROM b) AND c.hour < (SELECT hhi FROM b)
+      AND (cardinality($4::text[]) = 0 OR c.host_id = ANY($4::text[]))
+    UNION ALL
+    SELECT i.host_id, i.db_epoch, i.program_id, coalesce(i.worker_index, -1), count(*), count(*) FILTER (WHERE i.class = 'limit'),
+           min(i.ended_at), max(i.ended_at), ARRAY[coalesce(i.exit_code, -1)], ARRAY[coalesce(i.signal, 0)]
     FROM instances i
-    WHERE i.class IN ('crash', 'limit') AND i.ended_at >= (SELECT wu FROM b) AND i.ended_at < $2
+    WHERE i.class IN ('crash', 'limit')
+      AND ((i.ended_at >= $1 AND i.ended_at < (SELECT rlo FROM b)) OR (i.ended_at >= (SELECT rhi FROM b) AND i.ended_at < $2))
       AND NOT EXISTS (SELECT 1 FROM operator_effects f
                        WHERE f.host_id = i.host_id AND f.db_epoch = i.db_epoch AND f.instance_id = i.id AND f.effect = 'ended')
       AND (cardinality($4::text[]) = 0 OR i.host_id = ANY($4::text[]))
+    GROUP BY i.host_id, i.db_epoch, i.program_id, coalesce(i.worker_index, -1), coalesce(i.exit_code, -1), coalesce(i.signal, 0)
 ),
--- Per (host, epoch, program, worker, outcome) first: a few thousand rows, before the join to programs.
+-- Per (host, epoch, program, worker) first: a few thousand rows, before the join to programs. Grouping by
+-- the arrays instead was slower (hashing them).
 k AS (
-    SELECT host, epoch, program_id, worker, class, exit_code, signal, SUM(n) AS n, MIN(first) AS first, MAX(last) AS last
-    FROM parts GROUP BY host, epoch, program_id, worker, class, exit_code, signal
+    SELECT host, epoch, program_id, worker, sum(n) AS n, sum(lim) AS lim, min(first) AS first, max(last) AS last,
+           crash_spans_cat(codes) AS codes, crash_spans_cat(sigs) AS sigs
+    FROM parts GROUP BY host, epoch, program_id, worker
 ),
 g AS (
-    SELECT x.host AS host, p.name AS program, x.class AS class, x.exit_code AS exit_code, x.signal AS signal,
-           SUM(x.n) AS n, MIN(x.first) AS first, MAX(x.last) AS last
+    SELECT x.host AS host, p.name AS program, sum(x.n) AS n, sum(x.lim) AS lim, min(x.first) AS first, max(x.last) AS last,
+           crash_spans_cat(x.codes) AS codes, crash_spans_cat(x.sigs) AS sigs
     FROM k x
     JOIN programs p ON p.host_id = x.host AND p.db_epoch = x.epoch AND p.id = x.program_id
     WHERE cardinality($3::text[]) = 0 OR p.name = ANY($3::text[])
           OR (x.worker >= 0 AND p.name || '.' || x.worker = ANY($3::text[]))
-    GROUP BY x.host, p.name, x.class, x.exit_code, x.signal
+    GROUP BY x.host, p.name
 )
-SELECT host, program, SUM(n)::bigint AS crashes, SUM(CASE WHEN class = 'limit' THEN n ELSE 0 END)::bigint AS limit_kills,
-       MIN(first) AS first, MAX(last) AS last,
-       array_to_string(array_agg(DISTINCT exit_code ORDER BY exit_code) FILTER (WHERE exit_code >= 0), ',') AS exit_codes,
-       array_to_string(array_agg(DISTINCT signal ORDER BY signal) FILTER (WHERE signal <> 0), ',') AS signals
+SELECT host, program, n::bigint AS crashes, lim::bigint AS limit_kills, first, last,
+       (SELECT string_agg(v::text, ',' ORDER BY v) FROM (SELECT DISTINCT v FROM unnest(g.codes) v WHERE v >= 0) d) AS exit_codes,
+       (SELECT string_agg(v::text, ',' ORDER BY v) FROM (SELECT DISTINCT v FROM unnest(g.sigs) v WHERE v <> 0) d) AS signals
 FROM g
-GROUP BY host, program
 ORDER BY crashes DESC, program, host;
