@@ -201,7 +201,8 @@ extension EndToEnd.FleetShip {
             DROP TRIGGER crash_spans_instances_delete ON instances; DROP TRIGGER crash_spans_effects_insert ON operator_effects;
             DROP TRIGGER crash_spans_effects_delete ON operator_effects;
             DROP FUNCTION crash_spans_instances_insert, crash_spans_instances_update, crash_spans_instances_delete,
-                          crash_spans_effects_change, crash_spans_recompute, crash_spans_add, crash_spans_union, crash_spans_floor;
+                          crash_spans_effects_change, crash_spans_recompute, crash_spans_roll_up, crash_spans_add, crash_spans_union,
+                          crash_spans_floor;
             DROP AGGREGATE crash_spans_cat(anycompatiblearray);
             """)
         _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0005_crash_spans.sql"), encoding: .utf8))

@@ -73,6 +73,25 @@ LANGUAGE sql AS $$
            signals = crash_spans_union(c.signals, EXCLUDED.signals);
 $$;
 
+-- Recomputes the spans of length `span` holding the (host, epoch, program, time) named by the four arrays
+-- from the spans of length `below` inside them.
+CREATE FUNCTION crash_spans_roll_up(span bigint, below bigint, hosts text[], epochs text[], programs bigint[], times bigint[])
+RETURNS void LANGUAGE sql AS $$
+    DELETE FROM crash_spans c
+    USING unnest(hosts, epochs, programs, times) AS s(host_id, db_epoch, program_id, t)
+    WHERE c.span_ms = span AND c.start_ms = crash_spans_floor(s.t, span)
+      AND c.host_id = s.host_id AND c.db_epoch = s.db_epoch AND c.program_id = s.program_id;
+    INSERT INTO crash_spans (span_ms, start_ms, host_id, db_epoch, program_id, crashes, limit_kills, first_ms, last_ms, exit_codes, signals)
+    SELECT span, k.start_ms, k.host_id, k.db_epoch, k.program_id, sum(c.crashes), sum(c.limit_kills), min(c.first_ms), max(c.last_ms),
+           (SELECT coalesce(array_agg(DISTINCT v ORDER BY v), '{}') FROM unnest(crash_spans_cat(c.exit_codes)) v),
+           (SELECT coalesce(array_agg(DISTINCT v ORDER BY v), '{}') FROM unnest(crash_spans_cat(c.signals)) v)
+    FROM (SELECT DISTINCT host_id, db_epoch, program_id, crash_spans_floor(t, span) AS start_ms
+          FROM unnest(hosts, epochs, programs, times) AS u(host_id, db_epoch, program_id, t)) k
+    JOIN crash_spans c ON c.span_ms = below AND c.start_ms >= k.start_ms AND c.start_ms < k.start_ms + span
+     AND c.host_id = k.host_id AND c.db_epoch = k.db_epoch AND c.program_id = k.program_id
+    GROUP BY k.start_ms, k.host_id, k.db_epoch, k.program_id;
+$$;
+
 -- Recomputes the 10-minute spans holding the (host, epoch, program, time) named by the four arrays from the
 -- raw rows, then the hours holding those from the 10-minute spans, then the 6 hours from the hours. Each
 -- statement of a SQL function sees the ones before it.
@@ -97,32 +116,8 @@ LANGUAGE sql AS $$
                                                          AND f.instance_id = i.id AND f.effect = 'ended')
     GROUP BY 2, 3, 4, 5;
     -- Each longer span from the 6 spans below it that it holds, the hour first.
-    DELETE FROM crash_spans c
-    USING unnest(hosts, epochs, programs, times) AS s(host_id, db_epoch, program_id, t)
-    WHERE c.span_ms = 3600000 AND c.start_ms = crash_spans_floor(s.t, 3600000)
-      AND c.host_id = s.host_id AND c.db_epoch = s.db_epoch AND c.program_id = s.program_id;
-    INSERT INTO crash_spans (span_ms, start_ms, host_id, db_epoch, program_id, crashes, limit_kills, first_ms, last_ms, exit_codes, signals)
-    SELECT 3600000, k.start_ms, k.host_id, k.db_epoch, k.program_id, sum(c.crashes), sum(c.limit_kills), min(c.first_ms), max(c.last_ms),
-           (SELECT coalesce(array_agg(DISTINCT v ORDER BY v), '{}') FROM unnest(crash_spans_cat(c.exit_codes)) v),
-           (SELECT coalesce(array_agg(DISTINCT v ORDER BY v), '{}') FROM unnest(crash_spans_cat(c.signals)) v)
-    FROM (SELECT DISTINCT host_id, db_epoch, program_id, crash_spans_floor(t, 3600000) AS start_ms
-          FROM unnest(hosts, epochs, programs, times) AS u(host_id, db_epoch, program_id, t)) k
-    JOIN crash_spans c ON c.span_ms = 600000 AND c.start_ms >= k.start_ms AND c.start_ms < k.start_ms + 3600000
-     AND c.host_id = k.host_id AND c.db_epoch = k.db_epoch AND c.program_id = k.program_id
-    GROUP BY k.start_ms, k.host_id, k.db_epoch, k.program_id;
-    DELETE FROM crash_spans c
-    USING unnest(hosts, epochs, programs, times) AS s(host_id, db_epoch, program_id, t)
-    WHERE c.span_ms = 21600000 AND c.start_ms = crash_spans_floor(s.t, 21600000)
-      AND c.host_id = s.host_id AND c.db_epoch = s.db_epoch AND c.program_id = s.program_id;
-    INSERT INTO crash_spans (span_ms, start_ms, host_id, db_epoch, program_id, crashes, limit_kills, first_ms, last_ms, exit_codes, signals)
-    SELECT 21600000, k.start_ms, k.host_id, k.db_epoch, k.program_id, sum(c.crashes), sum(c.limit_kills), min(c.first_ms), max(c.last_ms),
-           (SELECT coalesce(array_agg(DISTINCT v ORDER BY v), '{}') FROM unnest(crash_spans_cat(c.exit_codes)) v),
-           (SELECT coalesce(array_agg(DISTINCT v ORDER BY v), '{}') FROM unnest(crash_spans_cat(c.signals)) v)
-    FROM (SELECT DISTINCT host_id, db_epoch, program_id, crash_spans_floor(t, 21600000) AS start_ms
-          FROM unnest(hosts, epochs, programs, times) AS u(host_id, db_epoch, program_id, t)) k
-    JOIN crash_spans c ON c.span_ms = 3600000 AND c.start_ms >= k.start_ms AND c.start_ms < k.start_ms + 21600000
-     AND c.host_id = k.host_id AND c.db_epoch = k.db_epoch AND c.program_id = k.program_id
-    GROUP BY k.start_ms, k.host_id, k.db_epoch, k.program_id;
+    SELECT crash_spans_roll_up(3600000, 600000, hosts, epochs, programs, times);
+    SELECT crash_spans_roll_up(21600000, 3600000, hosts, epochs, programs, times);
 $$;
 
 -- New instance rows: each one that counts is added.
