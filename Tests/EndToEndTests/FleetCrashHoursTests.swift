@@ -86,8 +86,35 @@ extension EndToEnd.FleetShip {
         return localRows.count
     }
 
+    /// The changes to h1's central crashes that every rollup must follow, in order: one corrected to a clean
+    /// exit, one moved two hours earlier, one reopened and then ended as a limit kill, an operator 'ended'
+    /// effect arriving for one, one deleted, and the effect deleted again.
+    typealias CentralCrash = (id: Int64, program: Int64, endedAt: Int64)
+    static func crashChanges(corrected a: CentralCrash, moved b: CentralCrash, reopened c: CentralCrash,
+                             endedByOperator d: CentralCrash, deleted e: CentralCrash) -> [(what: String, sql: String)] {
+        [
+            ("a crash corrected to a clean exit", "UPDATE instances SET class = 'exit', exit_code = 0 WHERE host_id = 'h1' AND id = \(a.id)"),
+            ("a crash moved two hours earlier", "UPDATE instances SET ended_at = ended_at - 7200000 WHERE host_id = 'h1' AND id = \(b.id)"),
+            ("a crash reopened", "UPDATE instances SET ended_at = NULL, class = NULL WHERE host_id = 'h1' AND id = \(c.id)"),
+            ("the reopened instance ended as a limit kill",
+             "UPDATE instances SET ended_at = \(c.endedAt + 1), class = 'limit' WHERE host_id = 'h1' AND id = \(c.id)"),
+            ("an operator 'ended' effect arrived for a counted crash", """
+             INSERT INTO operator_effects (host_id, db_epoch, seq, instance_id, effect, run_id, action_seq)
+             SELECT host_id, db_epoch, 0, id, 'ended', run_id, 1 FROM instances WHERE host_id = 'h1' AND id = \(d.id)
+             """),
+            ("a crash deleted", "DELETE FROM instances WHERE host_id = 'h1' AND id = \(e.id)"),
+            ("the effect deleted", "DELETE FROM operator_effects WHERE host_id = 'h1' AND instance_id = \(d.id)"),
+        ]
+    }
+
+    /// Runs a central migration file (migrations/postgres/NAME) by hand, as the upgrade tests do after
+    /// dropping what it created.
+    static func applyCentralMigration(_ pg: PostgresCluster, _ name: String) throws {
+        _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/" + name), encoding: .utf8))
+    }
+
     /// h1's crash at `offset` in id order, centrally.
-    static func centralCrash(_ pg: PostgresCluster, _ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) {
+    static func centralCrash(_ pg: PostgresCluster, _ offset: Int) throws -> CentralCrash {
         let row = try pg.psql("""
             SELECT id || ',' || program_id || ',' || ended_at FROM instances WHERE host_id = 'h1' AND class = 'crash'
             ORDER BY id OFFSET \(offset) LIMIT 1
@@ -151,23 +178,13 @@ extension EndToEnd.FleetShip {
         _ = try pg.psql("UPDATE crash_spans SET crashes = crashes - 1000000")
 
         // Every kind of central change, each followed by the exactness check.
-        func crash(_ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) { try Self.centralCrash(pg, offset) }
+        func crash(_ offset: Int) throws -> CentralCrash { try Self.centralCrash(pg, offset) }
         let reshipped = try Self.shipOnce(ws, pg, host: "h1")
         #expect(reshipped.status == 0, "\(reshipped.stderr)")
         let a = try crash(0), b = try crash(1), c = try crash(2), d = try crash(3), e = try crash(4)
         let changes: [(what: String, sql: String)] = [
             ("every instance updated to the same state", "UPDATE instances SET seq = seq WHERE host_id = 'h1'"),
-            ("a crash corrected to a clean exit", "UPDATE instances SET class = 'exit', exit_code = 0 WHERE host_id = 'h1' AND id = \(a.id)"),
-            ("a crash moved two hours earlier", "UPDATE instances SET ended_at = ended_at - 7200000 WHERE host_id = 'h1' AND id = \(b.id)"),
-            ("a crash reopened", "UPDATE instances SET ended_at = NULL, class = NULL WHERE host_id = 'h1' AND id = \(c.id)"),
-            ("the reopened instance ended as a limit kill",
-             "UPDATE instances SET ended_at = \(c.endedAt + 1), class = 'limit' WHERE host_id = 'h1' AND id = \(c.id)"),
-            ("an operator 'ended' effect arrived for a counted crash", """
-             INSERT INTO operator_effects (host_id, db_epoch, seq, instance_id, effect, run_id, action_seq)
-             SELECT host_id, db_epoch, 0, id, 'ended', run_id, 1 FROM instances WHERE host_id = 'h1' AND id = \(d.id)
-             """),
-            ("a crash deleted", "DELETE FROM instances WHERE host_id = 'h1' AND id = \(e.id)"),
-            ("the effect deleted", "DELETE FROM operator_effects WHERE host_id = 'h1' AND instance_id = \(d.id)"),
+        ] + Self.crashChanges(corrected: a, moved: b, reopened: c, endedByOperator: d, deleted: e) + [
             // Many rows in one statement, as histd-ship's multi-row upserts and a fixture's INSERT ... SELECT do.
             ("one INSERT ... SELECT copied the host", """
              INSERT INTO instances SELECT 'h2', db_epoch, seq, id, run_id, program_id, worker_index, pid, start_ticks,
@@ -191,7 +208,7 @@ extension EndToEnd.FleetShip {
                           crash_hours_instances_update, crash_hours_instances_delete, crash_hours_effects_insert,
                           crash_hours_effects_delete;
             """)
-        _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0003_crash_hours.sql"), encoding: .utf8))
+        try Self.applyCentralMigration(pg, "0003_crash_hours.sql")
         #expect(try pg.count("SELECT count(*) FROM crash_hours") > 0)
         try Self.expectCrashHoursExact(pg, "after 0003 filled the rollup from rows already central")
         // The same for 0005.
@@ -205,7 +222,7 @@ extension EndToEnd.FleetShip {
                           crash_spans_floor;
             DROP AGGREGATE crash_spans_cat(anycompatiblearray);
             """)
-        _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0005_crash_spans.sql"), encoding: .utf8))
+        try Self.applyCentralMigration(pg, "0005_crash_spans.sql")
         #expect(try pg.count("SELECT count(DISTINCT span_ms) FROM crash_spans") == 3)
         try Self.expectCrashHoursExact(pg, "after 0005 filled crash_spans from rows already central")
         print("fleet crash_hours: \(rollupRows) rollup rows per host, \(compared) summary rows compared")

@@ -95,7 +95,7 @@ extension EndToEnd.FleetShip {
         }
         #expect(compared > 10 && pooled > 0, "\(compared) loop rows compared, \(pooled) with workers")
 
-        func crash(_ offset: Int) throws -> (id: Int64, program: Int64, endedAt: Int64) { try Self.centralCrash(pg, offset) }
+        func crash(_ offset: Int) throws -> CentralCrash { try Self.centralCrash(pg, offset) }
         // The first crashes by id, in the first hour of the history, for the changes below.
         let quiet = try crash(0), a = try crash(1), b = try crash(2), c = try crash(3), d = try crash(4)
         let changes: [(what: String, sql: String)] = [
@@ -115,17 +115,7 @@ extension EndToEnd.FleetShip {
              SELECT host_id, db_epoch, 0, 900010, ended_at - 1000, 9, run_id, program_id, 'not json'
              FROM instances WHERE host_id = 'h1' AND id = \(b.id)
              """),
-            ("a crash corrected to a clean exit", "UPDATE instances SET class = 'exit', exit_code = 0 WHERE host_id = 'h1' AND id = \(a.id)"),
-            ("a crash moved two hours earlier", "UPDATE instances SET ended_at = ended_at - 7200000 WHERE host_id = 'h1' AND id = \(b.id)"),
-            ("a crash reopened", "UPDATE instances SET ended_at = NULL, class = NULL WHERE host_id = 'h1' AND id = \(c.id)"),
-            ("the reopened instance ended as a limit kill",
-             "UPDATE instances SET ended_at = \(c.endedAt + 1), class = 'limit' WHERE host_id = 'h1' AND id = \(c.id)"),
-            ("an operator 'ended' effect arrived for a counted crash", """
-             INSERT INTO operator_effects (host_id, db_epoch, seq, instance_id, effect, run_id, action_seq)
-             SELECT host_id, db_epoch, 0, id, 'ended', run_id, 1 FROM instances WHERE host_id = 'h1' AND id = \(d.id)
-             """),
-            ("a crash deleted", "DELETE FROM instances WHERE host_id = 'h1' AND id = \(quiet.id)"),
-            ("the effect deleted", "DELETE FROM operator_effects WHERE host_id = 'h1' AND instance_id = \(d.id)"),
+        ] + Self.crashChanges(corrected: a, moved: b, reopened: c, endedByOperator: d, deleted: quiet) + [
             ("a spawn failure deleted and restart events deleted and moved", """
              DELETE FROM events WHERE host_id = 'h1' AND kind = 9 AND id = 900002;
              DELETE FROM events WHERE host_id = 'h1' AND kind = 4 AND id % 5 = 0;
@@ -169,7 +159,7 @@ extension EndToEnd.FleetShip {
         // A central database without 0004: fleet loops says how to bring it up to date.
         let old = try Self.histctl(["loops", "--db", pg.url, "--since", "1d"])
         #expect(old.status != 0 && old.stderr.contains("histctl fleet migrate"), "loops on a schema without 0004: \(old.status) \(old.stderr)")
-        _ = try pg.psql(try String(contentsOf: E2E.root.appendingPathComponent("migrations/postgres/0004_loop_hours.sql"), encoding: .utf8))
+        try Self.applyCentralMigration(pg, "0004_loop_hours.sql")
         try Self.expectLoopRollupsExact(pg, "after 0004 filled the rollups from rows already central")
         print("fleet loop_hours: \(compared) loop rows compared (\(pooled) pooled)")
     }
