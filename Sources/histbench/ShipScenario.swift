@@ -231,7 +231,7 @@ enum ShipScenario {
         let tables = try pg.psql("""
             SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attname = 'host_id'
-              AND c.relname NOT IN ('crash_hours', 'crash_spans', 'loop_hours', 'program_hours')
+              AND c.relname NOT IN ('crash_hours', 'crash_spans', 'loop_hours', 'loop_spans', 'program_hours')
             """).split(separator: ",").map(String.init)
         // Every central table with a host_id, its rows copied under the new ids in one statement per table;
         // not the rollups crash_hours, crash_spans, loop_hours and program_hours, which the triggers on instances, events

@@ -7,11 +7,17 @@ import Testing
 
 extension EndToEnd.FleetShip {
     static let loopHoursColumns = ["host_id", "db_epoch", "hour", "program_id", "worker", "members", "first_ms", "last_ms", "longest_uptime_ms"]
+    static let loopSpansColumns = ["span_ms", "start_ms", "host_id", "db_epoch", "program_id", "worker", "members", "first_ms", "last_ms", "longest_uptime_ms"]
     static let programHoursColumns = ["host_id", "db_epoch", "program_id", "hour", "starts", "restarts", "gave_ups", "max_restart_delay_ms"]
 
-    /// loop_hours defined from the raw central rows (migrations/postgres/0004_loop_hours.sql): every crash's
-    /// membership over its program's whole history, in one pass of window functions.
-    static let loopHoursDefinition = """
+    /// loop_hours (migrations/postgres/0004_loop_hours.sql) and loop_spans (0006_loop_spans.sql) defined from
+    /// the raw central rows: every crash's membership over its program's whole history, in one pass of window
+    /// functions, grouped per `bucket` of the crash time (expressions of ts and of the span length s.span_ms,
+    /// one row per length in `lengths`, with their column names).
+    static let loopHoursDefinition = loopRollupDefinition(bucket: [("ts - ts % 3600000", "hour")], lengths: "(VALUES (3600000::bigint))")
+    static let loopSpansDefinition = loopRollupDefinition(bucket: [("s.span_ms", "span_ms"), ("ts - ts % s.span_ms", "start_ms")],
+                                                          lengths: "(VALUES (600000::bigint), (21600000))")
+    static func loopRollupDefinition(bucket: [(expression: String, name: String)], lengths: String) -> String { """
         (WITH c AS (
              SELECT i.host_id, i.db_epoch, i.program_id, i.ended_at AS ts, coalesce(i.worker_index, -1) AS worker, i.uptime_ms
              FROM instances i
@@ -24,11 +30,12 @@ extension EndToEnd.FleetShip {
              FROM events e WHERE e.kind = 9 AND e.program_id IS NOT NULL),
          m AS (SELECT c.*, lag(ts, 2) OVER w AS b2, lag(ts, 1) OVER w AS b1, lead(ts, 1) OVER w AS a1, lead(ts, 2) OVER w AS a2
                FROM c WINDOW w AS (PARTITION BY host_id, db_epoch, program_id ORDER BY ts))
-         SELECT host_id, db_epoch, ts - ts % 3600000 AS hour, program_id, worker, count(*) AS members, min(ts) AS first_ms,
+         SELECT host_id, db_epoch, \(bucket.map { "\($0.expression) AS \($0.name)" }.joined(separator: ", ")), program_id, worker, count(*) AS members, min(ts) AS first_ms,
                 max(ts) AS last_ms, max(uptime_ms) AS longest_uptime_ms
-         FROM m WHERE coalesce(a2 - ts <= 600000 OR a1 - b1 <= 600000 OR ts - b2 <= 600000, false)
-         GROUP BY 1, 2, 3, 4, 5) d
-        """
+         FROM m CROSS JOIN \(lengths) AS s(span_ms)
+         WHERE coalesce(a2 - ts <= 600000 OR a1 - b1 <= 600000 OR ts - b2 <= 600000, false)
+         GROUP BY host_id, db_epoch, \(bucket.map(\.expression).joined(separator: ", ")), program_id, worker) d
+        """ }
     static let programHoursDefinition = """
         (SELECT e.host_id, e.db_epoch, e.program_id, e.ts - e.ts % 3600000 AS hour, count(*) FILTER (WHERE e.kind = 1) AS starts,
                 count(*) FILTER (WHERE e.kind = 4) AS restarts, count(*) FILTER (WHERE e.kind = 5) AS gave_ups,
@@ -36,9 +43,11 @@ extension EndToEnd.FleetShip {
          FROM events e WHERE e.kind IN (1, 4, 5) AND e.program_id IS NOT NULL GROUP BY 1, 2, 3, 4) d
         """
 
-    /// Both rollups the triggers keep equal their definitions over the raw rows, row for row.
+    /// The three rollups the triggers keep equal their definitions over the raw rows, row for row.
     static func expectLoopRollupsExact(_ pg: PostgresCluster, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         try expectRollupExact(pg, what, table: "loop_hours", columns: loopHoursColumns, definition: loopHoursDefinition,
+                              sourceLocation: sourceLocation)
+        try expectRollupExact(pg, what, table: "loop_spans", columns: loopSpansColumns, definition: loopSpansDefinition,
                               sourceLocation: sourceLocation)
         try expectRollupExact(pg, what, table: "program_hours", columns: programHoursColumns, definition: programHoursDefinition,
                               sourceLocation: sourceLocation)
@@ -65,24 +74,52 @@ extension EndToEnd.FleetShip {
                                                 columns: Array(Self.programHoursColumns.dropFirst(2)), minimum: 6 * 3)
         try Self.expectLoopRollupsExact(pg, "after shipping")
 
-        // Ranges: whole hours with partial edges, exactly whole hours, too short for any whole hour, one
-        // program, and a window and count the rollup is not kept for (all raw).
+        // Ranges: whole hours and 10-minute spans with partial edges, exactly whole hours, too short for any
+        // whole span, one span and no whole hour, spans on both sides of whole hours, one program, and a
+        // window and count the rollups are not kept for (all raw).
         let hour: Int64 = 3_600_000
         let base = end.milliseconds - end.milliseconds % hour
+        let block = end.milliseconds - end.milliseconds % (6 * hour)
         let ranges: [(since: Int64, until: Int64, extra: [String])] = [
             (base - 5 * hour + 123_456, end.milliseconds - 17_000, []),
             (base - 5 * hour, base - hour, []),
             (base - 3 * hour - 600_000, base - hour + 600_000, []),
             (base - 2 * hour + 60_000, base - 2 * hour + 1_800_000, []),
+            (base - 2 * hour + 60_000, base - 2 * hour + 3_000_000, []),
+            (base - 2 * hour - 1_200_000, base + 600_000, []),
+            // A whole 6-hour span (the history's first hours are in it), then hours, 10-minute spans and raw
+            // minutes at both edges.
+            (block - 9 * hour - 1_234_567, end.milliseconds + 3 * hour, []),
             (base - 5 * hour + 1, end.milliseconds, ["--program", "prog-003"]),
             (base - 5 * hour + 1, end.milliseconds, ["--program", "pool-002"]),
             (base - 5 * hour + 1, end.milliseconds, ["--window", "30m", "--min-crashes", "4"]),
         ]
+        // gave_up events (the generator writes none), recorded locally and shipped: in a whole hour of most
+        // ranges, in the partial first hour of the first, just before its until, exactly at the third's until
+        // (not counted there), and in the one-span range; one program has none.
+        let gaveUps: [(program: Int, at: Int64)] = [(0, base - 3 * hour + 1_234), (1, base - 5 * hour + 200_000),
+                                                    (2, end.milliseconds - 20_000), (3, base - hour + 600_000),
+                                                    (5, base - 2 * hour + 1_000_000)]
+        let local = try DatabaseQueue(path: path)
+        try local.write { db in
+            let programs = try Int64.fetchAll(db, sql: "SELECT id FROM programs ORDER BY id")
+            let run = try Int64.fetchOne(db, sql: "SELECT max(id) FROM runs")
+            for g in gaveUps {
+                try db.execute(sql: "INSERT INTO events (ts, kind, run_id, program_id) VALUES (?, 5, ?, ?)",
+                               arguments: [g.at, run, programs[g.program]])
+            }
+        }
+        try local.close()
+        let reshipped = try Self.shipOnce(ws, pg, host: "h1")
+        #expect(reshipped.status == 0, "histd-ship failed: \(reshipped.stderr)")
+        #expect(try pg.count("SELECT count(*) FROM events WHERE host_id = 'h1' AND kind = 5") == gaveUps.count)
+        try Self.expectLoopRollupsExact(pg, "after the gave_up events")
+
         func iso(_ ms: Int64) -> String { Self.iso(Date(timeIntervalSince1970: Double(ms) / 1000)) }
         func without(_ rows: [NSDictionary], _ key: String) -> [NSDictionary] {
             rows.map { d in let m = d.mutableCopy() as! NSMutableDictionary; m.removeObject(forKey: key); return m as NSDictionary }
         }
-        var compared = 0, pooled = 0
+        var compared = 0, pooled = 0, gaveUp = 0
         for r in ranges {
             let args = ["loops", "--since", iso(r.since), "--until", iso(r.until), "--format", "json"] + r.extra
             // state: the fleet status state, not the local program_states view (docs/FLEET.md).
@@ -92,8 +129,10 @@ extension EndToEnd.FleetShip {
             #expect(l == f, "fleet loops differs from local for \(args):\nlocal \(l)\nfleet \(f)")
             compared += l.count
             pooled += l.filter { $0["workers"] is String }.count
+            gaveUp += l.filter { ($0["gave_up"] as? Bool) == true }.count
         }
         #expect(compared > 10 && pooled > 0, "\(compared) loop rows compared, \(pooled) with workers")
+        #expect(gaveUp > 5 && gaveUp < compared - 5, "\(gaveUp) of \(compared) loop rows gave up: the events should tell some apart")
 
         func crash(_ offset: Int) throws -> CentralCrash { try Self.centralCrash(pg, offset) }
         // The first crashes by id, in the first hour of the history, for the changes below.
@@ -140,16 +179,35 @@ extension EndToEnd.FleetShip {
         _ = try pg.psql("UPDATE loop_hours SET members = members + 1 WHERE hour = (SELECT min(hour) FROM loop_hours)")
         let wrong = try pg.records(Self.lines("loop_hours", Self.loopHoursColumns)).sorted()
         #expect(wrong != (try pg.records(Self.lines(Self.loopHoursDefinition, Self.loopHoursColumns)).sorted()), "the check should see a wrong row")
-        _ = try pg.psql("SELECT fleet_rollups_recompute(\(base - 8 * hour), \(base + 2 * hour))")
+        // fleet loops reads the 10-minute spans: a member added by hand to the spans of a range's partial
+        // hours shows in its answer (and the recompute takes it away again).
+        let spansOnly = ["loops", "--since", iso(base - 2 * hour + 60_000), "--until", iso(base - 2 * hour + 3_000_000),
+                         "--host", "h1", "--db", pg.url, "--format", "json"]
+        let honest = try Self.json(try Self.histctl(spansOnly))
+        _ = try pg.psql("""
+            UPDATE loop_spans SET members = members + 1000
+            WHERE span_ms = 600000 AND host_id = 'h1' AND start_ms >= \(base - 2 * hour + 1_200_000) AND start_ms < \(base - 2 * hour + 2_400_000)
+            """)
+        let tampered = try Self.json(try Self.histctl(spansOnly))
+        #expect(!honest.isEmpty && honest != tampered, "fleet loops should read loop_spans: \(honest) vs \(tampered)")
+        // And its 6-hour spans.
+        let withSix = ["loops", "--since", iso(block - 9 * hour - 1_234_567), "--until", iso(end.milliseconds + 3 * hour),
+                       "--host", "h1", "--db", pg.url, "--format", "json"]
+        let honestSix = try Self.json(try Self.histctl(withSix))
+        _ = try pg.psql("UPDATE loop_spans SET members = members + 1000 WHERE span_ms = 21600000 AND host_id = 'h1' AND start_ms = \(block - 6 * hour)")
+        let tamperedSix = try Self.json(try Self.histctl(withSix))
+        #expect(!honestSix.isEmpty && honestSix != tamperedSix, "fleet loops should read 6-hour loop_spans: \(honestSix) vs \(tamperedSix)")
+        _ = try pg.psql("SELECT fleet_rollups_recompute(\(block - 12 * hour), \(base + 2 * hour))")
         try Self.expectLoopRollupsExact(pg, "after fleet_rollups_recompute")
 
-        // 0004 on a central database that already holds rows (an upgrade): its fill equals the definitions too.
+        // 0004 and then 0006 on a central database that already holds rows (an upgrade): their fills equal
+        // the definitions too.
         _ = try pg.psql("""
             DROP TRIGGER loop_hours_instances_insert ON instances; DROP TRIGGER loop_hours_instances_update ON instances;
             DROP TRIGGER loop_hours_instances_delete ON instances; DROP TRIGGER loop_hours_effects_insert ON operator_effects;
             DROP TRIGGER loop_hours_effects_delete ON operator_effects; DROP TRIGGER loop_hours_events_insert ON events;
             DROP TRIGGER loop_hours_events_update ON events; DROP TRIGGER loop_hours_events_delete ON events;
-            DROP TABLE loop_hours, program_hours;
+            DROP TABLE loop_hours, program_hours, loop_spans;
             DROP INDEX instances_program_crashes;
             DROP FUNCTION loop_hours_instances_insert, loop_hours_instances_update, loop_hours_instances_delete,
                           loop_hours_effects_change, loop_hours_events_insert, loop_hours_events_change, fleet_rollups_recompute,
@@ -160,7 +218,10 @@ extension EndToEnd.FleetShip {
         let old = try Self.histctl(["loops", "--db", pg.url, "--since", "1d"])
         #expect(old.status != 0 && old.stderr.contains("histctl fleet migrate"), "loops on a schema without 0004: \(old.status) \(old.stderr)")
         try Self.applyCentralMigration(pg, "0004_loop_hours.sql")
-        try Self.expectLoopRollupsExact(pg, "after 0004 filled the rollups from rows already central")
-        print("fleet loop_hours: \(compared) loop rows compared (\(pooled) pooled)")
+        let older = try Self.histctl(["loops", "--db", pg.url, "--since", "1d"])
+        #expect(older.status != 0 && older.stderr.contains("histctl fleet migrate"), "loops on a schema without 0006: \(older.status) \(older.stderr)")
+        try Self.applyCentralMigration(pg, "0006_loop_spans.sql")
+        try Self.expectLoopRollupsExact(pg, "after 0004 and 0006 filled the rollups from rows already central")
+        print("fleet loop_hours: \(compared) loop rows compared (\(pooled) pooled, \(gaveUp) gave up)")
     }
 }

@@ -5,28 +5,40 @@
 -- Parameters: $1 since, $2 until (ms UTC); $3 program names (text[], '{}' all); $4 host ids (text[], '{}'
 -- all); $5 window_ms; $6 min_crashes.
 -- Columns: host, then those of the local report; state is the fleet status state (queries/postgres/status.sql).
--- Plan, as the local report's: when the window and count are loop_hours' (10 min, 3), the whole UTC hours
--- that lie at least one window inside the range, [loop_from, loop_until), come from the loop_hours rollup
--- (central migration 0004: exact, the members over each host's whole history; one window inside the
--- range that is the same as within the range, since a crash's membership depends only on the crashes
--- within one window of it). The edges come from raw rows, [since, loop_from + W) and [loop_until - W,
--- until), where the rows inside [loop_from, loop_until) are context only. Otherwise loop_from =
--- loop_until = until and every crash of the range is read raw. Reading and ordering every crash of a day
--- over 100 hosts took ~3 s by itself (BENCHMARKS.md). The longest restart delay of each loop's span: its
--- whole hours from program_hours, its partial hours at both ends from events only where that hour's
--- program_hours maximum could raise the answer.
+-- Plan, as the local report's but with finer spans: when the window and count are loop_hours' (10 min,
+-- 3), the whole 10-minute spans that lie at least one window inside the range, [loop_from, loop_until),
+-- come from the rollups (central migrations 0004 and 0006: exact, the members over each host's whole
+-- history; one window inside the range that is the same as within the range, since a crash's membership
+-- depends only on the crashes within one window of it): the whole UTC 6-hour spans among them, [six_from,
+-- six_until), and the 10-minute spans outside the whole hours, [loop_from, hour_from) and [hour_until,
+-- loop_until), from loop_spans; the hours between, from loop_hours. The edges come from raw rows, [since,
+-- loop_from + W) and [loop_until - W, until), where the rows inside [loop_from, loop_until) are context
+-- only. Otherwise loop_from = loop_until = until and every crash of the range is read raw. Reading and
+-- ordering every crash of a day over 100 hosts took ~3 s by itself, and edges of up to an hour and a
+-- window each two thirds of a second (BENCHMARKS.md). Each loop's longest restart delay and gave_up come
+-- from program_hours for its whole hours, and from events only for the partial hours at its ends.
 WITH
 hrs AS MATERIALIZED (
-    SELECT CASE WHEN ok THEN lf ELSE $2::bigint END AS loop_from, CASE WHEN ok THEN lu ELSE $2::bigint END AS loop_until
-    FROM (SELECT lf, lu, ($5::bigint = 600000 AND $6::int = 3 AND lf > 0 AND lf < lu) AS ok
-          -- lf: lo rounded up to a whole hour, lu: hi rounded down (HistReports ReportScope.wholeHours);
-          -- clamped so that one window either side cannot overflow.
-          FROM (SELECT lo + (3600000 - ((lo % 3600000) + 3600000) % 3600000) % 3600000 AS lf,
-                       hi - ((hi % 3600000) + 3600000) % 3600000 AS lu
-                FROM (SELECT greatest($1::bigint, -4611686018427387904) + 600000 AS lo,
-                             least($2::bigint, 4611686018427387904) - 600000 AS hi) r) x) y
+    SELECT loop_from, loop_until, hour_from, hour_until,
+           CASE WHEN sf < su THEN sf ELSE hour_until END AS six_from, CASE WHEN sf < su THEN su ELSE hour_until END AS six_until
+    FROM (SELECT loop_from, loop_until, hour_from, hour_until,
+                 -- hour_from rounded up to whole 6 hours, hour_until down.
+                 hour_from + (21600000 - hour_from % 21600000) % 21600000 AS sf, hour_until - hour_until % 21600000 AS su
+          FROM (SELECT loop_from, loop_until,
+                       CASE WHEN hf < hu THEN hf ELSE loop_until END AS hour_from, CASE WHEN hf < hu THEN hu ELSE loop_until END AS hour_until
+                FROM (SELECT loop_from, loop_until,
+                             -- loop_from rounded up to a whole hour, loop_until down.
+                             loop_from + (3600000 - loop_from % 3600000) % 3600000 AS hf, loop_until - loop_until % 3600000 AS hu
+                      FROM (SELECT CASE WHEN ok THEN sf ELSE $2::bigint END AS loop_from, CASE WHEN ok THEN su ELSE $2::bigint END AS loop_until
+                            FROM (SELECT sf, su, ($5::bigint = 600000 AND $6::int = 3 AND sf > 0 AND sf < su) AS ok
+                                  -- sf: lo rounded up to whole 10 minutes, su: hi rounded down (HistReports
+                                  -- ReportScope.wholeHours' arithmetic); clamped so that one window either side cannot overflow.
+                                  FROM (SELECT lo + (600000 - ((lo % 600000) + 600000) % 600000) % 600000 AS sf,
+                                               hi - ((hi % 600000) + 600000) % 600000 AS su
+                                        FROM (SELECT greatest($1::bigint, -4611686018427387904) + 600000 AS lo,
+                                                     least($2::bigint, 4611686018427387904) - 600000 AS hi) r) x) y) z) w) v) u
 ),
--- The raw edges as two ranges, disjoint, the second empty when no hour comes from the rollup.
+-- The raw edges as two ranges, disjoint, the second empty when nothing comes from the rollups.
 edges AS MATERIALIZED (
     SELECT $1::bigint AS e1lo, least($2::bigint, loop_from + 600000) AS e1hi,
            greatest($1::bigint, loop_until - 600000, least($2::bigint, loop_from + 600000)) AS e2lo, $2::bigint AS e2hi,
@@ -65,16 +77,26 @@ members AS (
     ) x
     WHERE member AND (ts < (SELECT loop_from FROM hrs) OR ts >= (SELECT loop_until FROM hrs))
 ),
--- Per host, epoch, program and worker slot: the raw members, and the rollup's hours (a primary-key range).
+-- Per host, epoch, program and worker slot: the raw members, and the rollups' 6-hour spans, hours and
+-- 10-minute spans (primary-key ranges).
 slots AS MATERIALIZED (
     SELECT host, epoch, program_id, worker, count(*) AS crashes, min(ts) AS first, max(ts) AS last, max(uptime_ms) AS up
     FROM members GROUP BY host, epoch, program_id, worker
     UNION ALL
     SELECT h.host_id, h.db_epoch, h.program_id, h.worker, sum(h.members)::bigint, min(h.first_ms), max(h.last_ms), max(h.longest_uptime_ms)
     FROM loop_hours h
-    WHERE h.hour >= (SELECT loop_from FROM hrs) AND h.hour < (SELECT loop_until FROM hrs)
+    WHERE ((h.hour >= (SELECT hour_from FROM hrs) AND h.hour < (SELECT six_from FROM hrs))
+           OR (h.hour >= (SELECT six_until FROM hrs) AND h.hour < (SELECT hour_until FROM hrs)))
       AND (cardinality($4::text[]) = 0 OR h.host_id = ANY($4::text[]))
     GROUP BY h.host_id, h.db_epoch, h.program_id, h.worker
+    UNION ALL
+    SELECT s.host_id, s.db_epoch, s.program_id, s.worker, sum(s.members)::bigint, min(s.first_ms), max(s.last_ms), max(s.longest_uptime_ms)
+    FROM loop_spans s
+    WHERE ((s.span_ms = 21600000 AND s.start_ms >= (SELECT six_from FROM hrs) AND s.start_ms < (SELECT six_until FROM hrs))
+           OR (s.span_ms = 600000 AND s.start_ms >= (SELECT loop_from FROM hrs) AND s.start_ms < (SELECT hour_from FROM hrs))
+           OR (s.span_ms = 600000 AND s.start_ms >= (SELECT hour_until FROM hrs) AND s.start_ms < (SELECT loop_until FROM hrs)))
+      AND (cardinality($4::text[]) = 0 OR s.host_id = ANY($4::text[]))
+    GROUP BY s.host_id, s.db_epoch, s.program_id, s.worker
 ),
 loops AS MATERIALIZED (
     SELECT s.host, s.epoch, s.program_id, p.name AS program, sum(s.crashes)::bigint AS crashes, min(s.first) AS first,
@@ -85,54 +107,40 @@ loops AS MATERIALIZED (
     WHERE cardinality($3::text[]) = 0 OR p.name = ANY($3::text[])
     GROUP BY s.host, s.epoch, s.program_id, p.name
 ),
--- The longest restart delay scheduled in each loop's span [first, last + 5 s]: the whole hours [h1, h2)
--- inside it from program_hours; then the partial hours at its two ends (the same one twice when the span
--- lies in one hour, which max does not mind), read from events only where that hour's maximum is larger
--- than the whole hours' (else no event of it can raise the answer).
-whole AS MATERIALIZED (
-    SELECT l.host, l.epoch, l.program_id, max(ph.max_restart_delay_ms) AS d
-    FROM loops l
-    JOIN program_hours ph ON ph.host_id = l.host AND ph.db_epoch = l.epoch AND ph.program_id = l.program_id
-     AND ph.hour >= l.first - l.first % 3600000 + 3600000 AND ph.hour < (l.last + 5000) - (l.last + 5000) % 3600000
-    GROUP BY l.host, l.epoch, l.program_id
-),
-edge_spans AS (
-    SELECT l.host, l.epoch, l.program_id, l.first - l.first % 3600000 AS hour, l.first AS lo,
-           least(l.last + 5000, l.first - l.first % 3600000 + 3599999) AS hi
-    FROM loops l
-    UNION ALL
-    SELECT l.host, l.epoch, l.program_id, (l.last + 5000) - (l.last + 5000) % 3600000,
-           greatest(l.first, (l.last + 5000) - (l.last + 5000) % 3600000), l.last + 5000
-    FROM loops l
-),
-edge AS MATERIALIZED (
-    SELECT s.host, s.epoch, s.program_id, max(r.value) AS d
-    FROM edge_spans s
-    JOIN program_hours ph ON ph.host_id = s.host AND ph.db_epoch = s.epoch AND ph.program_id = s.program_id AND ph.hour = s.hour
-    LEFT JOIN whole w ON w.host = s.host AND w.epoch = s.epoch AND w.program_id = s.program_id
-    JOIN events r ON r.host_id = s.host AND r.db_epoch = s.epoch AND r.program_id = s.program_id AND r.kind = 4
-                 AND r.ts >= s.lo AND r.ts <= s.hi
-    WHERE w.d IS NULL OR ph.max_restart_delay_ms > w.d
-    GROUP BY s.host, s.epoch, s.program_id
-),
--- Each loop with its delays by one GROUP BY, not a join of the CTEs: their row estimates are guesses,
--- and a nested loop of 5,000 loops by 5,000 whole-hour maxima took 2.7 s of 3.8.
+-- The longest restart delay scheduled in each loop's span [first, last + 5 s], per loop (correlated, so
+-- that no join of CTEs rests on their row estimates, which are guesses: a nested loop of 5,000 loops by
+-- 5,000 whole-hour maxima once took 2.7 s). With h0 and hn the hours of first and of last + 5 s: the
+-- whole hours between them from program_hours; then the partial hours h0 and hn (the same one twice when
+-- the span lies in one hour, which max does not mind), read from events only where that hour's
+-- program_hours maximum is larger than the whole hours' (else no event of it can raise the answer).
 done AS (
-    SELECT u.host, u.epoch, u.program_id, max(u.program) AS program, max(u.crashes) AS crashes, min(u.first) AS first,
-           max(u.last) AS last, max(u.longest_uptime_ms) AS longest_uptime_ms, max(u.workers) AS workers, max(u.d) AS d
-    FROM (SELECT l.host, l.epoch, l.program_id, l.program, l.crashes, l.first, l.last, l.longest_uptime_ms, l.workers, NULL::bigint AS d
-          FROM loops l
-          UNION ALL
-          SELECT w.host, w.epoch, w.program_id, NULL, NULL, NULL, NULL, NULL, NULL, w.d FROM whole w
-          UNION ALL
-          SELECT e.host, e.epoch, e.program_id, NULL, NULL, NULL, NULL, NULL, NULL, e.d FROM edge e) u
-    GROUP BY u.host, u.epoch, u.program_id
+    SELECT l.*, greatest(w.d, e.d) AS d
+    FROM loops l
+    CROSS JOIN LATERAL (SELECT l.first - l.first % 3600000 AS h0, (l.last + 5000) - (l.last + 5000) % 3600000 AS hn) b
+    CROSS JOIN LATERAL (SELECT max(ph.max_restart_delay_ms) AS d FROM program_hours ph
+                        WHERE ph.host_id = l.host AND ph.db_epoch = l.epoch AND ph.program_id = l.program_id
+                          AND ph.hour >= b.h0 + 3600000 AND ph.hour < b.hn) w
+    CROSS JOIN LATERAL (SELECT max(r.value) AS d
+                        FROM (VALUES (b.h0, l.first, least(l.last + 5000, b.h0 + 3599999)),
+                                     (b.hn, greatest(l.first, b.hn), l.last + 5000)) AS x(hour, lo, hi)
+                        JOIN program_hours ph ON ph.host_id = l.host AND ph.db_epoch = l.epoch AND ph.program_id = l.program_id
+                                             AND ph.hour = x.hour AND ph.max_restart_delay_ms > coalesce(w.d, -1)
+                        JOIN events r ON r.host_id = l.host AND r.db_epoch = l.epoch AND r.program_id = l.program_id
+                                     AND r.kind = 4 AND r.ts >= x.lo AND r.ts <= x.hi) e
 )
 SELECT l.host AS host, l.program AS program, l.crashes AS crashes, l.first AS first, l.last AS last,
        round(l.longest_uptime_ms / 1000.0, 3)::float8 AS longest_uptime_s,
        l.d / 1000.0::float8 AS max_restart_delay_s,
-       EXISTS (SELECT 1 FROM events g WHERE g.kind = 5 AND g.ts >= l.first AND g.ts < $2
-                 AND g.host_id = l.host AND g.db_epoch = l.epoch AND g.program_id = l.program_id)::int AS gave_up,
+       -- A gave_up event in [first, until): the hours program_hours counts one in, and events only for an
+       -- hour that lies partly outside (a day of events per probe is a partition each; the hours are one
+       -- index range).
+       EXISTS (SELECT 1 FROM program_hours ph
+               WHERE ph.host_id = l.host AND ph.db_epoch = l.epoch AND ph.program_id = l.program_id
+                 AND ph.hour >= l.first - l.first % 3600000 AND ph.hour < $2 AND ph.gave_ups > 0
+                 AND ((ph.hour >= l.first AND ph.hour <= $2 - 3600000)
+                      OR EXISTS (SELECT 1 FROM events g
+                                 WHERE g.kind = 5 AND g.ts >= greatest(l.first, ph.hour) AND g.ts < least($2, ph.hour + 3600000)
+                                   AND g.host_id = l.host AND g.db_epoch = l.epoch AND g.program_id = l.program_id)))::int AS gave_up,
        (SELECT CASE WHEN s.ended_at IS NULL THEN 'running' ELSE coalesce(s.class, 'ended') END
           FROM fleet_status s WHERE s.host_id = l.host AND s.db_epoch = l.epoch AND s.program_id = l.program_id) AS state,
        (SELECT string_agg(x::text, ',' ORDER BY x) FROM unnest(l.workers) x) AS workers
