@@ -234,9 +234,9 @@ enum ShipScenario {
               AND c.relname NOT IN ('crash_hours', 'crash_spans', 'loop_hours', 'loop_spans', 'program_hours')
             """).split(separator: ",").map(String.init)
         // Every central table with a host_id, its rows copied under the new ids in one statement per table;
-        // not the rollups crash_hours, crash_spans, loop_hours and program_hours, which the triggers on instances, events
-        // and operator_effects fill from the copies (central migrations 0003-0005: copying them too would count
-        // every crash twice).
+        // not the rollups crash_hours, crash_spans, loop_hours, loop_spans and program_hours, which the triggers on
+        // instances, events and operator_effects fill from the copies (central migrations 0003-0006: copying them
+        // too would count every crash twice).
         // hosts.machine_id pins a host to a machine, so the copies get none.
         _ = try pg.psql("""
             DO $$ DECLARE t text; cols text; sel text; BEGIN

@@ -55,9 +55,10 @@ extension EndToEnd.FleetShip {
 
     /// A history of several hours (generated, 6 programs with a pool; the crashy ones loop, the others
     /// crash minutes apart, in and out of loops) shipped in small batches: central loop_hours and
-    /// program_hours equal the host's local rollups row for row, and fleet `loops` equals the local report
-    /// for ranges with whole hours read from the rollup and raw edges, and for a window the rollup is not
-    /// kept for. Then every way the rollups can change centrally, each followed by the exactness check:
+    /// program_hours equal the host's local rollups row for row, and (with gave_up events added) fleet
+    /// `loops` equals the local report for ranges read from 6-hour spans, hours, 10-minute spans and raw
+    /// edges, and for a window the rollups are not kept for; a tampered span of each length shows in the
+    /// answer. Then every way the rollups can change centrally, each followed by the exactness check:
     /// a crash arriving late between shipped ones, spawn failures, corrections, moves, operator effects,
     /// deletions, a bulk copy of the host, and the fill of an upgrade.
     @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
