@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShim
+import HistSys
 import Foundation
 
 /// Who is at the other end of a control connection: SO_PEERCRED at accept time (the kernel's
@@ -29,11 +30,13 @@ public struct PeerIdentity: Hashable, Sendable {
         var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
         guard histd_peer_cred(fd, &pid, &uid, &gid) == 0 else { return nil }
         var groups: Set<UInt32> = [gid]
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        // Sys.readText reads to the end: Foundation's String(contentsOfFile:) takes one read(2) of a procfs
+        // file, and a user in many groups has a Groups: line past the first page of status.
+        let status = Sys.readText("/proc/\(pid)/status") ?? ""
         for line in status.split(separator: "\n") where line.hasPrefix("Groups:") {
             for g in line.dropFirst(7).split(separator: " ") { if let n = UInt32(g.trimmingCharacters(in: .whitespaces)) { groups.insert(n) } }
         }
-        let comm = ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "?")
+        let comm = (Sys.readText("/proc/\(pid)/comm") ?? "?")
             .trimmingCharacters(in: .whitespacesAndNewlines)
         return PeerIdentity(pid: pid, uid: uid, gid: gid, user: userName(uid), comm: comm, groups: groups)
     }

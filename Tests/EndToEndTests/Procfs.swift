@@ -21,8 +21,12 @@ enum Procfs {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
     }
 
+    /// The whole file. Not `FileManager.contents(atPath:)`: it takes one read(2) of a procfs file (about
+    /// 4 KiB of /proc/PID/maps); FileHandle reads until EOF.
     static func read(_ path: String) -> Data? {
-        FileManager.default.contents(atPath: path)
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return (try? handle.readToEnd()) ?? Data()
     }
 
     static func info(_ pid: Int32) -> ProcInfo? {
