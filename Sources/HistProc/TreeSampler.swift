@@ -37,7 +37,8 @@ public final class TreeSampler {
         for root in roots {
             if let s = sampleTree(instance: root.instance, identity: root.identity, visited: &visited) { out.append(s) }
         }
-        // Keep cached fds only for processes still in some tree, and of quiet ones only schedstat.
+        // Keep cached fds only for processes still in some tree, and of quiet ones only schedstat (none
+        // where run stamps are CPU clocks).
         procfs.retainCached(only: visited, fullFiles: busy)
         if memos.count > visited.count { memos = memos.filter { visited.contains($0.key) } }
         return out
@@ -45,7 +46,7 @@ public final class TreeSampler {
 
     /// What the last full read of a process said, kept to answer for it while it does not run.
     private struct Memo {
-        var counters: SchedCounters
+        var stamp: RunStamp
         var stat: ProcStat
         var children: [Int32]
         /// The fd count, for a root (nil: not read, the process was sampled as a descendant).
@@ -54,7 +55,7 @@ public final class TreeSampler {
         var carried: Int
     }
 
-    /// By pid; only processes whose schedstat fd is cached (so the memo is of that very process).
+    /// By pid; only processes whose last read gave a run stamp.
     private var memos: [Int32: Memo] = [:]
     /// Pids read in full in the current sweep (their stat/children/fd fds stay cached).
     private var busy = Set<Int32>()
@@ -67,16 +68,23 @@ public final class TreeSampler {
 
     /// One process of a tree: its stat, its direct children and (`wantFDs`) its fd count; nil if gone.
     ///
-    /// A single-threaded process whose schedstat counters (read through a kept fd, so of the same
-    /// process) equal the last sweep's has not been on a CPU since: its last stat, children and fd
-    /// count still hold, and one pread of a small file replaces three reads (stat alone is the
-    /// most expensive file to generate). A child that exited meanwhile is found gone when its own
-    /// schedstat is read. Multi-threaded processes are always read in full: schedstat covers the
-    /// main thread only.
+    /// A process whose run stamp (ProcFS.runStamp: its CPU clock, or its main thread's schedstat
+    /// through a kept fd) equals the last sweep's has not been on a CPU since: its last stat, children
+    /// and fd count still hold, and one cheap read replaces three (stat alone is the most expensive
+    /// file to generate). A child that exited meanwhile is found gone when its own stamp is read.
+    /// A schedstat stamp covers the main thread only, so a multi-threaded process is then read in full.
+    ///
+    /// A clock is looked up by pid, so equal nanoseconds could in principle come from another process
+    /// that took a dead one's pid: it would have to have run exactly as long, to the nanosecond. The
+    /// refresh read of stat compares the start time too, and a mismatch is read in full as the new
+    /// process it is, so even that case is answered for at most `refreshEvery` sweeps.
     private func visit(_ pid: Int32, wantFDs: Bool) -> (stat: ProcStat, children: [Int32], fds: Int32?)? {
-        let sched = skipQuiet ? procfs.schedstat(pid) : nil
-        if let sched, sched.sameProcess, var memo = memos[pid], memo.counters == sched.counters,
-           memo.stat.threads == 1, !wantFDs || memo.fds != nil {
+        let stamp = skipQuiet ? procfs.runStamp(pid) : nil
+        if let stamp, var memo = memos[pid], memo.stamp.counters == stamp.counters,
+           memo.stamp.coversAllThreads == stamp.coversAllThreads,
+           // A schedstat stamp counts only when read through the fd kept since the memo's read.
+           stamp.boundToProcess || stamp.coversAllThreads,
+           memo.stat.threads == 1 || stamp.coversAllThreads, !wantFDs || memo.fds != nil {
             if memo.carried + 1 < Self.refreshEvery {
                 memo.carried += 1
                 memos[pid] = memo
@@ -84,17 +92,20 @@ public final class TreeSampler {
             }
             // Due for a fresh rss: stat only; children and fds cannot have changed.
             guard let stat = procfs.stat(pid) else { memos[pid] = nil; return nil }
-            memo.stat = stat
-            memo.carried = 0
-            memos[pid] = memo
-            return (stat, memo.children, memo.fds)
+            if stat.startTicks == memo.stat.startTicks {
+                memo.stat = stat
+                memo.carried = 0
+                memos[pid] = memo
+                return (stat, memo.children, memo.fds)
+            }
+            // Another process has the pid now: read it in full below.
         }
         busy.insert(pid)
         guard let stat = procfs.stat(pid) else { memos[pid] = nil; return nil }
         let fds = wantFDs ? procfs.fdCount(pid) ?? -1 : nil
         let children = procfs.children(of: pid, threads: stat.threads)
-        if let sched {
-            memos[pid] = Memo(counters: sched.counters, stat: stat, children: children, fds: fds, carried: 0)
+        if let stamp {
+            memos[pid] = Memo(stamp: stamp, stat: stat, children: children, fds: fds, carried: 0)
         } else {
             memos[pid] = nil
         }

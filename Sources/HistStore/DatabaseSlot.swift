@@ -173,10 +173,7 @@ final class DatabaseSlot: Sendable {
 
     /// The path of the file `fd` names now, from /proc/self/fd (nil when unlinked or unreadable).
     static func currentPath(of fd: Int32) -> String? {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/fd/\(fd)", &buf, buf.count - 1)
-        guard n > 0 else { return nil }
-        let target = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let target = Sys.readLink("/proc/self/fd/\(fd)") else { return nil }
         return target.hasSuffix(" (deleted)") || !target.hasPrefix("/") ? nil : target
     }
 

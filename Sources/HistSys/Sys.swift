@@ -91,6 +91,14 @@ package enum Sys {
         path == "/proc" || path == "/proc/"
     }
 
+    /// The target of the symbolic link at `path` (readlink(2)), or nil.
+    package static func readLink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// open(2) read-only and close-on-exec, retrying EINTR. Returns -1 with errno set on failure.
     package static func openRead(_ path: UnsafePointer<CChar>) -> Int32 {
         retrying { open(path, O_RDONLY | O_CLOEXEC) }

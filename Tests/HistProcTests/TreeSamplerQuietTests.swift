@@ -109,7 +109,7 @@ struct TreeSamplerQuietTests {
 
     static var hasSchedstat: Bool { access("/proc/self/schedstat", R_OK) == 0 }
 
-    @Test("real processes: an idle one keeps only its schedstat fd, and memo answers equal fresh reads",
+    @Test("real processes: an idle one keeps no fd, and memo answers equal fresh reads",
           .enabled(if: hasSchedstat))
     func realIdle() throws {
         // The exec'd sleep is the parent; its child sleep is killed and stays a zombie (SIGCHLD is
@@ -125,8 +125,8 @@ struct TreeSamplerQuietTests {
         let warm = TreeSampler(procfs: ProcFS(cacheLimit: 64))
         _ = warm.sample(instance: 1, identity: identity)
         _ = warm.sample(instance: 1, identity: identity)
-        // Parent and child idle: one schedstat fd each.
-        #expect(warm.procfs.cachedFDCount == 2)
+        // Parent and child idle: their CPU clocks say so, and neither keeps an fd.
+        #expect(warm.procfs.cachedFDCount == 0)
         kill(kid, SIGKILL)
         #expect(TestProc.eventually { probe.stat(kid)?.stateByte == UInt8(ascii: "Z") })
         let fromMemo = try #require(warm.sample(instance: 1, identity: identity))
@@ -136,6 +136,71 @@ struct TreeSamplerQuietTests {
         #expect(fromMemo.utimeTicks + fromMemo.stimeTicks == fresh.utimeTicks + fresh.stimeTicks)
         #expect(fromMemo.fds == fresh.fds)
         #expect(fromMemo.state == fresh.state)
+    }
+}
+
+/// On the real /proc the run stamp is the process's CPU clock, which covers every thread.
+@Suite("TreeSampler with CPU-clock run stamps", .serialized, .blocking)
+struct TreeSamplerClockTests {
+    /// A python with `threads` extra threads, all asleep, or (`spin`) one of them spinning.
+    static func python(threads: Int, spin: Bool) throws -> pid_t {
+        let body = spin ? "while True: pass" : "time.sleep(300)"
+        let script = """
+            import threading, time
+            def work():
+                \(body)
+            for _ in range(\(threads)): threading.Thread(target=work, daemon=True).start()
+            time.sleep(300)
+            """
+        return try TestProc.spawn(["/usr/bin/python3", "-c", script])
+    }
+
+    static func threads(_ pid: pid_t) -> Int32? { ProcFS().stat(pid)?.threads }
+
+    @Test("a stamp is the whole process's CPU time: it grows while any thread runs, and is gone with the process")
+    func stampCoversEveryThread() throws {
+        let busy = try Self.python(threads: 2, spin: true)
+        defer { TestProc.killAndReap(busy) }
+        #expect(TestProc.eventually { Self.threads(busy) == 3 })
+        let procfs = ProcFS()
+        let first = try #require(procfs.runStamp(busy))
+        #expect(first.coversAllThreads)
+        #expect(!first.boundToProcess)
+        usleep(200_000)
+        let later = try #require(procfs.runStamp(busy))
+        // The spinning thread is not the main one: a main-thread counter would not move.
+        #expect(later.counters.runNanoseconds > first.counters.runNanoseconds + 50_000_000)
+        TestProc.killAndReap(busy)
+        #expect(procfs.runStamp(busy) == nil)
+    }
+
+    @Test("an idle multi-threaded process is answered from its memo, one that runs is read in full")
+    func multiThreaded() throws {
+        let idle = try Self.python(threads: 3, spin: false)
+        defer { TestProc.killAndReap(idle) }
+        let busy = try Self.python(threads: 1, spin: true)
+        defer { TestProc.killAndReap(busy) }
+        #expect(TestProc.eventually { Self.threads(idle) == 4 && Self.threads(busy) == 2 })
+        let probe = ProcFS()
+        let idleID = try #require(probe.identity(of: idle)), busyID = try #require(probe.identity(of: busy))
+        let sampler = TreeSampler(procfs: ProcFS(cacheLimit: 64))
+        _ = sampler.sample([(instance: 1, identity: idleID)])
+        usleep(100_000)
+        let memo = try #require(sampler.sample([(instance: 1, identity: idleID)]).first)
+        // Answered from the memo: a full read would have kept its stat and children fds.
+        #expect(sampler.procfs.cachedFDCount == 0)
+        let fresh = try #require(TreeSampler(procfs: ProcFS(cacheLimit: 64)).sample(instance: 1, identity: idleID))
+        #expect(memo.threads == 4 && fresh.threads == 4)
+        #expect(memo.utimeTicks + memo.stimeTicks == fresh.utimeTicks + fresh.stimeTicks)
+        #expect(memo.fds == fresh.fds)
+        #expect(memo.state == fresh.state)
+        // The spinning one moves every sweep, so it is read in full (its fds stay cached) and its
+        // CPU time keeps growing.
+        let a = try #require(sampler.sample([(instance: 2, identity: busyID)]).first)
+        usleep(300_000)
+        let b = try #require(sampler.sample([(instance: 2, identity: busyID)]).first)
+        #expect(sampler.procfs.hasCachedFD(for: busy))
+        #expect(b.utimeTicks + b.stimeTicks > a.utimeTicks + a.stimeTicks)
     }
 }
 

@@ -88,6 +88,10 @@ public final class Watcher: Sendable {
         var programBySession: [Int32: String] = [:]
         /// The newest instance per program/worker, alive or not, for attributing cgroup OOM kills.
         var lastInstance: [UnitKey: InstanceInfo] = [:]
+        /// The live instances of the last sweep, by id (what it has learned already).
+        var previousLive: [InstanceID: InstanceInfo] = [:]
+        /// Whether some program has `max_memory_mb`: without one, no sample needs its program's spec.
+        var anyMemoryLimit: Bool { specs.values.contains { ($0.maxMemoryMB ?? 0) > 0 } }
         var oomCounts: [UnitKey: Int64] = [:]
         var pidsHits: [UnitKey: Int64] = [:]
 
@@ -133,12 +137,17 @@ public final class Watcher: Sendable {
             let time = Timestamp.now()
             let live = supervisor.liveInstances()
             takeStarted()
-            var byID: [InstanceID: InstanceInfo] = [:]
+            var byID: [InstanceID: InstanceInfo] = Dictionary(minimumCapacity: live.count)
             for info in live {
                 byID[info.id] = info
-                programBySession[info.identity.pid] = info.program
-                note(info)
+                // Learned once per instance, at the first sweep that sees it (takeStarted usually has by
+                // then): hashing every live program name again each second was a few % of the sweep.
+                if previousLive[info.id] == nil {
+                    programBySession[info.identity.pid] = info.program
+                    note(info)
+                }
             }
+            previousLive = byID
             if programBySession.count > 20_000 {
                 // Keep only live sessions when the map grows large; a very old ended instance's
                 // leftovers then go unattributed rather than histd growing without bound.
@@ -151,7 +160,8 @@ public final class Watcher: Sendable {
                 sink.record(SnapshotSweep(time: time, samples: samples, duration: took))
             }
             breached.formIntersection(byID.keys)
-            for sample in samples {
+            let checkLimits = anyMemoryLimit
+            for sample in samples where checkLimits {
                 guard let info = byID[sample.instance], let programSpec = specs[info.program],
                       !breached.contains(info.id), let breach = LimitChecker.check(programSpec, sample) else { continue }
                 breached.insert(info.id)
