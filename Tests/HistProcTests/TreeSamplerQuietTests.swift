@@ -160,7 +160,9 @@ struct TreeSamplerClockTests {
     @Test("a stamp is the whole process's CPU time: it grows while any thread runs, and is gone with the process")
     func stampCoversEveryThread() throws {
         let busy = try Self.python(threads: 2, spin: true)
-        defer { TestProc.killAndReap(busy) }
+        var reaped = false
+        // Not again once reaped: the pid may belong to someone else by then.
+        defer { if !reaped { TestProc.killAndReap(busy) } }
         #expect(TestProc.eventually { Self.threads(busy) == 3 })
         let procfs = ProcFS()
         let first = try #require(procfs.runStamp(busy))
@@ -171,6 +173,7 @@ struct TreeSamplerClockTests {
         // The spinning thread is not the main one: a main-thread counter would not move.
         #expect(later.counters.runNanoseconds > first.counters.runNanoseconds + 50_000_000)
         TestProc.killAndReap(busy)
+        reaped = true
         #expect(procfs.runStamp(busy) == nil)
     }
 
