@@ -104,6 +104,9 @@ struct Shipper {
     }
 
     struct Batch {
+        /// The cursor the batch was read after.
+        let after: Cursor
+        /// The cursor once it is shipped.
         var cursor: Cursor
         /// Per table: rows (local columns) with the outbox seq that shipped them.
         var rows: [String: [(seq: Int64, values: [DatabaseValue])]] = [:]
@@ -114,7 +117,7 @@ struct Shipper {
     /// The next batch after the cursor, read in one local read transaction (a consistent snapshot).
     func readBatch(_ cursor: Cursor) throws -> Batch {
         try local.read { db in
-            var b = Batch(cursor: cursor)
+            var b = Batch(after: cursor, cursor: cursor)
             // Retention emptied `events` and its ids start again at 1 (migrations/0012_ship_outbox.sql): no
             // events until the marker, then the event cursor starts again at 0.
             let reset = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM ship_outbox WHERE tbl = 'events_reset' AND seq > ?",
@@ -168,6 +171,13 @@ struct Shipper {
 
     /// Inside a 'resync' entry: the next `batch` keys of the table being copied, in key order; past the
     /// last table the cursor moves onto the entry itself (the resync is done).
+    ///
+    /// A row with an outbox entry after the marker is left out: that entry ships the row's current state
+    /// once the resync is done (entries after the marker wait for it), and an entry only goes away when
+    /// the row changes again (a newer entry) or is deleted (then retention holds it as unshipped, or
+    /// records a ship_gap). Copying it here as well shipped it twice: in histbench's crash-loop backlog,
+    /// where the whole history was written after the marker, every one of 100,000 instance rows was
+    /// inserted by the resync and then updated by its entry, five index entries each time.
     func copyWhole(_ db: Database, marker: Int64, into b: inout Batch) throws {
         var index = b.cursor.resyncTable.flatMap { name in Self.tables.firstIndex { $0.name == name } } ?? 0
         var after = b.cursor.resyncKey ?? Int64.min
@@ -176,9 +186,13 @@ struct Shipper {
             let keys = try Int64.fetchAll(db, sql: "SELECT DISTINCT \(t.key) FROM \(t.name) WHERE \(t.key) > ? ORDER BY \(t.key) LIMIT ?",
                                           arguments: [after, batch])
             if let last = keys.last {
-                b.rows[t.name] = try fetchRows(db, t, ids: Dictionary(uniqueKeysWithValues: keys.map { ($0, marker) }), defaultSeq: marker)
+                let later = try Int64.fetchSet(db, sql: """
+                    SELECT row_id FROM ship_outbox WHERE tbl = ? AND seq > ? AND row_id BETWEEN ? AND ?
+                    """, arguments: [t.name, marker, keys[0], last])
+                let owed = keys.filter { !later.contains($0) }
+                b.rows[t.name] = try fetchRows(db, t, ids: Dictionary(uniqueKeysWithValues: owed.map { ($0, marker) }), defaultSeq: marker)
                 b.cursor.resyncTable = t.name
-                b.cursor.resyncKey = last
+                b.cursor.resyncKey = last  // the last key looked at, owed or not: a stretch of skipped keys is passed too
                 return
             }
             index += 1
@@ -209,6 +223,15 @@ struct Shipper {
 
     /// The cursor of the last committed central transaction (set by `shipOnce`), nil until one.
     var committed: Cursor? = nil
+
+    /// The next batch, read from the local file while the server runs the statements of the one before
+    /// (started by `shipOnce` once it knows the cursor that batch ends at). The local read and the
+    /// encoding are histd-ship's own CPU, 1.5 of the 9.8 s of a 300,000-event backlog (histbench), and the
+    /// server waited for them between batches. Used only when the batch before committed and the locked
+    /// central cursor is the one it was read after; any other outcome (a failed batch, a second shipper
+    /// that moved the cursor) reads afresh. A snapshot read a few milliseconds earlier is as consistent as
+    /// one read later: a row changed since has a newer outbox entry, which a later batch ships.
+    var readAhead: Task<Batch, any Error>? = nil
 
     /// Makes the cursor row and this host's row exist. A host_id already pinned to another machine
     /// (another /etc/machine-id) is refused: two machines would mix their rows under one name.
@@ -273,11 +296,21 @@ struct Shipper {
 
     /// Ships one batch. Returns how many rows it shipped (0: caught up).
     mutating func shipOnce(_ db: FleetDatabase) async throws -> Int {
-        // Partitions first, from a peek at the events the batch will take (outside the main transaction).
-        let peek = try await db.rows("SELECT event_id FROM ship_cursor WHERE host_id = $1 AND db_epoch = $2",
-                                     [.text(hostID), .text(epoch)])
-        let peekID = peek.first.flatMap { Int64.fromDatabaseValue($0[0]) } ?? 0
-        let days = try eventDays(after: peekID)
+        var ahead: Batch? = nil
+        if let task = readAhead {
+            readAhead = nil
+            if let b = try? await task.value, b.after == committed { ahead = b }
+        }
+        // Partitions first, outside the main transaction: for the batch read ahead, or from a peek at the
+        // events the batch will take.
+        let days: Set<Int64>
+        if let ahead {
+            days = Self.days(of: ahead.events)
+        } else {
+            let peek = try await db.rows("SELECT event_id FROM ship_cursor WHERE host_id = $1 AND db_epoch = $2",
+                                         [.text(hostID), .text(epoch)])
+            days = try eventDays(after: peek.first.flatMap { Int64.fromDatabaseValue($0[0]) } ?? 0)
+        }
         try await ensurePartitions(db, days: days.union([Int64(Date().timeIntervalSince1970) / 86_400]))
 
         try await db.execute(script: "BEGIN")
@@ -288,7 +321,7 @@ struct Shipper {
                 throw FleetError("the central cursor of \(hostID) epoch \(epoch) is missing")
             }
             let cursor = Cursor(outboxSeq: seq, eventID: eid, resyncTable: String.fromDatabaseValue(c[2]), resyncKey: Int64.fromDatabaseValue(c[3]))
-            let b = try readBatch(cursor)
+            let b = try ahead.flatMap { $0.after == cursor ? $0 : nil } ?? readBatch(cursor)
             // Caught up: no entry and no event after the cursor. (Entries for rows retention deleted, and
             // the markers, ship no row but still move the cursor.)
             if b.cursor == cursor {
@@ -296,7 +329,9 @@ struct Shipper {
                 committed = cursor
                 return 0
             }
-            let newDays = Set(b.events.compactMap { Int64.fromDatabaseValue($0[1]) }.map { $0 / Self.dayMs })
+            let next = b.cursor, reader = self
+            readAhead = Task.detached { try reader.readBatch(next) }
+            let newDays = Self.days(of: b.events)
             if !newDays.isSubset(of: partitions) {
                 // Events older than the peek saw (cannot happen with ids in order), or a race: retry the batch.
                 try await db.execute(script: "ROLLBACK")
@@ -328,6 +363,11 @@ struct Shipper {
         }
     }
 
+    /// The UTC days (ms / 86,400,000) of `events` (local rows: ts is the second column).
+    static func days(of events: [[DatabaseValue]]) -> Set<Int64> {
+        Set(events.compactMap { Int64.fromDatabaseValue($0[1]) }.map { $0 / dayMs })
+    }
+
     /// Events by COPY, the fast path (issue 17's 50,000 events/s): they are insert-only, and the cursor they
     /// are read after commits in the same transaction as they do, so none of them can be central already.
     /// Should one be anyway (a unique violation), the COPY is rolled back to its savepoint and the batch goes
@@ -345,32 +385,30 @@ struct Shipper {
         }
     }
 
-    /// Multi-row INSERT ... ON CONFLICT, in statements of at most ~30,000 parameters.
+    /// `rows` into `t` with its ON CONFLICT action, by way of a session-local staging table: COPY into the
+    /// stage, then one `INSERT ... SELECT ... ON CONFLICT` per batch. Why not a multi-row VALUES: a VALUES
+    /// list is capped at ~30,000 parameters (1,666 instance rows a statement), and the server parsed, bound
+    /// and planned every one of those statements afresh; that was 2.0 of the 11.3 s that 100,000 instance
+    /// rows took in histbench's crash-loop mix, and the VALUES executor was about twice as slow as a SELECT
+    /// from a table. One statement a batch also fires the statement triggers (migrations/postgres/0003-0006)
+    /// once per batch rather than once per 1,666 rows.
+    ///
+    /// The stage is `ON COMMIT DELETE ROWS` and emptied after its INSERT, so a batch that is rolled back or
+    /// killed leaves nothing in it, a second call in one batch sees only its own rows, and a new connection
+    /// (after a reconnect) makes its own.
     func insert(_ db: FleetDatabase, _ t: Table, _ rows: [[FleetValue]]) async throws(FleetError) {
         let columns = ["host_id", "db_epoch", "seq"] + t.columns
-        let quoted = columns.map { "\"\($0)\"" }
+        let quoted = columns.map { "\"\($0)\"" }.joined(separator: ", ")
         let action = t.upsert
             ? "DO UPDATE SET " + (["seq"] + t.columns.filter { $0 != t.key }).map { "\"\($0)\" = EXCLUDED.\"\($0)\"" }.joined(separator: ", ")
             : "DO NOTHING"
-        let perStatement = max(1, 30_000 / columns.count)
-        var start = 0
-        while start < rows.count {
-            let chunk = rows[start..<min(rows.count, start + perStatement)]
-            var sql = "INSERT INTO \(t.name) (\(quoted.joined(separator: ", "))) VALUES "
-            var binds: [FleetValue] = []
-            binds.reserveCapacity(chunk.count * columns.count)
-            var n = 0
-            for (k, r) in chunk.enumerated() {
-                if k > 0 { sql += ", " }
-                sql += "($1, $2"
-                for _ in r { n += 1; sql += ", $\(n + 2)" }
-                sql += ")"
-                binds.append(contentsOf: r)
-            }
-            sql += " ON CONFLICT \(t.conflict) \(action)"
-            try await db.rows(sql, [.text(hostID), .text(epoch)] + binds)
-            start += perStatement
-        }
+        let stage = "ship_stage_" + t.name
+        try await db.execute(script: "CREATE TEMP TABLE IF NOT EXISTS \(stage) (LIKE \(t.name)) ON COMMIT DELETE ROWS")
+        try await db.copy(into: stage, columns: columns, rows: rows.map { [.text(hostID), .text(epoch)] + $0 })
+        try await db.execute(script: """
+            INSERT INTO \(t.name) (\(quoted)) SELECT \(quoted) FROM \(stage) ON CONFLICT \(t.conflict) \(action);
+            DELETE FROM \(stage)
+            """)
     }
 
     /// Keeps fleet_status: per program, the newest instance by (started_at, id) among those shipped and

@@ -160,6 +160,44 @@ extension EndToEnd {
             #expect(unsupported.status == 64 && unsupported.stderr.contains("no fleet version"), "\(unsupported.stderr)")
         }
 
+        /// A resync ships each row once. The rows written while nothing captured are copied whole at the
+        /// resync entry; the rows written after it have their own outbox entries, which ship them after the
+        /// copy, so the copy leaves them out (Shipper.copyWhole). A central row trigger on every upsert table
+        /// counts the updates: none, since no row reached the server twice, and central equals local.
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func aResyncShipsEveryRowOnce() throws {
+            let ws = try Workspace("fleet-resync-once")
+            let pg = try PostgresCluster()
+            defer { ws.cleanup(); pg.remove() }
+            try Self.record(ws, ship: nil)
+            try Self.record(ws)
+            // Both kinds of row are there: instances with no entry (the resync owes them) and with one.
+            let local = try DatabaseQueue(path: ws.path("h.db"))
+            let (withoutEntry, withEntry, marker) = try local.read { db in
+                (try Int.fetchOne(db, sql: "SELECT count(*) FROM instances WHERE id NOT IN (SELECT row_id FROM ship_outbox WHERE tbl = 'instances')") ?? 0,
+                 try Int.fetchOne(db, sql: "SELECT count(*) FROM ship_outbox WHERE tbl = 'instances'") ?? 0,
+                 try Int.fetchOne(db, sql: "SELECT count(*) FROM ship_outbox WHERE tbl = 'resync'") ?? 0)
+            }
+            try local.close()
+            #expect(withoutEntry >= 3 && withEntry >= 3 && marker == 1,
+                    "the fixture needs rows from before and after the resync entry: \(withoutEntry) without an entry, \(withEntry) with one, \(marker) resync entries")
+            let migrate = try Self.histctl(["fleet", "migrate", "--db", pg.url])
+            #expect(migrate.status == 0, "histctl fleet migrate: \(migrate.stderr)")
+            _ = try pg.psql("""
+                CREATE TABLE updated_rows (tbl text NOT NULL, id bigint NOT NULL);
+                CREATE FUNCTION count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN INSERT INTO updated_rows VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$;
+                CREATE TRIGGER count_update BEFORE UPDATE ON instances FOR EACH ROW EXECUTE FUNCTION count_update();
+                CREATE TRIGGER count_update BEFORE UPDATE ON runs FOR EACH ROW EXECUTE FUNCTION count_update();
+                CREATE TRIGGER count_update BEFORE UPDATE ON programs FOR EACH ROW EXECUTE FUNCTION count_update();
+                """)
+            let shipped = try Self.shipOnce(ws, pg, host: "h1")
+            #expect(shipped.status == 0, "histd-ship failed: \(shipped.stderr)")
+            let twice = try pg.psql("SELECT 'updated ' || count(*) || coalesce(': ' || string_agg(tbl || ' ' || id, ', '), '') FROM updated_rows")
+            #expect(twice == "updated 0", "rows shipped twice (updated centrally): \(twice)")
+            try Self.expectSame(ws, pg, host: "h1")
+        }
+
         /// A central database made by the first fleet landing (0001 only, as it landed) is brought up to date
         /// by the shipper's start (0002 adds the columns and indexes of the reports), and then holds the same
         /// rows as the local history, with fleet crashes equal to the local report.
