@@ -108,19 +108,16 @@ public final class FleetDatabase: Sendable {
     }
 
     /// `COPY table (columns) FROM STDIN` (text format) of `rows`, bounded like `rows`. The fastest way into
-    /// PostgreSQL: no statement to parse and plan per batch, no parameter limit. Values are escaped here for
-    /// the text format (backslash, tab, newline, carriage return; NULL as \N).
-    public func copy(into table: String, columns: [String], rows: [[FleetValue]]) async throws(FleetError) {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(rows.count * 96)
-        for r in rows {
-            for (k, v) in r.enumerated() {
-                if k > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
-                Self.writeCopyText(v, into: &buffer)
-            }
-            buffer.writeInteger(UInt8(ascii: "\n"))
-        }
-        let c = connection, logger = logger, data = buffer
+    /// PostgreSQL: no statement to parse and plan per batch, no parameter limit.
+    public func copy(into table: String, columns: [String], rows: some Sequence<[FleetValue]>) async throws(FleetError) {
+        var text = CopyText()
+        for r in rows { text.append(r) }
+        try await copy(into: table, columns: columns, text: text)
+    }
+
+    /// `COPY table (columns) FROM STDIN` of rows encoded already (`CopyText`).
+    public func copy(into table: String, columns: [String], text: CopyText) async throws(FleetError) {
+        let c = connection, logger = logger, data = text.buffer
         do {
             try await Self.bounded(seconds: queryTimeout, what: "a COPY") {
                 try await c.copyFrom(table: table, columns: columns, logger: logger) { writer in try await writer.write(data) }

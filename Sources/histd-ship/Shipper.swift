@@ -108,9 +108,15 @@ struct Shipper {
         let after: Cursor
         /// The cursor once it is shipped.
         var cursor: Cursor
-        /// Per table: rows (local columns) with the outbox seq that shipped them.
-        var rows: [String: [(seq: Int64, values: [DatabaseValue])]] = [:]
-        var events: [[DatabaseValue]] = []
+        /// Per table: the rows as COPY text, each as (host_id, db_epoch, seq, the table's columns), where seq
+        /// is the outbox seq that owes it.
+        var rows: [String: CopyText] = [:]
+        /// The events as COPY text, (host_id, db_epoch, seq = id, the columns), and the UTC days they fall on.
+        var events = CopyText()
+        var eventDays: Set<Int64> = []
+        /// Per program, the newest of the batch's instances by (started_at, id), for fleet_status: its id,
+        /// started_at, pid, ended_at, exit_code, signal and class.
+        var newest: [Int64: [DatabaseValue]] = [:]
         var count: Int { rows.values.reduce(0) { $0 + $1.count } + events.count }
     }
 
@@ -139,7 +145,7 @@ struct Shipper {
             } else {
                 for t in Self.tables {
                     guard let ids = owed[t.name], !ids.isEmpty else { continue }
-                    b.rows[t.name] = try fetchRows(db, t, ids: ids, defaultSeq: b.cursor.outboxSeq)
+                    b.rows[t.name] = try fetchRows(db, t, ids: ids, defaultSeq: b.cursor.outboxSeq, newest: &b.newest)
                 }
             }
             if let reset {
@@ -147,26 +153,48 @@ struct Shipper {
                 return b
             }
             let cols = Self.events.columns.joined(separator: ", ")
-            b.events = try Row.fetchAll(db, sql: "SELECT \(cols) FROM events WHERE id > ? ORDER BY id LIMIT ?",
-                                        arguments: [cursor.eventID, batch]).map { Array($0.databaseValues) }
-            if let last = b.events.last, let id = Int64.fromDatabaseValue(last[0]) { b.cursor.eventID = id }
+            let events = try Row.fetchCursor(db, sql: "SELECT \(cols) FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                                             arguments: [cursor.eventID, batch])
+            let head = [FleetValue.text(hostID), .text(epoch)]
+            while let row = try events.next() {
+                // id is the INTEGER PRIMARY KEY and ts NOT NULL (migrations/0001_init.sql).
+                let id = Int64.fromDatabaseValue(row[0]) ?? 0, ts = Int64.fromDatabaseValue(row[1]) ?? 0
+                b.events.append(head + [.integer(id)] + row.databaseValues.map(FleetValue.init))
+                b.eventDays.insert(ts / Self.dayMs)
+                b.cursor.eventID = id
+            }
             return b
         }
     }
 
     /// The current state of the rows `ids` names (a row retention deleted since is skipped: the central
-    /// copy keeps it until its own retention), each with the outbox seq that owes it.
-    func fetchRows(_ db: Database, _ t: Table, ids: [Int64: Int64], defaultSeq: Int64) throws -> [(seq: Int64, values: [DatabaseValue])] {
+    /// copy keeps it until its own retention) as COPY text, each with the outbox seq that owes it. Instances
+    /// also keep `newest` (fleet_status).
+    func fetchRows(_ db: Database, _ t: Table, ids: [Int64: Int64], defaultSeq: Int64,
+                   newest: inout [Int64: [DatabaseValue]]) throws -> CopyText {
         let list = "[" + ids.keys.map(String.init).joined(separator: ",") + "]"
         let cols = t.columns.map { "\"\($0)\"" }.joined(separator: ", ")
-        let found = try Row.fetchAll(db, sql: "SELECT \(cols) FROM \(t.name) WHERE \(t.key) IN (SELECT value FROM json_each(?))",
-                                     arguments: [list])
+        let found = try Row.fetchCursor(db, sql: "SELECT \(cols) FROM \(t.name) WHERE \(t.key) IN (SELECT value FROM json_each(?))",
+                                        arguments: [list])
         let keyIndex = t.columns.firstIndex(of: t.key)!
-        return found.map { row in
-            let values = Array(row.databaseValues)
-            let id = Int64.fromDatabaseValue(values[keyIndex]) ?? 0
-            return (seq: ids[id] ?? defaultSeq, values: values)
+        let head = [FleetValue.text(hostID), .text(epoch)]
+        var text = CopyText()
+        while let row = try found.next() {
+            let id = Int64.fromDatabaseValue(row[keyIndex]) ?? 0
+            text.append(head + [.integer(ids[id] ?? defaultSeq)] + row.databaseValues.map(FleetValue.init))
+            if t.name == "instances" { Self.keepNewest(row, in: &newest) }
         }
+        return text
+    }
+
+    /// Keeps, per program, the newest instance by (started_at, id). Columns as in `tables`: id 0,
+    /// program_id 2, pid 4, started_at 6, ended_at 7, exit_code 8, signal 9, class 11.
+    static func keepNewest(_ row: Row, in newest: inout [Int64: [DatabaseValue]]) {
+        guard let program = Int64.fromDatabaseValue(row[2]), let started = Int64.fromDatabaseValue(row[6]),
+              let id = Int64.fromDatabaseValue(row[0]) else { return }
+        if let o = newest[program], let os = Int64.fromDatabaseValue(o[1]), let oid = Int64.fromDatabaseValue(o[0]),
+           (os, oid) >= (started, id) { return }
+        newest[program] = [0, 6, 4, 7, 8, 9, 11].map { row[$0] as DatabaseValue }
     }
 
     /// Inside a 'resync' entry: the next `batch` keys of the table being copied, in key order; past the
@@ -190,7 +218,8 @@ struct Shipper {
                     SELECT row_id FROM ship_outbox WHERE tbl = ? AND seq > ? AND row_id BETWEEN ? AND ?
                     """, arguments: [t.name, marker, keys[0], last])
                 let owed = keys.filter { !later.contains($0) }
-                b.rows[t.name] = try fetchRows(db, t, ids: Dictionary(uniqueKeysWithValues: owed.map { ($0, marker) }), defaultSeq: marker)
+                b.rows[t.name] = try fetchRows(db, t, ids: Dictionary(uniqueKeysWithValues: owed.map { ($0, marker) }), defaultSeq: marker,
+                                               newest: &b.newest)
                 b.cursor.resyncTable = t.name
                 b.cursor.resyncKey = last  // the last key looked at, owed or not: a stretch of skipped keys is passed too
                 return
@@ -305,7 +334,7 @@ struct Shipper {
         // events the batch will take.
         let days: Set<Int64>
         if let ahead {
-            days = Self.days(of: ahead.events)
+            days = ahead.eventDays
         } else {
             let peek = try await db.rows("SELECT event_id FROM ship_cursor WHERE host_id = $1 AND db_epoch = $2",
                                          [.text(hostID), .text(epoch)])
@@ -331,7 +360,7 @@ struct Shipper {
             }
             let next = b.cursor, reader = self
             readAhead = Task.detached { try reader.readBatch(next) }
-            let newDays = Self.days(of: b.events)
+            let newDays = b.eventDays
             if !newDays.isSubset(of: partitions) {
                 // Events older than the peek saw (cannot happen with ids in order), or a race: retry the batch.
                 try await db.execute(script: "ROLLBACK")
@@ -340,13 +369,12 @@ struct Shipper {
             }
             for t in Self.tables {
                 guard let rows = b.rows[t.name], !rows.isEmpty else { continue }
-                try await insert(db, t, rows.map { r in [FleetValue.integer(r.seq)] + r.values.map(FleetValue.init) })
+                try await insert(db, t, rows)
             }
             if !b.events.isEmpty {
-                let rows = b.events.map { r in [FleetValue.integer(Int64.fromDatabaseValue(r[0]) ?? 0)] + r.map(FleetValue.init) }
-                try await insertEvents(db, rows)
+                try await insertEvents(db, b.events)
             }
-            if let instances = b.rows["instances"] { try await updateStatus(db, instances.map(\.values)) }
+            if !b.newest.isEmpty { try await updateStatus(db, b.newest) }
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             try await db.rows("""
                 UPDATE ship_cursor SET outbox_seq = $3, event_id = $4, shipped_at = $5, resync_table = $6, resync_key = $7
@@ -363,20 +391,15 @@ struct Shipper {
         }
     }
 
-    /// The UTC days (ms / 86,400,000) of `events` (local rows: ts is the second column).
-    static func days(of events: [[DatabaseValue]]) -> Set<Int64> {
-        Set(events.compactMap { Int64.fromDatabaseValue($0[1]) }.map { $0 / dayMs })
-    }
-
     /// Events by COPY, the fast path (issue 17's 50,000 events/s): they are insert-only, and the cursor they
     /// are read after commits in the same transaction as they do, so none of them can be central already.
     /// Should one be anyway (a unique violation), the COPY is rolled back to its savepoint and the batch goes
     /// through `insert`'s ON CONFLICT DO NOTHING instead: never a failed batch retried forever.
-    func insertEvents(_ db: FleetDatabase, _ rows: [[FleetValue]]) async throws(FleetError) {
+    func insertEvents(_ db: FleetDatabase, _ rows: CopyText) async throws(FleetError) {
         try await db.execute(script: "SAVEPOINT events_copy")
         do {
             try await db.copy(into: Self.events.name, columns: ["host_id", "db_epoch", "seq"] + Self.events.columns,
-                              rows: rows.map { [.text(hostID), .text(epoch)] + $0 })
+                              text: rows)
             try await db.execute(script: "RELEASE SAVEPOINT events_copy")
         } catch where error.description.contains("23505") || error.description.contains("duplicate key") {
             logger.info("events already central in this batch; inserting with ON CONFLICT DO NOTHING instead of COPY")
@@ -396,7 +419,7 @@ struct Shipper {
     /// The stage is `ON COMMIT DELETE ROWS` and emptied after its INSERT, so a batch that is rolled back or
     /// killed leaves nothing in it, a second call in one batch sees only its own rows, and a new connection
     /// (after a reconnect) makes its own.
-    func insert(_ db: FleetDatabase, _ t: Table, _ rows: [[FleetValue]]) async throws(FleetError) {
+    func insert(_ db: FleetDatabase, _ t: Table, _ rows: CopyText) async throws(FleetError) {
         let columns = ["host_id", "db_epoch", "seq"] + t.columns
         let quoted = columns.map { "\"\($0)\"" }.joined(separator: ", ")
         let action = t.upsert
@@ -404,26 +427,16 @@ struct Shipper {
             : "DO NOTHING"
         let stage = "ship_stage_" + t.name
         try await db.execute(script: "CREATE TEMP TABLE IF NOT EXISTS \(stage) (LIKE \(t.name)) ON COMMIT DELETE ROWS")
-        try await db.copy(into: stage, columns: columns, rows: rows.map { [.text(hostID), .text(epoch)] + $0 })
+        try await db.copy(into: stage, columns: columns, text: rows)
         try await db.execute(script: """
             INSERT INTO \(t.name) (\(quoted)) SELECT \(quoted) FROM \(stage) ON CONFLICT \(t.conflict) \(action);
             DELETE FROM \(stage)
             """)
     }
 
-    /// Keeps fleet_status: per program, the newest instance by (started_at, id) among those shipped and
-    /// the one already there.
-    func updateStatus(_ db: FleetDatabase, _ instances: [[DatabaseValue]]) async throws(FleetError) {
-        // columns: id 0, run_id 1, program_id 2, worker_index 3, pid 4, start_ticks 5, started_at 6, ended_at 7,
-        // exit_code 8, signal 9, core_dumped 10, class 11, uptime_ms 12, stderr_tail 13, restart_delay_ms 14
-        var newest: [Int64: [DatabaseValue]] = [:]
-        for r in instances {
-            guard let program = Int64.fromDatabaseValue(r[2]), let started = Int64.fromDatabaseValue(r[6]),
-                  let id = Int64.fromDatabaseValue(r[0]) else { continue }
-            if let o = newest[program], let os = Int64.fromDatabaseValue(o[6]), let oid = Int64.fromDatabaseValue(o[0]),
-               (os, oid) >= (started, id) { continue }
-            newest[program] = r
-        }
+    /// Keeps fleet_status: per program, the newest instance by (started_at, id) among those shipped
+    /// (`Batch.newest`: id, started_at, pid, ended_at, exit_code, signal, class) and the one already there.
+    func updateStatus(_ db: FleetDatabase, _ newest: [Int64: [DatabaseValue]]) async throws(FleetError) {
         // One multi-row statement for the whole batch (one round trip per program was most of a batch's time
         // in the crash-loop mix, which touches ~200 programs per batch). `newest` holds one row per program,
         // so no statement updates a row twice.
@@ -434,8 +447,7 @@ struct Shipper {
             for (k, (program, r)) in chunk.enumerated() {
                 let n = binds.count
                 sql += (k > 0 ? ", " : "") + "($1, $2, " + (1...8).map { "$\(n + $0)" }.joined(separator: ", ") + ")"
-                binds += [.integer(program), FleetValue(r[0]), FleetValue(r[6]), FleetValue(r[4]),
-                          FleetValue(r[7]), FleetValue(r[8]), FleetValue(r[9]), FleetValue(r[11])]
+                binds += [.integer(program)] + r.map(FleetValue.init)
             }
             sql += """
 
