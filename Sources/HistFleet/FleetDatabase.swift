@@ -107,15 +107,8 @@ public final class FleetDatabase: Sendable {
         try await namedRows(sql, binds).rows
     }
 
-    /// `COPY table (columns) FROM STDIN` (text format) of `rows`, bounded like `rows`. The fastest way into
+    /// `COPY table (columns) FROM STDIN` (text format) of `text`, bounded like `rows`. The fastest way into
     /// PostgreSQL: no statement to parse and plan per batch, no parameter limit.
-    public func copy(into table: String, columns: [String], rows: some Sequence<[FleetValue]>) async throws(FleetError) {
-        var text = CopyText()
-        for r in rows { text.append(r) }
-        try await copy(into: table, columns: columns, text: text)
-    }
-
-    /// `COPY table (columns) FROM STDIN` of rows encoded already (`CopyText`).
     public func copy(into table: String, columns: [String], text: CopyText) async throws(FleetError) {
         let c = connection, logger = logger, data = text.buffer
         do {
