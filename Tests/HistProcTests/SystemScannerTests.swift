@@ -191,7 +191,12 @@ struct SystemScannerLiveTests {
         defer { TestProc.killAndReap(orphan) }  // it is our child now
 
         let proc = ProcFS()
-        #expect(TestProc.eventually { proc.stat(orphan).map { $0.ppid == getpid() && $0.comm == "sleep" } ?? false })
+        // comm changes early in execve and the new argument area is mapped later: until cmdline reads back
+        // too, a scan can see the new name with an empty cmdline (seen once in CI).
+        #expect(TestProc.eventually {
+            (proc.stat(orphan).map { $0.ppid == getpid() && $0.comm == "sleep" } ?? false)
+                && !(proc.cmdline(orphan) ?? "").isEmpty
+        })
         let view = SupervisorView(pid: getpid(), spawned: [programIdentity, siblingIdentity],
                                   programBySession: [program: "batch"])
         let report = SystemScanner().scan(supervisor: view)
