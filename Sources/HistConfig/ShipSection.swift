@@ -38,9 +38,7 @@ extension ConfigValidator {
             spec.maxBacklog = b
         }
         if let v = table["ship_snapshots"], let d = durationOrOff(v, path + ["ship_snapshots"], atLeast: .seconds(1)) {
-            if d != nil {
-                report(path + ["ship_snapshots"], "shipping snapshots is not supported yet; write \"off\" (the default)")
-            }
+            spec.snapshots = d
         }
         return spec
     }

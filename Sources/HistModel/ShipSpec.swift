@@ -12,7 +12,8 @@ public struct ShipSpec: Hashable, Sendable, Codable {
     public var hostID: String?
     /// `ship_max_backlog`: bytes of unshipped history local retention keeps past its own period.
     public var maxBacklog: Int64
-    /// `ship_snapshots`: nil = "off" (the only value supported so far).
+    /// `ship_snapshots`: how far apart the shipped snapshots are (histd-ship ships the first sweep of each
+    /// such interval, with every instance's snapshot in it); nil = "off", no snapshots shipped.
     public var snapshots: Duration?
 
     public static let defaultMaxBacklog: Int64 = 1 << 30

@@ -32,6 +32,10 @@ public struct ShipState: Sendable, Equatable {
     /// The last central cursor committed: outbox seq and event id. nil: not known (never connected).
     public var outboxSeq: Int64?
     public var eventID: Int64?
+    /// The snapshot cursor (`ship_snapshots`): the last sweep id looked at and the `ship_sweeps.resets`
+    /// count it belongs to (migrations/0017_ship_sweeps.sql). nil: snapshots are not shipped, or not known.
+    public var sweepID: Int64?
+    public var sweepResets: Int64?
     public var state: String
     public var reason: String?
     /// When this version was written, ms UTC.
@@ -45,7 +49,8 @@ public struct ShipState: Sendable, Equatable {
     public var pid: Int32
 
     public init(epoch: String, hostID: String, outboxSeq: Int64?, eventID: Int64?, state: String, reason: String? = nil,
-                updatedAt: Int64, lastSuccessAt: Int64?, backlogRows: Int64, oldestUnshippedAt: Int64?, pid: Int32 = getpid()) {
+                updatedAt: Int64, lastSuccessAt: Int64?, backlogRows: Int64, oldestUnshippedAt: Int64?, pid: Int32 = getpid(),
+                sweepID: Int64? = nil, sweepResets: Int64? = nil) {
         self.epoch = epoch
         self.hostID = hostID
         self.outboxSeq = outboxSeq
@@ -57,6 +62,8 @@ public struct ShipState: Sendable, Equatable {
         self.backlogRows = backlogRows
         self.oldestUnshippedAt = oldestUnshippedAt
         self.pid = pid
+        self.sweepID = sweepID
+        self.sweepResets = sweepResets
     }
 
     /// One line for `histctl status`: "ship: shipping, backlog 12 rows (oldest 3s ago), last shipped 1s ago".
@@ -94,6 +101,7 @@ public struct ShipState: Sendable, Equatable {
             + line("updated_at", String(updatedAt)) + line("last_success_at", lastSuccessAt.map(String.init))
             + line("backlog_rows", String(backlogRows)) + line("oldest_unshipped_at", oldestUnshippedAt.map(String.init))
             + line("pid", String(pid))
+            + line("sweep_id", sweepID.map(String.init)) + line("sweep_resets", sweepResets.map(String.init))
     }
 
     /// Parses `text`; nil when it is not a state file (no header, no epoch, no state, a bad number).
@@ -113,11 +121,13 @@ public struct ShipState: Sendable, Equatable {
         }
         guard let epoch = kv["epoch"], !epoch.isEmpty, let state = kv["state"], !state.isEmpty,
               let seq = num("outbox_seq"), let eid = num("event_id"), let updated = num("updated_at"), let updatedAt = updated,
-              let success = num("last_success_at"), let backlog = num("backlog_rows"), let oldest = num("oldest_unshipped_at")
+              let success = num("last_success_at"), let backlog = num("backlog_rows"), let oldest = num("oldest_unshipped_at"),
+              let sweep = num("sweep_id"), let resets = num("sweep_resets")
         else { return nil }
         return ShipState(epoch: epoch, hostID: kv["host_id"] ?? "", outboxSeq: seq, eventID: eid, state: state,
                          reason: kv["reason"].flatMap { $0.isEmpty ? nil : $0 }, updatedAt: updatedAt, lastSuccessAt: success,
-                         backlogRows: backlog ?? 0, oldestUnshippedAt: oldest, pid: num("pid").flatMap { $0 }.map { Int32(truncatingIfNeeded: $0) } ?? 0)
+                         backlogRows: backlog ?? 0, oldestUnshippedAt: oldest, pid: num("pid").flatMap { $0 }.map { Int32(truncatingIfNeeded: $0) } ?? 0,
+                         sweepID: sweep, sweepResets: resets)
     }
 
     /// Why the state file was not used, for a reader that shows it.

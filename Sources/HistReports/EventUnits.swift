@@ -1,7 +1,7 @@
 /// What an event's `value` counts, per event kind (docs/SCHEMA.md, "Event kinds"): the postmortem's
 /// timeline shows it in a `unit` column so "value 629145600" reads as bytes and "value 5000" as a
 /// delay in ms.
-enum EventUnits {
+public enum EventUnits {
     /// The unit of `value` for the event kind `kind`; `limit` is a limit_breach's detail "limit".
     static func unit(kind: String, limit: String?) -> String? {
         switch kind {
@@ -27,7 +27,7 @@ enum EventUnits {
     }
 
     /// Inserts a `unit` column after `value` in a timeline result (queries/timeline.sql columns).
-    static func addUnitColumn(_ r: inout ReportResult) {
+    public static func addUnitColumn(_ r: inout ReportResult) {
         guard let kc = r.columns.firstIndex(where: { $0.name == "kind" }),
               let vc = r.columns.firstIndex(where: { $0.name == "value" }) else { return }
         let dc = r.columns.firstIndex(where: { $0.name == "detail" })

@@ -65,15 +65,91 @@ public struct Postmortem: Sendable {
             m = try buildMain(db, scope, args: args, phases: phases)
             answer = try PostmortemSide.run(db, scope: scope, clusterWindow: clusterWindow, phases: phases)
         }
-        let usage = answer.series.map { s in
+        return assemble(scope: scope, incomplete: m.incomplete, runs: m.runs, timeline: m.timeline, crashes: m.crashes,
+                        clusters: answer.clusters, breaches: m.breaches, zombies: m.zombies, orphans: m.orphans,
+                        series: answer.series, limits: ProgramLimit.from(answer.limits))
+    }
+
+    /// A report from its parts, for a source other than a local file (the fleet postmortem, from the central
+    /// PostgreSQL): the crash groups and the sparklines are derived here, as `build` derives them.
+    public static func assemble(scope: ReportScope, incomplete: [Incomplete], runs: ReportResult, timeline: ReportResult,
+                                crashes: ReportResult, clusters: ReportResult, breaches: ReportResult, zombies: ReportResult,
+                                orphans: ReportResult, series: [UsageSeries], limits: [ProgramLimit]) -> Postmortem {
+        let usage = series.map { s in
             let f = s.folded(into: buckets, from: seriesBuckets)
             return Usage(program: s.program, rssKB: f.rssKB, cpuPercent: f.cpuPercent)
         }
         return Postmortem(
-            scope: scope, incomplete: m.incomplete, runs: m.runs,
-            timeline: m.timeline, crashes: m.crashes, clusters: answer.clusters, breaches: m.breaches, zombies: m.zombies,
-            orphans: m.orphans, crashGroups: CrashGroup.groups(m.crashes),
-            usage: usage, series: answer.series, limits: ProgramLimit.from(answer.limits))
+            scope: scope, incomplete: incomplete, runs: runs, timeline: timeline, crashes: crashes, clusters: clusters,
+            breaches: breaches, zombies: zombies, orphans: orphans, crashGroups: CrashGroup.groups(crashes),
+            usage: usage, series: series, limits: limits)
+    }
+
+    /// Where the record has holes, from the gaps rows (queries/gaps.sql: time, from, until, dropped, reason,
+    /// source), the runs rows (queries/runs.sql: last_record and next_start of unclean runs) and where each
+    /// record begins (`starts`: the oldest stored event, nil when there is none). Rows whose first column is
+    /// `host` (the fleet's) name their host in the reason, and so does a start with a host.
+    public static func incompleteSpans(gaps: ReportResult, runs: ReportResult, starts: [(host: String?, begins: Timestamp?)],
+                                       scope: ReportScope) -> [Incomplete] {
+        // The fleet's rows have `host` first (the local runs' `host` column, histd's hostname, is not first).
+        func on(_ r: ReportResult, _ i: Int) -> String {
+            guard r.columns.first?.name == "host", case .text(let h) = r.value(i, "host") else { return "" }
+            return "on host \(h): "
+        }
+        var incomplete: [Incomplete] = []
+        for i in gaps.rows.indices {
+            guard case .time(let from) = gaps.value(i, "from"), case .time(let until) = gaps.value(i, "until") else { continue }
+            let host = on(gaps, i)
+            let hostMarkdown = MarkdownText.inline(host)
+            var dropped = "records"
+            if case .integer(let n) = gaps.value(i, "dropped") { dropped = "\(n) record\(n == 1 ? "" : "s")" }
+            if case .text("storage_outage") = gaps.value(i, "source") {
+                let why = Self.lostFileReason(dropped: dropped, states: gaps.value(i, "reason"))
+                incomplete.append(Incomplete(from: from, until: until, reason: host + why, reasonMarkdown: hostMarkdown + MarkdownText.inline(why)))
+                continue
+            }
+            if case .text("ship_gap") = gaps.value(i, "source") {
+                // The host's retention deleted them before its shipper shipped them (docs/FLEET.md, "Backpressure").
+                var what = "rows"
+                if case .text(let t) = gaps.value(i, "reason") { what = t }
+                let why = "\(host)\(dropped.replacingOccurrences(of: "record", with: "row")) of \(what) were deleted on the host before they were shipped (ship_gap: ship_max_backlog)"
+                incomplete.append(Incomplete(from: from, until: until, reason: why, reasonMarkdown: MarkdownText.inline(why)))
+                continue
+            }
+            var why = "", whyMarkdown = ""
+            if case .text(let r) = gaps.value(i, "reason"), !r.isEmpty {
+                let listed = r.replacingOccurrences(of: ",", with: ", ")
+                why = ": " + listed
+                whyMarkdown = ": " + MarkdownText.inline(listed)
+            }
+            incomplete.append(Incomplete(from: from, until: until, reason: "\(host)\(dropped) dropped (recording_gap\(why))",
+                                         reasonMarkdown: "\(hostMarkdown)\(dropped) dropped (recording_gap\(whyMarkdown))"))
+        }
+        // Before the oldest stored event a record knows nothing: "no known gaps" there would be false.
+        for (host, begins) in starts {
+            // The host's name is recorded text (escaped for Markdown); the rest is histctl's own words.
+            let on = host.map { "on host \($0): " } ?? "", onMarkdown = MarkdownText.inline(on)
+            guard let begins else {
+                let words = host == nil ? "this database holds no events at all" : "the central database holds no events of this host"
+                incomplete.append(Incomplete(from: scope.since, until: scope.until, reason: on + words, reasonMarkdown: onMarkdown + words))
+                continue
+            }
+            guard begins > scope.since else { continue }
+            let words = host == nil
+                ? "this database holds nothing older than its oldest event (retention pruned what came before, or the file did not exist yet)"
+                : "the central database holds nothing older than the host's oldest shipped event (retention dropped what came before, or the host did not ship yet)"
+            incomplete.append(Incomplete(from: scope.since, until: min(begins, scope.until), reason: on + words, reasonMarkdown: onMarkdown + words))
+        }
+        for i in runs.rows.indices {
+            guard case .time(let last) = runs.value(i, "last_record"), case .time(let next) = runs.value(i, "next_start"),
+                  last < scope.until, next > scope.since else { continue }
+            var run = ""
+            if case .integer(let n) = runs.value(i, "run") { run = " \(n)" }
+            let words = "histd run\(run) ended uncleanly; nothing was recorded until the next start"
+            incomplete.append(Incomplete(from: last, until: next, reason: on(runs, i) + words, reasonMarkdown: MarkdownText.inline(on(runs, i)) + words))
+        }
+        incomplete.sort { ($0.from, $0.until) < ($1.from, $1.until) }
+        return incomplete
     }
 
     /// What `build` gathers on its own connection.
@@ -100,46 +176,13 @@ public struct Postmortem: Sendable {
         func step<T>(_ name: String, _ body: () throws(ReportError) -> T) throws(ReportError) -> T { try phases.step(name, body) }
         let gaps = try step("gaps") { () throws(ReportError) in try db.run(query: "gaps", arguments: args, columns: Reports.gapColumns) }
         let runs = try step("runs") { () throws(ReportError) in try db.run(query: "runs", arguments: args, columns: Reports.runColumns) }
-        var incomplete: [Incomplete] = []
-        for i in gaps.rows.indices {
-            guard case .time(let from) = gaps.value(i, "from"), case .time(let until) = gaps.value(i, "until") else { continue }
-            var dropped = "records"
-            if case .integer(let n) = gaps.value(i, "dropped") { dropped = "\(n) record\(n == 1 ? "" : "s")" }
-            if case .text("storage_outage") = gaps.value(i, "source") {
-                let why = Self.lostFileReason(dropped: dropped, states: gaps.value(i, "reason"))
-                incomplete.append(Incomplete(from: from, until: until, reason: why, reasonMarkdown: MarkdownText.inline(why)))
-                continue
-            }
-            var why = "", whyMarkdown = ""
-            if case .text(let r) = gaps.value(i, "reason"), !r.isEmpty {
-                let listed = r.replacingOccurrences(of: ",", with: ", ")
-                why = ": " + listed
-                whyMarkdown = ": " + MarkdownText.inline(listed)
-            }
-            incomplete.append(Incomplete(from: from, until: until, reason: "\(dropped) dropped (recording_gap\(why))",
-                                         reasonMarkdown: "\(dropped) dropped (recording_gap\(whyMarkdown))"))
-        }
         // Before the oldest stored event this file knows nothing: "no known gaps" there would be false.
         let start = try step("record_start") { () throws(ReportError) in
             try db.run(query: "record_start", arguments: [:], columns: [ReportColumn("ts", .time)])
         }
-        if start.rows.isEmpty {
-            let why = "this database holds no events at all"
-            incomplete.append(Incomplete(from: scope.since, until: scope.until, reason: why, reasonMarkdown: why))
-        } else if case .time(let begins) = start.value(0, "ts"), begins > scope.since {
-            let why = "this database holds nothing older than its oldest event (retention pruned what came before, "
-                + "or the file did not exist yet)"
-            incomplete.append(Incomplete(from: scope.since, until: min(begins, scope.until), reason: why, reasonMarkdown: why))
-        }
-        for i in runs.rows.indices {
-            guard case .time(let last) = runs.value(i, "last_record"), case .time(let next) = runs.value(i, "next_start"),
-                  last < scope.until, next > scope.since else { continue }
-            var run = ""
-            if case .integer(let n) = runs.value(i, "run") { run = " \(n)" }
-            let why = "histd run\(run) ended uncleanly; nothing was recorded until the next start"
-            incomplete.append(Incomplete(from: last, until: next, reason: why, reasonMarkdown: why))
-        }
-        incomplete.sort { ($0.from, $0.until) < ($1.from, $1.until) }
+        var begins: Timestamp? = nil
+        if case .time(let t) = start.rows.isEmpty ? .null : start.value(0, "ts") { begins = t }
+        let incomplete = incompleteSpans(gaps: gaps, runs: runs, starts: [(host: nil, begins: begins)], scope: scope)
 
         var timeline = try step("timeline") { () throws(ReportError) in try db.run(query: "timeline", arguments: args, columns: Reports.timelineColumns) }
         EventUnits.addUnitColumn(&timeline)

@@ -13,14 +13,15 @@ public enum Pruning {
     /// writer is never held up for long. Refuses, like every report, a missing, empty, non-SQLite or
     /// foreign file before the store opens it for writing.
     public static func prune(path: String, now: Timestamp = .now(), retention: Duration, snapshotRetention: Duration,
-                             batchSize: Int = 1000, shipMaxBacklog: Int64? = ShipSpec.defaultMaxBacklog,
+                             batchSize: Int = 1000, shipMaxBacklog: Int64? = ShipSpec.defaultMaxBacklog, shipSnapshots: Bool = false,
                              gaps: ((rows: Int, gaps: Int)) -> Void = { _ in }) throws(ReportError) -> ReportResult {
         // Checked (and closed again) first: the store's writer would initialize an empty file as a new history.
         _ = try ReportDatabase(path: path)
         let result: PruneResult
         do {
             result = try HistoryMaintenance.prune(path: path, now: now, retention: retention,
-                                                  snapshotRetention: snapshotRetention, batchSize: batchSize, shipMaxBacklog: shipMaxBacklog)
+                                                  snapshotRetention: snapshotRetention, batchSize: batchSize, shipMaxBacklog: shipMaxBacklog,
+                                                  shipSnapshots: shipSnapshots)
             if result.shipGaps > 0 { gaps((rows: result.shipGapRows, gaps: result.shipGaps)) }
         } catch let e as HistoryStoreError {
             throw ReportError(.writeFailed, "cannot prune \(path): \(e.message)")

@@ -12,10 +12,22 @@ public struct UsageSeries: Hashable, Sendable {
         public var rssKB: Double?
         /// 100 = one core, summed over the program's instances in one sweep.
         public var cpuPercent: Double?
+
+        public init(bucket: Int, time: Timestamp, rssKB: Double?, cpuPercent: Double?) {
+            self.bucket = bucket
+            self.time = time
+            self.rssKB = rssKB
+            self.cpuPercent = cpuPercent
+        }
     }
 
     public var program: String
     public var points: [Point]
+
+    public init(program: String, points: [Point]) {
+        self.program = program
+        self.points = points
+    }
 
     /// The largest sampled RSS, KiB.
     public var peakRSSKB: Double? { points.compactMap(\.rssKB).max() }

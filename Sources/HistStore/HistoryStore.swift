@@ -147,11 +147,13 @@ public final class HistoryStore: Sendable {
     /// Deletes rows older than the retention periods, in small transactions (see `HistoryMaintenance`).
     /// Synchronous, on the store's connection; the running writer prunes by itself when given retention options.
     @discardableResult
-    /// `shipMaxBacklog`: keep what histd-ship has not shipped, up to this many bytes (ShipHold; nil: no hold).
+    /// `shipMaxBacklog`: keep what histd-ship has not shipped, up to this many bytes (ShipHold; nil: no hold);
+    /// `shipSnapshots`: its snapshots too.
     public func prune(now: Timestamp = .now(), retention: Duration, snapshotRetention: Duration,
-                      batchSize: Int = 1000, shipMaxBacklog: Int64? = nil) throws -> PruneResult {
+                      batchSize: Int = 1000, shipMaxBacklog: Int64? = nil, shipSnapshots: Bool = false) throws -> PruneResult {
         try HistoryMaintenance.prune(dbQueue, path: path, now: now, retention: retention,
-                                     snapshotRetention: snapshotRetention, batchSize: batchSize, shipMaxBacklog: shipMaxBacklog)
+                                     snapshotRetention: snapshotRetention, batchSize: batchSize, shipMaxBacklog: shipMaxBacklog,
+                                     shipSnapshots: shipSnapshots)
     }
 
     /// Stops the writer (flushing first) and closes the connection.

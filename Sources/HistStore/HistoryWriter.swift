@@ -44,6 +44,8 @@ public final class HistoryWriter: HistorySink, Sendable {
         /// `[ship] ship_max_backlog`: while the file captures changes for histd-ship, retention keeps the
         /// rows not shipped yet up to this many bytes (ShipHold). nil: no hold (no [ship]).
         public var shipMaxBacklog: Int64? = nil
+        /// `[ship] ship_snapshots` is on: the hold covers unshipped sweeps and snapshots too.
+        public var shipSnapshots = false
         /// Called on the writer thread after each committed transaction with how long it took (from
         /// BEGIN to COMMIT). Must return at once (histd's metrics observe a histogram). Nil = not timed.
         public var onCommit: (@Sendable (Duration) -> Void)?

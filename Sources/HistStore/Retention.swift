@@ -59,7 +59,7 @@ struct Pruner {
     /// One batch. Returns the number of rows deleted.
     mutating func step(_ db: Database) throws -> Int {
         if !planned, let hold {
-            plan = try hold.plan(db, cutoff: cutoff, now: now)
+            plan = try hold.plan(db, cutoff: cutoff, snapshotCutoff: snapshotCutoff, now: now)
             planned = true
             result.shipGaps += plan?.gaps ?? 0
             result.shipGapRows += plan?.gapRows ?? 0
@@ -138,13 +138,15 @@ struct Pruner {
             result.instances += n
             try restartsNoLongerOperatorEnded(db, ended)
         case .snapshots:
-            // Whole sweeps at a time, about batchSize snapshot rows per step.
+            // Whole sweeps at a time, about batchSize snapshot rows per step. Held (ShipHold): those after
+            // the sweep histd-ship shipped, when it ships snapshots.
+            let bound = plan?.sweepBound ?? Int64.max
             let perSweep = try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM snapshots WHERE sweep_id = (SELECT id FROM sweeps WHERE ts < ? ORDER BY ts LIMIT 1)
-                """, arguments: [snapshotCutoff]) ?? 0
+                SELECT count(*) FROM snapshots WHERE sweep_id = (SELECT id FROM sweeps WHERE ts < ? AND id <= ? ORDER BY ts LIMIT 1)
+                """, arguments: [snapshotCutoff, bound]) ?? 0
             let sweepsPerStep = max(1, batchSize / max(1, perSweep))
-            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM sweeps WHERE ts < ? ORDER BY ts LIMIT ?",
-                                         arguments: [snapshotCutoff, sweepsPerStep])
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM sweeps WHERE ts < ? AND id <= ? ORDER BY ts LIMIT ?",
+                                         arguments: [snapshotCutoff, bound, sweepsPerStep])
             var rows = 0
             let delSnap = try db.cachedStatement(sql: "DELETE FROM snapshots WHERE sweep_id = ?")
             let delSweep = try db.cachedStatement(sql: "DELETE FROM sweeps WHERE id = ?")
@@ -155,6 +157,11 @@ struct Pruner {
                 try delSweep.execute(arguments: [id])
             }
             result.sweeps += ids.count
+            // Emptied: sweep ids start again at 1; histd-ship's snapshot cursor must know
+            // (migrations/0017_ship_sweeps.sql).
+            if !ids.isEmpty, try !(Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sweeps)") ?? true) {
+                try db.execute(sql: "UPDATE ship_sweeps SET resets = resets + 1 WHERE id = 1")
+            }
             if ids.count < sweepsPerStep { phase = .done }
             return rows + ids.count
         case .done:
@@ -208,19 +215,21 @@ public enum HistoryMaintenance {
     /// Never creates the database. Throws `HistoryStoreError`.
     @discardableResult
     /// A file that captures changes for histd-ship keeps what is not shipped yet, up to `shipMaxBacklog`
-    /// bytes (ShipHold; nil: no hold).
+    /// bytes (ShipHold; nil: no hold); its snapshots too when `shipSnapshots` (`[ship] ship_snapshots`) or
+    /// when the shipper's state file has a snapshot cursor.
     public static func prune(path: String, now: Timestamp = .now(), retention: Duration, snapshotRetention: Duration,
-                             batchSize: Int = 1000, shipMaxBacklog: Int64? = ShipSpec.defaultMaxBacklog) throws -> PruneResult {
+                             batchSize: Int = 1000, shipMaxBacklog: Int64? = ShipSpec.defaultMaxBacklog,
+                             shipSnapshots: Bool = false) throws -> PruneResult {
         let dbQueue = try HistoryDatabase.openWriter(path: path, create: false, label: "histd-prune")
         defer { try? dbQueue.close() }
         return try prune(dbQueue, path: path, now: now, retention: retention, snapshotRetention: snapshotRetention,
-                         batchSize: batchSize, shipMaxBacklog: shipMaxBacklog)
+                         batchSize: batchSize, shipMaxBacklog: shipMaxBacklog, shipSnapshots: shipSnapshots)
     }
 
     static func prune(_ dbQueue: DatabaseQueue, path: String, now: Timestamp, retention: Duration,
-                      snapshotRetention: Duration, batchSize: Int, shipMaxBacklog: Int64? = nil) throws -> PruneResult {
+                      snapshotRetention: Duration, batchSize: Int, shipMaxBacklog: Int64? = nil, shipSnapshots: Bool = false) throws -> PruneResult {
         var pruner = Pruner(now: now, retention: retention, snapshotRetention: snapshotRetention, batchSize: batchSize,
-                            hold: shipMaxBacklog.map { ShipHold(dbPath: path, maxBacklog: $0) })
+                            hold: shipMaxBacklog.map { ShipHold(dbPath: path, maxBacklog: $0, snapshots: shipSnapshots) })
         do {
             while !pruner.isDone {
                 try dbQueue.inDatabase { db in

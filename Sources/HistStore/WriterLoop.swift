@@ -291,7 +291,7 @@ struct WriterLoop {
             pruner = Pruner(now: .now(), retention: options.retention ?? far,
                             snapshotRetention: options.snapshotRetention ?? options.retention ?? far,
                             batchSize: options.pruneBatchSize,
-                            hold: options.shipMaxBacklog.map { ShipHold(dbPath: slot.path, maxBacklog: $0) })
+                            hold: options.shipMaxBacklog.map { ShipHold(dbPath: slot.path, maxBacklog: $0, snapshots: options.shipSnapshots) })
             // Mappings of instances that ended long ago are no longer needed for late snapshots.
             session.forgetEnded(before: Timestamp.now().milliseconds - 600_000)
         }

@@ -10,6 +10,8 @@ public enum FleetRequest: Sendable {
     case breaches(FleetScope)
     case zombies(FleetScope, ZombieFilter)
     case orphans(FleetScope, olderThanMs: Int64)
+    /// The incident report over the shipped history (FleetPostmortem).
+    case postmortem(FleetScope, now: Int64)
     case sql(String, FleetScope, now: Int64, timeoutMs: Int)
     /// The central schema as `histctl sql --schema` prints it (no connection needed).
     case schema
@@ -22,6 +24,7 @@ public enum FleetReply: Sendable {
     case report(ReportResult)
     case text(String)
     case migrated(applied: [String], known: Int)
+    case postmortem(Postmortem)
 }
 
 /// Why a fleet request failed, already worded for the operator.

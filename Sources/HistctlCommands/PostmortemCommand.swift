@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HistModel
 import HistReports
 
 extension Histctl {
@@ -19,9 +20,13 @@ extension Histctl {
             Example: histctl postmortem --since "2026-11-21 03:00" --until "2026-11-21 04:00" > incident.md
             Example: histctl postmortem --since "2026-11-21 03:00" --until "2026-11-21 04:00" --format html > incident.html
 
-            Local only: with --db postgres://... it exits 64 (the central database has no snapshots for the charts and no \
-            scans; docs/FLEET.md, "Not done yet"). Run it on the host, or ask the fleet with crashes, loops, breaches, \
-            zombies and orphans --host NAME.
+            With --db postgres://... (docs/FLEET.md) it reports over the shipped history of every host, or of those \
+            given with --host NAME (repeatable): every table gains a host column, the completeness notes also name rows a \
+            host deleted before it shipped them (ship_gaps) and where each host's shipped record begins, and the charts \
+            come from the snapshots hosts ship with [ship] ship_snapshots (none otherwise; no limit lines, since \
+            program configs are not shipped).
+
+            Example: histctl --db postgres://histd@db/fleet postmortem --host web-3 --since "2026-11-21 03:00" --until "2026-11-21 04:00"
             """)
 
         @OptionGroup var options: CommonOptions
@@ -32,11 +37,17 @@ extension Histctl {
 
         func run() throws {
             try Failure.report {
-                if let url = options.fleetURL {
-                    throw UsageFailure("postmortem has no fleet version yet (no snapshots or scans are shipped): run it on the host itself, or ask \(url) with crashes, loops, breaches, zombies or orphans --host NAME (docs/FLEET.md)")
+                let report: Postmortem
+                if options.isFleet {
+                    let scope = try options.fleetScope()
+                    guard case .postmortem(let r) = try options.fleet(.postmortem(scope, now: Timestamp.now().milliseconds), checking: scope) else {
+                        throw Failure("the fleet backend gave no postmortem")
+                    }
+                    report = r
+                } else {
+                    let db = try options.open()
+                    report = try Postmortem.build(db, options.scope(db))
                 }
-                let db = try options.open()
-                let report = try Postmortem.build(db, options.scope(db))
                 switch options.format {
                 case .json: print(report.json(), terminator: "")
                 case .html: print(report.html(zone: options.zone), terminator: "")

@@ -68,7 +68,7 @@ extension Histctl {
             try Failure.report {
                 do {
                     let result = try Pruning.prune(path: location.path, now: at, retention: keep, snapshotRetention: keepSnapshots,
-                                                   shipMaxBacklog: cap) { g in
+                                                   shipMaxBacklog: cap, shipSnapshots: loaded?.ship?.snapshots != nil) { g in
                         FileHandle.standardError.write(Data("histctl: \(g.rows) rows not shipped yet were deleted past ship_max_backlog; \(g.gaps) ship_gaps row(s) record them (docs/FLEET.md)\n".utf8))
                     }
                     let color = RenderOptions.colorWanted(environment: env, isTTY: isatty(STDOUT_FILENO) == 1)

@@ -57,6 +57,8 @@ struct PostgresFleetBackend: FleetBackend {
             .report(try await FleetReports.zombies(db, scope, filter: filter))
         case .orphans(let scope, let olderThanMs):
             .report(try await FleetReports.orphans(db, scope, olderThanMs: olderThanMs))
+        case .postmortem(let scope, let now):
+            .postmortem(try await FleetPostmortem.build(db, scope, now: now))
         case .sql(let sql, let scope, let now, let timeoutMs):
             .report(try await FleetSQL.run(db, sql: sql, scope: scope, now: now, timeoutMs: timeoutMs))
         case .schema:

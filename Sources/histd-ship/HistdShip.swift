@@ -44,6 +44,9 @@ struct HistdShip: AsyncParsableCommand {
     @Option(help: "Outbox entries and events per batch (each batch is one central transaction; a larger one ships a backlog faster and needs more memory).")
     var batch: Int = 20_000
 
+    @Option(help: ArgumentHelp("Ship snapshots too, one sweep per interval (the first sweep of each), or \"off\" ([ship] ship_snapshots; at least 1s).", valueName: "duration"))
+    var snapshots: String = "off"
+
     @Option(help: ArgumentHelp("How often to look for new rows once caught up, in milliseconds.", valueName: "ms"))
     var pollMs: Int = 250
 
@@ -54,6 +57,17 @@ struct HistdShip: AsyncParsableCommand {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if pollMs < 10 { throw ValidationError("--poll-ms must be at least 10") }
         if let h = hostID, h.isEmpty { throw ValidationError("--host-id must not be empty") }
+        _ = try snapshotEveryMs()
+    }
+
+    /// `--snapshots` in ms, nil for "off".
+    func snapshotEveryMs() throws -> Int64? {
+        if snapshots.lowercased() == "off" { return nil }
+        guard let d = try? HistDuration.parse(snapshots) else {
+            throw ValidationError("--snapshots: expected \"off\" or \(HistDuration.acceptedForms)")
+        }
+        guard d >= .seconds(1) else { throw ValidationError("--snapshots must be at least 1s (or \"off\")") }
+        return d.milliseconds
     }
 
     func run() async throws {
@@ -68,6 +82,7 @@ struct HistdShip: AsyncParsableCommand {
         }
         let say = { (s: String) in FileHandle.standardError.write(Data("histd-ship: \(s)\n".utf8)) }
         let host = hostID ?? ProcessInfo.processInfo.hostName
+        let every = try snapshotEveryMs()
         // The local database may not be ready yet (histd starting, migrating it to 0012): wait for it
         // with the same backoff, saying so once; --once fails at once instead.
         var shipper: Shipper
@@ -75,7 +90,7 @@ struct HistdShip: AsyncParsableCommand {
         var lastWait: String? = nil
         while true {
             do {
-                shipper = try Shipper(path: db, hostID: host, batch: batch, logger: logger)
+                shipper = try Shipper(path: db, hostID: host, batch: batch, snapshotEveryMs: every, logger: logger)
                 break
             } catch {
                 if once {
@@ -141,7 +156,7 @@ struct HistdShip: AsyncParsableCommand {
                         return
                     }
                     if let now = inode(), now != opened {
-                        shipper = try Shipper(path: db, hostID: shipper.hostID, batch: batch, logger: logger)
+                        shipper = try Shipper(path: db, hostID: shipper.hostID, batch: batch, snapshotEveryMs: every, logger: logger)
                         reporter.seed(shipper: &shipper)
                         opened = now
                         shippedScan = nil
@@ -196,7 +211,7 @@ struct StateReporter {
         lastSuccess = nil
         if case .success(let s) = ShipState.read(forDatabase: dbPath),
            s.epoch == shipper.epoch, let seq = s.outboxSeq, let eid = s.eventID, shipper.committed == nil {
-            shipper.committed = Shipper.Cursor(outboxSeq: seq, eventID: eid)
+            shipper.committed = Shipper.Cursor(outboxSeq: seq, eventID: eid, sweepID: s.sweepID ?? 0, sweepResets: s.sweepResets ?? 0)
             lastSuccess = s.lastSuccessAt
         }
     }
@@ -214,7 +229,8 @@ struct StateReporter {
             oldest = b.oldest
         }
         let s = ShipState(epoch: shipper.epoch, hostID: shipper.hostID, outboxSeq: c?.outboxSeq, eventID: c?.eventID, state: state,
-                          reason: reason, updatedAt: now, lastSuccessAt: lastSuccess, backlogRows: rows, oldestUnshippedAt: oldest)
+                          reason: reason, updatedAt: now, lastSuccessAt: lastSuccess, backlogRows: rows, oldestUnshippedAt: oldest,
+                          sweepID: shipper.snapshotEveryMs == nil ? nil : c?.sweepID, sweepResets: shipper.snapshotEveryMs == nil ? nil : c?.sweepResets)
         if let problem = s.write(to: path) {
             // Once per distinct problem: retention then holds (it never takes a missing file as "shipped").
             if problem != lastProblem { say("cannot write the state file: \(problem)") }

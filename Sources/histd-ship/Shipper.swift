@@ -53,18 +53,31 @@ struct Shipper {
     ]
     static let events = Table(name: "events", columns: ["id", "ts", "kind", "run_id", "program_id", "instance_id", "value", "detail"],
                               key: "id", conflict: "(host_id, db_epoch, id, ts)", upsert: false)
+    /// Shipped snapshots (`--snapshots`, central 0008): insert-only, tailed by sweep id. Central columns
+    /// after (host_id, db_epoch, seq = sweep id).
+    static let snapshots = Table(name: "snapshots", columns: ["sweep_id", "ts", "instance_id", "state", "utime", "stime", "rss_kb",
+                                                              "vsz_kb", "threads", "fds", "procs"],
+                                 key: "sweep_id", conflict: "(host_id, db_epoch, instance_id, ts, sweep_id)", upsert: false)
     static let dayMs: Int64 = 86_400_000
 
     let local: DatabaseQueue
     let hostID: String
     let epoch: String
     let batch: Int
+    /// `--snapshots`: ship the first sweep of each interval of this many ms; nil: no snapshots.
+    let snapshotEveryMs: Int64?
     let logger: Logger
-    /// Days whose events partition this process has seen or made.
-    var partitions: Set<Int64> = []
+    /// A day partition of `events` or `snapshots` (events_YYYYMMDD): the parent and the UTC day (ms / 86,400,000).
+    struct Partition: Hashable {
+        let parent: String
+        let day: Int64
+        var name: String { parent + "_" + Shipper.dayName(day) }
+    }
+    /// The day partitions this process has seen or made.
+    var partitions: Set<Partition> = []
 
     /// Opens the local database read-only and reads its epoch (migrations/0012_ship_outbox.sql).
-    init(path: String, hostID: String, batch: Int, logger: Logger) throws(FleetError) {
+    init(path: String, hostID: String, batch: Int, snapshotEveryMs: Int64? = nil, logger: Logger) throws(FleetError) {
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(5)
@@ -91,6 +104,7 @@ struct Shipper {
         }
         self.hostID = hostID
         self.batch = batch
+        self.snapshotEveryMs = snapshotEveryMs
         self.logger = logger
     }
 
@@ -101,6 +115,9 @@ struct Shipper {
         var eventID: Int64
         var resyncTable: String? = nil
         var resyncKey: Int64? = nil
+        /// The last local sweep looked at for snapshots, and the local ship_sweeps.resets it belongs to.
+        var sweepID: Int64 = 0
+        var sweepResets: Int64 = 0
     }
 
     struct Batch {
@@ -114,10 +131,18 @@ struct Shipper {
         /// The events as COPY text, (host_id, db_epoch, seq = id, the columns), and the UTC days they fall on.
         var events = CopyText()
         var eventDays: Set<Int64> = []
+        /// The snapshots of the sweeps the downsampling chose, (host_id, db_epoch, seq = sweep id, the
+        /// columns of `Shipper.snapshots`), and their UTC days.
+        var snapshots = CopyText()
+        var snapshotDays: Set<Int64> = []
         /// Per program, the newest of the batch's instances by (started_at, id), for fleet_status: its id,
         /// started_at, pid, ended_at, exit_code, signal and class.
         var newest: [Int64: [DatabaseValue]] = [:]
-        var count: Int { rows.values.reduce(0) { $0 + $1.count } + events.count }
+        var count: Int { rows.values.reduce(0) { $0 + $1.count } + events.count + snapshots.count }
+        /// The day partitions the batch inserts into.
+        var partitions: Set<Partition> {
+            Set(eventDays.map { Partition(parent: "events", day: $0) } + snapshotDays.map { Partition(parent: "snapshots", day: $0) })
+        }
     }
 
     /// The next batch after the cursor, read in one local read transaction (a consistent snapshot).
@@ -148,6 +173,7 @@ struct Shipper {
                     b.rows[t.name] = try fetchRows(db, t, ids: ids, defaultSeq: b.cursor.outboxSeq, newest: &b.newest)
                 }
             }
+            try readSnapshots(db, cursor, into: &b)
             if let reset {
                 if b.cursor.outboxSeq == reset { b.cursor.eventID = 0 }
                 return b
@@ -185,6 +211,42 @@ struct Shipper {
             if t.name == "instances" { Self.keepNewest(row, in: &newest) }
         }
         return text
+    }
+
+    /// The snapshots owed after the cursor's sweep (`--snapshots`): of the sweeps after it, those whose
+    /// ts / interval differs from the sweep before (the first sweep of each interval), each with all its
+    /// snapshot rows, until about `batch` rows. The cursor moves onto the last sweep looked at, chosen or
+    /// not. The choice depends only on the local rows, so a batch read again (a kill, a failed commit)
+    /// chooses the same sweeps. A `ship_sweeps.resets` other than the cursor's: retention emptied sweeps
+    /// and its ids started again at 1 (migrations/0017_ship_sweeps.sql), so the cursor starts again at 0.
+    func readSnapshots(_ db: Database, _ cursor: Cursor, into b: inout Batch) throws {
+        guard let every = snapshotEveryMs else { return }
+        let resets = try Int64.fetchOne(db, sql: "SELECT resets FROM ship_sweeps WHERE id = 1") ?? 0
+        var after = cursor.sweepID
+        if resets != cursor.sweepResets {
+            after = 0
+            b.cursor.sweepResets = resets
+            b.cursor.sweepID = 0
+        }
+        func bucket(_ ts: Int64) -> Int64 { ts >= 0 ? ts / every : (ts - every + 1) / every }
+        var previous = try Int64.fetchOne(db, sql: "SELECT ts FROM sweeps WHERE id <= ? ORDER BY id DESC LIMIT 1", arguments: [after]).map(bucket)
+        let sweeps = try Row.fetchCursor(db, sql: "SELECT id, ts FROM sweeps WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, batch])
+        let rows = try db.cachedStatement(sql: """
+            SELECT instance_id, state, utime, stime, rss_kb, vsz_kb, threads, fds, procs FROM snapshots WHERE sweep_id = ?
+            """)
+        let head = [FleetValue.text(hostID), .text(epoch)]
+        while b.snapshots.count < batch, let sweep = try sweeps.next() {
+            let id: Int64 = sweep[0], ts: Int64 = sweep[1]
+            b.cursor.sweepID = id
+            let k = bucket(ts)
+            defer { previous = k }
+            guard k != previous else { continue }
+            let found = try Row.fetchCursor(rows, arguments: [id])
+            while let r = try found.next() {
+                b.snapshots.append(head + [.integer(id), .integer(id), .integer(ts)] + r.databaseValues.map(FleetValue.init))
+            }
+            b.snapshotDays.insert(ts / Self.dayMs)
+        }
     }
 
     /// Keeps, per program, the newest instance by (started_at, id). Columns as in `tables`: id 0,
@@ -232,7 +294,7 @@ struct Shipper {
         b.cursor.resyncKey = nil
     }
 
-    /// How many outbox entries and events are not shipped yet, and the time of the oldest event not
+    /// How many outbox entries, events and sweeps (`--snapshots`) are not shipped yet, and the time of the oldest event not
     /// shipped (for the state file: `histctl status`, metrics). O(outbox backlog): events are counted by
     /// id range (ids only ever go up; retention deletes from the low end), not scanned. Before an
     /// unshipped 'events_reset' every event in the table is owed.
@@ -242,11 +304,18 @@ struct Shipper {
             let reset = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM ship_outbox WHERE tbl = 'events_reset' AND seq > ?)",
                                           arguments: [c.outboxSeq]) ?? false
             let after = reset ? 0 : c.eventID
+            // Sweeps not looked at yet, by id range too (ids only go up until retention empties the table).
+            var sweeps: Int64 = 0
+            if snapshotEveryMs != nil {
+                let resets = try Int64.fetchOne(db, sql: "SELECT resets FROM ship_sweeps WHERE id = 1") ?? 0
+                let newest = try Int64.fetchOne(db, sql: "SELECT max(id) FROM sweeps") ?? 0
+                sweeps = max(0, newest - (resets == c.sweepResets ? c.sweepID : 0))
+            }
             let first = try Row.fetchOne(db, sql: "SELECT id, ts FROM events WHERE id > ? ORDER BY id LIMIT 1", arguments: [after])
             let last = try Int64.fetchOne(db, sql: "SELECT max(id) FROM events") ?? 0
-            guard let first else { return (a, nil) }
+            guard let first else { return (a + sweeps, nil) }
             let firstID: Int64 = first[0]
-            return (a + max(0, last - firstID + 1), first[1] as Int64)
+            return (a + sweeps + max(0, last - firstID + 1), first[1] as Int64)
         }
     }
 
@@ -288,21 +357,21 @@ struct Shipper {
         return id.isEmpty ? nil : id
     }
 
-    /// Creates the day partitions of `events` a batch needs, each in its own short transaction (creating a
+    /// Creates the day partitions of `events` and `snapshots` a batch needs, each in its own short transaction (creating a
     /// partition locks the parent table; holding that lock for a whole batch would stall fleet reports).
-    mutating func ensurePartitions(_ db: FleetDatabase, days: Set<Int64>) async throws(FleetError) {
-        for day in days.sorted() where !partitions.contains(day) {
-            let name = "events_" + Self.dayName(day)
+    mutating func ensurePartitions(_ db: FleetDatabase, _ wanted: Set<Partition>) async throws(FleetError) {
+        for p in wanted.sorted(by: { ($0.parent, $0.day) < ($1.parent, $1.day) }) where !partitions.contains(p) {
+            let name = p.name
             do {
                 try await db.execute(script: """
-                    CREATE TABLE IF NOT EXISTS \(name) PARTITION OF events FOR VALUES FROM (\(day * Self.dayMs)) TO (\((day + 1) * Self.dayMs))
+                    CREATE TABLE IF NOT EXISTS \(name) PARTITION OF \(p.parent) FOR VALUES FROM (\(p.day * Self.dayMs)) TO (\((p.day + 1) * Self.dayMs))
                     """)
             } catch {
                 // Two shippers creating the same day at once: the loser sees a duplicate; the table exists.
                 let exists = try await db.rows("SELECT 1 FROM pg_class WHERE relname = $1", [.text(name)])
                 if exists.isEmpty { throw error }
             }
-            partitions.insert(day)
+            partitions.insert(p)
         }
     }
 
@@ -331,25 +400,31 @@ struct Shipper {
             if let b = try? await task.value, b.after == committed { ahead = b }
         }
         // Partitions first, outside the main transaction: for the batch read ahead, or from a peek at the
-        // events the batch will take.
-        let days: Set<Int64>
+        // events the batch will take (snapshots of an older day than today make the batch start again below).
+        var wanted: Set<Partition>
         if let ahead {
-            days = ahead.eventDays
+            wanted = ahead.partitions
         } else {
             let peek = try await db.rows("SELECT event_id FROM ship_cursor WHERE host_id = $1 AND db_epoch = $2",
                                          [.text(hostID), .text(epoch)])
-            days = try eventDays(after: peek.first.flatMap { Int64.fromDatabaseValue($0[0]) } ?? 0)
+            wanted = Set(try eventDays(after: peek.first.flatMap { Int64.fromDatabaseValue($0[0]) } ?? 0).map { Partition(parent: "events", day: $0) })
         }
-        try await ensurePartitions(db, days: days.union([Int64(Date().timeIntervalSince1970) / 86_400]))
+        let today = Int64(Date().timeIntervalSince1970) / 86_400
+        wanted.insert(Partition(parent: "events", day: today))
+        if snapshotEveryMs != nil { wanted.insert(Partition(parent: "snapshots", day: today)) }
+        try await ensurePartitions(db, wanted)
 
         try await db.execute(script: "BEGIN")
         do {
-            let cur = try await db.rows("SELECT outbox_seq, event_id, resync_table, resync_key FROM ship_cursor WHERE host_id = $1 AND db_epoch = $2 FOR UPDATE",
-                                        [.text(hostID), .text(epoch)])
+            let cur = try await db.rows("""
+                SELECT outbox_seq, event_id, resync_table, resync_key, sweep_id, sweep_resets FROM ship_cursor
+                WHERE host_id = $1 AND db_epoch = $2 FOR UPDATE
+                """, [.text(hostID), .text(epoch)])
             guard let c = cur.first, let seq = Int64.fromDatabaseValue(c[0]), let eid = Int64.fromDatabaseValue(c[1]) else {
                 throw FleetError("the central cursor of \(hostID) epoch \(epoch) is missing")
             }
-            let cursor = Cursor(outboxSeq: seq, eventID: eid, resyncTable: String.fromDatabaseValue(c[2]), resyncKey: Int64.fromDatabaseValue(c[3]))
+            let cursor = Cursor(outboxSeq: seq, eventID: eid, resyncTable: String.fromDatabaseValue(c[2]), resyncKey: Int64.fromDatabaseValue(c[3]),
+                                sweepID: Int64.fromDatabaseValue(c[4]) ?? 0, sweepResets: Int64.fromDatabaseValue(c[5]) ?? 0)
             let b = try ahead.flatMap { $0.after == cursor ? $0 : nil } ?? readBatch(cursor)
             // Caught up: no entry and no event after the cursor. (Entries for rows retention deleted, and
             // the markers, ship no row but still move the cursor.)
@@ -360,11 +435,12 @@ struct Shipper {
             }
             let next = b.cursor, reader = self
             readAhead = Task.detached { try reader.readBatch(next) }
-            let newDays = b.eventDays
-            if !newDays.isSubset(of: partitions) {
-                // Events older than the peek saw (cannot happen with ids in order), or a race: retry the batch.
+            let needed = b.partitions
+            if !needed.isSubset(of: partitions) {
+                // Snapshots of a day before today, events older than the peek saw (cannot happen with ids in
+                // order), or a race: make the partitions, then the batch again.
                 try await db.execute(script: "ROLLBACK")
-                try await ensurePartitions(db, days: newDays)
+                try await ensurePartitions(db, needed)
                 return try await shipOnce(db)
             }
             for t in Self.tables {
@@ -372,15 +448,20 @@ struct Shipper {
                 try await insert(db, t, rows)
             }
             if !b.events.isEmpty {
-                try await insertEvents(db, b.events)
+                try await insertAppended(db, Self.events, b.events)
+            }
+            if !b.snapshots.isEmpty {
+                try await insertAppended(db, Self.snapshots, b.snapshots)
             }
             if !b.newest.isEmpty { try await updateStatus(db, b.newest) }
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             try await db.rows("""
-                UPDATE ship_cursor SET outbox_seq = $3, event_id = $4, shipped_at = $5, resync_table = $6, resync_key = $7
+                UPDATE ship_cursor SET outbox_seq = $3, event_id = $4, shipped_at = $5, resync_table = $6, resync_key = $7,
+                    sweep_id = $8, sweep_resets = $9
                 WHERE host_id = $1 AND db_epoch = $2
                 """, [.text(hostID), .text(epoch), .integer(b.cursor.outboxSeq), .integer(b.cursor.eventID), .integer(now),
-                      b.cursor.resyncTable.map { .text($0) } ?? .null, b.cursor.resyncKey.map { .integer($0) } ?? .null])
+                      b.cursor.resyncTable.map { .text($0) } ?? .null, b.cursor.resyncKey.map { .integer($0) } ?? .null,
+                      .integer(b.cursor.sweepID), .integer(b.cursor.sweepResets)])
             try await db.rows("UPDATE hosts SET last_shipped_at = $2 WHERE host_id = $1", [.text(hostID), .integer(now)])
             try await db.execute(script: "COMMIT")
             committed = b.cursor
@@ -391,20 +472,19 @@ struct Shipper {
         }
     }
 
-    /// Events by COPY, the fast path (issue 17's 50,000 events/s): they are insert-only, and the cursor they
-    /// are read after commits in the same transaction as they do, so none of them can be central already.
-    /// Should one be anyway (a unique violation), the COPY is rolled back to its savepoint and the batch goes
-    /// through `insert`'s ON CONFLICT DO NOTHING instead: never a failed batch retried forever.
-    func insertEvents(_ db: FleetDatabase, _ rows: CopyText) async throws(FleetError) {
-        try await db.execute(script: "SAVEPOINT events_copy")
+    /// Events and snapshots by COPY, the fast path (issue 17's 50,000 events/s): they are insert-only, and
+    /// the cursor they are read after commits in the same transaction as they do, so none of them can be
+    /// central already. Should one be anyway (a unique violation), the COPY is rolled back to its savepoint
+    /// and the batch goes through `insert`'s ON CONFLICT DO NOTHING instead: never a failed batch retried forever.
+    func insertAppended(_ db: FleetDatabase, _ t: Table, _ rows: CopyText) async throws(FleetError) {
+        try await db.execute(script: "SAVEPOINT appended_copy")
         do {
-            try await db.copy(into: Self.events.name, columns: ["host_id", "db_epoch", "seq"] + Self.events.columns,
-                              text: rows)
-            try await db.execute(script: "RELEASE SAVEPOINT events_copy")
+            try await db.copy(into: t.name, columns: ["host_id", "db_epoch", "seq"] + t.columns, text: rows)
+            try await db.execute(script: "RELEASE SAVEPOINT appended_copy")
         } catch where error.description.contains("23505") || error.description.contains("duplicate key") {
-            logger.info("events already central in this batch; inserting with ON CONFLICT DO NOTHING instead of COPY")
-            try await db.execute(script: "ROLLBACK TO SAVEPOINT events_copy")
-            try await insert(db, Self.events, rows)
+            logger.info("\(t.name) already central in this batch; inserting with ON CONFLICT DO NOTHING instead of COPY")
+            try await db.execute(script: "ROLLBACK TO SAVEPOINT appended_copy")
+            try await insert(db, t, rows)
         }
     }
 

@@ -78,6 +78,7 @@ final class Recorder: Sendable {
         }
         // Backpressure: retention keeps what histd-ship has not shipped, up to ship_max_backlog (ShipHold).
         options.shipMaxBacklog = config.ship?.maxBacklog
+        options.shipSnapshots = config.ship?.snapshots != nil
         // One line per change of the database's state (cannot open, full, locked, deleted, dropping,
         // recovered), from the writer thread; never one per retry.
         let supervisorSpec = config.supervisor

@@ -18,6 +18,7 @@ enum ShipperProgram {
         var command = [executableDirectory + "/histd-ship", "--db", dbPath, "--url", ship.url]
         if let file = ship.passwordFile { command += ["--password-file", file] }
         if let id = ship.hostID { command += ["--host-id", id] }
+        if let every = ship.snapshots { command += ["--snapshots", "\(every.milliseconds)ms"] }
         var env: [String: String] = [:]
         // The child gets histd's PGPASSFILE (the password's other source) whatever its environment policy.
         if ship.passwordFile == nil, let file = environment["PGPASSFILE"] { env["PGPASSFILE"] = file }

@@ -20,13 +20,16 @@ extension EndToEnd {
 
         /// A crash loop (exit 3 with a stderr line, restarted every 20 ms) beside a program that stays up.
         /// `ship`: the [ship] url (nil: no [ship], the writer captures nothing).
-        static func config(_ ws: Workspace, db: String = "h.db", ship: String? = offline, host: String = "h1") throws -> String {
-            let section = ship.map { "\n[ship]\nurl = \"\($0)\"\nhost_id = \"\(host)\"\n" } ?? ""
+        /// `snapshots`: the snapshot_interval and [ship] ship_snapshots (nil: no snapshots).
+        static func config(_ ws: Workspace, db: String = "h.db", ship: String? = offline, host: String = "h1",
+                           snapshots: (every: String, ship: String)? = nil) throws -> String {
+            let shipSnapshots = snapshots.map { "ship_snapshots = \"\($0.ship)\"\n" } ?? ""
+            let section = ship.map { "\n[ship]\nurl = \"\($0)\"\nhost_id = \"\(host)\"\n\(shipSnapshots)" } ?? ""
             return try ws.write("fleet-\(db).toml", """
                 [supervisor]
                 db = "\(db)"
                 log_dir = "logs"
-                snapshot_interval = "off"
+                snapshot_interval = "\(snapshots?.every ?? "off")"
                 scan_interval = "off"
 
                 [program.crasher]
@@ -45,14 +48,16 @@ extension EndToEnd {
         }
 
         /// Runs histd for `seconds` and stops it cleanly: a local history with crashes in it.
-        static func record(_ ws: Workspace, db: String = "h.db", seconds: Double = 1.5, ship: String? = offline) throws {
-            let h = try ws.runHistd(config: try config(ws, db: db, ship: ship), logName: "histd-\(db).log")
+        static func record(_ ws: Workspace, db: String = "h.db", seconds: Double = 1.5, ship: String? = offline,
+                           snapshots: (every: String, ship: String)? = nil) throws {
+            let h = try ws.runHistd(config: try config(ws, db: db, ship: ship, snapshots: snapshots), logName: "histd-\(db).log")
             Thread.sleep(forTimeInterval: seconds)
             #expect(h.stop() == 0, "histd did not stop cleanly:\n\(ws.log("histd-\(db).log"))")
         }
 
-        static func shipOnce(_ ws: Workspace, _ pg: PostgresCluster, db: String = "h.db", host: String, batch: Int = 5000) throws -> E2E.Output {
-            try E2E.run(ship, ["--db", ws.path(db), "--url", pg.url, "--host-id", host, "--batch", "\(batch)", "--once"], timeout: 120)
+        static func shipOnce(_ ws: Workspace, _ pg: PostgresCluster, db: String = "h.db", host: String, batch: Int = 5000,
+                             extra: [String] = []) throws -> E2E.Output {
+            try E2E.run(ship, ["--db", ws.path(db), "--url", pg.url, "--host-id", host, "--batch", "\(batch)", "--once"] + extra, timeout: 120)
         }
 
         static func histctl(_ args: [String]) throws -> E2E.Output {
@@ -149,15 +154,126 @@ extension EndToEnd {
             let missing = try Self.histctl(["status", "--db", pg.url, "--host", "nosuch", "--format", "json"])
             #expect(try Self.json(missing).isEmpty)
             // A --program name no host has is an error with "did you mean", as locally: never an empty report.
-            for report in ["crashes", "loops", "status", "breaches", "zombies", "orphans"] {
+            for report in ["crashes", "loops", "status", "breaches", "zombies", "orphans", "postmortem"] {
                 let typo = try Self.histctl([report, "--db", pg.url, "--program", "crashr"])
                 #expect(typo.status == 64 && typo.stderr.contains("did you mean \"crasher\"") && typo.stdout.isEmpty,
                         "fleet \(report) --program crashr: \(typo.status) \(typo.stderr)")
             }
             let elsewhere = try Self.histctl(["crashes", "--db", pg.url, "--program", "crasher", "--host", "h9"])
             #expect(elsewhere.status == 64 && elsewhere.stderr.contains("host \"h9\""), "\(elsewhere.status) \(elsewhere.stderr)")
-            let unsupported = try Self.histctl(["postmortem", "--db", pg.url])
-            #expect(unsupported.status == 64 && unsupported.stderr.contains("no fleet version"), "\(unsupported.stderr)")
+        }
+
+        /// The fleet postmortem of one host equals the host's own, section by section (with the host column
+        /// left out): runs, crashes and their groups and clusters, breaches, zombies, orphans, the timeline,
+        /// and the incomplete spans (each named by host). Its charts come from the shipped snapshots: every
+        /// program the local report charts, with a peak RSS no higher than the local one (a subset of the
+        /// same sweeps). A host the central database has never heard of is reported as holding nothing.
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func fleetPostmortemEqualsTheHostsOwn() throws {
+            let ws = try Workspace("fleet-postmortem")
+            let pg = try PostgresCluster()
+            defer { ws.cleanup(); pg.remove() }
+            try Self.record(ws, seconds: 3, snapshots: (every: "200ms", ship: "1s"))
+            let shipped = try Self.shipOnce(ws, pg, host: "h1", extra: ["--snapshots", "1s"])
+            #expect(shipped.status == 0, "histd-ship failed: \(shipped.stderr)")
+            let window = ["--since", Self.iso(Date().addingTimeInterval(-600)), "--until", Self.iso(Date().addingTimeInterval(60))]
+            func report(_ db: String, _ extra: [String] = []) throws -> [String: Any] {
+                let out = try Self.histctl(["postmortem", "--db", db, "--format", "json"] + window + extra)
+                guard out.status == 0 else { throw E2EError("postmortem --db \(db) failed (\(out.status)): \(out.stderr)") }
+                return try JSONSerialization.jsonObject(with: out.stdoutData) as? [String: Any] ?? [:]
+            }
+            func rows(_ r: [String: Any], _ key: String, dropping: [String] = []) -> [NSDictionary] {
+                (r[key] as? [[String: Any]] ?? []).map { d in
+                    var d = d
+                    for k in dropping { d.removeValue(forKey: k) }
+                    return d as NSDictionary
+                }
+            }
+            let local = try report(ws.path("h.db"))
+            let fleet = try report(pg.url)
+            #expect(rows(local, "crashes").count >= 3, "the fixture has too few crashes")
+            #expect(rows(local, "timeline").count >= 10)
+            for key in ["runs", "crash_clusters", "crashes", "crash_groups", "breaches", "zombies", "orphans", "timeline"] {
+                // A cluster's `state` is the fleet status's (the newest instance as shipped), as in fleet loops.
+                let drop = key == "crash_clusters" ? ["host", "state"] : ["host"]
+                let l = rows(local, key, dropping: drop), f = rows(fleet, key, dropping: drop)
+                #expect(l == f, "postmortem \(key) differs: \(l.count) local rows, \(f.count) fleet; first local \(l.first ?? [:]), first fleet \(f.first ?? [:])")
+                #expect(rows(fleet, key).allSatisfy { key == "crash_groups" || ($0["host"] as? String) == "h1" }, "\(key) rows without host h1")
+            }
+            let li = rows(local, "record_incomplete"), fi = rows(fleet, "record_incomplete")
+            #expect(li.map { "\($0["from"] ?? "")-\($0["until"] ?? "")" } == fi.map { "\($0["from"] ?? "")-\($0["until"] ?? "")" },
+                    "incomplete spans differ: local \(li), fleet \(fi)")
+            #expect(fi.allSatisfy { ($0["reason"] as? String)?.hasPrefix("on host h1: ") == true }, "\(fi)")
+            // Charts: the programs that had samples locally, from the shipped sweeps.
+            func peaks(_ r: [String: Any]) -> [String: Double] {
+                var out: [String: Double] = [:]
+                for u in r["usage"] as? [[String: Any]] ?? [] {
+                    guard let p = u["program"] as? String else { continue }
+                    out[p] = (u["rss_kb"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.doubleValue }.max() ?? 0
+                }
+                return out
+            }
+            let lp = peaks(local), fp = peaks(fleet)
+            #expect(lp.keys.contains("steady"), "no local samples of steady: \(lp)")
+            #expect(Set(fp.keys) == Set(lp.keys), "charted programs: local \(lp.keys.sorted()), fleet \(fp.keys.sorted())")
+            for (p, peak) in lp { #expect((fp[p] ?? 0) > 0 && (fp[p] ?? 0) <= peak, "\(p): fleet peak RSS \(fp[p] ?? 0) KiB, local \(peak)") }
+
+            let nobody = try report(pg.url, ["--host", "h9"])
+            #expect(rows(nobody, "record_incomplete").map { $0["reason"] as? String } == ["on host h9: the central database holds no events of this host"],
+                    "\(rows(nobody, "record_incomplete"))")
+            let markdown = try Self.histctl(["postmortem", "--db", pg.url] + window)
+            #expect(markdown.status == 0 && markdown.stdout.contains("## Crashes") && markdown.stdout.contains("| h1 |"), "\(markdown.stderr)")
+        }
+
+        /// Snapshots shipped with `--snapshots 1s` (what `ship_snapshots = "1s"` makes histd pass): the first
+        /// sweep of each second, with all its snapshot rows, exactly the ones a window function over the local
+        /// sweeps picks; none twice on a second run, nor with batches smaller than a sweep; and after local
+        /// retention emptied `sweeps` (its ids start again at 1), the new sweeps are shipped too.
+        @Test(.enabled(if: PostgresCluster.available, "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)"))
+        func snapshotsAreShippedDownsampledOnceAndAfterASweepReset() throws {
+            let ws = try Workspace("fleet-snapshots")
+            let pg = try PostgresCluster()
+            defer { ws.cleanup(); pg.remove() }
+            let sampling = (every: "200ms", ship: "1s")
+            try Self.record(ws, seconds: 3.5, snapshots: sampling)
+            let columns = "sweep_id || '|' || ts || '|' || instance_id || '|' || state || '|' || utime || '|' || stime || '|' || rss_kb || '|' || vsz_kb || '|' || threads || '|' || fds || '|' || procs"
+            let chosen = """
+                SELECT \(columns) FROM (SELECT s.*, n.* FROM (SELECT id, ts, lag(ts / 1000) OVER (ORDER BY id) AS before FROM sweeps) s
+                JOIN snapshots n ON n.sweep_id = s.id WHERE s.before IS NULL OR s.ts / 1000 <> s.before)
+                """
+            func localChosen() throws -> [String] {
+                let q = try DatabaseQueue(path: ws.path("h.db"))
+                defer { try? q.close() }
+                return try q.read { try String.fetchAll($0, sql: chosen) }.sorted()
+            }
+            func central() throws -> [String] { try pg.records("SELECT \(columns) FROM snapshots WHERE host_id = 'h1'").sorted() }
+            let expected = try localChosen()
+            let sweeps = try Self.scalar(ws, "SELECT count(*) FROM sweeps")
+            let picked = Set(expected.map { $0.split(separator: "|")[0] }).count
+            #expect(picked >= 3 && picked * 3 < (Int(sweeps) ?? 0), "the fixture should pick 1 of ~5 sweeps: \(picked) of \(sweeps)")
+            // Batches of 1 row: a sweep's rows are never split across batches' cursors, and none is lost.
+            for _ in 0..<2 {
+                let r = try Self.shipOnce(ws, pg, host: "h1", batch: 1, extra: ["--snapshots", "1s"])
+                #expect(r.status == 0, "histd-ship failed: \(r.stderr)")
+                let got = try central()
+                #expect(got == expected, "central snapshots differ: \(got.count) vs \(expected.count) expected")
+            }
+            try Self.expectSame(ws, pg, host: "h1")
+
+            // Retention empties sweeps (everything shipped; a snapshot_retention of 1m, a day from now).
+            let later = Self.iso(Date().addingTimeInterval(86_400))
+            let pruned = try Self.histctl(["prune", "--db", ws.path("h.db"), "--retention", "30d", "--snapshot-retention", "1m", "--now", later])
+            #expect(pruned.status == 0, "histctl prune: \(pruned.stderr)")
+            #expect(try Self.scalar(ws, "SELECT count(*) || ' ' || (SELECT resets FROM ship_sweeps) FROM sweeps") == "0 1")
+            try Self.record(ws, seconds: 2.5, snapshots: sampling)
+            #expect(try Self.scalar(ws, "SELECT min(id) FROM sweeps") == "1", "sweep ids did not start again")
+            let after = try localChosen()
+            #expect(!after.isEmpty)
+            let r = try Self.shipOnce(ws, pg, host: "h1", extra: ["--snapshots", "1s"])
+            #expect(r.status == 0, "histd-ship failed: \(r.stderr)")
+            let got = try central()
+            #expect(got == (expected + after).sorted(), "after the reset: \(got.count) central, \(expected.count) + \(after.count) expected")
+            #expect(try pg.psql("SELECT sweep_resets FROM ship_cursor WHERE host_id = 'h1'") == "1")
         }
 
         /// A resync ships each row once. The rows written while nothing captured are copied whole at the
@@ -528,6 +644,13 @@ extension EndToEnd {
             #expect(try pg.count("SELECT coalesce(sum(rows), 0) FROM ship_gaps WHERE host_id = 'h1' AND tbl = 'events'") == unshipped)
             guard case .success(let after) = ShipState.read(forDatabase: dbPath) else { Issue.record("no state file after shipping"); return }
             #expect(after.state == ShipState.shipping && after.backlogRows == 0, "\(after)")
+        }
+
+        /// One value of the local history h.db, as text.
+        static func scalar(_ ws: Workspace, _ sql: String) throws -> String {
+            let q = try DatabaseQueue(path: ws.path("h.db"))
+            defer { try? q.close() }
+            return try q.read { try String.fetchOne($0, sql: sql) } ?? ""
         }
 
         static func iso(_ d: Date) -> String {

@@ -23,8 +23,10 @@ import HistModel
             """)
         #expect(c.ship == ShipSpec(url: "postgres://histd@db.example:5432/fleet", passwordFile: dir.path + "/pg.pass",
                                    hostID: "web-1.example", maxBacklog: 2 << 30, snapshots: nil))
+        let every10s = try dir.load("[ship]\nurl = \"postgres://histd@db/fleet\"\nship_snapshots = \"10s\"\n")
+        #expect(every10s.ship?.snapshots == .seconds(10))
         let minimal = try dir.load("[ship]\nurl = \"postgresql://histd@[::1]/fleet?sslmode=disable\"\n")
-        #expect(minimal.ship?.hostID == nil && minimal.ship?.maxBacklog == ShipSpec.defaultMaxBacklog)
+        #expect(minimal.ship?.hostID == nil && minimal.ship?.maxBacklog == ShipSpec.defaultMaxBacklog && minimal.ship?.snapshots == nil)
     }
 
     @Test func aPasswordInTheURLIsAnErrorNamingFileLineAndKey() throws {
@@ -53,8 +55,10 @@ import HistModel
                       contains: "character")
         expectProblem(dir.problems("[ship]\nurl = \"postgres://u@db/x\"\nship_max_backlog = \"10K\"\n"), line: 3, key: "ship.ship_max_backlog",
                       contains: "out of range")
-        expectProblem(dir.problems("[ship]\nurl = \"postgres://u@db/x\"\nship_snapshots = \"10s\"\n"), line: 3, key: "ship.ship_snapshots",
-                      contains: "not supported yet")
+        expectProblem(dir.problems("[ship]\nurl = \"postgres://u@db/x\"\nship_snapshots = \"500ms\"\n"), line: 3, key: "ship.ship_snapshots",
+                      contains: "at least")
+        expectProblem(dir.problems("[ship]\nurl = \"postgres://u@db/x\"\nship_snapshots = \"often\"\n"), line: 3, key: "ship.ship_snapshots",
+                      contains: "expected \"off\" or a number with a unit")
         expectProblem(dir.problems("[ship]\nurl = \"postgres://u@db/x\"\nbatch = 3\n"), line: 3, key: "ship.batch", contains: "unknown key")
         expectProblem(dir.problems("[program.histd-ship]\ncommand = \"/bin/sh\"\n\n[ship]\nurl = \"postgres://u@db/x\"\n"),
                       line: 1, key: "program.histd-ship", contains: "histd's own shipper")

@@ -18,9 +18,19 @@ import Glibc
     static var cutoff: Int64 { now.milliseconds - 30 * day }
 
     /// 200 old gave_up events (40 days before now, each with a detail), an old crashed instance, 10 recent events.
-    func populate(_ dir: TempDir) throws -> (HistoryStore, String) {
+    /// `sweeps`: also an instance that stays up, with 10 sweeps of one snapshot 20 days ago and one an hour ago.
+    func populate(_ dir: TempDir, sweeps: Bool = false) throws -> (HistoryStore, String) {
         let (store, _) = try makeStore(dir, ship: .on)
         let w = store.startWriter()
+        if sweeps {
+            let up = info(2, "worker", pid: 20, ticks: 2, at: 20 * Self.day)
+            w.record(HistEvent(time: up.startedAt, program: up.program, payload: .started(up)))
+            for t in (0..<10).map({ 20 * Self.day + 1000 + Int64($0) * 1000 }) + [60 * Self.day - 3_600_000] {
+                let sample = InstanceSample(instance: up.id, state: "S", utimeTicks: 1, stimeTicks: 0, rssBytes: 1024, vszBytes: 2048,
+                                            threads: 1, fds: 3, processes: 1)
+                w.record(SnapshotSweep(time: ts(t), samples: [sample]))
+            }
+        }
         let old = 20 * Self.day
         let gone = info(1, "web", pid: 10, ticks: 1, at: old)
         w.record(HistEvent(time: gone.startedAt, program: gone.program, payload: .started(gone)))
@@ -138,6 +148,69 @@ import Glibc
         #expect(result.instances == 1)
         #expect(try r.read { try String.fetchAll($0, sql: "SELECT tbl FROM ship_gaps ORDER BY id") } == ["events", "events", "instances"])
         #expect(try count(r, "SELECT count(*) FROM events WHERE kind = 5") == 10, "within the period nothing goes, cap or not")
+    }
+
+    func writeState(_ path: String, epoch: String, seq: Int64?, event: Int64?, sweep: Int64?, resets: Int64 = 0) {
+        let s = ShipState(epoch: epoch, hostID: "h1", outboxSeq: seq, eventID: event, state: ShipState.shipping,
+                          updatedAt: Self.now.milliseconds, lastSuccessAt: Self.now.milliseconds, backlogRows: 0, oldestUnshippedAt: nil,
+                          sweepID: sweep, sweepResets: sweep == nil ? nil : resets)
+        #expect(s.write(to: ShipState.path(forDatabase: path)) == nil)
+    }
+
+    /// With `ship_snapshots` on, sweeps histd-ship has not looked at are held past snapshot_retention; past
+    /// the cap they are the first to go (before any unshipped event), with a 'snapshots' ship_gaps row; and
+    /// retention emptying `sweeps` counts a reset in ship_sweeps (its ids start again at 1).
+    @Test func unshippedSnapshotsAreHeldAndGoFirstPastTheCap() throws {
+        let dir = TempDir()
+        let (store, path) = try populate(dir, sweeps: true)
+        defer { store.close() }
+        let r = try reader(path)
+        let week = Duration.seconds(7 * 86400)
+        let sweeps = try r.read { try Int64.fetchAll($0, sql: "SELECT id FROM sweeps ORDER BY id") }
+        let times = try r.read { try Int64.fetchAll($0, sql: "SELECT ts FROM sweeps ORDER BY id") }
+        #expect(sweeps.count == 11)
+        let e = try epoch(r)
+        let allSeq = Int64(try count(r, "SELECT max(seq) FROM ship_outbox"))
+        let allEvents = Int64(try count(r, "SELECT max(id) FROM events"))
+
+        // Shipping snapshots with nothing known shipped: every sweep is held.
+        var result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: week, shipMaxBacklog: 1 << 30, shipSnapshots: true)
+        #expect(result.sweeps == 0 && result.shipGaps == 0)
+        // Shipped through the 4th sweep (a snapshot cursor in the state file also says snapshots are shipped).
+        writeState(path, epoch: e, seq: allSeq, event: allEvents, sweep: sweeps[3])
+        result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: week, shipMaxBacklog: 1 << 30)
+        #expect(result.sweeps == 4 && result.snapshots == 4)
+        #expect(try r.read { try Int64.fetchAll($0, sql: "SELECT id FROM sweeps ORDER BY id") } == Array(sweeps[4...]))
+        // A cursor of another reset count is about ids before a restart: nothing known shipped.
+        writeState(path, epoch: e, seq: allSeq, event: allEvents, sweep: sweeps[9], resets: 1)
+        result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: week, shipMaxBacklog: 1 << 30)
+        #expect(result.sweeps == 0)
+
+        // Past the cap, with unshipped events held too (event cursor 0): a cap that fits every held event
+        // and instance but not the 6 held sweeps drops the sweeps, and no event.
+        let eventsBefore = try oldEvents(r)
+        let heldEvents = try count(r, "SELECT sum(48 + coalesce(length(detail), 0)) FROM events WHERE ts < ?", [Self.cutoff])
+        let heldInstance = try count(r, "SELECT 120 + length(stderr_tail) FROM instances WHERE id = 1")
+        writeState(path, epoch: e, seq: 0, event: 0, sweep: sweeps[3])
+        result = try store.prune(now: Self.now, retention: Self.retention, snapshotRetention: week, shipMaxBacklog: Int64(heldEvents + heldInstance + 1))
+        let eventsAfter = try oldEvents(r)
+        #expect(result.events == 0 && result.instances == 0 && eventsAfter == eventsBefore, "events went before snapshots")
+        #expect(result.sweeps == 6 && result.snapshots == 6)
+        let gap = try r.read { try Row.fetchOne($0, sql: "SELECT * FROM ship_gaps")! }
+        #expect(gap["tbl"] as String == "snapshots")
+        #expect(gap["rows"] as Int == 6)
+        #expect(gap["first_id"] as Int64 == sweeps[4] && gap["last_id"] as Int64 == sweeps[9])
+        #expect(gap["first_ts"] as Int64 == times[4] && gap["last_ts"] as Int64 == times[9])
+        #expect(try count(r, "SELECT count(*) FROM ship_outbox WHERE tbl = 'ship_gaps'") == 1, "the gap is owed to central")
+
+        // Everything shipped, and a prune a month later: sweeps is empty, and the reset is counted.
+        #expect(try count(r, "SELECT resets FROM ship_sweeps") == 0)
+        writeState(path, epoch: e, seq: Int64(try count(r, "SELECT max(seq) FROM ship_outbox")), event: allEvents, sweep: sweeps[10])
+        result = try store.prune(now: Timestamp(milliseconds: Self.now.milliseconds + 30 * Self.day), retention: Self.retention,
+                                 snapshotRetention: week, shipMaxBacklog: 1 << 30)
+        #expect(result.sweeps == 1)
+        #expect(try count(r, "SELECT count(*) FROM sweeps") == 0)
+        #expect(try count(r, "SELECT resets FROM ship_sweeps") == 1)
     }
 
     @Test func withoutCaptureNothingIsHeld() throws {
