@@ -42,7 +42,8 @@ public final class HistoryWriter: HistorySink, Sendable {
         /// Rows per prune transaction.
         public var pruneBatchSize: Int
         /// `[ship] ship_max_backlog`: while the file captures changes for histd-ship, retention keeps the
-        /// rows not shipped yet up to this many bytes (ShipHold). nil: no hold (no [ship]).
+        /// rows not shipped yet up to this many bytes (ShipHold). nil: no hold (no [ship]). The writer's
+        /// starting value: `setShipHold` changes it.
         public var shipMaxBacklog: Int64? = nil
         /// `[ship] ship_snapshots` is on: the hold covers unshipped sweeps and snapshots too.
         public var shipSnapshots = false
@@ -97,6 +98,8 @@ public final class HistoryWriter: HistorySink, Sendable {
     private let begun: Begun
     /// Wakes the writer when the database's name changes (DatabaseFileWatch); nil without file checks.
     private let fileWatch: DatabaseFileWatch?
+    /// `shipMaxBacklog` and `shipSnapshots` as they are now (`setShipHold`).
+    private let shipHold: ShipHoldSetting
 
     init(slot: DatabaseSlot, run: Run, options: Options, onCommit: (@Sendable (UInt64) -> Void)? = nil,
          onRunBegun: (@Sendable (RunStart) -> Void)? = nil) {
@@ -107,8 +110,10 @@ public final class HistoryWriter: HistorySink, Sendable {
         let fileWatch = options.fileCheckEvery > .zero
             ? DatabaseFileWatch(path: slot.path) { queue.requestFileCheck(atMs: $0) } : nil
         self.fileWatch = fileWatch
+        let shipHold = ShipHoldSetting(.init(maxBacklog: options.shipMaxBacklog, snapshots: options.shipSnapshots))
+        self.shipHold = shipHold
         let thread = Thread.named("histd-writer") {
-            var loop = WriterLoop(slot: slot, queue: queue, run: run, options: options, fileWatch: fileWatch) { start in
+            var loop = WriterLoop(slot: slot, queue: queue, run: run, options: options, fileWatch: fileWatch, shipHold: shipHold) { start in
                 begun.state.withLock { $0 = (start.runID, start) }
                 onRunBegun?(start)
             }
@@ -116,6 +121,13 @@ public final class HistoryWriter: HistorySink, Sendable {
             finished.signal()
         }
         thread.start()
+    }
+
+    /// Changes the backpressure for histd-ship (`Options.shipMaxBacklog`, `Options.shipSnapshots`) from the
+    /// next prune on: `histctl reload` of `[ship] ship_max_backlog` or `ship_snapshots`. A prune under way
+    /// keeps the plan it made at its first step.
+    public func setShipHold(maxBacklog: Int64?, snapshots: Bool) {
+        shipHold.value = .init(maxBacklog: maxBacklog, snapshots: snapshots)
     }
 
     /// The run rows are attributed to: nil before a pending run has begun, or when there is none

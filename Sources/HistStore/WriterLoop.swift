@@ -43,10 +43,13 @@ struct WriterLoop {
     var burstCache = false
 
     typealias WriterOptions = HistoryWriter.Options
+    /// The hold for histd-ship, read as each prune begins (a reload may change it).
+    let shipHold: ShipHoldSetting
 
     init(slot: DatabaseSlot, queue: WriteQueue, run: HistoryWriter.Run, options: WriterOptions,
-         fileWatch: DatabaseFileWatch? = nil, onRunBegun: @escaping (RunStart) -> Void) {
+         fileWatch: DatabaseFileWatch? = nil, shipHold: ShipHoldSetting? = nil, onRunBegun: @escaping (RunStart) -> Void) {
         self.slot = slot
+        self.shipHold = shipHold ?? ShipHoldSetting(.init(maxBacklog: options.shipMaxBacklog, snapshots: options.shipSnapshots))
         self.fileWatch = fileWatch
         self.lastFileCheck = MonotonicInstant.now()
         self.health = StorageHealth(path: slot.path, retainLimit: options.retainLimit)
@@ -291,7 +294,7 @@ struct WriterLoop {
             pruner = Pruner(now: .now(), retention: options.retention ?? far,
                             snapshotRetention: options.snapshotRetention ?? options.retention ?? far,
                             batchSize: options.pruneBatchSize,
-                            hold: options.shipMaxBacklog.map { ShipHold(dbPath: slot.path, maxBacklog: $0, snapshots: options.shipSnapshots) })
+                            hold: shipHold.hold(path: slot.path))
             // Mappings of instances that ended long ago are no longer needed for late snapshots.
             session.forgetEnded(before: Timestamp.now().milliseconds - 600_000)
         }

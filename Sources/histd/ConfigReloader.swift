@@ -52,14 +52,17 @@ final class ConfigReloader: Sendable {
     let path: String
     private let state: Mutex<State>
     private let store: HistoryStore?
+    /// The writer whose backpressure follows `[ship]` (nil: none, as in tests that only plan).
+    private let writer: HistoryWriter?
     private let logger: Logger
     /// Held for the whole of one reload, so two never interleave.
     private let serial = Mutex(())
 
-    init(path: String, current: HistConfig, store: HistoryStore?, logger: Logger) {
+    init(path: String, current: HistConfig, store: HistoryStore?, writer: HistoryWriter? = nil, logger: Logger) {
         self.path = path
         self.state = Mutex(State(current: current))
         self.store = store
+        self.writer = writer
         self.logger = logger
     }
 
@@ -127,6 +130,7 @@ final class ConfigReloader: Sendable {
             s.current = new
             return (s.supervisor, s.watcher)
         }
+        writer?.setShipHold(maxBacklog: new.ship?.maxBacklog, snapshots: new.ship?.snapshots != nil)
         supervisor?.reload(ReloadRequest(plan: plan, config: new, origin: requester.text))
         var specs: [String: ProgramSpec] = [:]
         for p in new.programs { specs[p.name] = p }

@@ -165,7 +165,7 @@ extension Histd {
                 // Started before the engine, so stopped after it: the "histd-<pid>" parents are empty by then.
                 _ = try await services.startBlocking("cgroups", start: { cgroups }, stop: { $0.removeParents() })
             }
-            let reloader = ConfigReloader(path: config, current: loaded, store: recorder.store, logger: logger)
+            let reloader = ConfigReloader(path: config, current: loaded, store: recorder.store, writer: recorder.writer, logger: logger)
             var options = SupervisorOptions(ownerKey: location.path)
             options.onHangup = { reloader.hangup($0) }
             if loaded.supervisor.restoreState {

@@ -156,4 +156,30 @@ struct ReloadPlanTests {
         c.cgroup = nil
         #expect(ReloadKeys.program.first { $0.field == "cgroup" }!.differs(a, c))
     }
+
+    /// `[ship]`: added or removed is refused (the writer's capture is decided when histd opens the
+    /// database); ship_max_backlog and ship_snapshots are updated in place (the writer's hold); the url
+    /// alone changes nothing here (it restarts the shipper through its program's command, which histd adds).
+    @Test func shipChangesAreRefusedOrAppliedInPlace() {
+        func with(_ ship: ShipSpec?) -> HistConfig {
+            var c = Self.base
+            c.ship = ship
+            return c
+        }
+        let ship = ShipSpec(url: "postgres://histd@db/fleet")
+        var added = ReloadPlan.make(old: with(nil), new: with(ship))
+        #expect(added.refused.map(\.path) == [["ship"]] && added.refused[0].message.contains("restart histd"))
+        added = ReloadPlan.make(old: with(ship), new: with(nil))
+        #expect(added.refused.map(\.path) == [["ship"]] && added.refused[0].message.contains("cannot be removed"))
+        var bigger = ship
+        bigger.maxBacklog = 4 << 30
+        bigger.snapshots = .seconds(10)
+        let update = ReloadPlan.make(old: with(ship), new: with(bigger))
+        #expect(update.refused.isEmpty)
+        #expect(update.update == [ReloadPlan.Change(name: "[ship]", keys: ["ship_max_backlog", "ship_snapshots"])])
+        #expect(!update.changesNothing && update.lines.contains("update [ship] in place (ship_max_backlog, ship_snapshots)"))
+        var moved = ship
+        moved.url = "postgres://histd@db2/fleet"
+        #expect(ReloadPlan.make(old: with(ship), new: with(moved)).update.isEmpty)
+    }
 }

@@ -213,6 +213,32 @@ import Glibc
         #expect(try count(r, "SELECT resets FROM ship_sweeps") == 1)
     }
 
+    /// `HistoryWriter.setShipHold` (what a reload of `[ship] ship_max_backlog` calls) takes effect at the
+    /// writer's next prune: held within a 1 GiB cap, then deleted with a gap once the cap is 0.
+    @Test func theWritersCapFollowsAReload() throws {
+        let dir = TempDir()
+        let (first, path) = try populate(dir)
+        first.close()
+        let store = try HistoryStore.open(path: path, ship: .on)
+        defer { store.close() }
+        var options = HistoryWriter.Options(retention: .seconds(30 * 86400), snapshotRetention: .seconds(30 * 86400),
+                                            pruneEvery: .milliseconds(50))
+        options.shipMaxBacklog = 1 << 30
+        let w = store.startWriter(options: options)
+        let r = try reader(path)
+        let before = try count(r, "SELECT count(*) FROM events")
+        #expect(before >= 210)
+        // Several prunes pass within the cap: every event is older than 30 days of real time, none is shipped.
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try count(r, "SELECT count(*) FROM events") == before, "held events were deleted within the cap")
+        w.setShipHold(maxBacklog: 0, snapshots: false)
+        let deadline = Date().addingTimeInterval(10)
+        while try count(r, "SELECT count(*) FROM ship_gaps") == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(try count(r, "SELECT count(*) FROM ship_gaps WHERE tbl = 'events' AND cap_bytes = 0") >= 1, "no gap after the cap went to 0")
+        #expect(try count(r, "SELECT count(*) FROM events") < before)
+        w.close()
+    }
+
     @Test func withoutCaptureNothingIsHeld() throws {
         let dir = TempDir()
         let (store, _) = try makeStore(dir, ship: .off)

@@ -60,6 +60,7 @@ public struct ReloadPlan: Hashable, Sendable, Codable {
         }
         // Merge the [supervisor] keys into one entry.
         if !plan.update.isEmpty { plan.update = [Change(name: "[supervisor]", keys: plan.update.flatMap(\.keys))] }
+        plan.compareShip(old.ship, new.ship)
 
         let oldPrograms = Dictionary(old.programs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let oldPools = Dictionary(old.pools.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -79,6 +80,25 @@ public struct ReloadPlan: Hashable, Sendable, Codable {
         for p in old.pools where !newPoolNames.contains(p.name) { removed.append((p.name, p.worker.stopOrder)) }
         plan.stop = removed.sorted { ($0.order, $0.name) < ($1.order, $1.name) }.map(\.name)
         return plan
+    }
+
+    /// `[ship]`: whether the writer captures changes for histd-ship is decided as histd opens the database,
+    /// so adding or removing the section is refused (a shipper started without capture would refuse to
+    /// run). The writer's hold follows `ship_max_backlog` and `ship_snapshots` in place; the shipper's own
+    /// settings (url, password_file, host_id, ship_snapshots) restart it through its program's command.
+    private mutating func compareShip(_ a: ShipSpec?, _ b: ShipSpec?) {
+        switch (a, b) {
+        case (nil, nil): return
+        case (nil, _), (_, nil):
+            refused.append(Refusal(path: ["ship"], message: a == nil
+                ? "cannot be added while histd runs: the writer starts capturing changes for histd-ship when histd opens the database; restart histd to apply it"
+                : "cannot be removed while histd runs: the writer stops capturing changes for histd-ship when histd opens the database; restart histd to apply it"))
+        case (let a?, let b?):
+            var keys: [String] = []
+            if a.maxBacklog != b.maxBacklog { keys.append("ship_max_backlog") }
+            if a.snapshots != b.snapshots { keys.append("ship_snapshots") }
+            if !keys.isEmpty { update.append(Change(name: "[ship]", keys: keys)) }
+        }
     }
 
     private mutating func compare(name: String, _ a: ProgramSpec, _ b: ProgramSpec, pool: (PoolSpec, PoolSpec)?) {
