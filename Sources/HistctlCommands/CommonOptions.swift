@@ -141,7 +141,7 @@ struct CommonOptions: ParsableArguments {
     /// Opens the database read-only, resolving its path in the documented order.
     func open() throws -> ReportDatabase {
         if let url = fleetURL {
-            throw UsageFailure("this report has no fleet version yet: with --db \(url) use crashes (also --summary), loops, status, breaches, zombies, orphans or sql (docs/FLEET.md)")
+            throw UsageFailure("this report has no fleet version yet: with --db \(url) use crashes (also --summary), loops, status, breaches, zombies, orphans, postmortem or sql (docs/FLEET.md)")
         }
         var configDB: String? = nil
         let env = environment

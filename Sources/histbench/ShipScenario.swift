@@ -94,7 +94,10 @@ enum ShipScenario {
         for (name, argv, limit) in [("fleet crashes --summary --since 1d", ["crashes", "--summary", "--since", "1d"], 200.0),
                                     ("fleet loops --since 1d", ["loops", "--since", "1d"], 500.0),
                                     ("fleet crashes --since 1d --host h001 (one host's listing)", ["crashes", "--since", "1d", "--host", "h001"], nil),
-                                    ("fleet status", ["status"], nil)] as [(String, [String], Double?)] {
+                                    ("fleet status", ["status"], nil),
+                                    ("fleet postmortem --since 1h --host h001 (one host's incident report)",
+                                     ["postmortem", "--since", "1h", "--host", "h001"], nil),
+                                    ("fleet postmortem --since 10m (every host)", ["postmortem", "--since", "10m"], nil)] as [(String, [String], Double?)] {
             progress("ship: \(name)")
             let full = [bin.histctl] + argv + ["--db", pg.url, "--format", "json"]
             try runChecked(full, allow: [0, 3])  // warm-up; 3 = rows found, for the reports that have --fail-if-found semantics
@@ -226,7 +229,8 @@ enum ShipScenario {
         _ = try HistoryFixture.generate(at: path, size: size, end: .now())
         // Capture on after a history written without it: the writer's resync entry, which histd-ship follows.
         try HistoryStore.open(path: path, ship: .on).close()
-        try runChecked([ship, "--db", path, "--url", pg.url, "--host-id", "h001", "--once"])
+        // With its snapshots (60 s apart in the fixture, so every sweep is shipped): the fleet postmortem's charts.
+        try runChecked([ship, "--db", path, "--url", pg.url, "--host-id", "h001", "--snapshots", "60s", "--once"])
         let perHost = try pg.count("SELECT count(*) FROM events WHERE host_id = 'h001'")
         let tables = try pg.psql("""
             SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid

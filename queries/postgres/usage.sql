@@ -9,14 +9,24 @@
 -- $5 host ids (text[], '{}' keeps all).
 -- Columns: host, program, bucket (0 ..< $3), time (the first sample in the bucket, ms UTC), rss_kb (KiB),
 -- cpu_pct (NULL when no sample had a predecessor).
--- Plan: snapshots_host_ts ranges per day partition, from an hour before $1 (each first sample's
--- predecessor); instances and programs by primary key.
-WITH s AS (
+-- Plan: snapshots_host_ts ranges per day partition on the window (a seq scan of its day partitions for every
+-- host); each instance's first sample in the window finds its predecessor (up to an hour before) by the
+-- primary key, one seek per partition; instances and programs by primary key.
+WITH w AS (
     SELECT n.host_id, n.db_epoch, n.instance_id, n.ts, n.rss_kb, n.utime + n.stime AS ticks,
-           lag(n.ts) OVER w AS prev_ts, lag(n.utime + n.stime) OVER w AS prev_ticks
+           lag(n.ts) OVER o AS prev_ts, lag(n.utime + n.stime) OVER o AS prev_ticks
     FROM snapshots n
-    WHERE n.ts >= $1 - 3600000 AND n.ts < $2 AND (cardinality($5::text[]) = 0 OR n.host_id = ANY($5::text[]))
-    WINDOW w AS (PARTITION BY n.host_id, n.db_epoch, n.instance_id ORDER BY n.ts)
+    WHERE n.ts >= $1 AND n.ts < $2 AND (cardinality($5::text[]) = 0 OR n.host_id = ANY($5::text[]))
+    WINDOW o AS (PARTITION BY n.host_id, n.db_epoch, n.instance_id ORDER BY n.ts)
+),
+s AS (
+    SELECT w.host_id, w.db_epoch, w.instance_id, w.ts, w.rss_kb, w.ticks,
+           coalesce(w.prev_ts, b.ts) AS prev_ts, coalesce(w.prev_ticks, b.ticks) AS prev_ticks
+    FROM w
+    LEFT JOIN LATERAL (SELECT p.ts, p.utime + p.stime AS ticks FROM snapshots p
+                       WHERE w.prev_ts IS NULL AND p.host_id = w.host_id AND p.db_epoch = w.db_epoch
+                         AND p.instance_id = w.instance_id AND p.ts < w.ts AND p.ts >= $1 - 3600000
+                       ORDER BY p.ts DESC LIMIT 1) b ON true
 ),
 per AS (
     SELECT s.host_id, s.db_epoch, i.program_id, s.ts, SUM(s.rss_kb)::bigint AS rss_kb,
@@ -24,7 +34,6 @@ per AS (
                     ELSE greatest(0, s.ticks - s.prev_ticks) * 1000.0 / (s.ts - s.prev_ts) END) AS cpu_pct
     FROM s
     JOIN instances i ON i.host_id = s.host_id AND i.db_epoch = s.db_epoch AND i.id = s.instance_id
-    WHERE s.ts >= $1
     GROUP BY s.host_id, s.db_epoch, i.program_id, s.ts
 )
 SELECT per.host_id AS host, p.name AS program, ((per.ts - $1) * $3 / ($2 - $1))::bigint AS bucket, MIN(per.ts) AS time,
