@@ -550,9 +550,12 @@ struct WriteSession {
                                                   z.zombies, ts, ts])
             }
         }
+        // A first sighting in the middle of an execve has the new name and no arguments yet (the kernel
+        // changes comm before it maps the new argument area): the next sighting fills them in.
         let extendOrphan = try db.cachedStatement(sql: """
-            UPDATE orphans SET last_seen = ?, scans = scans + 1, program_id = coalesce(program_id, ?)
-            WHERE pid = ? AND start_ticks = ? AND last_seen = ?
+            UPDATE orphans SET last_seen = ?1, scans = scans + 1, program_id = coalesce(program_id, ?2),
+                name = CASE WHEN cmdline = '' THEN ?6 ELSE name END, cmdline = CASE WHEN cmdline = '' THEN ?7 ELSE cmdline END
+            WHERE pid = ?3 AND start_ticks = ?4 AND last_seen = ?5
             """)
         let newOrphan = try db.cachedStatement(sql: """
             INSERT INTO orphans (pid, start_ticks, name, cmdline, user, started_at, program_id, reason, first_seen,
@@ -564,7 +567,7 @@ struct WriteSession {
             let programID = try o.program.map { try self.programID($0, st, db) }
             var extended = false
             if let prev {
-                try extendOrphan.execute(arguments: [ts, programID, o.identity.pid, ticks, prev])
+                try extendOrphan.execute(arguments: [ts, programID, o.identity.pid, ticks, prev, o.name, o.cmdline])
                 extended = db.changesCount > 0
             }
             if !extended {

@@ -20,6 +20,28 @@ import Testing
                    zombieParents: zombies, orphans: orphans)
     }
 
+    /// An orphan first seen in the middle of its execve (the new name, no arguments yet) gets its command
+    /// line from the next sighting; one that had a command line keeps its first.
+    @Test func anOrphanSeenMidExecGetsItsCommandLineFromTheNextScan() throws {
+        let dir = TempDir()
+        let (store, _) = try makeStore(dir)
+        let w = store.startWriter()
+        var midExec = orphan(700, 9)
+        midExec.cmdline = ""
+        var later = orphan(700, 9)
+        later.name = "lost2"
+        later.cmdline = "lost -d --later"
+        w.record(scan(0, zombies: [], orphans: [midExec, orphan(701, 9)]))
+        w.record(scan(10_000, zombies: [], orphans: [later, { var o = orphan(701, 9); o.cmdline = "changed"; return o }()]))
+        #expect(w.flush(timeout: .seconds(10)))
+        let r = try reader(dir.file("h.db"))
+        let rows = try r.read { try Row.fetchAll($0, sql: "SELECT pid, name, cmdline, scans FROM orphans ORDER BY pid") }
+        #expect(rows.map { "\($0["pid"] as Int64) \($0["name"] as String) \($0["cmdline"] as String) \($0["scans"] as Int64)" }
+                == ["700 lost2 lost -d --later 2", "701 lost lost -d 2"])
+        w.close()
+        store.close()
+    }
+
     @Test func sightingsExtendIntervalsOnlyAcrossConsecutiveScansOfTheSameIdentity() throws {
         let dir = TempDir()
         let (store, _) = try makeStore(dir)
