@@ -10,7 +10,7 @@ extension TopSort: ExpressibleByArgument {}
 
 /// Options every report shares: where the database is, the time range, the program filter, the output.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The history database (default: $HISTD_DB, then the config's db, then the default path), or a central postgres://user@host/db for a fleet report (crashes, loops, status, breaches, zombies, orphans, sql: docs/FLEET.md).", valueName: "path|url"))
+    @Option(name: .long, help: ArgumentHelp("The history database (default: $HISTD_DB, then the config's db, then the default path), or a central postgres://user@host/db for a fleet report (crashes, loops, status, breaches, zombies, orphans, postmortem, sql: docs/FLEET.md).", valueName: "path|url"))
     var db: String?
 
     @Option(name: .customLong("host"), help: ArgumentHelp("Fleet reports (--db postgres://...): only this host id; repeat for several.", valueName: "name"))
