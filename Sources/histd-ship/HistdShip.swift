@@ -14,7 +14,8 @@ struct HistdShip: AsyncParsableCommand {
         abstract: "Ship this host's histd history to a central PostgreSQL, exactly once (docs/FLEET.md).",
         discussion: """
         Reads the local history database read-only (the rows its writer recorded in ship_outbox, and events by id) \
-        and copies them to PostgreSQL in batches; each batch and the host's central cursor commit in one \
+        and copies them to PostgreSQL in batches (with --snapshots, also the first sweep of each interval and its \
+        per-process snapshots, tailed by sweep id); each batch and the host's central cursor commit in one \
         transaction, so a crash, a kill -9 or an outage never loses or duplicates a row. Applies the central \
         migrations (migrations/postgres) first. Retries a failing server with capped backoff (1 s to 30 s) and \
         logs once per change of state. The password comes from --password-file or PGPASSFILE (~/.pgpass), never \
