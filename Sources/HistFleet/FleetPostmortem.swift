@@ -54,19 +54,19 @@ public enum FleetPostmortem {
     /// queries/postgres/usage.sql rows (ordered by host, program, bucket) as one series per (host, program),
     /// named by the program alone when they all come from one host.
     static func series(_ rows: ReportResult) -> [UsageSeries] {
-        var out: [(host: String, series: UsageSeries)] = []
-        for i in rows.rows.indices {
-            guard case .text(let h) = rows.value(i, "host"), case .text(let program) = rows.value(i, "program"),
-                  case .integer(let b) = rows.value(i, "bucket"), case .time(let t) = rows.value(i, "time") else { continue }
-            if out.last?.host != h || out.last?.series.program != program { out.append((h, UsageSeries(program: program, points: []))) }
-            out[out.count - 1].series.points.append(UsageSeries.Point(bucket: Int(b), time: t, rssKB: rows.value(i, "rss_kb").double,
-                                                                      cpuPercent: rows.value(i, "cpu_pct").double))
+        var hosts: [(host: String, rows: ReportResult)] = []
+        for (i, row) in rows.rows.enumerated() {
+            guard case .text(let h) = rows.value(i, "host") else { continue }
+            if hosts.last?.host != h { hosts.append((h, ReportResult(columns: rows.columns, rows: []))) }
+            hosts[hosts.count - 1].rows.rows.append(row)
         }
-        let oneHost = Set(out.map(\.host)).count <= 1
-        return out.map { h, s in
-            var s = s
-            if !oneHost { s.program = "\(h): \(s.program)" }
-            return s
+        let oneHost = hosts.count <= 1
+        return hosts.flatMap { h in
+            UsageSeries.from(h.rows).map { s in
+                var s = s
+                if !oneHost { s.program = "\(h.host): \(s.program)" }
+                return s
+            }
         }
     }
 }

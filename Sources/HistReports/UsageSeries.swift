@@ -12,30 +12,19 @@ public struct UsageSeries: Hashable, Sendable {
         public var rssKB: Double?
         /// 100 = one core, summed over the program's instances in one sweep.
         public var cpuPercent: Double?
-
-        public init(bucket: Int, time: Timestamp, rssKB: Double?, cpuPercent: Double?) {
-            self.bucket = bucket
-            self.time = time
-            self.rssKB = rssKB
-            self.cpuPercent = cpuPercent
-        }
     }
 
     public var program: String
     public var points: [Point]
-
-    public init(program: String, points: [Point]) {
-        self.program = program
-        self.points = points
-    }
 
     /// The largest sampled RSS, KiB.
     public var peakRSSKB: Double? { points.compactMap(\.rssKB).max() }
     /// The largest sampled CPU%.
     public var peakCPUPercent: Double? { points.compactMap(\.cpuPercent).max() }
 
-    /// Reads queries/usage.sql rows (ordered by program, bucket) into one series per program.
-    static func from(_ rows: ReportResult) -> [UsageSeries] {
+    /// Reads queries/usage.sql rows (ordered by program, bucket) into one series per program; other
+    /// columns (the fleet's `host`) are ignored.
+    public static func from(_ rows: ReportResult) -> [UsageSeries] {
         var out: [UsageSeries] = []
         guard let cp = rows.columns.firstIndex(where: { $0.name == "program" }),
               let cb = rows.columns.firstIndex(where: { $0.name == "bucket" }),
