@@ -644,6 +644,13 @@ extension EndToEnd {
             #expect(last.status == 0, "histd-ship failed: \(last.stderr)")
             #expect(try pg.count("SELECT count(*) FROM ship_gaps WHERE host_id = 'h1'") == gaps.count)
             #expect(try pg.count("SELECT coalesce(sum(rows), 0) FROM ship_gaps WHERE host_id = 'h1' AND tbl = 'events'") == unshipped)
+            // The fleet postmortem names the hole: rows the host deleted before they were shipped.
+            let pm = try Self.histctl(["postmortem", "--db", pg.url, "--since", "1h", "--until", "+1m", "--format", "json"])
+            #expect(pm.status == 0, "fleet postmortem: \(pm.stderr)")
+            let report = try JSONSerialization.jsonObject(with: pm.stdoutData) as? [String: Any] ?? [:]
+            let reasons = (report["record_incomplete"] as? [[String: Any]] ?? []).compactMap { $0["reason"] as? String }
+            let said = "on host h1: \(unshipped) row\(unshipped == 1 ? "" : "s") of events were deleted on the host before they were shipped (ship_gap: ship_max_backlog)"
+            #expect(reasons.contains(said), "fleet postmortem's incomplete spans: \(reasons)")
             guard case .success(let after) = ShipState.read(forDatabase: dbPath) else { Issue.record("no state file after shipping"); return }
             #expect(after.state == ShipState.shipping && after.backlogRows == 0, "\(after)")
         }
