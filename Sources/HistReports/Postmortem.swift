@@ -108,6 +108,11 @@ public struct Postmortem: Sendable {
                 incomplete.append(Incomplete(from: from, until: until, reason: host + why, reasonMarkdown: hostMarkdown + MarkdownText.inline(why)))
                 continue
             }
+            if case .text("not_shipped") = gaps.value(i, "source") {
+                let words = "its histd-ship last had nothing left to ship at the start of this span; what the host recorded since is not in the central database (yet), or its shipper stopped"
+                incomplete.append(Incomplete(from: from, until: until, reason: host + words, reasonMarkdown: hostMarkdown + words))
+                continue
+            }
             if case .text("ship_gap") = gaps.value(i, "source") {
                 // The host's retention deleted them before its shipper shipped them (docs/FLEET.md, "Backpressure").
                 var what = "rows"

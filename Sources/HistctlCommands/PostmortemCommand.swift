@@ -22,7 +22,8 @@ extension Histctl {
 
             With --db postgres://... (docs/FLEET.md) it reports over the shipped history of every host, or of those \
             given with --host NAME (repeatable): every table gains a host column, the completeness notes also name rows a \
-            host deleted before it shipped them (ship_gaps) and where each host's shipped record begins, and the charts \
+            host deleted before it shipped them (ship_gaps), where each host's shipped record begins, and the time since a \
+            host's shipper last caught up when that is over a minute (a stopped shipper is not a quiet host), and the charts \
             come from the snapshots hosts ship with [ship] ship_snapshots (none otherwise; no limit lines, since \
             program configs are not shipped).
 

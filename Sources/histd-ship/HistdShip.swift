@@ -125,6 +125,9 @@ struct HistdShip: AsyncParsableCommand {
         // (ScanClock.swift); `shippedScan` is what the server has, so an idle host sends nothing.
         var roundScan: Int64?? = nil
         var shippedScan: Int64? = nil
+        // When the current round of batches began (ms UTC), and the caught-up time last written (CaughtUp.swift).
+        var roundStart: Int64? = nil
+        var reportedCaughtUp: Int64 = 0
         while true {
             do {
                 if conn == nil {
@@ -138,6 +141,7 @@ struct HistdShip: AsyncParsableCommand {
                 // fails the batch, which is shipped again after a reconnect.
                 let c = conn!
                 if roundScan == nil { roundScan = .some(try shipper.newestScan()) }
+                if roundStart == nil { roundStart = Int64(Date().timeIntervalSince1970 * 1000) }
                 let n = try await shipper.shipOnce(c)
                 if lastProblem != nil {
                     say("shipping again (the server answers)")
@@ -151,6 +155,12 @@ struct HistdShip: AsyncParsableCommand {
                         shippedScan = scan
                     }
                     roundScan = nil
+                    // Everything recorded before the round began is central now.
+                    if let at = roundStart, once || at - reportedCaughtUp >= Shipper.caughtUpEveryMs {
+                        try await shipper.shipCaughtUp(c, at: at)
+                        reportedCaughtUp = at
+                    }
+                    roundStart = nil
                     if once {
                         // postgres-nio requires a close before the connection goes away.
                         if let c = conn { await c.close() }
@@ -178,6 +188,7 @@ struct HistdShip: AsyncParsableCommand {
                 if let c = conn { await c.close() }
                 conn = nil
                 shippedScan = nil
+                roundStart = nil
                 if once { throw ExitCode(1) }
                 try await Task.sleep(for: .seconds(backoff))
                 backoff = min(backoff * 2, 30)

@@ -220,6 +220,14 @@ extension EndToEnd {
             #expect(Set(fp.keys).isSubset(of: lp.keys), "charted programs: local \(lp.keys.sorted()), fleet \(fp.keys.sorted())")
             for (p, peak) in fp { #expect(peak > 0 && peak <= (lp[p] ?? 0), "\(p): fleet peak RSS \(peak) KiB, local \(lp[p] ?? 0)") }
 
+            // A shipper that has not caught up for an hour (it stopped, or the host is cut off): the fleet
+            // record after its last caught-up time is incomplete, and the report says so.
+            #expect(try pg.count("SELECT count(*) FROM ship_cursor WHERE host_id = 'h1' AND caught_up_at IS NOT NULL") == 1)
+            _ = try pg.psql("UPDATE ship_cursor SET caught_up_at = caught_up_at - 3600000 WHERE host_id = 'h1'")
+            let stale = rows(try report(pg.url), "record_incomplete")
+            #expect(stale.contains { ($0["reason"] as? String)?.hasPrefix("on host h1: its histd-ship last had nothing left to ship") == true },
+                    "no incomplete span after the shipper's last caught-up time: \(stale)")
+
             let nobody = try report(pg.url, ["--host", "h9"])
             #expect(rows(nobody, "record_incomplete").map { $0["reason"] as? String } == ["on host h9: the central database holds no events of this host"],
                     "\(rows(nobody, "record_incomplete"))")

@@ -30,3 +30,10 @@ ALTER TABLE ship_cursor ADD COLUMN sweep_resets bigint NOT NULL DEFAULT 0;
 -- kinds from this table, one events_kind_ts range per kind, so a kind missing here would be missing there.
 INSERT INTO event_kinds (id, name) VALUES (30, 'swept'), (40, 'config_reload'), (60, 'storage_outage')
 ON CONFLICT DO NOTHING;
+
+-- When this host's shipper last found nothing left to ship (ms UTC, its clock): everything the host had
+-- recorded by then is central. histd-ship writes it at most every 10 s while caught up, so it moves on an
+-- idle host too; the fleet postmortem calls the record incomplete after it when it is more than a minute
+-- older than the window's end (a host whose shipper stopped looks otherwise like a host where nothing
+-- happened). NULL: not reported yet (or by a shipper older than 0008).
+ALTER TABLE ship_cursor ADD COLUMN caught_up_at bigint;
