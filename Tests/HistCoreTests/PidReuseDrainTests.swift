@@ -29,13 +29,16 @@ import HistTestSupport
         // until the test kills it; stop_timeout is far away) which first forks a member into the leader's session, then leaves
         // that session with setsid. The member dies at SIGTERM and the escaper reaps it at once, so
         // the leader's pid is free again (an orphan's zombie would hold it until init reaps it).
+        // The escaper ignores SIGTERM only after the fork: a child forked while it ignored SIGTERM
+        // inherits that until it resets it, and on a loaded box the drain's SIGTERM came first once (the
+        // member lived on as `sleep 1000` and the test waited in vain; CI, 2026-12-08). The pids file is
+        // written after the escaper ignores it, and the drain starts only once the file is there.
         dir.write(dir.path + "/escaper.py", """
             import os, signal, time
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             member = os.fork()
             if member == 0:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 os.execv("/bin/sleep", ["sleep", "1000"])
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             os.setsid()
             open("\(dir.path)/pids.tmp", "w").write("%d %d" % (os.getpid(), member))
             os.rename("\(dir.path)/pids.tmp", "\(dir.path)/pids")
